@@ -1,0 +1,74 @@
+"""The workspace database: SQLite in WAL mode, with a versioned, migrated schema.
+
+Several TUIs (several raters) and detached workers share one file, so every
+connection waits for locks instead of failing, and every schema change is a
+numbered migration applied once inside a transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from core.errors import MhbenchError
+
+# Each entry moves the schema from version i to i + 1. Append; never edit a shipped one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE raters (
+        name TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the database, switch to WAL, and bring the schema up to date."""
+    try:
+        connection = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA busy_timeout=30000")
+        migrate(connection, path)
+    except sqlite3.DatabaseError as error:
+        raise MhbenchError(
+            f"cannot open the database: {error}.",
+            path=path,
+            fix="check the file is a mhbench database and the folder is writable.",
+        ) from None
+    return connection
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(connection: sqlite3.Connection, path: Path) -> None:
+    current = schema_version(connection)
+    if current > SCHEMA_VERSION:
+        raise MhbenchError(
+            f"the database has schema version {current}, newer than this mhbench ({SCHEMA_VERSION}).",
+            path=path,
+            fix="upgrade mhbench to open this workspace.",
+        )
+    for version in range(current, SCHEMA_VERSION):
+        # BEGIN IMMEDIATE takes the write lock first, so two processes never migrate at once.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(connection) == version:
+                for statement in _statements(MIGRATIONS[version]):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version={version + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]

@@ -1,0 +1,160 @@
+"""The demo workspace: tiny models, counselling data and profiles, made offline in seconds.
+
+A newcomer can try every screen on a CPU with it. Nothing is downloaded: the
+models get random weights and a tokenizer trained here on the bundled dialogues.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import MhbenchError
+from core.workspace import Workspace
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DIALOGUES_FILE = DATA_DIR / "dialogues.jsonl"
+PROMPTS_FILE = DATA_DIR / "prompts.jsonl"
+
+DEMO_QWEN = "demo-tiny-qwen2"
+DEMO_LLAMA = "demo-tiny-llama3"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoWorkspace:
+    """What ``create_demo`` made, and how long it took."""
+
+    workspace: Workspace
+    qwen_dir: Path
+    llama_dir: Path
+    dataset: Path
+    prompts: Path
+    seconds: float
+
+
+def read_jsonl(path: Path) -> list[dict[str, object]]:
+    """Read a JSONL file; a broken line is an error naming the file and the line."""
+    records: list[dict[str, object]] = []
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise MhbenchError(f"not valid JSON: {error.msg}.", path=path, line=number, fix="repair or remove the line.") from None
+            if not isinstance(record, dict):
+                raise MhbenchError("a line must be a JSON object.", path=path, line=number, fix="wrap the line in {...}.")
+            records.append(record)
+    return records
+
+
+def training_corpus() -> list[str]:
+    """Every text of the bundled dialogues and prompts, for training the tokenizers."""
+    texts: list[str] = []
+    for record in read_jsonl(DIALOGUES_FILE):
+        for turn in record["conversations"]:  # type: ignore[attr-defined]
+            texts.append(str(turn["value"]))
+    for record in read_jsonl(PROMPTS_FILE):
+        texts.append(str(record["prompt"]))
+        if "reference" in record:
+            texts.append(str(record["reference"]))
+    # A little English so the tokenizers know Latin script, as real users mix it in.
+    texts += [
+        "I feel anxious and I cannot sleep.",
+        "You are a helpful assistant. 你是一个乐于助人的助手。",
+        "Thank you for telling me. How long has this been going on?",
+    ]
+    return texts
+
+
+def _profile_text(name: str, title: str, model_dir: Path, template: str, dataset: Path) -> str:
+    return f"""# Demo profile made by `mhbench demo`: a tiny random model, so runs finish in seconds on a CPU.
+name = "{name}"
+display_name = "{title}"
+description = "Tiny offline model for trying every screen; its answers are noise."
+notes = ["Random weights: the loss falls, the text stays gibberish."]
+
+[model]
+id = {json.dumps(str(model_dir))}
+hub = "local"
+family = "auto"
+template = "{template}"
+context_length = 2048
+licence = "Apache-2.0"
+
+[lora]
+tuner = "lora"
+rank = 8
+alpha = 32
+dropout = 0.05
+target_modules = ["all-linear"]
+
+[train]
+dataset = [{json.dumps(str(dataset))}]
+dataset_format = "sharegpt"
+split_dataset_ratio = 0.1
+batch_size = 2
+grad_accum = 1
+learning_rate = 1e-3
+epochs = 1
+max_length = 512
+gradient_checkpointing = false
+dtype = "fp32"
+save_steps = 10
+save_total_limit = 2
+logging_steps = 1
+eval_steps = 10
+
+[resources]
+train_vram_gb = [0, 1]
+infer_vram_gb = [0, 1]
+reference_gpu = "CPU"
+
+[deploy]
+infer_backend = "transformers"
+session_len = 2048
+served_model_name = "{name}"
+"""
+
+
+def create_demo(root: Path, progress: Progress | None = None) -> DemoWorkspace:
+    """Create (or complete) the demo workspace at ``root``. Safe to run again."""
+    from core.demo.tinymodels import build_tiny_llama3, build_tiny_qwen2
+
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    workspace = Workspace(Path(root).resolve()).ensure()
+
+    say("copying the counselling dialogues and the prompt set")
+    dataset = workspace.data_dir / "counselling-sharegpt.jsonl"
+    prompts = workspace.data_dir / "prompts.jsonl"
+    shutil.copyfile(DIALOGUES_FILE, dataset)
+    shutil.copyfile(PROMPTS_FILE, prompts)
+
+    corpus = training_corpus()
+    qwen_dir = workspace.models_dir / "tiny-qwen2"
+    llama_dir = workspace.models_dir / "tiny-llama3"
+    if not (qwen_dir / "model.safetensors").is_file():
+        say("training a byte-level BPE tokenizer and making tiny-qwen2 (Qwen2 architecture)")
+        build_tiny_qwen2(qwen_dir, corpus)
+    if not (llama_dir / "model.safetensors").is_file():
+        say("training a SentencePiece tokenizer and making tiny-llama3 (Llama architecture)")
+        build_tiny_llama3(llama_dir, corpus)
+
+    say("writing the demo profiles")
+    (workspace.profiles_dir / f"{DEMO_QWEN}.toml").write_text(
+        _profile_text(DEMO_QWEN, "Demo: tiny Qwen2 (ChatML)", qwen_dir, "qwen2_5", dataset), encoding="utf-8"
+    )
+    (workspace.profiles_dir / f"{DEMO_LLAMA}.toml").write_text(
+        _profile_text(DEMO_LLAMA, "Demo: tiny Llama-3 (SentencePiece)", llama_dir, "llama3", dataset), encoding="utf-8"
+    )
+    seconds = time.perf_counter() - started
+    say(f"demo workspace ready in {seconds:.1f} s: {workspace.root}")
+    return DemoWorkspace(workspace, qwen_dir, llama_dir, dataset, prompts, seconds)

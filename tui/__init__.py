@@ -1,0 +1,1 @@
+"""mhbench's Textual app. Widgets call ``core``; they hold no business logic."""

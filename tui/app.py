@@ -1,0 +1,68 @@
+"""The mhbench app: one mode per step of the path, a Footer everywhere, F1 help, the palette."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from tui.screens.coming import ComingScreen
+from tui.screens.help import HelpScreen
+from tui.screens.profiles import ProfilesScreen
+
+if TYPE_CHECKING:
+    from core.workspace import Workspace
+
+COMING = {
+    "train": ("Train", "Launch ms-swift LoRA runs detached, watch loss, progress and GPU memory live, stop and resume."),
+    "models": ("Models", "Catalog of base, adapter, merged and GGUF models; merge, convert, quantise and serve them."),
+    "arena": ("Arena", "Blind side-by-side chats between two models, rated from the keyboard."),
+    "results": ("Results", "Means with bootstrap CIs, Bradley–Terry ratings, rater agreement, and CSV exports."),
+}
+
+MODE_KEYS = {"profiles": "f2", "train": "f3", "models": "f4", "arena": "f5", "results": "f6"}
+
+
+class MhbenchApp(App[None]):
+    """Keyboard-driven workbench over one workspace."""
+
+    TITLE = "mhbench"
+    CSS_PATH = "app.tcss"
+    MODES: ClassVar[dict[str, str | type[Screen[None]]]] = {"profiles": ProfilesScreen}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("f2", "switch_mode('profiles')", "Profiles", id="app.mode.profiles"),
+        Binding("f3", "switch_mode('train')", "Train", id="app.mode.train"),
+        Binding("f4", "switch_mode('models')", "Models", id="app.mode.models"),
+        Binding("f5", "switch_mode('arena')", "Arena", id="app.mode.arena"),
+        Binding("f6", "switch_mode('results')", "Results", id="app.mode.results"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+    ]
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.sub_title = str(workspace.root)
+
+    def get_default_screen(self) -> Screen[None]:
+        return ProfilesScreen()
+
+    def on_mount(self) -> None:
+        for mode, (title, blurb) in COMING.items():
+            self.add_mode(mode, lambda title=title, blurb=blurb: ComingScreen(title, blurb))
+        self.switch_mode("profiles")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[None]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, key in MODE_KEYS.items():
+            title = mode.capitalize()
+            yield SystemCommand(f"Go to {title}", f"Switch to the {title} mode ({key.upper()})",
+                                lambda mode=mode: self.switch_mode(mode))
+        yield SystemCommand("Help", "Show the keys (F1)", self.action_help)

@@ -1,0 +1,46 @@
+"""F1 help: the keys of the app and of the current screen."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP_TEXT = """\
+mhbench — keys work over SSH: letters, digits, F1–F10, Ctrl, arrows.
+
+Modes
+  F2  Profiles   model profiles, parameters, expected VRAM, dry-run command
+  F3  Train      ms-swift LoRA runs with live loss and GPU panes
+  F4  Models     catalog, merge, GGUF, servers
+  F5  Arena      blind side-by-side A/B rating
+  F6  Results    leaderboard, agreement, exports
+
+Everywhere
+  F1        this help            Ctrl+P   command palette
+  Tab       next pane            Ctrl+Q   quit (runs and servers keep going)
+
+Profiles
+  ↑/↓       choose a profile     c        check the command against the installed ms-swift
+  r         reload the files     y        copy the dry-run command
+
+Profiles are TOML files: shipped ones in profiles/, your own in <workspace>/profiles/.
+A workspace profile with the same name replaces a shipped one; `extends = "name"`
+starts from another profile and overrides only the keys it sets.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal with the key map; Esc, F1 or q closes it."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close", id="help.close"),
+        Binding("f1", "dismiss", "Close", show=False, id="help.close_f1"),
+        Binding("q", "dismiss", "Close", show=False, id="help.close_q"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(HELP_TEXT, markup=False, id="help-text")
