@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from core.errors import MhbenchError, did_you_mean
 
+
 def _shipped_profiles_dir() -> Path:
     """The repository's ``profiles/``; in a wheel install, the copy packed into ``core``."""
     repository = Path(__file__).resolve().parent.parent / "profiles"

@@ -74,7 +74,7 @@ def training_corpus() -> list[str]:
     return texts
 
 
-def _profile_text(name: str, title: str, model_dir: Path, template: str, dataset: Path) -> str:
+def _profile_text(name: str, title: str, model_dir: Path, family: str, template: str, dataset: Path) -> str:
     return f"""# Demo profile made by `mhbench demo`: a tiny random model, so runs finish in seconds on a CPU.
 name = "{name}"
 display_name = "{title}"
@@ -84,7 +84,7 @@ notes = ["Random weights: the loss falls, the text stays gibberish."]
 [model]
 id = {json.dumps(str(model_dir))}
 hub = "local"
-family = "auto"
+family = "{family}"
 template = "{template}"
 context_length = 2048
 licence = "Apache-2.0"
@@ -150,10 +150,10 @@ def create_demo(root: Path, progress: Progress | None = None) -> DemoWorkspace:
 
     say("writing the demo profiles")
     (workspace.profiles_dir / f"{DEMO_QWEN}.toml").write_text(
-        _profile_text(DEMO_QWEN, "Demo: tiny Qwen2 (ChatML)", qwen_dir, "qwen2_5", dataset), encoding="utf-8"
+        _profile_text(DEMO_QWEN, "Demo: tiny Qwen2 (ChatML)", qwen_dir, "qwen2_5", "qwen2_5", dataset), encoding="utf-8"
     )
     (workspace.profiles_dir / f"{DEMO_LLAMA}.toml").write_text(
-        _profile_text(DEMO_LLAMA, "Demo: tiny Llama-3 (SentencePiece)", llama_dir, "llama3", dataset), encoding="utf-8"
+        _profile_text(DEMO_LLAMA, "Demo: tiny Llama-3 (SentencePiece)", llama_dir, "llama3", "llama3", dataset), encoding="utf-8"
     )
     seconds = time.perf_counter() - started
     say(f"demo workspace ready in {seconds:.1f} s: {workspace.root}")

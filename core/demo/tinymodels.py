@@ -115,7 +115,11 @@ def build_tiny_qwen2(directory: Path, corpus: Sequence[str], *, vocab_size: int 
     tokenizer.save(str(directory / "tokenizer.json"))
     tokenizer.model.save(str(directory))  # vocab.json + merges.txt, as Qwen ships them
 
-    ids = {token: tokenizer.token_to_id(token) for token in QWEN_SPECIALS}
+    ids: dict[str, int] = {}
+    for token in QWEN_SPECIALS:
+        index = tokenizer.token_to_id(token)
+        assert index is not None, f"special token {token} missing after training"
+        ids[token] = index
     real_vocab = tokenizer.get_vocab_size()
     padded_vocab = (real_vocab + 63) // 64 * 64  # Qwen pads its embedding rows too
     _write_json(

@@ -18,7 +18,7 @@ class ComingScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(f"{self.mode_title}: coming.\n\n{self.blurb}", classes="coming", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = self.mode_title

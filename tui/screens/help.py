@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -35,7 +37,7 @@ starts from another profile and overrides only the keys it sets.
 class HelpScreen(ModalScreen[None]):
     """A modal with the key map; Esc, F1 or q closes it."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Close", id="help.close"),
         Binding("f1", "dismiss", "Close", show=False, id="help.close_f1"),
         Binding("q", "dismiss", "Close", show=False, id="help.close_q"),

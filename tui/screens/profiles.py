@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, ListItem, ListView, Static
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class ProfilesScreen(Screen[None]):
     """Pick a profile and read everything about it before training."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload", id="profiles.reload"),
         Binding("c", "check", "Check cmd", id="profiles.check"),
         Binding("y", "copy_command", "Copy cmd", id="profiles.copy"),
@@ -44,7 +44,7 @@ class ProfilesScreen(Screen[None]):
                 yield DataTable(id="profile-params", cursor_type="row", zebra_stripes=True)
                 yield Static("Dry-run command", classes="section-title")
                 yield Static("", id="profile-command", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Profiles"
@@ -91,7 +91,9 @@ class ProfilesScreen(Screen[None]):
         view.clear()
         for entry in self.entries:
             mark = Text("✓ ", style="green") if entry.ok else Text("✗ ", style="red")
-            label = Text.assemble(mark, Text(entry.name), Text(f"  {entry.origin}", style="dim"))
+            label = Text.assemble(mark, Text(entry.name))
+            if entry.origin == "workspace":
+                label.append(" (ws)", style="dim")
             view.append(ListItem(Static(label), name=entry.name))
         if self.entries:
             view.index = 0

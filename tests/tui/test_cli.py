@@ -1,0 +1,92 @@
+"""The command line: fast help, scriptable output, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.swift import installed_swift_version
+
+HEAVY = ("textual.app", "torch", "transformers", "swift", "llama_cpp", "datasets", "pydantic")
+
+
+def mhbench(*args: str, workspace: Path | None = None) -> subprocess.CompletedProcess[str]:
+    prefix = ["--workspace", str(workspace)] if workspace else []
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *prefix, *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\nfrom tui.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "usage: mhbench" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "HEAVY []"
+
+
+def test_profiles_json_lists_all_shipped(tmp_path: Path) -> None:
+    result = mhbench("profiles", "--json", workspace=tmp_path / "ws")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    for name in ("qwen2.5-7b-instruct", "llama3.1-8b-instruct", "llama3-chinese-8b-instruct-v2", "llama2-7b-dolly-qlora"):
+        assert rows[name]["ok"] and rows[name]["origin"] == "shipped"
+
+
+def test_bad_profile_is_one_line_naming_file_and_key(tmp_path: Path) -> None:
+    profiles = tmp_path / "ws" / "profiles"
+    profiles.mkdir(parents=True)
+    (profiles / "neg.toml").write_text('name = "neg"\nextends = "qwen2.5-7b-instruct"\n[train]\nlearning_rate = -0.1\n', encoding="utf-8")
+    result = mhbench("train", "neg", "--dry-run", workspace=tmp_path / "ws")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "neg.toml" in lines[0] and "train.learning_rate" in lines[0] and "greater than 0" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_profile_suggests(tmp_path: Path) -> None:
+    result = mhbench("train", "qwen2.5-7b-instruc", "--dry-run", "--no-check", workspace=tmp_path / "ws")
+    assert result.returncode == 2
+    assert "Did you mean 'qwen2.5-7b-instruct'" in result.stderr
+
+
+def test_dry_run_both_dialects_without_check(tmp_path: Path) -> None:
+    four = mhbench("train", "qwen2.5-7b-instruct", "--dry-run", "--dialect", "4", "--json", workspace=tmp_path / "ws")
+    three = mhbench("train", "qwen2.5-7b-instruct", "--dry-run", "--dialect", "3", "--json", workspace=tmp_path / "ws")
+    argv4, argv3 = json.loads(four.stdout)["argv"], json.loads(three.stdout)["argv"]
+    assert "--tuner_type" in argv4 and "--train_type" not in argv4
+    assert "--train_type" in argv3 and "--tuner_type" not in argv3
+    assert argv4[argv4.index("--model_type") + 1] == "qwen2"
+    assert argv3[argv3.index("--model_type") + 1] == "qwen2_5"
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(installed_swift_version() is None, reason="ms-swift not installed")
+def test_dry_run_checked_for_every_profile(tmp_path: Path) -> None:
+    for name in ("qwen2.5-7b-instruct", "llama3.1-8b-instruct", "llama3-chinese-8b-instruct-v2", "llama2-7b-dolly-qlora"):
+        result = mhbench("train", name, "--dry-run", "--set", "train.epochs=2", workspace=tmp_path / "ws")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1].startswith("swift sft --model ")
+        assert "--num_train_epochs 2" in result.stdout
+    typo = mhbench("train", "qwen2.5-7b-instruct", "--dry-run", "--set", "train.extra_args={lr_scheduler_typ='cosine'}", workspace=tmp_path / "ws")
+    assert typo.returncode == 2
+    assert "unknown flag --lr_scheduler_typ" in typo.stderr and "lr_scheduler_type" in typo.stderr
+
+
+def test_coming_commands_say_so(tmp_path: Path) -> None:
+    result = mhbench("runs", workspace=tmp_path / "ws")
+    assert result.returncode == 2 and "coming" in result.stderr
+
+
+def test_doctor_reports(tmp_path: Path) -> None:
+    result = mhbench("doctor", "--json", workspace=tmp_path / "ws")
+    names = [check["name"] for check in json.loads(result.stdout)]
+    assert names[0] == "Python" and "ms-swift" in names and "disk" in names
