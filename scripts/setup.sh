@@ -34,9 +34,17 @@ step "installing torch 2.13.0 ($accel)"
 if [ "$accel" = cuda ]; then
   "$VPY" -m pip install --quiet "torch==2.13.0"
 else
-  # A local CPU wheel (pip find-links) first; else PyTorch's CPU index, never the CUDA build.
-  "$VPY" -m pip install --quiet --no-index "torch==2.13.0" 2>/dev/null \
-    || "$VPY" -m pip install --quiet "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
+  # A CPU wheel that pip can already see (find-links) first; else PyTorch's CPU index.
+  # Never plain PyPI here: its Linux wheel is the CUDA build with several GB of CUDA packages.
+  wheel_dir=$(mktemp -d)
+  if "$VPY" -m pip download --quiet --no-deps --no-index -d "$wheel_dir" "torch==2.13.0" 2>/dev/null \
+     && ls "$wheel_dir"/torch-2.13.0+cpu-*.whl >/dev/null 2>&1; then
+    "$VPY" -m pip install --quiet "$wheel_dir"/torch-2.13.0+cpu-*.whl
+  else
+    "$VPY" -m pip install --quiet "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu \
+      --extra-index-url https://pypi.org/simple
+  fi
+  rm -rf "$wheel_dir"
 fi
 
 if ! "$VPY" -c 'import llama_cpp' 2>/dev/null; then
