@@ -30,17 +30,24 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open the database, switch to WAL, and bring the schema up to date."""
     try:
         connection = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    except sqlite3.Error as error:
+        raise MhbenchError(f"cannot open the database: {error}.", path=path, fix="check the folder is writable.") from None
+    try:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA busy_timeout=30000")
         migrate(connection, path)
     except sqlite3.DatabaseError as error:
+        connection.close()
         raise MhbenchError(
             f"cannot open the database: {error}.",
             path=path,
             fix="check the file is a mhbench database and the folder is writable.",
         ) from None
+    except BaseException:
+        connection.close()
+        raise
     return connection
 
 

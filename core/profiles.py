@@ -7,6 +7,7 @@ Shipped profiles live in the repository's ``profiles/``. A workspace's own
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -286,10 +287,14 @@ def read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise MhbenchError("is not UTF-8 text.", path=path, fix="save the file as UTF-8.") from error
+    except OSError as error:
+        raise MhbenchError(f"cannot be read: {error.strerror}.", path=path, fix="check the file's permissions.") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        line = getattr(error, "lineno", None)
+        # tomllib names the line only in its message before Python 3.14.
+        found = re.search(r"line (\d+)", str(error))
+        line = getattr(error, "lineno", None) or (int(found.group(1)) if found else None)
         raise MhbenchError(
             f"is not valid TOML: {getattr(error, 'msg', error)}.",
             path=path,
@@ -315,70 +320,104 @@ def profile_dirs(workspace_profiles: Path | None) -> list[tuple[Path, Literal["s
     return dirs
 
 
+Origin = Literal["shipped", "workspace"]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One profile file as read: its TOML table, or why it could not be read."""
+
+    path: Path
+    origin: Origin
+    data: dict[str, Any] | MhbenchError
+
+
 def load_profiles(workspace_profiles: Path | None = None) -> list[ProfileEntry]:
     """Load every shipped and workspace profile; a bad file becomes an entry with its error."""
-    raw: dict[str, tuple[Path, Literal["shipped", "workspace"], dict[str, Any] | MhbenchError]] = {}
+    shipped: dict[str, _Source] = {}
+    active: dict[str, _Source] = {}
     for directory, origin in profile_dirs(workspace_profiles):
         if not directory.is_dir():
             continue
         for path in sorted(directory.glob("*.toml")):
             try:
-                raw[path.stem] = (path, origin, read_toml(path))
+                source = _Source(path, origin, read_toml(path))
             except MhbenchError as error:
-                raw[path.stem] = (path, origin, error)
-    entries = [_resolve(name, raw) for name in raw]
+                source = _Source(path, origin, error)
+            active[path.stem] = source
+            if origin == "shipped":
+                shipped[path.stem] = source
+    entries = [_resolve(name, active, shipped) for name in active]
     return sorted(entries, key=lambda entry: (entry.origin != "shipped", entry.name))
 
 
-def _resolve(
-    name: str,
-    raw: Mapping[str, tuple[Path, Literal["shipped", "workspace"], dict[str, Any] | MhbenchError]],
-    seen: tuple[str, ...] = (),
-) -> ProfileEntry:
-    path, origin, data = raw[name]
-    if isinstance(data, MhbenchError):
-        return ProfileEntry(name, path, origin, None, data)
+def _resolve(name: str, active: Mapping[str, _Source], shipped: Mapping[str, _Source]) -> ProfileEntry:
+    source = active[name]
+    if isinstance(source.data, MhbenchError):
+        return ProfileEntry(name, source.path, source.origin, None, source.data)
     try:
-        merged = _with_parent(name, data, path, raw, seen)
+        merged = _with_parent(name, source, active, shipped, ())
         if merged.get("name", name) != name:
             raise MhbenchError(
                 f"name '{merged.get('name')}' differs from the file name.",
-                path=path,
+                path=source.path,
                 key="name",
                 fix=f"set name = \"{name}\" or rename the file.",
             )
         merged["name"] = name
-        return ProfileEntry(name, path, origin, validate_profile(merged, path), None)
+        return ProfileEntry(name, source.path, source.origin, validate_profile(merged, source.path), None)
     except MhbenchError as error:
-        return ProfileEntry(name, path, origin, None, error)
+        return ProfileEntry(name, source.path, source.origin, None, error)
 
 
 def _with_parent(
     name: str,
-    data: dict[str, Any],
-    path: Path,
-    raw: Mapping[str, tuple[Path, Literal["shipped", "workspace"], dict[str, Any] | MhbenchError]],
-    seen: tuple[str, ...],
+    source: _Source,
+    active: Mapping[str, _Source],
+    shipped: Mapping[str, _Source],
+    seen: tuple[Path, ...],
 ) -> dict[str, Any]:
-    parent = data.get("extends")
+    assert not isinstance(source.data, MhbenchError)
+    parent = source.data.get("extends")
     if parent is None:
-        return dict(data)
-    if parent in seen or parent == name:
-        raise MhbenchError("extends itself through a loop.", path=path, key="extends", fix="remove the loop.")
-    if parent not in raw:
+        return dict(source.data)
+    if not isinstance(parent, str):
         raise MhbenchError(
-            f"extends unknown profile '{parent}'.{did_you_mean(str(parent), raw)}",
-            path=path,
+            f"must be a profile name (a string), got {parent!r}.",
+            path=source.path,
+            key="extends",
+            fix='write extends = "qwen2.5-7b-instruct".',
+        )
+    # A workspace file may extend the shipped profile it replaces: same name, one layer down.
+    if parent == name and source.origin == "workspace" and name in shipped:
+        parent_source = shipped[name]
+    elif parent in active:
+        parent_source = active[parent]
+    else:
+        raise MhbenchError(
+            f"extends unknown profile '{parent}'.{did_you_mean(parent, active)}",
+            path=source.path,
             key="extends",
             fix="name an existing profile (see `mhbench profiles`).",
         )
-    parent_path, _, parent_data = raw[parent]
-    if isinstance(parent_data, MhbenchError):
-        raise parent_data
-    base = _with_parent(parent, parent_data, parent_path, raw, (*seen, name))
+    if parent_source.path in (*seen, source.path):
+        raise MhbenchError(
+            f"extends '{parent}', which leads back to this file.",
+            path=source.path,
+            key="extends",
+            fix="remove the loop of extends.",
+        )
+    if isinstance(parent_source.data, MhbenchError):
+        raise MhbenchError(
+            f"extends '{parent}', which is broken: {parent_source.data}",
+            path=source.path,
+            key="extends",
+            fix=f"repair {parent_source.path.name} first.",
+        )
+    base = _with_parent(parent, parent_source, active, shipped, (*seen, source.path))
     base.pop("name", None)
     base.pop("display_name", None)
-    return deep_merge(base, data)
+    return deep_merge(base, source.data)
 
 
 def find_profile(entries: Iterable[ProfileEntry], name: str) -> Profile:
@@ -420,10 +459,21 @@ def apply_overrides(profile: Profile, overrides: Iterable[str], source: str = "-
         target = data
         for part in parts[:-1]:
             target = target.setdefault(part, {})
-        if parts == ["train", "dataset"] and isinstance(value, str):
+        if isinstance(value, str) and _is_sequence_field(parts):
             value = [value]
         target[parts[-1]] = value
     return validate_profile(data, Path(source))
+
+
+def _is_sequence_field(parts: list[str]) -> bool:
+    """Whether ``section.key`` holds a tuple, so a single string means a one-item list."""
+    model: type[BaseModel] | None = Profile
+    for part in parts[:-1]:
+        model = _known_keys(model).get(part) if model is not None else None
+    if model is None or parts[-1] not in model.model_fields:
+        return False
+    annotation = model.model_fields[parts[-1]].annotation
+    return getattr(annotation, "__origin__", None) is tuple
 
 
 def _locate(key: str, source: str) -> list[str]:
@@ -440,5 +490,7 @@ def _locate(key: str, source: str) -> list[str]:
             raise MhbenchError(
                 f"'{key}' is ambiguous.", key=key, path=Path(source), fix=f"write one of: {', '.join(f'{o}.{key}' for o in owners)}."
             )
-        raise MhbenchError(f"unknown key.{did_you_mean(key, every + list(sections))}", key=key, path=Path(source), fix="see `mhbench profiles --json` for the keys.")
+        if key in sections:
+            raise MhbenchError("is a section, not a value.", key=key, path=Path(source), fix=f"name a key in it, e.g. {key}.<key>=value.")
+        raise MhbenchError(f"unknown key.{did_you_mean(key, every)}", key=key, path=Path(source), fix="see `mhbench profiles --json` for the keys.")
     return parts

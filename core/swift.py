@@ -257,7 +257,7 @@ class FlagSpec:
 
 
 _SPEC_SCRIPT = r"""
-import dataclasses, json, sys, typing
+import dataclasses, json, sys, types, typing
 from swift.arguments import SftArguments
 out = []
 hints = {}
@@ -269,8 +269,13 @@ for cls in reversed(SftArguments.__mro__):
 def describe(tp):
     origin = typing.get_origin(tp)
     args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if origin is typing.Union and len(args) == 1:
-        return describe(args[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = [describe(a) for a in args]
+        if len(kinds) == 1:
+            return kinds[0]
+        if any(kind == 'list' for kind, _ in kinds):
+            return 'list', []
+        return 'any', []
     if origin is typing.Literal:
         return 'choice', [str(a) for a in typing.get_args(tp) if a is not None]
     if origin in (list, typing.List) or tp is list:

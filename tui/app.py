@@ -47,13 +47,11 @@ class MhbenchApp(App[None]):
         self.workspace = workspace
         self.sub_title = str(workspace.root)
 
-    def get_default_screen(self) -> Screen[None]:
-        return ProfilesScreen()
+    DEFAULT_MODE = "profiles"
 
-    def on_mount(self) -> None:
+    def on_load(self) -> None:
         for mode, (title, blurb) in COMING.items():
             self.add_mode(mode, lambda title=title, blurb=blurb: ComingScreen(title, blurb))
-        self.switch_mode("profiles")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

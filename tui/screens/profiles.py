@@ -9,6 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, ListItem, ListView, Static
 
@@ -38,20 +39,23 @@ class ProfilesScreen(Screen[None]):
         yield Header()
         with Horizontal():
             yield ListView(id="profile-list")
-            with VerticalScroll(id="profile-detail"):
-                yield Static("loading profiles…", id="profile-status", markup=False)
-                yield Static("", id="profile-vram", markup=False)
-                yield DataTable(id="profile-params", cursor_type="row", zebra_stripes=True)
-                yield Static("Dry-run command", classes="section-title")
-                yield Static("", id="profile-command", markup=False)
+            # The detail pane mounts after the first frame, which then shows sooner.
+            yield Lazy(
+                VerticalScroll(
+                    Static("loading profiles…", id="profile-status", markup=False),
+                    Static("", id="profile-vram", markup=False),
+                    DataTable(id="profile-params", cursor_type="row", zebra_stripes=True),
+                    Static("Dry-run command", classes="section-title"),
+                    Static("", id="profile-command", markup=False),
+                    id="profile-detail",
+                )
+            )
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Profiles"
-        table = self.query_one("#profile-params", DataTable)
-        table.add_columns("key", "value")
-        self.load_profiles()
-        self.sample_gpus()
+        # After the first frame: the workers' imports (pydantic, NVML) would hold the GIL during it.
+        self.call_after_refresh(self.action_reload)
 
     # --- workers: files, NVML and swift are read off the event loop ---------------------------
 
@@ -129,8 +133,13 @@ class ProfilesScreen(Screen[None]):
         return self.entries[view.index]
 
     def show_entry(self, entry: ProfileEntry) -> None:
+        if not self.query("#profile-params"):  # the lazy detail pane is not mounted yet
+            self.call_after_refresh(self.show_entry, entry)
+            return
         status = self.query_one("#profile-status", Static)
         table = self.query_one("#profile-params", DataTable)
+        if not table.columns:
+            table.add_columns("key", "value")
         table.clear()
         if entry.profile is None:
             status.update(Text(f"✗ invalid: {entry.error}", style="red"))
