@@ -163,6 +163,10 @@ def build_sft_command(
     args.append(("template", template))
     if model.hub == "huggingface":
         args.append(("use_hf", True))
+    elif model.hub == "local":
+        # swift otherwise asks ModelScope whether the local copy is the latest, which costs
+        # about 7 s of retries offline and means nothing for a model made or merged here.
+        args.append(("check_model", False))
     if model.default_system:
         args.append(("system", model.default_system))
 
