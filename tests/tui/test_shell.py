@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable, ListView, Static
+from textual.widgets import DataTable, OptionList, Static
 
 from tui.app import MhbenchApp
 from tui.screens.coming import ComingScreen
@@ -31,7 +31,7 @@ async def test_opens_on_profiles_with_every_profile(demo) -> None:
         names = [entry.name for entry in app.screen.entries]
         assert {"qwen2.5-7b-instruct", "llama3.1-8b-instruct", "llama3-chinese-8b-instruct-v2",
                 "llama2-7b-dolly-qlora", "demo-tiny-qwen2", "demo-tiny-llama3"} <= set(names)
-        assert len(app.screen.query_one(ListView).children) == len(names)
+        assert app.screen.query_one(OptionList).option_count == len(names)
         await pilot.pause(0.2)
         table = app.screen.query_one("#profile-params", DataTable)
         keys = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
@@ -45,7 +45,7 @@ async def test_profile_detail_follows_the_cursor_and_shows_vram(demo) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await _wait_for_profiles(pilot, app)
         index = [e.name for e in app.screen.entries].index("qwen2.5-7b-instruct")
-        app.screen.query_one(ListView).focus()
+        app.screen.query_one(OptionList).focus()
         for _ in range(index):
             await pilot.press("down")
         await pilot.pause(0.3)
@@ -66,7 +66,7 @@ async def test_invalid_profile_shows_one_line_error(demo, tmp_path: Path) -> Non
     async with app.run_test(size=(100, 30)) as pilot:
         await _wait_for_profiles(pilot, app)
         index = [e.name for e in app.screen.entries].index("broken")
-        app.screen.query_one(ListView).focus()
+        app.screen.query_one(OptionList).focus()
         for _ in range(index):
             await pilot.press("down")
         await pilot.pause(0.2)

@@ -8,10 +8,9 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
-from textual.lazy import Lazy
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, ListItem, ListView, Static
+from textual.widgets import Footer, Header, OptionList, Static
 
 from tui.messages import FlagCheckDone, GpusSampled, ProfilesLoaded
 
@@ -37,25 +36,30 @@ class ProfilesScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal():
-            yield ListView(id="profile-list")
-            # The detail pane mounts after the first frame, which then shows sooner.
-            yield Lazy(
-                VerticalScroll(
-                    Static("loading profiles…", id="profile-status", markup=False),
-                    Static("", id="profile-vram", markup=False),
-                    DataTable(id="profile-params", cursor_type="row", zebra_stripes=True),
-                    Static("Dry-run command", classes="section-title"),
-                    Static("", id="profile-command", markup=False),
-                    id="profile-detail",
-                )
-            )
+        yield Horizontal(OptionList(id="profile-list"), id="profile-body")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Profiles"
-        # After the first frame: the workers' imports (pydantic, NVML) would hold the GIL during it.
-        self.call_after_refresh(self.action_reload)
+        # The detail pane (a DataTable, a heavy import) and the workers' imports (pydantic,
+        # NVML) come after the first frame, so that frame shows sooner.
+        self.call_after_refresh(self.mount_detail)
+
+    def mount_detail(self) -> None:
+        from textual.containers import VerticalScroll
+        from textual.widgets import DataTable
+
+        self.query_one("#profile-body", Horizontal).mount(
+            VerticalScroll(
+                Static("loading profiles…", id="profile-status", markup=False),
+                Static("", id="profile-vram", markup=False),
+                DataTable(id="profile-params", cursor_type="row", zebra_stripes=True),
+                Static("Dry-run command", classes="section-title"),
+                Static("", id="profile-command", markup=False),
+                id="profile-detail",
+            )
+        )
+        self.action_reload()
 
     # --- workers: files, NVML and swift are read off the event loop ---------------------------
 
@@ -91,17 +95,18 @@ class ProfilesScreen(Screen[None]):
 
     def on_profiles_loaded(self, message: ProfilesLoaded) -> None:
         self.entries = list(message.entries)
-        view = self.query_one("#profile-list", ListView)
-        view.clear()
+        view = self.query_one("#profile-list", OptionList)
+        previous = view.highlighted
+        view.clear_options()
         for entry in self.entries:
             mark = Text("✓ ", style="green") if entry.ok else Text("✗ ", style="red")
             label = Text.assemble(mark, Text(entry.name))
             if entry.origin == "workspace":
                 label.append(" (ws)", style="dim")
-            view.append(ListItem(Static(label), name=entry.name))
+            view.add_option(label)
         if self.entries:
-            view.index = 0
-            self.show_entry(self.entries[0])
+            view.highlighted = previous if previous is not None and previous < len(self.entries) else 0
+            self.show_entry(self.entries[view.highlighted or 0])
         else:
             self.query_one("#profile-status", Static).update("No profiles found.")
 
@@ -119,7 +124,7 @@ class ProfilesScreen(Screen[None]):
             status = self.query_one("#profile-status", Static)
             status.update(Text(message.text, style="green" if message.ok else "red"))
 
-    def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         entry = self.selected_entry()
         if entry is not None:
             self.show_entry(entry)
@@ -127,17 +132,16 @@ class ProfilesScreen(Screen[None]):
     # --- rendering ---------------------------------------------------------------------------
 
     def selected_entry(self) -> ProfileEntry | None:
-        view = self.query_one("#profile-list", ListView)
-        if view.index is None or not 0 <= view.index < len(self.entries):
+        index = self.query_one("#profile-list", OptionList).highlighted
+        if index is None or not 0 <= index < len(self.entries):
             return None
-        return self.entries[view.index]
+        return self.entries[index]
 
     def show_entry(self, entry: ProfileEntry) -> None:
-        if not self.query("#profile-params"):  # the lazy detail pane is not mounted yet
-            self.call_after_refresh(self.show_entry, entry)
-            return
+        from textual.widgets import DataTable
+
         status = self.query_one("#profile-status", Static)
-        table = self.query_one("#profile-params", DataTable)
+        table: DataTable[object] = self.query_one("#profile-params", DataTable)
         if not table.columns:
             table.add_columns("key", "value")
         table.clear()
