@@ -21,6 +21,40 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
     );
     """,
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        parent_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+        resume_from TEXT,
+        run_dir TEXT NOT NULL,
+        output_dir TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        env TEXT NOT NULL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        pgid INTEGER,
+        start_time REAL,
+        exit_code INTEGER,
+        signal TEXT,
+        stop_requested INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        last_step INTEGER,
+        max_steps INTEGER,
+        last_loss REAL,
+        last_checkpoint TEXT,
+        diagnosis TEXT
+    );
+    CREATE TABLE checkpoints (
+        path TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step INTEGER,
+        created_at TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from core.profiles import Profile
     from core.workspace import Workspace
 
 
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a profile value, e.g. --set train.epochs=2 --set lora.rank=16 (repeatable)")
     train.add_argument("--dataset", action="append", default=[], metavar="PATH", help="dataset file or hub id (repeatable)")
     train.add_argument("--dialect", type=int, choices=(3, 4), help="print for this ms-swift major version (implies no check)")
+    train.add_argument("--name", help="run name (default: the profile name)")
+    train.add_argument("--gpus", metavar="IDS", help="CUDA_VISIBLE_DEVICES for the run, e.g. 0,1")
+    train.add_argument("--nproc", type=int, metavar="N", help="processes per node (NPROC_PER_NODE; torchrun above 1)")
+    train.add_argument("--deepspeed", choices=("zero2", "zero3"), help="DeepSpeed preset")
+    train.add_argument("--qlora", action="store_true", help="4-bit QLoRA instead of LoRA")
+    train.add_argument("--no-dataset-check", action="store_true", help="skip the dataset check before launch")
     train.add_argument("--no-check", action="store_true", help="skip checking the flags against the installed swift")
     train.add_argument("--json", action="store_true", help="print the argv as JSON")
 
@@ -45,10 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="create the demo workspace (tiny models, data, profiles; no download)")
     demo.add_argument("dir", nargs="?", help="where to create it (default: the workspace)")
 
+    dataset = commands.add_parser("dataset", help="check a dataset: format, invalid lines, token lengths, encoding")
+    dataset.add_argument("paths", nargs="*", metavar="PATH", help="JSONL/JSON/CSV files (default: the profile's)")
+    dataset.add_argument("--profile", help="measure token lengths with this profile's tokenizer and max_length")
+    dataset.add_argument("--convert", action="store_true", help="write a swift-ready messages file for Dolly and others")
+    dataset.add_argument("--json", action="store_true", help="machine-readable output")
+
+    runs = commands.add_parser("runs", help="list training runs with status, step and last loss")
+    runs.add_argument("--json", action="store_true", help="machine-readable output")
+    stop = commands.add_parser("stop", help="stop a run gracefully (checkpoint first), then kill its group")
+    stop.add_argument("run", help="run id, unique id prefix, or name")
+    stop.add_argument("--timeout", type=float, default=120.0, help="seconds to wait before SIGKILL (default 120)")
+    resume = commands.add_parser("resume", help="resume a run from its last checkpoint as a new, linked run")
+    resume.add_argument("run", help="run id, unique id prefix, or name")
+
     for name, text in (
-        ("runs", "list training runs"),
-        ("stop", "stop a run gracefully"),
-        ("resume", "resume a run from its last checkpoint"),
         ("models", "list the model catalog"),
         ("export", "export ratings, comparisons or battles"),
     ):
@@ -103,10 +121,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if overrides:
         profile = apply_overrides(profile, overrides)
     dialect = DIALECTS[args.dialect] if args.dialect else dialect_for(installed_swift_version())
-    command = build_sft_command(profile, dialect=dialect, output_dir=workspace.runs_dir / "<run-id>" / "output")
+    if args.qlora:
+        profile = apply_overrides(profile, ["lora.tuner=qlora"])
     if not args.dry_run:
-        print("mhbench: launching runs comes with the Train mode; use --dry-run to print the command.", file=sys.stderr)
-        return 2
+        return launch_run(args, workspace, profile)
+    command = build_sft_command(profile, dialect=dialect, output_dir=workspace.runs_dir / "<run-id>" / "output")
     if not (args.dialect or args.no_check):
         check_command(command)
     if args.json:
@@ -115,6 +134,118 @@ def cmd_train(args: argparse.Namespace) -> int:
     for note in command.notes:
         print(f"# {note}")
     print(command.shell())
+    return 0
+
+
+def launch_run(args: argparse.Namespace, workspace: Workspace, profile: Profile) -> int:
+    from core.runs import LaunchRequest, launch, plan_run
+
+    workspace.ensure()
+    if not args.no_dataset_check:
+        check_datasets_or_fail(workspace, profile)
+    request = LaunchRequest(
+        profile=profile, name=args.name, cuda_visible_devices=args.gpus, nproc_per_node=args.nproc,
+        deepspeed=args.deepspeed,
+    )
+    record = launch(workspace, plan_run(workspace, request))
+    print(record.id)
+    print(f"mhbench: run started detached (pid {record.pid}); follow it with `mhbench runs` or the Train mode (F3).",
+          file=sys.stderr)
+    return 0
+
+
+def check_datasets_or_fail(workspace: Workspace, profile: Profile) -> None:
+    from core.datasets import check_profile_datasets
+    from core.errors import MhbenchError
+
+    for report in check_profile_datasets(profile, convert_dir=workspace.data_dir):
+        for issue in report.invalid[:5]:
+            print(f"mhbench: dataset: {issue}", file=sys.stderr)
+        if not report.ok:
+            raise MhbenchError("has no valid samples.", path=report.path, fix="repair the lines listed above.")
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from core.datasets import check_dataset, check_profile_datasets
+    from core.errors import MhbenchError
+    from core.profiles import find_profile, load_profiles
+
+    workspace = _workspace(args).ensure()
+    profile = find_profile(load_profiles(workspace.profiles_dir), args.profile) if args.profile else None
+    convert_dir = workspace.data_dir if args.convert else None
+    say = (lambda message: print(f"mhbench: {message}", file=sys.stderr))  # noqa: E731
+    if args.paths:
+        tokenizer_dir = None
+        max_length = 2048
+        if profile is not None:
+            max_length = profile.train.max_length
+            local = Path(profile.model.id)
+            tokenizer_dir = local if profile.model.hub == "local" and local.is_dir() else None
+        reports = [check_dataset(Path(p), tokenizer_dir=tokenizer_dir, max_length=max_length,
+                                 convert_dir=convert_dir, progress=say) for p in args.paths]
+    elif profile is not None:
+        reports = check_profile_datasets(profile, convert_dir=convert_dir, progress=say)
+    else:
+        raise MhbenchError("nothing to check.", fix="give dataset paths, or --profile NAME to check its datasets.")
+    if args.json:
+        print(json.dumps([
+            {
+                "path": str(r.path), "format": r.format, "encoding": r.encoding, "samples": r.samples, "ok": r.ok,
+                "invalid": [str(issue) for issue in r.invalid],
+                "converted_to": str(r.converted_to) if r.converted_to else None,
+                "over_max_length": r.lengths.over_max_length if r.lengths else None,
+                "error": str(r.error) if getattr(r, "error", None) else None,
+            }
+            for r in reports
+        ], ensure_ascii=False, indent=2))
+    else:
+        for report in reports:
+            print(report.summary())
+    return 0 if all(report.ok for report in reports) else 1
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from core.runs import list_runs
+
+    records = list_runs(_workspace(args).ensure())
+    if args.json:
+        print(json.dumps([
+            {
+                "id": r.id, "name": r.name, "profile": r.profile, "status": r.status, "step": r.last_step,
+                "max_steps": r.max_steps, "last_loss": r.last_loss, "exit_code": r.exit_code,
+                "parent_id": r.parent_id, "last_checkpoint": r.last_checkpoint, "created_at": r.created_at,
+                "diagnosis": r.diagnosis, "run_dir": str(r.run_dir),
+            }
+            for r in records
+        ], ensure_ascii=False, indent=2))
+        return 0
+    if not records:
+        print("no runs yet: start one with `mhbench train PROFILE` or the Train mode (F3).")
+        return 0
+    print(f"{'run':<44} {'status':<9} {'step':>11} {'loss':>8}  profile")
+    for r in records:
+        loss = f"{r.last_loss:.4f}" if r.last_loss is not None else "–"
+        print(f"{r.id:<44} {r.status:<9} {r.progress_text:>11} {loss:>8}  {r.profile}")
+        if r.status == "failed" and r.diagnosis:
+            print(f"    {r.diagnosis.get('summary')} Fix: {r.diagnosis.get('fix')}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from core.runs import stop_run
+
+    record = stop_run(_workspace(args), args.run, timeout=args.timeout,
+                      progress=lambda message: print(f"mhbench: {message}", file=sys.stderr))
+    print(f"{record.id} {record.status} (last checkpoint: {record.last_checkpoint or 'none'})")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from core.runs import resume_run
+
+    record = resume_run(_workspace(args), args.run)
+    print(record.id)
+    print(f"mhbench: resumed from {record.resume_from} as a new run.", file=sys.stderr)
     return 0
 
 
@@ -151,6 +282,10 @@ def open_tui(args: argparse.Namespace) -> int:
 HANDLERS = {
     "profiles": cmd_profiles,
     "train": cmd_train,
+    "runs": cmd_runs,
+    "dataset": cmd_dataset,
+    "stop": cmd_stop,
+    "resume": cmd_resume,
     "doctor": cmd_doctor,
     "demo": cmd_demo,
 }
