@@ -12,12 +12,12 @@ from textual.screen import Screen
 from tui.screens.coming import ComingScreen
 from tui.screens.help import HelpScreen
 from tui.screens.profiles import ProfilesScreen
+from tui.screens.train import TrainScreen
 
 if TYPE_CHECKING:
     from core.workspace import Workspace
 
 COMING = {
-    "train": ("Train", "Launch ms-swift LoRA runs detached, watch loss, progress and GPU memory live, stop and resume."),
     "models": ("Models", "Catalog of base, adapter, merged and GGUF models; merge, convert, quantise and serve them."),
     "arena": ("Arena", "Blind side-by-side chats between two models, rated from the keyboard."),
     "results": ("Results", "Means with bootstrap CIs, Bradley–Terry ratings, rater agreement, and CSV exports."),
@@ -31,7 +31,7 @@ class MhbenchApp(App[None]):
 
     TITLE = "mhbench"
     CSS_PATH = "app.tcss"
-    MODES: ClassVar[dict[str, str | type[Screen[None]]]] = {"profiles": ProfilesScreen}
+    MODES: ClassVar[dict[str, str | type[Screen[None]]]] = {"profiles": ProfilesScreen, "train": TrainScreen}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f2", "switch_mode('profiles')", "Profiles", id="app.mode.profiles"),

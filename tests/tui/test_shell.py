@@ -78,7 +78,7 @@ async def test_function_keys_switch_modes_and_f1_helps(demo) -> None:
     app = MhbenchApp(demo.workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await _wait_for_profiles(pilot, app)
-        for key, title in (("f3", "Train"), ("f4", "Models"), ("f5", "Arena"), ("f6", "Results")):
+        for key, title in (("f4", "Models"), ("f5", "Arena"), ("f6", "Results")):
             await pilot.press(key)
             await pilot.pause()
             assert app.current_mode == title.lower()

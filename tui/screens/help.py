@@ -28,6 +28,13 @@ Profiles
   ↑/↓       choose a profile     c        check the command against the installed ms-swift
   r         reload the files     y        copy the dry-run command
 
+Train
+  n  new run (form → confirm with the exact command)    s  stop (checkpoint first)
+  u  resume from the last checkpoint (a new, linked run)  d  delete (asks first)
+  Space  mark a run      o  compare the marked runs' loss curves on one plot
+  Runs are detached: quit the app (Ctrl+Q) and they go on; reopen to re-attach.
+  In the form: Tab moves between fields, Ctrl+S reviews, Esc cancels; blank = profile's value.
+
 Profiles are TOML files: shipped ones in profiles/, your own in <workspace>/profiles/.
 A workspace profile with the same name replaces a shipped one; `extends = "name"`
 starts from another profile and overrides only the keys it sets.
