@@ -19,6 +19,10 @@ fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 VPY=.venv/bin/python
+# Byte-compile the project's own modules: where PYTHONDONTWRITEBYTECODE is set, nothing else
+# would cache them, and every start of the app would compile them again.
+"$VPY" -m compileall -q core tui >/dev/null 2>&1 || true
+
 stamp=.venv/.mhbench-setup
 want="$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -c1-16)-$accel"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
@@ -12,7 +12,6 @@ from textual.screen import Screen
 from tui.screens.coming import ComingScreen
 from tui.screens.help import HelpScreen
 from tui.screens.profiles import ProfilesScreen
-from tui.screens.train import TrainScreen
 
 if TYPE_CHECKING:
     from core.workspace import Workspace
@@ -23,6 +22,13 @@ COMING = {
     "results": ("Results", "Means with bootstrap CIs, Bradley–Terry ratings, rater agreement, and CSV exports."),
 }
 
+def train_screen() -> Screen[None]:
+    """Imported on first use: the plot library and the Train widgets stay off the start-up path."""
+    from tui.screens.train import TrainScreen
+
+    return TrainScreen()
+
+
 MODE_KEYS = {"profiles": "f2", "train": "f3", "models": "f4", "arena": "f5", "results": "f6"}
 
 
@@ -31,14 +37,14 @@ class MhbenchApp(App[None]):
 
     TITLE = "mhbench"
     CSS_PATH = "app.tcss"
-    MODES: ClassVar[dict[str, str | type[Screen[None]]]] = {"profiles": ProfilesScreen, "train": TrainScreen}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {"profiles": ProfilesScreen, "train": train_screen}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="app.help"),
-        Binding("f2", "switch_mode('profiles')", "Profiles", id="app.mode.profiles"),
-        Binding("f3", "switch_mode('train')", "Train", id="app.mode.train"),
-        Binding("f4", "switch_mode('models')", "Models", id="app.mode.models"),
-        Binding("f5", "switch_mode('arena')", "Arena", id="app.mode.arena"),
-        Binding("f6", "switch_mode('results')", "Results", id="app.mode.results"),
+        Binding("f2", "switch_mode('profiles')", "Profiles", show=False, id="app.mode.profiles"),
+        Binding("f3", "switch_mode('train')", "Train", show=False, id="app.mode.train"),
+        Binding("f4", "switch_mode('models')", "Models", show=False, id="app.mode.models"),
+        Binding("f5", "switch_mode('arena')", "Arena", show=False, id="app.mode.arena"),
+        Binding("f6", "switch_mode('results')", "Results", show=False, id="app.mode.results"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 

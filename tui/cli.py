@@ -274,7 +274,9 @@ def cmd_later(args: argparse.Namespace) -> int:
 def open_tui(args: argparse.Namespace) -> int:
     from tui.app import MhbenchApp
 
-    workspace = _workspace(args).ensure()
+    workspace = _workspace(args)
+    if not workspace.db_path.is_file():
+        workspace.ensure()  # every later connection migrates the schema itself
     MhbenchApp(workspace).run()
     return 0
 

@@ -103,7 +103,12 @@ def main() -> int:
     mhbench_median = statistics.median(mhbench_times)
     print(f"bare Textual app  first frame: median {bare_median * 1000:7.1f} ms  (runs: {', '.join(f'{t * 1000:.0f}' for t in bare_times)})")
     print(f"mhbench           first frame: median {mhbench_median * 1000:7.1f} ms  (runs: {', '.join(f'{t * 1000:.0f}' for t in mhbench_times)})")
-    print(f"ratio mhbench / bare: {mhbench_median / bare_median:.2f}  (target <= 1.4)")
+    # Runs alternate, so each pair saw the same machine load: the median of the pairs' ratios
+    # is steadier on a shared machine than the ratio of the two medians.
+    pairs = sorted(m / b for m, b in zip(mhbench_times, bare_times, strict=True))
+    print(f"ratio mhbench / bare: {statistics.median(pairs):.2f} median of {len(pairs)} interleaved pairs "
+          f"(ratio of medians {mhbench_median / bare_median:.2f}, of fastest runs "
+          f"{min(mhbench_times) / min(bare_times):.2f}; target <= 1.4)")
     return 0
 
 

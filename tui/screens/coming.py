@@ -6,6 +6,8 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from tui.modes import mode_title
+
 
 class ComingScreen(Screen[None]):
     """Says what the mode will do, so the shell is complete from day one."""
@@ -21,4 +23,4 @@ class ComingScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = self.mode_title
+        self.sub_title = mode_title(self.mode_title)

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
 from tui.messages import FlagCheckDone, GpusSampled, ProfilesLoaded
+from tui.modes import mode_title
 
 if TYPE_CHECKING:
     from core.profiles import Profile, ProfileEntry
@@ -40,10 +41,11 @@ class ProfilesScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = "Profiles"
+        self.sub_title = mode_title("Profiles")
         # The detail pane (a DataTable, a heavy import) and the workers' imports (pydantic,
-        # NVML) come after the first frame, so that frame shows sooner.
-        self.call_after_refresh(self.mount_detail)
+        # NVML) wait until the first frame has reached the terminal: run right after the
+        # refresh, they hold the GIL while the driver's thread is still writing it.
+        self.set_timer(0.15, self.mount_detail)
 
     def mount_detail(self) -> None:
         from textual.containers import VerticalScroll

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
 
 from tui.messages import ActionFinished, GpuUpdated, RunsListed, RunTailed
+from tui.modes import mode_title
 from tui.widgets.gpu_pane import GpuPane
 from tui.widgets.loss_plot import LossPlot, Series
 
@@ -80,7 +81,7 @@ class TrainScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = "Train"
+        self.sub_title = mode_title("Train")
         table = self.query_one("#run-table", DataTable)
         table.add_columns("run", "status", "step", "loss")
         self.refresh_runs()
