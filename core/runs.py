@@ -25,13 +25,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from core import db
 from core.errors import MhbenchError, did_you_mean
-from core.profiles import Profile
-from core.swift import SftCommand, build_sft_command, check_command, dialect_for, installed_swift_version
 from core.workspace import Workspace
+
+if TYPE_CHECKING:
+    # Planning needs profiles and swift (pydantic); the supervisor, which imports this
+    # module at every run's start, does not.
+    from core.profiles import Profile
+    from core.swift import SftCommand
 
 ACTIVE_STATUSES = frozenset({"starting", "running", "stopping"})
 RUN_FILE = "run.json"
@@ -186,6 +190,8 @@ def new_run_id(workspace: Workspace, label: str) -> str:
 
 def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True) -> RunPlan:
     """Build the run's command for the installed swift and check every flag."""
+    from core.swift import SftCommand, build_sft_command, check_command, dialect_for, installed_swift_version
+
     label = request.name or request.profile.name
     run_id = new_run_id(workspace, label)
     run_dir = workspace.runs_dir / run_id
@@ -480,6 +486,8 @@ def stop_run(
 
 def resume_run(workspace: Workspace, run_ref: str, *, check: bool = True) -> RunRecord:
     """Start a new run from the parent's last checkpoint, linked to the parent."""
+    from core.swift import SftCommand, check_command, dialect_for, installed_swift_version
+
     parent = get_run(workspace, run_ref)
     if parent.active:
         raise MhbenchError(f"run {parent.id} is still {parent.status}.", fix="stop it first, then resume.")
