@@ -7,6 +7,7 @@ sampled in its own thread; every result comes back as a message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from core.follow import RunFollower
     from core.gpu import GpuSampler
     from core.logtail import RunCurve
-    from core.runs import LaunchRequest, RunRecord
+    from core.runs import LaunchRequest, RunPlan, RunRecord
+    from core.workspace import Workspace
 
 STATUS_STYLE = {
     "running": "green", "starting": "green", "stopping": "yellow", "finished": "cyan",
@@ -114,7 +116,7 @@ class TrainScreen(Screen[None]):
     def refresh_runs(self) -> None:
         from core.runs import list_runs
 
-        self.post_message(RunsListed(list_runs(self.app.workspace)))  # type: ignore[attr-defined]
+        self.post_message(RunsListed(list_runs(self.workspace)))
 
     @work(thread=True, exclusive=True, group="train-tail")
     def poll_selected(self) -> None:
@@ -126,7 +128,7 @@ class TrainScreen(Screen[None]):
             return
         reset = self.follower is None or self.follower.record.id != run_id
         if reset:
-            self.follower = RunFollower(self.app.workspace, get_run(self.app.workspace, run_id))  # type: ignore[attr-defined]
+            self.follower = RunFollower(self.workspace, get_run(self.workspace, run_id))
         assert self.follower is not None
         update = self.follower.poll()
         if update.changed or reset:
@@ -165,6 +167,10 @@ class TrainScreen(Screen[None]):
             self.query_one("#run-log", Log).clear()
             self.poll_selected()
             self.show_record_state()
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.app.workspace  # type: ignore[attr-defined, no-any-return]
 
     def selected(self) -> RunRecord | None:
         return next((r for r in self.records if r.id == self.selected_id), None)
@@ -262,84 +268,78 @@ class TrainScreen(Screen[None]):
     def confirm_launch(self, request: LaunchRequest) -> None:
         from tui.screens.launch import ConfirmLaunch
 
-        def decided(plan: object) -> None:
+        def decided(plan: RunPlan | None) -> None:
             if plan is not None:
                 self.launch(plan)
 
         self.app.push_screen(ConfirmLaunch(request), decided)
 
     @work(thread=True, group="train-action")
-    def launch(self, plan: object) -> None:
+    def perform(self, title: str, call: Callable[[], tuple[str, str | None]]) -> None:
+        """Run a slow registry action off the event loop; ``call`` returns (message, run to select)."""
         from core.errors import MhbenchError
-        from core.runs import RunPlan, launch
 
-        assert isinstance(plan, RunPlan)
         try:
-            record = launch(self.app.workspace, plan)  # type: ignore[attr-defined]
-            self.post_message(ActionFinished("Launch", f"started {record.id}", run_id=record.id))
+            detail, run_id = call()
+            self.post_message(ActionFinished(title, detail, run_id=run_id))
         except MhbenchError as error:
-            self.post_message(ActionFinished("Launch", "", str(error)))
+            self.post_message(ActionFinished(title, "", str(error)))
+
+    def launch(self, plan: RunPlan) -> None:
+        from core.runs import launch
+
+        def call() -> tuple[str, str | None]:
+            record = launch(self.workspace, plan)
+            return f"started {record.id}", record.id
+
+        self.perform("Launch", call)
 
     def action_stop_run(self) -> None:
+        from core.runs import stop_run
+
         record = self.selected()
         if record is None or not record.active:
             self.notify("Select a running run to stop.", severity="warning")
             return
         self.notify(f"Stopping {record.id}: a checkpoint is saved first.")
-        self.stop(record.id)
 
-    @work(thread=True, group="train-action")
-    def stop(self, run_id: str) -> None:
-        from core.errors import MhbenchError
-        from core.runs import stop_run
+        def call() -> tuple[str, str | None]:
+            stopped = stop_run(self.workspace, record.id)
+            return f"{stopped.id} {stopped.status}; checkpoint {stopped.last_checkpoint}", None
 
-        try:
-            record = stop_run(self.app.workspace, run_id)  # type: ignore[attr-defined]
-            self.post_message(ActionFinished("Stop", f"{record.id} {record.status}; checkpoint {record.last_checkpoint}"))
-        except MhbenchError as error:
-            self.post_message(ActionFinished("Stop", "", str(error)))
+        self.perform("Stop", call)
 
     def action_resume_run(self) -> None:
+        from core.runs import resume_run
+
         record = self.selected()
         if record is None:
             return
-        self.resume(record.id)
 
-    @work(thread=True, group="train-action")
-    def resume(self, run_id: str) -> None:
-        from core.errors import MhbenchError
-        from core.runs import resume_run
+        def call() -> tuple[str, str | None]:
+            child = resume_run(self.workspace, record.id)
+            return f"resumed as {child.id}", child.id
 
-        try:
-            record = resume_run(self.app.workspace, run_id)  # type: ignore[attr-defined]
-            self.post_message(ActionFinished("Resume", f"resumed as {record.id}", run_id=record.id))
-        except MhbenchError as error:
-            self.post_message(ActionFinished("Resume", "", str(error)))
+        self.perform("Resume", call)
 
     def action_delete_run(self) -> None:
+        from core.runs import delete_run
         from tui.screens.launch import ConfirmDelete
 
         record = self.selected()
         if record is None:
             return
 
+        def call() -> tuple[str, str | None]:
+            delete_run(self.workspace, record.id)
+            self.selected_id = None
+            return f"deleted {record.id}", None
+
         def decided(yes: bool | None) -> None:
             if yes:
-                self.delete(record.id)
+                self.perform("Delete", call)
 
         self.app.push_screen(ConfirmDelete(record.id), decided)
-
-    @work(thread=True, group="train-action")
-    def delete(self, run_id: str) -> None:
-        from core.errors import MhbenchError
-        from core.runs import delete_run
-
-        try:
-            delete_run(self.app.workspace, run_id)  # type: ignore[attr-defined]
-            self.selected_id = None
-            self.post_message(ActionFinished("Delete", f"deleted {run_id}"))
-        except MhbenchError as error:
-            self.post_message(ActionFinished("Delete", "", str(error)))
 
     def action_mark_run(self) -> None:
         if self.selected_id is None:
