@@ -55,6 +55,67 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE models (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('base', 'adapter', 'merged', 'gguf', 'endpoint')),
+        name TEXT NOT NULL,
+        path TEXT UNIQUE,
+        url TEXT,
+        served_name TEXT,
+        base_id TEXT REFERENCES models(id) ON DELETE SET NULL,
+        parent_id TEXT REFERENCES models(id) ON DELETE SET NULL,
+        run_id TEXT,
+        checkpoint TEXT,
+        adapter_sha256 TEXT,
+        quant TEXT,
+        converter_version TEXT,
+        profile TEXT,
+        template TEXT,
+        size_bytes INTEGER,
+        lineage TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE endpoint_secrets (
+        model_id TEXT PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+        api_key TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        source_id TEXT,
+        target_path TEXT,
+        job_dir TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        pgid INTEGER,
+        start_time REAL,
+        exit_code INTEGER,
+        result_model_id TEXT,
+        diagnosis TEXT,
+        created_at TEXT NOT NULL,
+        ended_at TEXT
+    );
+    CREATE TABLE servers (
+        id TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        model_ids TEXT NOT NULL,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        base_url TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        server_dir TEXT NOT NULL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        pgid INTEGER,
+        start_time REAL,
+        served_names TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        healthy_at TEXT,
+        ended_at TEXT
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
