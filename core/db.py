@@ -8,9 +8,15 @@ numbered migration applied once inside a transaction.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.errors import MhbenchError
+from core.errors import MhbenchError, did_you_mean
+
+if TYPE_CHECKING:
+    from core.workspace import Workspace
 
 # Each entry moves the schema from version i to i + 1. Append; never edit a shipped one.
 MIGRATIONS: tuple[str, ...] = (
@@ -144,6 +150,66 @@ def connect(path: Path) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+@contextmanager
+def registry(workspace: Workspace) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection with rows by name: several TUIs and supervisors share the file."""
+    connection = connect(workspace.db_path)
+    connection.row_factory = sqlite3.Row
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@contextmanager
+def write_transaction(workspace: Workspace) -> Iterator[sqlite3.Connection]:
+    """A transaction that takes the write lock up front, so find-then-insert is atomic across processes."""
+    with registry(workspace) as connection:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+def find_row(
+    connection: sqlite3.Connection,
+    table: str,
+    ref: str,
+    *,
+    noun: str,
+    listing: str,
+    alternates: tuple[tuple[str, str], ...] = (),
+) -> sqlite3.Row:
+    """The row whose id is ``ref``, else whose ``alternates`` column equals its value, else a unique id prefix.
+
+    ``table`` is one of ours, never user text. A miss or an ambiguous prefix is one clear
+    error that suggests the closest id and names ``listing``, the command that lists them.
+    """
+    row: sqlite3.Row | None = connection.execute(f"SELECT * FROM {table} WHERE id = ?", (ref,)).fetchone()
+    if row is not None:
+        return row
+    rows: list[sqlite3.Row] = []
+    for column, value in alternates:
+        rows = connection.execute(f"SELECT * FROM {table} WHERE {column} = ? ORDER BY id", (value,)).fetchall()
+        if rows:
+            break
+    if not rows:
+        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = connection.execute(
+            f"SELECT * FROM {table} WHERE id LIKE ? ESCAPE '\\' ORDER BY id", (escaped + "%",)
+        ).fetchall()
+    if len(rows) > 1:
+        ids = ", ".join(r["id"] for r in rows[:6]) + (" …" if len(rows) > 6 else "")
+        raise MhbenchError(f"'{ref}' matches {len(rows)} {noun}s: {ids}.", fix=f"give more of the id (see {listing}).")
+    if not rows:
+        known = [r["id"] for r in connection.execute(f"SELECT id FROM {table}").fetchall()]
+        raise MhbenchError(f"no {noun} '{ref}'.{did_you_mean(ref, known)}", fix=f"see {listing}.")
+    return rows[0]
 
 
 def schema_version(connection: sqlite3.Connection) -> int:

@@ -18,70 +18,44 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.runs import (
-    EXIT_FILE,
-    RUN_FILE,
-    STDOUT_FILE,
-    RunRecord,
-    _write_json_atomic,
-    child_environment,
-    get_run,
-    register_checkpoints,
-    registry,
-    utc_now,
-)
+from core.db import registry
+from core.processes import ChildSupervisor, utc_now, write_json_atomic
+from core.runs import EXIT_FILE, RUN_FILE, STDOUT_FILE, RunRecord, get_run, register_checkpoints
 from core.workspace import Workspace
+
+if TYPE_CHECKING:
+    import psutil
 
 PROGRESS_INTERVAL = 2.0
 
 
-class Supervisor:
+class Supervisor(ChildSupervisor):
     """Runs swift, follows its log, and records how it ended."""
 
+    spec_file = RUN_FILE
+    stop_signals = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+
     def __init__(self, run_dir: Path) -> None:
+        super().__init__(run_dir)
         self.run_dir = run_dir
-        self.spec: dict[str, Any] = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
         self.workspace = Workspace(Path(self.spec["workspace"]))
-        self.stop_signal: str | None = None
-        self.child: subprocess.Popen[bytes] | None = None
 
-    def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.stop_signal = signal.Signals(signum).name
-        self.forward_stop()
+    def stop_targets(self, root: psutil.Process) -> list[psutil.Process]:
+        """The trainer: the children of the ``swift`` launcher, or the launcher while it has none.
 
-    def forward_stop(self) -> None:
-        """SIGTERM to the trainer: the children of the ``swift`` launcher, or the launcher while it has none."""
-        import psutil
-
-        if self.child is None or self.child.poll() is not None:
-            return
-        try:
-            launcher = psutil.Process(self.child.pid)
-            for process in launcher.children() or [launcher]:
-                process.send_signal(signal.SIGTERM)
-        except psutil.Error:
-            pass
+        Not the whole group: DataLoader workers killed by SIGTERM make the trainer die
+        before graceful_exit saves its checkpoint.
+        """
+        return root.children() or [root]
 
     def run(self) -> int:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-            signal.signal(signum, self.on_signal)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self.install_signal_handlers()
         with (self.run_dir / STDOUT_FILE).open("ab") as log:
-            try:
-                child = self.child = subprocess.Popen(
-                    self.spec["argv"],
-                    cwd=self.run_dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=child_environment(self.spec["env"]),
-                )
-            except OSError as error:
-                log.write(f"mhbench: cannot start {self.spec['argv'][0]}: {error}\n".encode())
-                return self.finish(127, None)
+            child = self.spawn(log)
+        if child is None:
+            return self.finish(127, None)
         progress = ProgressFollower(self.workspace, self.spec["id"])
         while True:
             try:
@@ -110,7 +84,7 @@ class Supervisor:
             "diagnosis": diagnosis,
             "ended_at": utc_now(),
         }
-        _write_json_atomic(self.run_dir / EXIT_FILE, outcome)
+        write_json_atomic(self.run_dir / EXIT_FILE, outcome)
         with registry(self.workspace) as connection:
             register_checkpoints(connection, record)
             connection.execute(

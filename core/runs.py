@@ -20,15 +20,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from core import db
-from core.errors import MhbenchError, did_you_mean
+from core.db import find_row, registry
+from core.errors import MhbenchError
+from core.processes import (
+    child_environment,
+    group_alive,
+    process_alive,
+    process_start_time,
+    signal_group,
+    utc_now,
+    write_json_atomic,
+)
 from core.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -42,10 +50,6 @@ RUN_FILE = "run.json"
 EXIT_FILE = "exit.json"
 STDOUT_FILE = "stdout.log"
 DeepSpeedPreset = Literal["zero2", "zero3"]
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -123,22 +127,6 @@ class RunRecord:
             last_checkpoint=row["last_checkpoint"],
             diagnosis=json.loads(row["diagnosis"]) if row["diagnosis"] else None,
         )
-
-
-def connect(workspace: Workspace) -> sqlite3.Connection:
-    connection = db.connect(workspace.db_path)
-    connection.row_factory = sqlite3.Row
-    return connection
-
-
-@contextmanager
-def registry(workspace: Workspace) -> Iterator[sqlite3.Connection]:
-    """A short-lived connection: several TUIs and supervisors share the file."""
-    connection = connect(workspace)
-    try:
-        yield connection
-    finally:
-        connection.close()
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -225,24 +213,6 @@ def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True
 # --- launching -----------------------------------------------------------------------------------
 
 
-def _process_start_time(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except psutil.Error:
-        return None
-
-
-def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
-    """The environment a run gets: ours, the venv's bin first on PATH, then the overrides."""
-    env = dict(os.environ)
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    env.update(overrides)
-    return env
-
-
 def launch(workspace: Workspace, plan: RunPlan) -> RunRecord:
     """Start the supervisor detached and register the run; returns at once."""
     workspace.ensure()
@@ -259,7 +229,7 @@ def launch(workspace: Workspace, plan: RunPlan) -> RunRecord:
         "resume_from": str(plan.resume_from) if plan.resume_from else None,
         "created_at": utc_now(),
     }
-    _write_json_atomic(plan.run_dir / RUN_FILE, spec)
+    write_json_atomic(plan.run_dir / RUN_FILE, spec)
     with registry(workspace) as connection:
         connection.execute(
             """INSERT INTO runs (id, name, profile, parent_id, resume_from, run_dir, output_dir, argv, env,
@@ -284,7 +254,7 @@ def launch(workspace: Workspace, plan: RunPlan) -> RunRecord:
         )
     finally:
         supervisor_log.close()
-    start_time = _process_start_time(process.pid)
+    start_time = process_start_time(process.pid)
     with registry(workspace) as connection:
         connection.execute(
             "UPDATE runs SET pid = ?, pgid = ?, start_time = ?, status = CASE WHEN status = 'starting' "
@@ -297,64 +267,21 @@ def launch(workspace: Workspace, plan: RunPlan) -> RunRecord:
     return get_run(workspace, plan.run_id)
 
 
-def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 # --- reading the registry ------------------------------------------------------------------------
-
-
-def process_alive(pid: int | None, start_time: float | None) -> bool:
-    """True when ``pid`` is still the very process that was started at ``start_time``."""
-    if pid is None:
-        return False
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return start_time is None or abs(process.create_time() - start_time) < 0.05
-    except psutil.Error:
-        return False
-
-
-def group_alive(pgid: int | None) -> bool:
-    """Whether any process is left in the run's process group."""
-    if pgid is None:
-        return False
-    import psutil
-
-    for process in psutil.process_iter(["pid", "status"]):
-        try:
-            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
-                return True
-        except (ProcessLookupError, PermissionError, psutil.Error):
-            continue
-    return False
 
 
 def reconcile(workspace: Workspace, connection: sqlite3.Connection | None = None) -> None:
     """Settle the status of runs whose supervisor is gone without writing its exit (killed, host crash)."""
-    own = connection is None
-    connection = connection or connect(workspace)
-    try:
-        rows = connection.execute(
-            "SELECT * FROM runs WHERE status IN ('starting', 'running', 'stopping')"
-        ).fetchall()
-        for row in rows:
-            record = RunRecord.from_row(row)
-            if record.pid is None or process_alive(record.pid, record.start_time) or group_alive(record.pgid):
-                continue
-            finish_from_files(workspace, record, connection)
-    finally:
-        if own:
-            connection.close()
+    if connection is None:
+        with registry(workspace) as own:
+            reconcile(workspace, own)
+        return
+    rows = connection.execute("SELECT * FROM runs WHERE status IN ('starting', 'running', 'stopping')").fetchall()
+    for row in rows:
+        record = RunRecord.from_row(row)
+        if record.pid is None or process_alive(record.pid, record.start_time) or group_alive(record.pgid):
+            continue
+        finish_from_files(workspace, record, connection)
 
 
 def finish_from_files(workspace: Workspace, record: RunRecord, connection: sqlite3.Connection) -> None:
@@ -414,19 +341,7 @@ def list_runs(workspace: Workspace) -> list[RunRecord]:
 def get_run(workspace: Workspace, run_ref: str) -> RunRecord:
     """A run by id, or by a unique prefix or name."""
     with registry(workspace) as connection:
-        row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_ref,)).fetchone()
-        if row is None:
-            rows = connection.execute(
-                "SELECT * FROM runs WHERE id LIKE ? OR name = ? ORDER BY created_at DESC", (run_ref + "%", run_ref)
-            ).fetchall()
-            if len(rows) > 1:
-                raise MhbenchError(
-                    f"'{run_ref}' matches {len(rows)} runs.", fix="give more of the id (see `mhbench runs`)."
-                )
-            row = rows[0] if rows else None
-        if row is None:
-            ids = [r["id"] for r in connection.execute("SELECT id FROM runs").fetchall()]
-            raise MhbenchError(f"no run '{run_ref}'.{did_you_mean(run_ref, ids)}", fix="see `mhbench runs`.")
+        row = find_row(connection, "runs", run_ref, noun="run", listing="`mhbench runs`", alternates=(("name", run_ref),))
     return RunRecord.from_row(row)
 
 
@@ -437,19 +352,6 @@ def checkpoints(workspace: Workspace, run_id: str) -> list[tuple[int | None, Pat
 
 
 # --- controlling ---------------------------------------------------------------------------------
-
-
-def _signal_group(record: RunRecord, signum: int) -> bool:
-    if record.pgid is None:
-        return False
-    # Only signal a group whose leader is still the process we started (never a reused pid).
-    if not process_alive(record.pid, record.start_time) and not group_alive(record.pgid):
-        return False
-    try:
-        os.killpg(record.pgid, signum)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 def stop_run(
@@ -470,14 +372,14 @@ def stop_run(
     if process_alive(record.pid, record.start_time) and record.pid is not None:
         os.kill(record.pid, signal.SIGTERM)
         say("asked swift to stop; it saves a checkpoint at the end of the current step")
-    elif _signal_group(record, signal.SIGTERM):
+    elif signal_group(record.pid, record.start_time, record.pgid, signal.SIGTERM):
         say("the supervisor is gone; sent SIGTERM to the run's process group")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and group_alive(record.pgid):
         time.sleep(0.2)
     if group_alive(record.pgid):
         say(f"still running after {timeout:.0f} s: killing the process group")
-        _signal_group(record, signal.SIGKILL)
+        signal_group(record.pid, record.start_time, record.pgid, signal.SIGKILL)
         while group_alive(record.pgid):
             time.sleep(0.1)
     reconcile(workspace)

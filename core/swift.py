@@ -262,10 +262,11 @@ class FlagSpec:
 
 _SPEC_SCRIPT = r"""
 import dataclasses, json, sys, types, typing
-from swift.arguments import SftArguments
+import swift.arguments
+arguments_class = getattr(swift.arguments, sys.argv[1])
 out = []
 hints = {}
-for cls in reversed(SftArguments.__mro__):
+for cls in reversed(arguments_class.__mro__):
     try:
         hints.update(typing.get_type_hints(cls))
     except Exception:
@@ -293,7 +294,7 @@ def describe(tp):
     if tp is str:
         return 'str', []
     return 'any', []
-for f in dataclasses.fields(SftArguments):
+for f in dataclasses.fields(arguments_class):
     kind, choices = describe(hints.get(f.name, f.type))
     out.append({'name': f.name, 'kind': kind, 'choices': choices})
 json.dump(out, sys.stdout)
@@ -306,19 +307,25 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("MHBENCH_CACHE", user_cache_dir("mhbench")))
 
 
-def installed_flag_specs(python: str | None = None, *, cache: bool = True) -> dict[str, FlagSpec]:
-    """Flags of the installed ``swift sft``, read from its ``SftArguments`` dataclass.
+SWIFT_ARGUMENT_CLASSES = {"sft": "SftArguments", "export": "ExportArguments", "deploy": "DeployArguments"}
+"""The dataclass in ``swift.arguments`` that parses each swift subcommand."""
+
+
+def installed_flag_specs(
+    python: str | None = None, *, command: str = "sft", cache: bool = True
+) -> dict[str, FlagSpec]:
+    """Flags of the installed ``swift <command>``, read from its arguments dataclass.
 
     Runs in a child interpreter so the caller never pays swift's import, and caches
-    the result per swift version.
+    the result per swift version and subcommand.
     """
     version = installed_swift_version()
     if version is None:
         raise MhbenchError(
-            "ms-swift is not installed, so the command cannot be checked.",
+            f"ms-swift is not installed, so `swift {command}` cannot be checked or run.",
             fix="install the training extra: `pip install -e '.[train]'` (README command (a) does it).",
         )
-    cache_file = _cache_dir() / f"swift-sft-flags-{version}.json"
+    cache_file = _cache_dir() / f"swift-{command}-flags-{version}.json"
     raw: list[dict[str, Any]] | None = None
     if cache and cache_file.is_file():
         try:
@@ -327,7 +334,7 @@ def installed_flag_specs(python: str | None = None, *, cache: bool = True) -> di
             raw = None
     if raw is None:
         result = subprocess.run(
-            [python or sys.executable, "-c", _SPEC_SCRIPT],
+            [python or sys.executable, "-c", _SPEC_SCRIPT, SWIFT_ARGUMENT_CLASSES[command]],
             capture_output=True,
             text=True,
             timeout=300,
@@ -336,7 +343,7 @@ def installed_flag_specs(python: str | None = None, *, cache: bool = True) -> di
         if result.returncode != 0:
             tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise MhbenchError(
-                f"could not read swift's arguments: {tail}",
+                f"could not read the arguments of `swift {command}`: {tail}",
                 fix="run `mhbench doctor` to check the ms-swift install.",
             )
         raw = json.loads(result.stdout)
@@ -349,7 +356,7 @@ def installed_flag_specs(python: str | None = None, *, cache: bool = True) -> di
 def validate_argv(argv: Sequence[str], specs: Mapping[str, FlagSpec]) -> list[str]:
     """Check every ``--flag value`` against the specs; return the problems, one line each."""
     problems: list[str] = []
-    start = 2 if list(argv[:2]) == ["swift", "sft"] else 0
+    start = 2 if list(argv[:1]) == ["swift"] and len(argv) > 1 and argv[1] in SWIFT_ARGUMENT_CLASSES else 0
     current: str | None = None
     values: dict[str, list[str]] = {}
     for part in argv[start:]:

@@ -16,12 +16,12 @@ from core.demo import create_demo
 from core.errors import MhbenchError
 from core.follow import RunFollower
 from core.logtail import JsonlTail, parse_record
+from core.processes import group_alive
 from core.profiles import apply_overrides, find_profile, load_profiles
 from core.runs import (
     LaunchRequest,
     checkpoints,
     get_run,
-    group_alive,
     launch,
     list_runs,
     plan_run,
