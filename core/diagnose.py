@@ -432,6 +432,7 @@ RULES: tuple[Rule, ...] = (
         "Python package missing: {module}",
         FIX_MODULE,
     ),
+    Rule("gguf_tokenizer_unknown", _rx(r"BPE pre-tokenizer was not recognized"), "the GGUF converter refused the tokenizer: BPE pre-tokenizer not recognised (llama.cpp knows only the pre-tokenizers of published models, by hash)", "convert the real published base model (Qwen2.5, Llama-3.1…), whose tokenizer llama.cpp knows, with your adapter merged into it; or use a model with a SentencePiece tokenizer. A BPE tokenizer trained here cannot be converted."),
     # --- multi-GPU -----------------------------------------------------------------------
     Rule(
         "nccl",
