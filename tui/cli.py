@@ -66,12 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="resume a run from its last checkpoint as a new, linked run")
     resume.add_argument("run", help="run id, unique id prefix, or name")
 
-    for name, text in (
-        ("models", "list the model catalog"),
-        ("export", "export ratings, comparisons or battles"),
-    ):
-        later = commands.add_parser(name, help=f"{text} (coming)")
-        later.add_argument("rest", nargs=argparse.REMAINDER)
+    from tui import cli_models
+
+    cli_models.add_commands(commands)
+    later = commands.add_parser("export", help="export ratings, comparisons or battles (coming)")
+    later.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -300,7 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return open_tui(args)
-        return HANDLERS.get(args.command, cmd_later)(args)
+        from tui import cli_models
+
+        handlers = {**HANDLERS, **cli_models.HANDLERS}
+        return handlers.get(args.command, cmd_later)(args)
     except MhbenchError as error:
         print(f"mhbench: error: {error}", file=sys.stderr)
         return 2

@@ -82,7 +82,7 @@ def test_dry_run_checked_for_every_profile(tmp_path: Path) -> None:
 
 
 def test_coming_commands_say_so(tmp_path: Path) -> None:
-    result = mhbench("models", workspace=tmp_path / "ws")
+    result = mhbench("export", "ratings", workspace=tmp_path / "ws")
     assert result.returncode == 2 and "coming" in result.stderr
 
 
