@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from core.workspace import Workspace
 
 COMING = {
-    "models": ("Models", "Catalog of base, adapter, merged and GGUF models; merge, convert, quantise and serve them."),
     "arena": ("Arena", "Blind side-by-side chats between two models, rated from the keyboard."),
     "results": ("Results", "Means with bootstrap CIs, Bradley–Terry ratings, rater agreement, and CSV exports."),
 }
@@ -29,6 +28,13 @@ def train_screen() -> Screen[None]:
     return TrainScreen()
 
 
+def models_screen() -> Screen[None]:
+    """Imported on first use, like Train."""
+    from tui.screens.models import ModelsScreen
+
+    return ModelsScreen()
+
+
 MODE_KEYS = {"profiles": "f2", "train": "f3", "models": "f4", "arena": "f5", "results": "f6"}
 
 
@@ -37,7 +43,11 @@ class MhbenchApp(App[None]):
 
     TITLE = "mhbench"
     CSS_PATH = "app.tcss"
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {"profiles": ProfilesScreen, "train": train_screen}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[None]]]] = {
+        "profiles": ProfilesScreen,
+        "train": train_screen,
+        "models": models_screen,
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("f2", "switch_mode('profiles')", "Profiles", show=False, id="app.mode.profiles"),

@@ -9,9 +9,13 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from core.gpu import GpuHistory, GpuReport
+    from core.jobs import Job
     from core.logtail import RunCurve
+    from core.models import ModelEntry
     from core.profiles import ProfileEntry
     from core.runs import RunRecord
+    from core.serving import ServerRecord
+    from core.targets import ChatTarget
 
 
 class ProfilesLoaded(Message):
@@ -86,3 +90,39 @@ class ActionFinished(Message):
         self.detail = detail
         self.error = error
         self.run_id = run_id
+
+
+class CatalogRead(Message):
+    """The catalog, the jobs and the servers, read together; with new lines of the watched job's log."""
+
+    def __init__(
+        self,
+        entries: Sequence[ModelEntry],
+        jobs: Sequence[Job],
+        servers: Sequence[ServerRecord],
+        log_tail: tuple[str, list[str], bool] | None,
+        note: str | None,
+    ) -> None:
+        super().__init__()
+        self.entries = entries
+        self.jobs = jobs
+        self.servers = servers
+        self.log_tail = log_tail
+        self.note = note
+
+
+class ChatConnected(Message):
+    """A chat target is ready (its server reused or started), or could not be."""
+
+    def __init__(self, target: ChatTarget | None, error: str | None = None) -> None:
+        super().__init__()
+        self.target = target
+        self.error = error
+
+
+class ChatProgress(Message):
+    """A line of progress while a server starts."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text

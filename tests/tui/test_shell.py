@@ -9,6 +9,7 @@ from textual.widgets import DataTable, OptionList, Static
 from tui.app import MhbenchApp
 from tui.screens.coming import ComingScreen
 from tui.screens.help import HelpScreen
+from tui.screens.models import ModelsScreen
 from tui.screens.profiles import ProfilesScreen
 
 
@@ -78,7 +79,10 @@ async def test_function_keys_switch_modes_and_f1_helps(demo) -> None:
     app = MhbenchApp(demo.workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await _wait_for_profiles(pilot, app)
-        for key, title in (("f4", "Models"), ("f5", "Arena"), ("f6", "Results")):
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.current_mode == "models" and isinstance(app.screen, ModelsScreen)
+        for key, title in (("f5", "Arena"), ("f6", "Results")):
             await pilot.press(key)
             await pilot.pause()
             assert app.current_mode == title.lower()

@@ -35,6 +35,14 @@ Train
   Runs are detached: quit the app (Ctrl+Q) and they go on; reopen to re-attach.
   In the form: Tab moves between fields, Ctrl+S reviews, Esc cancels; blank = profile's value.
 
+Models
+  m  merge the selected adapter into its base (swift export)   g  convert to an f16 GGUF
+  q  quantise the selected GGUF (Q8_0, Q5_K_M, Q4_K_M)          p  chat-template parity check
+  s  start (or reuse) a server for it    x  stop its server    c  chat with it
+  a  add a folder or GGUF file    r  rescan runs/ and models/    k  stop the selected model's job
+  Jobs and servers are detached: another TUI (a second rater) reuses a running server.
+  In a chat: Enter sends, Esc stops the answer (or closes), Ctrl+L starts over.
+
 Profiles are TOML files: shipped ones in profiles/, your own in <workspace>/profiles/.
 A workspace profile with the same name replaces a shipped one; `extends = "name"`
 starts from another profile and overrides only the keys it sets.

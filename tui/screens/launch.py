@@ -249,30 +249,6 @@ class ConfirmLaunch(ModalScreen["RunPlan | None"]):
         self.dismiss(None)
 
 
-class ConfirmDelete(ModalScreen[bool]):
-    """Delete asks first: y deletes the run folder and its registry entry."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "yes", "Delete", id="delete.yes"),
-        Binding("n,escape", "no", "Keep", id="delete.no"),
-    ]
-
-    def __init__(self, run_id: str) -> None:
-        super().__init__()
-        self.run_id = run_id
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
-            yield Static(f"Delete run {self.run_id} and all its files (checkpoints included)?\n\n"
-                         "y: delete    n / Esc: keep", markup=False)
-
-    def action_yes(self) -> None:
-        self.dismiss(True)
-
-    def action_no(self) -> None:
-        self.dismiss(False)
-
-
 class CompareScreen(ModalScreen[None]):
     """Loss curves of several runs on one plot (say, the three base models)."""
 

@@ -324,7 +324,7 @@ class TrainScreen(Screen[None]):
 
     def action_delete_run(self) -> None:
         from core.runs import delete_run
-        from tui.screens.launch import ConfirmDelete
+        from tui.screens.dialogs import Confirm
 
         record = self.selected()
         if record is None:
@@ -339,7 +339,9 @@ class TrainScreen(Screen[None]):
             if yes:
                 self.perform("Delete", call)
 
-        self.app.push_screen(ConfirmDelete(record.id), decided)
+        self.app.push_screen(
+            Confirm(f"Delete run {record.id} and all its files (checkpoints included)?", "delete", "keep"), decided
+        )
 
     def action_mark_run(self) -> None:
         if self.selected_id is None:
