@@ -122,15 +122,99 @@ MIGRATIONS: tuple[str, ...] = (
         ended_at TEXT
     );
     """,
+    """
+    CREATE TABLE prompt_sets (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE prompts (
+        set_id TEXT NOT NULL REFERENCES prompt_sets(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        reference TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        crisis INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (set_id, id)
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        prompt_set_id TEXT NOT NULL REFERENCES prompt_sets(id),
+        model_a TEXT NOT NULL,
+        model_b TEXT NOT NULL,
+        system_prompt TEXT,
+        params TEXT NOT NULL,
+        params_key TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        side_seed INTEGER NOT NULL,
+        rubric TEXT NOT NULL,
+        blind INTEGER NOT NULL DEFAULT 1,
+        created_by TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE items (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        prompt_id TEXT NOT NULL,
+        left_model TEXT NOT NULL,
+        right_model TEXT NOT NULL,
+        PRIMARY KEY (session_id, position)
+    );
+    CREATE TABLE responses (
+        id INTEGER PRIMARY KEY,
+        context_key TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        params_key TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        messages TEXT NOT NULL,
+        text TEXT NOT NULL,
+        finish_reason TEXT,
+        ttft_s REAL,
+        tokens INTEGER,
+        tokens_per_s REAL,
+        flags TEXT NOT NULL DEFAULT '[]',
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (context_key, model_id, params_key, seed, generation)
+    );
+    CREATE TABLE ratings (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        item_position INTEGER NOT NULL,
+        turn INTEGER NOT NULL DEFAULT 1,
+        rater TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        current INTEGER NOT NULL DEFAULT 1,
+        rubric TEXT NOT NULL,
+        left_model TEXT NOT NULL,
+        right_model TEXT NOT NULL,
+        left_response_id INTEGER REFERENCES responses(id),
+        right_response_id INTEGER REFERENCES responses(id),
+        left_scores TEXT NOT NULL,
+        right_scores TEXT NOT NULL,
+        preference TEXT NOT NULL CHECK (preference IN ('left', 'right', 'tie', 'both_bad')),
+        comment TEXT NOT NULL DEFAULT '',
+        shown_at TEXT,
+        submitted_at TEXT NOT NULL,
+        seconds_spent REAL,
+        UNIQUE (session_id, item_position, turn, rater, version)
+    );
+    CREATE INDEX ratings_current ON ratings (session_id, rater, current);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
     """Open the database, switch to WAL, and bring the schema up to date."""
     try:
-        connection = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=check_same_thread)
     except sqlite3.Error as error:
         raise MhbenchError(f"cannot open the database: {error}.", path=path, fix="check the folder is writable.") from None
     try:

@@ -47,8 +47,8 @@ from core.workspace import Workspace
 if TYPE_CHECKING:
     from core.models import ModelEntry
 
-JobKind = Literal["merge", "convert", "quantize"]
-JOB_KINDS: tuple[JobKind, ...] = ("merge", "convert", "quantize")
+JobKind = Literal["merge", "convert", "quantize", "pregenerate"]
+JOB_KINDS: tuple[JobKind, ...] = ("merge", "convert", "quantize", "pregenerate")
 ACTIVE_STATUSES = frozenset({"starting", "running", "stopping"})
 JOB_FILE = "job.json"
 EXIT_FILE = "exit.json"
