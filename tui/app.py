@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from core.workspace import Workspace
 
 COMING = {
-    "arena": ("Arena", "Blind side-by-side chats between two models, rated from the keyboard."),
     "results": ("Results", "Means with bootstrap CIs, Bradley–Terry ratings, rater agreement, and CSV exports."),
 }
 
@@ -35,6 +34,13 @@ def models_screen() -> Screen[None]:
     return ModelsScreen()
 
 
+def arena_screen() -> Screen[None]:
+    """Imported on first use, like Train."""
+    from tui.screens.arena import ArenaScreen
+
+    return ArenaScreen()
+
+
 MODE_KEYS = {"profiles": "f2", "train": "f3", "models": "f4", "arena": "f5", "results": "f6"}
 
 
@@ -47,6 +53,7 @@ class MhbenchApp(App[None]):
         "profiles": ProfilesScreen,
         "train": train_screen,
         "models": models_screen,
+        "arena": arena_screen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="app.help"),
@@ -58,9 +65,11 @@ class MhbenchApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, rater: str | None = None) -> None:
         super().__init__()
         self.workspace = workspace
+        self.rater = rater
+        """``--rater``: the arena's rater id; else the one remembered for the workspace."""
         self.sub_title = str(workspace.root)
 
     DEFAULT_MODE = "profiles"

@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no command, opens the TUI. Workspace: --workspace, else $MHBENCH_HOME, else the platform data dir.",
     )
     parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace folder (created if missing)")
+    parser.add_argument("--rater", metavar="NAME", help="your rater id in the Arena (remembered per workspace)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     profiles = commands.add_parser("profiles", help="list the profiles with their validation status")
@@ -276,7 +277,11 @@ def open_tui(args: argparse.Namespace) -> int:
     workspace = _workspace(args)
     if not workspace.db_path.is_file():
         workspace.ensure()  # every later connection migrates the schema itself
-    MhbenchApp(workspace).run()
+    if args.rater:
+        from core.ratings import remember_rater
+
+        remember_rater(workspace, args.rater)
+    MhbenchApp(workspace, rater=args.rater).run()
     return 0
 
 
