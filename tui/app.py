@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui.screens.coming import ComingScreen
@@ -77,6 +78,21 @@ class MhbenchApp(App[None]):
     def on_load(self) -> None:
         for mode, (title, blurb) in COMING.items():
             self.add_mode(mode, lambda title=title, blurb=blurb: ComingScreen(title, blurb))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry paths, server messages and model names: never read them as markup."""
+        from core.logtail import strip_control
+
+        super().notify(strip_control(message), title=strip_control(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
