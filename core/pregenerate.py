@@ -19,6 +19,7 @@ from core.workspace import Workspace
 
 if TYPE_CHECKING:
     from core.client import Message
+    from core.jobs import Job
 
 
 async def pregenerate(workspace: Workspace, session_id: str) -> int:
@@ -48,8 +49,8 @@ async def pregenerate(workspace: Workspace, session_id: str) -> int:
     return made
 
 
-def start_pregeneration(workspace: Workspace, session_id: str) -> object:
-    """Start the detached job; returns the :class:`core.jobs.Job`."""
+def start_pregeneration(workspace: Workspace, session_id: str) -> Job:
+    """Start the detached job; it shows in ``mhbench jobs`` and the Models screen like the others."""
     from core.arena import get_session
     from core.jobs import new_job_dir, start_job
 

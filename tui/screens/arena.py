@@ -555,7 +555,7 @@ class ArenaScreen(Screen[None]):
 
         try:
             job = start_pregeneration(self.workspace, session_id)
-            self.app.call_from_thread(self.notify, f"pre-generating in the background: job {getattr(job, 'id', job)}")
+            self.app.call_from_thread(self.notify, f"pre-generating in the background: job {job.id}")
         except MhbenchError as error:
             self.app.call_from_thread(self.notify, str(error), severity="error")
 
