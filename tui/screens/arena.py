@@ -166,6 +166,9 @@ class ArenaScreen(Screen[None]):
                 from core.pregenerate import start_pregeneration
 
                 start_pregeneration(self.workspace, session.id)
+            for warning in parity_warnings(self.workspace, (request.model_a, request.model_b)):
+                self.app.call_from_thread(self.notify, warning, title="Template parity", severity="warning",
+                                          timeout=15)
         except MhbenchError as error:
             self.app.call_from_thread(self.notify, str(error), title="New session", severity="error", timeout=15)
             return
@@ -564,6 +567,21 @@ class ArenaScreen(Screen[None]):
 
         rubric = get_rubric(self.session.rubric) if self.session else DEFAULT_RUBRIC
         self.app.push_screen(RubricHelp(f"{rubric.title}\n\n{rubric.text}\n{ARENA_KEYS}"))
+
+
+def parity_warnings(workspace: Workspace, model_ids: tuple[str, ...]) -> list[str]:
+    """A model whose chat template differs from its source answers out of form: say so before rating."""
+    from core.models import get_model
+
+    warnings = []
+    for model_id in model_ids:
+        entry = get_model(workspace, model_id)
+        verdict = entry.lineage.get("parity")
+        if isinstance(verdict, dict) and not verdict.get("passed"):
+            warnings.append(f"{model_id}: {verdict.get('summary')} Its answers may be worse than the model is.")
+        elif verdict is None and entry.kind == "gguf":
+            warnings.append(f"{model_id}: template parity not checked yet (Models, p).")
+    return warnings
 
 
 def describe_response(response: Response) -> Text:
