@@ -13,7 +13,7 @@ from core.client import GenerationParams
 from core.jobs import wait_job
 from core.pregenerate import start_pregeneration
 from core.prompts import register_prompt_set
-from tests.tui.test_arena import PROMPTS, _two_ggufs
+from tests.tui.test_arena_mode import PROMPTS, _two_ggufs
 
 pytestmark = [
     pytest.mark.integration,
