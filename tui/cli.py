@@ -67,11 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="resume a run from its last checkpoint as a new, linked run")
     resume.add_argument("run", help="run id, unique id prefix, or name")
 
-    from tui import cli_models
+    from tui import cli_export, cli_models, cli_results
 
     cli_models.add_commands(commands)
-    later = commands.add_parser("export", help="export ratings, comparisons or battles (coming)")
-    later.add_argument("rest", nargs=argparse.REMAINDER)
+    cli_results.add_commands(commands)
+    cli_export.add_commands(commands)
     return parser
 
 
@@ -266,11 +266,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_later(args: argparse.Namespace) -> int:
-    print(f"mhbench {args.command}: coming with its issue; nothing was done.", file=sys.stderr)
-    return 2
-
-
 def open_tui(args: argparse.Namespace) -> int:
     from tui.app import MhbenchApp
 
@@ -304,10 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command is None:
             return open_tui(args)
-        from tui import cli_models
+        from tui import cli_export, cli_models, cli_results
 
-        handlers = {**HANDLERS, **cli_models.HANDLERS}
-        return handlers.get(args.command, cmd_later)(args)
+        handlers = {**HANDLERS, **cli_models.HANDLERS, **cli_results.HANDLERS, **cli_export.HANDLERS}
+        return handlers[args.command](args)
     except MhbenchError as error:
         print(f"mhbench: error: {error}", file=sys.stderr)
         return 2

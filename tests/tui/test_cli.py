@@ -81,9 +81,12 @@ def test_dry_run_checked_for_every_profile(tmp_path: Path) -> None:
     assert "unknown flag --lr_scheduler_typ" in typo.stderr and "lr_scheduler_type" in typo.stderr
 
 
-def test_coming_commands_say_so(tmp_path: Path) -> None:
-    result = mhbench("export", "ratings", workspace=tmp_path / "ws")
-    assert result.returncode == 2 and "coming" in result.stderr
+def test_an_empty_workspace_exports_a_header_only_csv(tmp_path: Path) -> None:
+    out = tmp_path / "ratings.csv"
+    result = mhbench("export", "ratings", "--out", str(out), workspace=tmp_path / "ws")
+    assert result.returncode == 0, result.stderr
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\n") == 1 and b"rating_id" in data
 
 
 def test_doctor_reports(tmp_path: Path) -> None:
