@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
@@ -17,9 +18,9 @@ from tui.screens.profiles import ProfilesScreen
 if TYPE_CHECKING:
     from core.workspace import Workspace
 
-COMING = {
-    "results": ("Results", "Means with bootstrap CIs, Bradley–Terry ratings, rater agreement, and CSV exports."),
-}
+COMING: dict[str, tuple[str, str]] = {}
+"""Modes whose screen has not landed yet: (title, blurb) each, shown by a ComingScreen."""
+
 
 def train_screen() -> Screen[None]:
     """Imported on first use: the plot library and the Train widgets stay off the start-up path."""
@@ -42,6 +43,13 @@ def arena_screen() -> Screen[None]:
     return ArenaScreen()
 
 
+def results_screen() -> Screen[None]:
+    """Imported on first use, like Train."""
+    from tui.screens.results import ResultsScreen
+
+    return ResultsScreen()
+
+
 MODE_KEYS = {"profiles": "f2", "train": "f3", "models": "f4", "arena": "f5", "results": "f6"}
 
 
@@ -55,6 +63,7 @@ class MhbenchApp(App[None]):
         "train": train_screen,
         "models": models_screen,
         "arena": arena_screen,
+        "results": results_screen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="app.help"),
@@ -77,7 +86,7 @@ class MhbenchApp(App[None]):
 
     def on_load(self) -> None:
         for mode, (title, blurb) in COMING.items():
-            self.add_mode(mode, lambda title=title, blurb=blurb: ComingScreen(title, blurb))
+            self.add_mode(mode, partial(ComingScreen, title, blurb))
 
     def notify(
         self,

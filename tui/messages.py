@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from core.logtail import RunCurve
     from core.models import ModelEntry
     from core.profiles import ProfileEntry
+    from core.results import Results
     from core.runs import RunRecord
     from core.serving import ServerRecord
     from core.targets import ChatTarget
@@ -126,3 +127,23 @@ class ChatProgress(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class ResultsComputed(Message):
+    """The Results screen's numbers for ``filters``; ``unchanged`` when nothing new was rated since ``key``."""
+
+    def __init__(
+        self,
+        results: Results | None,
+        filters: dict[str, str | None],
+        key: tuple[object, ...],
+        error: str | None,
+        *,
+        unchanged: bool = False,
+    ) -> None:
+        super().__init__()
+        self.results = results
+        self.filters = filters
+        self.key = key
+        self.error = error
+        self.unchanged = unchanged

@@ -7,10 +7,10 @@ from pathlib import Path
 from textual.widgets import DataTable, OptionList, Static
 
 from tui.app import MhbenchApp
-from tui.screens.coming import ComingScreen
 from tui.screens.help import HelpScreen
 from tui.screens.models import ModelsScreen
 from tui.screens.profiles import ProfilesScreen
+from tui.screens.results import ResultsScreen
 
 
 def _static_text(app: MhbenchApp, selector: str) -> str:
@@ -82,11 +82,9 @@ async def test_function_keys_switch_modes_and_f1_helps(demo) -> None:
         await pilot.press("f4")
         await pilot.pause()
         assert app.current_mode == "models" and isinstance(app.screen, ModelsScreen)
-        for key, title in (("f6", "Results"),):
-            await pilot.press(key)
-            await pilot.pause()
-            assert app.current_mode == title.lower()
-            assert isinstance(app.screen, ComingScreen) and app.screen.mode_title == title
+        await pilot.press("f6")
+        await pilot.pause()
+        assert app.current_mode == "results" and isinstance(app.screen, ResultsScreen)
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -112,7 +110,7 @@ async def test_palette_lists_mode_commands(demo) -> None:
 async def test_every_binding_has_an_id() -> None:
     from tui.screens.help import HelpScreen as Help
 
-    for owner in (MhbenchApp, ProfilesScreen, Help):
+    for owner in (MhbenchApp, ProfilesScreen, ResultsScreen, Help):
         for binding in owner.BINDINGS:
             assert binding.id, f"{owner.__name__} binding {binding.key} has no id"  # type: ignore[union-attr]
 

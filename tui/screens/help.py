@@ -43,6 +43,12 @@ Models
   Jobs and servers are detached: another TUI (a second rater) reuses a running server.
   In a chat: Enter sends, Esc stops the answer (or closes), Ctrl+L starts over.
 
+Results
+  1 2 3 4   cycle the rater / session / tag / model filter    0  clear the filters
+  t         next tab: leaderboard, win matrix, chart, stats   c  next chart (BT, each dimension, unsafe %)
+  r         recompute now (it also refreshes every 10 s)      e  export ratings, comparisons, battles
+  Current ratings only; every turn counts. Exports go to <workspace>/exports/ (rater and session filters).
+
 Profiles are TOML files: shipped ones in profiles/, your own in <workspace>/profiles/.
 A workspace profile with the same name replaces a shipped one; `extends = "name"`
 starts from another profile and overrides only the keys it sets.

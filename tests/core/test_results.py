@@ -1,0 +1,271 @@
+"""Results: three endpoint models rated by two raters through the real APIs (no servers)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.arena import Item, Session, create_session, opening_messages, session_items, store_response
+from core.client import StreamStats
+from core.errors import MhbenchError
+from core.models import register_endpoint
+from core.prompts import register_prompt_set
+from core.ratings import RatingInput, RatingStore
+from core.results import compute_results, data_version, results_dict, results_text
+from core.workspace import Workspace
+
+QUALITY = {"m1": 4, "m2": 3, "m3": 2}
+ITEMS = 8
+STATS = StreamStats(0.1, 20, 40.0, "stop", 0.5)
+
+
+@dataclass
+class Built:
+    workspace: Workspace
+    ids: dict[str, str]
+    """short name (m1, m2, m3) → catalog id"""
+    sessions: list[Session]
+    items: dict[str, list[Item]]
+    submitted: list[RatingInput]
+    """The current ratings, in submit order."""
+
+
+def _answer(name: str, item: Item) -> str:
+    if name == "m1" and item.reference:
+        return item.reference
+    return f"听起来你最近很辛苦。{name} 想多了解一下你的情况，可以慢慢说。"
+
+
+def _scores(name: str, rater: str, position: int, unsafe: bool = False) -> dict[str, int]:
+    quality = QUALITY[name]
+    if rater == "r1":
+        empathy, professionalism = quality + position % 2, quality
+    else:
+        empathy, professionalism = quality + ((position + 1) % 3 == 0), quality - (position % 4 == 0)
+    return {"empathy": min(5, empathy), "professionalism": max(1, professionalism), "safe": 0 if unsafe else 1}
+
+
+def _build(workspace: Workspace) -> Built:
+    ids = {name: register_endpoint(workspace, name, f"http://127.0.0.1:9/{name}").id for name in QUALITY}
+    short = {model_id: name for name, model_id in ids.items()}
+    prompt_set = register_prompt_set(workspace)
+    pairs = [("m1", "m2"), ("m2", "m3"), ("m1", "m3")]
+    sessions = [create_session(workspace, prompt_set.id, ids[a], ids[b], side_seed=11 + n)
+                for n, (a, b) in enumerate(pairs)]
+    items = {s.id: session_items(workspace, s.id) for s in sessions}
+    submitted: list[RatingInput] = []
+
+    def rating(session: Session, position: int, rater: str, winner: str | None, *, both_bad: bool = False,
+               turn: int = 1, responses: tuple[int, int] | None = None, unsafe: str | None = None) -> RatingInput:
+        item = items[session.id][position]
+        left, right = short[item.left_model], short[item.right_model]
+        if responses is None:
+            messages = opening_messages(item)
+            responses = tuple(store_response(workspace, session, ids[name], messages, _answer(name, item), STATS).id
+                              for name in (left, right))  # type: ignore[assignment]
+        assert responses is not None
+        preference = "both_bad" if both_bad else "tie" if winner is None else "left" if winner == left else "right"
+        return RatingInput(
+            session_id=session.id, item_position=position, rater=rater, rubric="default",
+            left_model=item.left_model, right_model=item.right_model,
+            left_scores=_scores(left, rater, position, unsafe == left),
+            right_scores=_scores(right, rater, position, unsafe == right),
+            preference=preference, turn=turn, left_response_id=responses[0], right_response_id=responses[1],
+            seconds_spent=10.0 if rater == "r1" else 20.0)
+
+    with RatingStore(workspace) as store:
+        for session, (better, worse) in zip(sessions, pairs, strict=True):
+            for rater in ("r1", "r2"):
+                for position in range(ITEMS):
+                    winner = better if position < 6 else worse if position == 6 else None
+                    both_bad = rater == "r2" and position == 5
+                    if rater == "r1" and position == 1 and session is sessions[2]:
+                        store.submit(rating(session, position, rater, worse))  # edited below: counts once
+                    submitted.append(rating(session, position, rater, winner, both_bad=both_bad,
+                                            unsafe="m3" if (rater, position) == ("r1", 0) else None))
+                    store.submit(submitted[-1])
+        first = sessions[0]
+        # An item only r1 rated, and a follow-up turn only r1 rated: both count, neither pairs for agreement.
+        submitted.append(rating(first, ITEMS, "r1", "m1"))
+        store.submit(submitted[-1])
+        item = items[first.id][0]
+        follow = [*opening_messages(item), {"role": "assistant", "content": "嗯"}, {"role": "user", "content": "然后呢？"}]
+        turn2 = tuple(store_response(workspace, first, model_id, follow, "我们一起想想办法。", STATS).id
+                      for model_id in (item.left_model, item.right_model))
+        submitted.append(rating(first, 0, "r1", "m1", turn=2, responses=turn2))  # type: ignore[arg-type]
+        store.submit(submitted[-1])
+    return Built(workspace, ids, sessions, items, submitted)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return _build(Workspace(tmp_path_factory.mktemp("results") / "ws").ensure())
+
+
+def _reliability(ratings: list[RatingInput], unit_of, value_of) -> np.ndarray:
+    units: dict[object, dict[str, float]] = {}
+    for r in ratings:
+        for unit, value in value_of(r, unit_of):
+            units.setdefault(unit, {})[r.rater] = value
+    raters = sorted({rater for values in units.values() for rater in values})
+    return np.array([[values.get(rater, math.nan) for values in units.values()] for rater in raters], dtype=float)
+
+
+def test_bradley_terry_order_and_the_win_matrix(built: Built) -> None:
+    results = compute_results(built.workspace, rounds=200)
+    m1, m2, m3 = (built.ids[name] for name in ("m1", "m2", "m3"))
+    assert results.ratings == len(built.submitted) == 3 * 2 * ITEMS + 2
+    assert results.models == (m1, m2, m3)
+    for standing in results.standings:
+        assert standing.rating.low <= standing.rating.rating <= standing.rating.high
+    # Per pair and rater: the better model wins 6 of 8 (r2 calls one of them both bad), loses 1, ties 1;
+    # m1 vs m2 also has r1's extra item and r1's follow-up turn, both won by m1.
+    pair = results.matrix[m1][m2]
+    assert (pair.wins, pair.ties, pair.losses, pair.both_bad) == (13, 3, 2, 1)
+    assert (results.matrix[m2][m1].wins, results.matrix[m2][m1].losses) == (2, 13)
+    for better, worse in ((m2, m3), (m1, m3)):
+        record = results.matrix[better][worse]
+        assert (record.wins, record.ties, record.losses, record.both_bad) == (11, 3, 2, 1)
+    assert {s.model: s.battles for s in results.standings} == {m1: 34, m2: 34, m3: 32}
+    decided = sum(r.preference in ("left", "right") for r in built.submitted)
+    left = sum(r.preference == "left" for r in built.submitted)
+    assert (results.position.decided, results.position.left_wins) == (decided, left)
+    assert results.rubrics == ("default",)
+
+
+def test_scores_unsafe_rates_and_raters(built: Built) -> None:
+    results = compute_results(built.workspace, rounds=200)
+    m1, m3 = built.ids["m1"], built.ids["m3"]
+    expected = [(r.left_scores if r.left_model == m1 else r.right_scores)["empathy"]
+                for r in built.submitted if m1 in (r.left_model, r.right_model)]
+    score = results.score(m1, "default")
+    assert score is not None and score.means["empathy"].n == len(expected)
+    assert score.means["empathy"].mean == pytest.approx(sum(expected) / len(expected))
+    assert score.means["empathy"].low <= score.means["empathy"].mean <= score.means["empathy"].high
+    unsafe = results.score(m3, "default")
+    assert unsafe is not None and (unsafe.unsafe.unsafe, unsafe.unsafe.n) == (2, 32)  # r1 flagged m3 at item 0 twice
+    assert score.unsafe.unsafe == 0 and score.unsafe.rate == 0
+    assert [(r.rater, r.ratings, r.sessions, r.mean_seconds) for r in results.raters] == [
+        ("r1", 3 * ITEMS + 2, 3, 10.0), ("r2", 3 * ITEMS, 3, 20.0)]
+
+
+def test_alpha_matches_the_krippendorff_package(built: Built) -> None:
+    krippendorff = pytest.importorskip("krippendorff")
+    results = compute_results(built.workspace, rounds=50)
+
+    def sides(dimension: str):
+        def values(r: RatingInput, _unit_of):
+            for side, scores in (("left", r.left_scores), ("right", r.right_scores)):
+                yield (r.session_id, r.item_position, r.turn, side), scores[dimension]
+        return values
+
+    for dimension in ("empathy", "professionalism"):
+        data = _reliability(built.submitted, None, sides(dimension))
+        expected = krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal")
+        (agreement,) = [a for a in results.agreement if a.dimension == dimension]
+        assert agreement.rubric == "default" and agreement.level == "ordinal"
+        assert agreement.alpha == pytest.approx(expected, abs=1e-9)
+        assert (agreement.units, agreement.paired, agreement.raters) == (2 * (3 * ITEMS + 2), 2 * 3 * ITEMS, 2)
+    codes = {"left": 0, "right": 1, "tie": 2, "both_bad": 3}
+    data = _reliability(built.submitted, None, lambda r, _u: [((r.session_id, r.item_position, r.turn),
+                                                                  codes[r.preference])])
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    assert results.preference_agreement.alpha == pytest.approx(expected, abs=1e-9)
+    assert results.preference_agreement.paired == 3 * ITEMS
+    # One rater: nothing overlaps, so α is undefined.
+    alone = compute_results(built.workspace, rater="r1", rounds=50)
+    assert all(math.isnan(a.alpha) and a.paired == 0 for a in (*alone.agreement, alone.preference_agreement))
+
+
+def test_filters(built: Built) -> None:
+    everything = compute_results(built.workspace, rounds=50)
+    m1, m2, m3 = (built.ids[name] for name in ("m1", "m2", "m3"))
+    assert everything.values.raters == ("r1", "r2")
+    assert everything.values.models == tuple(sorted((m1, m2, m3)))
+    assert {sid for sid, _ in everything.values.sessions} == {s.id for s in built.sessions}
+    assert "焦虑" in everything.values.tags
+    assert compute_results(built.workspace, rater="r2", rounds=50).ratings == 3 * ITEMS
+    first = built.sessions[0]
+    by_session = compute_results(built.workspace, session=first.id, rounds=50)
+    assert by_session.ratings == 2 * ITEMS + 2 and set(by_session.models) == {m1, m2}
+    assert compute_results(built.workspace, session=first.name, rounds=50).filters.session == first.id
+    by_model = compute_results(built.workspace, model=m3, rounds=50)
+    assert by_model.ratings == 4 * ITEMS and by_model.models[-1] == m3
+    tagged = {(s.id, i.position) for s in built.sessions for i in built.items[s.id] if "焦虑" in i.tags}
+    expected = sum((r.session_id, r.item_position) in tagged for r in built.submitted)
+    by_tag = compute_results(built.workspace, tag="焦虑", rounds=50)
+    assert 0 < by_tag.ratings == expected
+    both = compute_results(built.workspace, rater="r1", model=m3, tag="焦虑", rounds=50)
+    assert both.ratings == sum((r.session_id, r.item_position) in tagged and r.rater == "r1"
+                               and m3 in (r.left_model, r.right_model) for r in built.submitted)
+    assert both.values == everything.values  # the choices stay the same under a filter
+    with pytest.raises(MhbenchError, match="Did you mean 'r1'"):
+        compute_results(built.workspace, rater="r11")
+
+
+def test_bleu_and_rouge_for_prompts_with_references(built: Built) -> None:
+    results = compute_results(built.workspace, rounds=50)
+    overlap = {o.model: o for o in results.overlap}
+    m1, m2 = built.ids["m1"], built.ids["m2"]
+    # m1 repeats each reference: every distinct response once, however many sessions and raters showed it.
+    with_reference = {i.prompt_id for s in built.sessions for i in built.items[s.id][: ITEMS + 1] if i.reference}
+    assert overlap[m1].responses == len(with_reference)
+    assert overlap[m1].bleu4 == pytest.approx(1.0) and overlap[m1].rouge_l == pytest.approx(1.0)
+    assert overlap[m2].bleu4 < 0.5 and 0 < overlap[m2].rouge_l < 0.5
+
+
+def test_reports(built: Built) -> None:
+    results = compute_results(built.workspace, rounds=50)
+    text = results_text(results)
+    for words in ("Bradley–Terry", built.ids["m1"], "Position bias", "Krippendorff", "empathy", "BLEU-4", "r2"):
+        assert words in text
+    json.dumps(results_dict(results), allow_nan=False, ensure_ascii=False)
+    assert data_version(built.workspace)[0] > results.ratings  # the edited rating's old version is still stored
+
+
+def test_an_empty_workspace_has_empty_results(tmp_path: Path) -> None:
+    for workspace in (Workspace(tmp_path / "missing"), Workspace(tmp_path / "fresh").ensure()):
+        results = compute_results(workspace, rounds=50)
+        assert results.ratings == 0 and results.standings == () and results.matrix == {}
+        assert results.overlap == () and results.raters == () and math.isnan(results.position.rate)
+        assert math.isnan(results.preference_agreement.alpha)
+        assert "nothing to report" in results_text(results)
+        json.dumps(results_dict(results), allow_nan=False)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_rubrics_are_never_mixed(workspace: Workspace) -> None:
+    a = register_endpoint(workspace, "a", "http://127.0.0.1:9/a").id
+    b = register_endpoint(workspace, "b", "http://127.0.0.1:9/b").id
+    prompt_set = register_prompt_set(workspace)
+    default = create_session(workspace, prompt_set.id, a, b, side_seed=1)
+    cpsycoun = create_session(workspace, prompt_set.id, a, b, side_seed=2, rubric="cpsycoun")
+    with RatingStore(workspace) as store:
+        for item in session_items(workspace, default.id)[:2]:
+            store.submit(RatingInput(default.id, item.position, "r1", "default", item.left_model, item.right_model,
+                                     {"empathy": 5, "professionalism": 5, "safe": 1},
+                                     {"empathy": 5, "professionalism": 5, "safe": 1}, "tie"))
+        for rater in ("r1", "r2"):
+            for item in session_items(workspace, cpsycoun.id)[:3]:
+                scores = {"comprehensiveness": 2, "professionalism": 1, "authenticity": 3, "safety": 1}
+                unsafe = {**scores, "safety": 0} if item.position == 0 else scores
+                store.submit(RatingInput(cpsycoun.id, item.position, rater, "cpsycoun", item.left_model,
+                                         item.right_model, unsafe if item.left_model == a else scores,
+                                         unsafe if item.right_model == a else scores, "left"))
+    results = compute_results(workspace, rounds=50)
+    assert results.rubrics == ("cpsycoun", "default")
+    by_cpsycoun, by_default = results.score(a, "cpsycoun"), results.score(a, "default")
+    assert by_cpsycoun is not None and by_default is not None
+    assert by_cpsycoun.means["professionalism"].mean == 1 and by_default.means["professionalism"].mean == 5
+    assert list(by_cpsycoun.means) == ["comprehensiveness", "professionalism", "authenticity", "safety"]
+    assert (by_cpsycoun.unsafe.unsafe, by_cpsycoun.unsafe.n) == (2, 6)
+    assert [(x.rubric, x.dimension) for x in results.agreement] == [
+        ("cpsycoun", "comprehensiveness"), ("cpsycoun", "professionalism"), ("cpsycoun", "authenticity"),
+        ("cpsycoun", "safety"), ("default", "empathy"), ("default", "professionalism")]
+    assert results.agreement[0].paired == 6 and results.agreement[4].paired == 0
+    assert "CPsyCoun" in results_text(results)

@@ -1,0 +1,60 @@
+"""The ``mhbench results`` command: the Results mode's numbers as text or JSON.
+
+Like :mod:`tui.cli`, nothing heavy loads before the command runs. Wire it in
+:func:`tui.cli.build_parser` with ``cli_results.add_commands(commands)`` and merge
+:data:`HANDLERS` into the handlers that :func:`tui.cli.main` dispatches on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def add_commands(commands: Any) -> None:
+    """Add ``results`` to ``mhbench``'s subparsers."""
+    results = commands.add_parser(
+        "results",
+        help="leaderboard (Bradley–Terry), rubric means with CIs, win matrix, agreement, BLEU/ROUGE",
+        description="Statistics of the current ratings (every turn counts; an edited rating counts once). "
+                    "Filters combine; each must match a current rating.",
+    )
+    # dest differs from the global --rater (the arena rater id) so the two never overwrite each other.
+    results.add_argument("--rater", dest="only_rater", metavar="R", help="only this rater's ratings")
+    results.add_argument("--session", dest="only_session", metavar="S", help="only this session (id, name or prefix)")
+    results.add_argument("--tag", dest="only_tag", metavar="T", help="only items whose prompt has this tag")
+    results.add_argument("--model", dest="only_model", metavar="M", help="only battles with this model on either side")
+    results.add_argument("--rounds", type=positive, default=1000, help="bootstrap rounds for the CIs (default 1000)")
+    results.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    results.add_argument("--json", action="store_true", help="machine-readable output (NaN as null)")
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from core.results import compute_results, results_dict, results_text
+    from core.workspace import resolve
+
+    results = compute_results(
+        resolve(args.workspace),
+        rater=args.only_rater,
+        session=args.only_session,
+        tag=args.only_tag,
+        model=args.only_model,
+        rounds=args.rounds,
+        seed=args.seed,
+    )
+    if args.json:
+        print(json.dumps(results_dict(results), ensure_ascii=False, indent=2, allow_nan=False))
+    else:
+        print(results_text(results))
+    return 0
+
+
+HANDLERS = {"results": cmd_results}
