@@ -103,7 +103,7 @@ async def test_blind_session_rate_quit_resume_reveal_and_export(tmp_path: Path) 
         async with again.run_test(size=(80, 24)) as pilot:
             await pilot.press("f5")
             await wait_until(pilot, lambda: isinstance(again.screen, Choose), 20, "the session list")
-            await pilot.press("down", "enter")
+            await pilot.press("enter")  # the newest session is highlighted
             await wait_until(pilot, lambda: isinstance(again.screen, ArenaScreen) and again.screen.session is not None,
                              30, "the resumed session")
             arena = again.screen
@@ -114,7 +114,7 @@ async def test_blind_session_rate_quit_resume_reveal_and_export(tmp_path: Path) 
         async with second.run_test(size=(80, 24)) as pilot:
             await pilot.press("f5")
             await wait_until(pilot, lambda: isinstance(second.screen, Choose), 20, "the session list")
-            await pilot.press("down", "enter")
+            await pilot.press("enter")  # the newest session is highlighted
             await wait_until(pilot, lambda: isinstance(second.screen, ArenaScreen) and second.screen.index == 0
                              and second.screen.session is not None, 30, "r2's first item")
             await _rate(pilot, second.screen, "3344t")

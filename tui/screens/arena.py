@@ -199,7 +199,9 @@ class ArenaScreen(Screen[None]):
             else:
                 self.ask_rater_then_open(session_id)
 
-        self.app.call_from_thread(self.app.push_screen, choose("Open a session (Esc: stay)", list(labels)), picked)
+        # The newest session is highlighted: Enter resumes it.
+        dialog = choose("Open a session (Esc: stay)", list(labels), initial=1)
+        self.app.call_from_thread(self.app.push_screen, dialog, picked)
 
     def ask_rater_then_open(self, session_id: str) -> None:
         from tui.screens.dialogs import AskText
@@ -344,7 +346,16 @@ class ArenaScreen(Screen[None]):
         self.ready_since = None
         self.shown_at = None
         for side in SIDES:
-            self.query_one(f"#pane-{side}", ChatPane).add_user(str(self.histories[side][-1]["content"]))
+            pane = self.query_one(f"#pane-{side}", ChatPane)
+            pane.clear_transcript()
+            # The opening prompt is in the header; later turns are shown in each pane's own history.
+            for message in self.histories[side][1:]:
+                if message["role"] == "user":
+                    pane.add_user(str(message["content"]))
+                else:
+                    pane.begin_answer()
+                    pane.append(str(message["content"]))
+                    pane.end_answer()
             self.streams[side] = self.answer(side, regenerate)
 
     @work(group="arena-answer")
@@ -384,9 +395,7 @@ class ArenaScreen(Screen[None]):
                                              generation=generation, created_by=self.rater)
             pane.end_answer()
             if stored.text != text:  # another rater stored theirs first: everyone reads the same
-                pane.clear_transcript()
-                pane.add_user(str(messages[-1]["content"]))
-                self.show_stored(pane, stored)
+                pane.replace_answer(stored.text)
         else:
             self.show_stored(pane, stored)
         self.responses[side] = stored

@@ -42,15 +42,19 @@ class Choose(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="choose.cancel")]
 
-    def __init__(self, title: str, options: Sequence[str]) -> None:
+    def __init__(self, title: str, options: Sequence[str], initial: int = 0) -> None:
         super().__init__()
         self.title_text = title
         self.options = list(options)
+        self.initial = initial
 
     def compose(self) -> ComposeResult:
         with Vertical(id="choose-box"):
             yield Static(self.title_text, markup=False)
             yield OptionList(*self.options, id="choose-list")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = min(self.initial, len(self.options) - 1)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.options[event.option_index])

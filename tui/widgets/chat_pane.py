@@ -70,6 +70,13 @@ class ChatPane(VerticalScroll, can_focus=True):
         if note:
             self.add_note(note, style)
 
+    def replace_answer(self, text: str) -> None:
+        """Show ``text`` instead of the last answer (another rater's stored answer won the race)."""
+        answers = self.query(".chat-answer")
+        if answers:
+            answers.last(Static).update(safe_text(text))
+        self.answer_parts = [text]
+
     def clear_transcript(self) -> None:
         self.answer_widget = None
         self.answer_parts = []
