@@ -242,6 +242,9 @@ class ArenaScreen(Screen[None]):
         self.app.call_from_thread(self.show_session, session, items, position)
 
     def show_session(self, session: Session, items: list[Item], position: int | None) -> None:
+        from tui.app import freeze_heap
+
+        freeze_heap()  # the arena's imports are in now: keep the collector off them while answers stream
         self.session, self.items = session, items
         self.targets, self.target_error = {}, None
         self.targets_ready = asyncio.Event()
