@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -88,7 +87,6 @@ async def test_an_empty_workspace_says_so(tmp_path: Path) -> None:
         assert "rater: all" in _text(app.screen, "#results-filters")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("core.export") is None, reason="core/export.py not there yet")
 async def test_e_exports_the_filtered_ratings(rated) -> None:
     app = MhbenchApp(rated.workspace)
     async with app.run_test(size=(80, 24)) as pilot:

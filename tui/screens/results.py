@@ -181,13 +181,6 @@ class ResultsScreen(Screen[None]):
         self.query_one("#results-tabs", TabbedContent).active = "tab-chart"
 
     def action_export(self) -> None:
-        try:
-            from core.export import export  # noqa: F401  (written separately; may not exist yet)
-        except ImportError:
-            self.notify("core/export.py is missing from this build, so nothing was exported. "
-                        "`mhbench export` will write the files once it lands.", title="Export", severity="error",
-                        timeout=10)
-            return
         if self.filters["tag"] or self.filters["model"]:
             self.notify("exports honour the rater and session filters only; the tag and model filters are ignored.",
                         title="Export", severity="warning")
