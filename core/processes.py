@@ -11,7 +11,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -152,3 +153,28 @@ class ChildSupervisor:
             log.write(f"mhbench: cannot start {self.spec['argv'][0]}: {error}\n".encode())
             return None
         return self.child
+
+
+def await_group_exit(
+    pid: int | None,
+    start_time: float | None,
+    pgid: int | None,
+    timeout: float,
+    on_kill: Callable[[], None] | None = None,
+) -> bool:
+    """After a SIGTERM: wait up to ``timeout`` for the group to go, then SIGKILL what is left.
+
+    Returns once nothing is left in the group; True when it had to kill. ``on_kill`` is
+    told just before the SIGKILL, to say so.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and group_alive(pgid):
+        time.sleep(0.1)
+    if not group_alive(pgid):
+        return False
+    if on_kill is not None:
+        on_kill()
+    signal_group(pid, start_time, pgid, signal.SIGKILL)
+    while group_alive(pgid):
+        time.sleep(0.05)
+    return True

@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from core.db import find_row, registry
 from core.errors import MhbenchError
 from core.processes import (
+    await_group_exit,
     child_environment,
     group_alive,
     process_alive,
@@ -374,14 +374,8 @@ def stop_run(
         say("asked swift to stop; it saves a checkpoint at the end of the current step")
     elif signal_group(record.pid, record.start_time, record.pgid, signal.SIGTERM):
         say("the supervisor is gone; sent SIGTERM to the run's process group")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and group_alive(record.pgid):
-        time.sleep(0.2)
-    if group_alive(record.pgid):
-        say(f"still running after {timeout:.0f} s: killing the process group")
-        signal_group(record.pid, record.start_time, record.pgid, signal.SIGKILL)
-        while group_alive(record.pgid):
-            time.sleep(0.1)
+    await_group_exit(record.pid, record.start_time, record.pgid, timeout,
+                     lambda: say(f"still running after {timeout:.0f} s: killing the process group"))
     reconcile(workspace)
     return get_run(workspace, record.id)
 

@@ -5,7 +5,6 @@ See :mod:`core.jobs` for how a job runs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -23,7 +22,15 @@ from typing import Any, Literal
 
 from core.db import find_row, registry
 from core.errors import MhbenchError
-from core.processes import child_environment, group_alive, process_alive, process_start_time, utc_now, write_json_atomic
+from core.processes import (
+    await_group_exit,
+    child_environment,
+    group_alive,
+    process_alive,
+    process_start_time,
+    utc_now,
+    write_json_atomic,
+)
 from core.workspace import Workspace
 
 JobKind = Literal["merge", "convert", "quantize", "pregenerate"]
@@ -240,12 +247,5 @@ def stop_job(workspace: Workspace, ref: str, *, timeout: float = 30.0) -> Job:
                            (job.id,))
     if job.pid is not None and process_alive(job.pid, job.start_time):
         os.kill(job.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and group_alive(job.pgid):
-        time.sleep(0.1)
-    if group_alive(job.pgid) and job.pgid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(job.pgid, signal.SIGKILL)
-        while group_alive(job.pgid):
-            time.sleep(0.1)
+    await_group_exit(job.pid, job.start_time, job.pgid, timeout)
     return get_job(workspace, job.id)

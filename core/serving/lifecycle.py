@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from core.db import registry, write_transaction
 from core.errors import MhbenchError
-from core.processes import child_environment, group_alive, process_start_time, signal_group, utc_now, write_json_atomic
+from core.processes import (
+    await_group_exit,
+    child_environment,
+    process_start_time,
+    signal_group,
+    utc_now,
+    write_json_atomic,
+)
 from core.serving.health import _CHILDREN, START_TIMEOUT, Progress, wait_ready
 from core.serving.registry import SERVER_FILE, ServerRecord, _set_status, get_server, reconcile_servers, servers_dir
 from core.serving.specs import HOST, ServerSpec, SwiftDeploySpec, _served_names, argv_key, build_argv, check_deploy_argv
@@ -212,14 +218,8 @@ def _terminate(
     _set_status(workspace, record.id, "stopping")
     if signal_group(record.pid, record.start_time, record.pgid, signal.SIGTERM):
         say(f"sent SIGTERM to server {record.id}")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and group_alive(record.pgid):
-        time.sleep(0.1)
-    if group_alive(record.pgid):
-        say(f"server {record.id} still running after {timeout:.0f} s: killing its process group")
-        signal_group(record.pid, record.start_time, record.pgid, signal.SIGKILL)
-        while group_alive(record.pgid):
-            time.sleep(0.05)
+    await_group_exit(record.pid, record.start_time, record.pgid, timeout,
+                     lambda: say(f"server {record.id} still running after {timeout:.0f} s: killing its process group"))
     _set_status(workspace, record.id, final_status, ended=True)
 
 
