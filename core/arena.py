@@ -241,16 +241,13 @@ def stored_response(workspace: Workspace, session: Session, model_id: str, messa
     """The stored response for this context (the newest generation unless one is named)."""
     from core.db import registry
 
-    key = context_key(messages)
+    where = "context_key = ? AND model_id = ? AND params_key = ? AND seed = ?"
+    parameters: tuple[Any, ...] = (context_key(messages), model_id, session.params_key, session.seed)
+    if generation is not None:
+        where, parameters = where + " AND generation = ?", (*parameters, generation)
     with registry(workspace) as connection:
-        if generation is None:
-            row = connection.execute(
-                "SELECT * FROM responses WHERE context_key = ? AND model_id = ? AND params_key = ? AND seed = ? "
-                "ORDER BY generation DESC LIMIT 1", (key, model_id, session.params_key, session.seed)).fetchone()
-        else:
-            row = connection.execute(
-                "SELECT * FROM responses WHERE context_key = ? AND model_id = ? AND params_key = ? AND seed = ? "
-                "AND generation = ?", (key, model_id, session.params_key, session.seed, generation)).fetchone()
+        row = connection.execute(
+            f"SELECT * FROM responses WHERE {where} ORDER BY generation DESC LIMIT 1", parameters).fetchone()
     return Response.from_row(row) if row is not None else None
 
 
