@@ -165,6 +165,19 @@ class StreamStats:
 
 StreamEvent = TextDelta | StreamStats
 
+FINISH_WORDS = {"stop": "done", "length": "hit max tokens", None: "cut short"}
+
+
+def speed_summary(tokens: int | None, ttft_s: float | None, tokens_per_s: float | None,
+                  finish_reason: str | None = "", separator: str = " · ") -> str:
+    """Tokens, time to first token, decoding speed (and why it stopped) in one line, for every screen."""
+    parts = [f"{tokens if tokens is not None else '?'} tokens",
+             f"first after {ttft_s * 1000:.0f} ms" if ttft_s is not None else "first after –",
+             f"{tokens_per_s:.1f} tok/s" if tokens_per_s else "– tok/s"]
+    if finish_reason != "":
+        parts.append(FINISH_WORDS.get(finish_reason, finish_reason or "cut short"))
+    return separator.join(parts)
+
 
 def clean_text(text: str) -> str:
     """Model output made safe for a terminal: control and escape sequences removed, text kept verbatim."""

@@ -89,16 +89,6 @@ def _workspace(args: argparse.Namespace) -> Workspace:
     return resolve(args.workspace).ensure()
 
 
-def _size(size: int | None) -> str:
-    if size is None:
-        return "–"
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000  # type: ignore[assignment]
-    return f"{size:.1f} TB"
-
-
 def describe(entry: ModelEntry) -> str:
     """A model's lineage in a few words: what it came from and how."""
     parts = []
@@ -119,7 +109,7 @@ def describe(entry: ModelEntry) -> str:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from core.errors import MhbenchError
-    from core.models import list_models, register_endpoint, remove_model
+    from core.models import format_size, list_models, register_endpoint, remove_model
     from core.models.discovery import discover
     from core.targets import sync_catalog
 
@@ -148,7 +138,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     width = min(max(len(entry.id) for entry in entries), 48)
     for entry in entries:
-        print(f"{entry.id:<{width}}  {entry.kind:<8} {_size(entry.size_bytes):>9}  {describe(entry)}")
+        print(f"{entry.id:<{width}}  {entry.kind:<8} {format_size(entry.size_bytes):>9}  {describe(entry)}")
     return 0
 
 
@@ -290,7 +280,15 @@ def cmd_parity(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.client import ChatRequest, GenerationParams, StreamStats, TextDelta, clean_text, stream_chat
+    from core.client import (
+        ChatRequest,
+        GenerationParams,
+        StreamStats,
+        TextDelta,
+        clean_text,
+        speed_summary,
+        stream_chat,
+    )
     from core.targets import connect_models
 
     workspace = _workspace(args)
@@ -312,9 +310,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     stats = asyncio.run(stream())
     print()
     if stats is not None:
-        ttft = f"{stats.ttft_s * 1000:.0f} ms" if stats.ttft_s is not None else "–"
-        speed = f"{stats.tokens_per_s:.1f} tok/s" if stats.tokens_per_s else "–"
-        say(f"{stats.tokens} tokens, first after {ttft}, {speed}, finish: {stats.finish_reason or 'cut short'}")
+        say(speed_summary(stats.tokens, stats.ttft_s, stats.tokens_per_s, stats.finish_reason, ", "))
     return 0
 
 

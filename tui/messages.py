@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from textual.message import Message
@@ -103,6 +103,7 @@ class CatalogRead(Message):
         servers: Sequence[ServerRecord],
         log_tail: tuple[str, list[str], bool] | None,
         note: str | None,
+        progress: Mapping[str, str],
     ) -> None:
         super().__init__()
         self.entries = entries
@@ -110,6 +111,7 @@ class CatalogRead(Message):
         self.servers = servers
         self.log_tail = log_tail
         self.note = note
+        self.progress = progress
 
 
 class ChatConnected(Message):

@@ -58,11 +58,8 @@ class ModelEntry:
     """Bytes on disk now (``None`` for endpoints, hub-only bases and missing files)."""
     lineage: Mapping[str, Any] = field(default_factory=dict)
     created_at: str = ""
-
-    @property
-    def missing(self) -> bool:
-        """A local model whose files are gone."""
-        return self.path is not None and not self.path.exists()
+    missing: bool = False
+    """A local model whose files were gone when the row was read (checked once, off the UI thread)."""
 
     @property
     def location(self) -> str:
@@ -95,6 +92,7 @@ class ModelEntry:
             adapter_sha256=row["adapter_sha256"], quant=row["quant"], converter_version=row["converter_version"],
             profile=row["profile"], template=row["template"], size_bytes=model_size(kind, path),
             lineage=json.loads(row["lineage"] or "{}"), created_at=row["created_at"],
+            missing=path is not None and not path.exists(),
         )
 
 
@@ -135,6 +133,18 @@ def model_size(kind: str, path: Path | None) -> int | None:
         return directory_size(path)
     except OSError:
         return None
+
+
+def format_size(size: int | None) -> str:
+    """``11.6 MB``: decimal units, as disks are sold; ``–`` when unknown."""
+    if size is None:
+        return "–"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
 
 
 def file_sha256(path: Path) -> str:

@@ -597,12 +597,9 @@ def parity_warnings(workspace: Workspace, model_ids: tuple[str, ...]) -> list[st
 
 
 def describe_response(response: Response) -> Text:
-    text = Text(style="dim")
-    if response.ttft_s is not None:
-        text.append(f"first token {response.ttft_s * 1000:.0f} ms · ")
-    if response.tokens_per_s:
-        text.append(f"{response.tokens_per_s:.1f} tok/s · ")
-    text.append(f"{response.tokens or '?'} tokens")
+    from core.client import speed_summary
+
+    text = Text(speed_summary(response.tokens, response.ttft_s, response.tokens_per_s), style="dim")
     if response.generation:
         text.append(f" · regenerated ×{response.generation}")
     if response.flags:

@@ -101,7 +101,15 @@ class ChatScreen(ModalScreen[None]):
     async def stream_answer(self) -> None:
         import asyncio
 
-        from core.client import ChatError, ChatRequest, GenerationParams, StreamStats, TextDelta, stream_chat
+        from core.client import (
+            ChatError,
+            ChatRequest,
+            GenerationParams,
+            StreamStats,
+            TextDelta,
+            speed_summary,
+            stream_chat,
+        )
 
         assert self.target is not None
         pane = self.query_one(ChatPane)
@@ -113,7 +121,7 @@ class ChatScreen(ModalScreen[None]):
                 if isinstance(event, TextDelta):
                     pane.append(event.text)
                 elif isinstance(event, StreamStats):
-                    note = describe_stats(event)
+                    note = speed_summary(event.tokens, event.ttft_s, event.tokens_per_s, event.finish_reason)
         except ChatError as error:
             note, style = f"✗ {error}", "red"
         except asyncio.CancelledError:
@@ -139,15 +147,3 @@ class ChatScreen(ModalScreen[None]):
         if self.streaming is None:
             self.history.clear()
             self.query_one(ChatPane).clear_transcript()
-
-
-def describe_stats(stats: object) -> str:
-    """Time to first token, speed and why it stopped, in one line."""
-    from core.client import StreamStats
-
-    assert isinstance(stats, StreamStats)
-    ttft = f"{stats.ttft_s * 1000:.0f} ms" if stats.ttft_s is not None else "–"
-    speed = f"{stats.tokens_per_s:.1f} tok/s" if stats.tokens_per_s else "–"
-    reason = {"stop": "done", "length": "hit max tokens", None: "cut short"}.get(stats.finish_reason,
-                                                                               stats.finish_reason)
-    return f"{stats.tokens} tokens · first after {ttft} · {speed} · {reason}"

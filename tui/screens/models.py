@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log, Static
 
+from core.models.catalog import format_size
 from tui.messages import ActionFinished, CatalogRead
 from tui.modes import mode_title
 
@@ -45,17 +46,6 @@ def short_id(model_id: str, width: int = ID_WIDTH) -> str:
     return model_id[:head] + "…" + model_id[-(width - 1 - head):]
 
 
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "–"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return "–"
-
-
 class ModelsScreen(Screen[None]):
     """Every model that can be chatted with, where it came from, and the work on it."""
 
@@ -77,6 +67,8 @@ class ModelsScreen(Screen[None]):
         self.entries: list[ModelEntry] = []
         self.jobs: list[Job] = []
         self.servers: list[ServerRecord] = []
+        self.progress: dict[str, str] = {}
+        """Job id → its newest progress line, read by the worker."""
         self.selected_id: str | None = None
         self.log_job_id: str | None = None
         self.log_size = 0
@@ -120,8 +112,11 @@ class ModelsScreen(Screen[None]):
             except MhbenchError as error:
                 note = str(error)
         log_tail = self.read_job_log()
-        self.post_message(CatalogRead(list_models(self.workspace), list_jobs(self.workspace),
-                                      list_servers(self.workspace), log_tail, note))
+        jobs = list_jobs(self.workspace)
+        # Read here, in the worker: a progress line is the tail of a log file.
+        progress = {job.id: job.progress_text() for job in jobs if job.active}
+        self.post_message(CatalogRead(list_models(self.workspace), jobs, list_servers(self.workspace), log_tail,
+                                      note, progress))
 
     def read_job_log(self) -> tuple[str, list[str], bool] | None:
         """New lines of the log of the selected model's newest job: (job id, lines, reset)."""
@@ -158,6 +153,7 @@ class ModelsScreen(Screen[None]):
 
     def on_catalog_read(self, message: CatalogRead) -> None:
         self.entries, self.jobs, self.servers = list(message.entries), list(message.jobs), list(message.servers)
+        self.progress = dict(message.progress)
         if message.note:
             self.notify(message.note, title="Catalog")
         table = self.query_one("#model-table", DataTable)
@@ -168,7 +164,7 @@ class ModelsScreen(Screen[None]):
             table.add_row(
                 Text(short_id(entry.id), style="red strike" if entry.missing else ""),
                 Text(entry.kind, style=KIND_STYLE.get(entry.kind, "")),
-                Text(human_size(entry.size_bytes), justify="right"),
+                Text(format_size(entry.size_bytes), justify="right"),
                 Text("●", style="green" if server.ready else "yellow") if server else "",
                 key=entry.id,
             )
@@ -239,7 +235,7 @@ class ModelsScreen(Screen[None]):
             ("run", entry.run_id), ("checkpoint", Path(entry.checkpoint).name if entry.checkpoint else None),
             ("adapter sha256", entry.adapter_sha256[:16] + "…" if entry.adapter_sha256 else None),
             ("quant", entry.quant), ("converter", entry.converter_version), ("profile", entry.profile),
-            ("template", entry.template), ("size", human_size(entry.size_bytes) if entry.size_bytes else None),
+            ("template", entry.template), ("size", format_size(entry.size_bytes) if entry.size_bytes else None),
         ):
             if value:
                 text.append(f"{label}: ", style="dim")
@@ -263,7 +259,7 @@ class ModelsScreen(Screen[None]):
             text.append(f"{job.kind} ", style="bold")
             text.append(f"{job.status}", style=JOB_STYLE.get(job.status, ""))
             if job.active:
-                text.append(": " + job.progress_text()[:120])
+                text.append(": " + self.progress.get(job.id, "starting")[:120])
             elif job.status == "failed" and job.diagnosis:
                 text.append(f": {job.diagnosis.get('summary')} Fix: {job.diagnosis.get('fix')}", style="red")
             elif job.result_model_id:
