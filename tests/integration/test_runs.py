@@ -84,17 +84,32 @@ def test_run_completes_and_registers_its_checkpoints(ws) -> None:
     assert row["status"] == "finished" and row["step"] == 6 and row["max_steps"] == 6
 
 
+STOP_TEST_STEPS = 200
+"""Enough that the stop lands mid-run on a fast machine: a tiny step takes ~0.1–0.3 s."""
+
+
+def _logged_step(record) -> int:
+    """The newest step in logging.jsonl itself: the registry's copy lags by up to 2 s."""
+    try:
+        lines = record.logging_path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return 0
+    steps = [r.step for r in map(parse_record, map(json.loads, filter(None, lines[-5:]))) if r and r.step]
+    return max(steps, default=0)
+
+
 def test_stop_gracefully_then_resume_stitches_the_curve(ws) -> None:
-    profile = demo_profile(ws, "train.max_steps=60", "train.save_steps=1000", "train.eval_steps=1000")
+    profile = demo_profile(ws, f"train.max_steps={STOP_TEST_STEPS}", "train.save_steps=1000",
+                           "train.eval_steps=1000")
     record = launch(ws, plan_run(ws, LaunchRequest(profile=profile, name="stopme")))
-    wait_for(lambda: (get_run(ws, record.id).last_step or 0) >= 3, 300, "step 3")
+    wait_for(lambda: _logged_step(get_run(ws, record.id)) >= 3, 300, "step 3", interval=0.1)
     stopped = stop_run(ws, record.id, timeout=120)
     assert stopped.status == "stopped"
     assert not group_alive(record.pgid), "stop left processes in the run's group"
     saved = checkpoints(ws, record.id)
     assert saved, "graceful exit saved no checkpoint"
     stop_step = saved[-1][0]
-    assert stop_step is not None and 3 <= stop_step < 60
+    assert stop_step is not None and 3 <= stop_step < STOP_TEST_STEPS
 
     child = resume_run(ws, record.id)
     assert child.parent_id == record.id and child.resume_from and child.resume_from.endswith(f"checkpoint-{stop_step}")
@@ -102,7 +117,7 @@ def test_stop_gracefully_then_resume_stitches_the_curve(ws) -> None:
     assert done.status == "finished", done.diagnosis
     curve = RunFollower(ws, done).poll().curve
     steps = [step for step, _ in curve.train_points]
-    assert steps[0] == 1 and steps[-1] == 60
+    assert steps[0] == 1 and steps[-1] == STOP_TEST_STEPS
     assert steps == sorted(set(steps)), "stitched curve repeats or reorders steps"
     logged = [parse_record(obj) for obj in JsonlTail(done.logging_path).poll()]
     first_step = next(r.step for r in logged if r is not None and r.kind == "train")
