@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.base.db import open_workspace
+
 # Tests never touch a hub: every library that could look something up is told it is offline.
 for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ.setdefault(_name, "1")
@@ -22,9 +24,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture()
 def workspace(tmp_path: Path):
-    from core.workspace import Workspace
+    from core.base.workspace import Workspace
 
-    return Workspace(tmp_path / "ws").ensure()
+    return open_workspace(Workspace(tmp_path / "ws"))
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +36,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from core.gpu import sample_gpus
+    from core.train.gpu import sample_gpus
 
     if any(item.get_closest_marker("gpu") for item in items) and not sample_gpus().available:
         skip = pytest.mark.skip(reason="needs an NVIDIA GPU")

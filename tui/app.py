@@ -11,53 +11,42 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from tui.screens.coming import ComingScreen
-from tui.screens.help import HelpScreen
-from tui.screens.profiles import ProfilesScreen
+from tui.shell.coming import ComingScreen
+from tui.shell.heap import freeze_heap
+from tui.shell.help import HelpScreen
+from tui.train.profiles import ProfilesScreen
 
 if TYPE_CHECKING:
-    from core.workspace import Workspace
+    from core.base.workspace import Workspace
 
 COMING: dict[str, tuple[str, str]] = {}
 """Modes whose screen has not landed yet: (title, blurb) each, shown by a ComingScreen."""
 
 
-def freeze_heap() -> None:
-    """Move what start-up allocated out of the collector's reach.
-
-    A full collection over the imported libraries' objects stalls the event loop for
-    over 100 ms, a visible hitch while two answers stream; frozen objects are never
-    scanned again.
-    """
-    import gc
-
-    gc.freeze()
-
-
 def train_screen() -> Screen[None]:
     """Imported on first use: the plot library and the Train widgets stay off the start-up path."""
-    from tui.screens.train import TrainScreen
+    from tui.train.runs import TrainScreen
 
     return TrainScreen()
 
 
 def models_screen() -> Screen[None]:
     """Imported on first use, like Train."""
-    from tui.screens.models import ModelsScreen
+    from tui.models.screen import ModelsScreen
 
     return ModelsScreen()
 
 
 def arena_screen() -> Screen[None]:
     """Imported on first use, like Train."""
-    from tui.screens.arena import ArenaScreen
+    from tui.arena.screen import ArenaScreen
 
     return ArenaScreen()
 
 
 def results_screen() -> Screen[None]:
     """Imported on first use, like Train."""
-    from tui.screens.results import ResultsScreen
+    from tui.results.screen import ResultsScreen
 
     return ResultsScreen()
 
@@ -113,7 +102,7 @@ class MhbenchApp(App[None]):
         markup: bool = False,
     ) -> None:
         """Notifications carry paths, server messages and model names: never read them as markup."""
-        from core.logtail import strip_control
+        from core.train.logtail import strip_control
 
         super().notify(strip_control(message), title=strip_control(title), severity=severity, timeout=timeout,
                        markup=False)

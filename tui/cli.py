@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.profiles import Profile
-    from core.workspace import Workspace
+    from core.base.workspace import Workspace
+    from core.train.profiles import Profile
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,13 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
-    from core.workspace import resolve
+    from core.base.workspace import resolve
 
     return resolve(args.workspace)
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    from core.profiles import load_profiles
+    from core.train.profiles import load_profiles
 
     entries = load_profiles(_workspace(args).profiles_dir)
     if args.json:
@@ -110,8 +110,8 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.profiles import apply_overrides, find_profile, load_profiles
-    from core.swift import DIALECTS, build_sft_command, check_command, dialect_for, installed_swift_version
+    from core.train.profiles import apply_overrides, find_profile, load_profiles
+    from core.train.swift import DIALECTS, build_sft_command, check_command, dialect_for, installed_swift_version
 
     workspace = _workspace(args)
     profile = find_profile(load_profiles(workspace.profiles_dir), args.profile)
@@ -138,9 +138,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def launch_run(args: argparse.Namespace, workspace: Workspace, profile: Profile) -> int:
-    from core.runs import LaunchRequest, launch, plan_run
-
-    workspace.ensure()
+    from core.base.db import open_workspace
+    from core.train.runs import LaunchRequest, launch, plan_run
+    open_workspace(workspace)
     if not args.no_dataset_check:
         check_datasets_or_fail(workspace, profile)
     request = LaunchRequest(
@@ -155,8 +155,8 @@ def launch_run(args: argparse.Namespace, workspace: Workspace, profile: Profile)
 
 
 def check_datasets_or_fail(workspace: Workspace, profile: Profile) -> None:
-    from core.datasets import check_profile_datasets
-    from core.errors import MhbenchError
+    from core.base.errors import MhbenchError
+    from core.train.datasets import check_profile_datasets
 
     for report in check_profile_datasets(profile, convert_dir=workspace.data_dir):
         for issue in report.invalid[:5]:
@@ -166,11 +166,11 @@ def check_datasets_or_fail(workspace: Workspace, profile: Profile) -> None:
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from core.datasets import check_dataset, check_profile_datasets
-    from core.errors import MhbenchError
-    from core.profiles import find_profile, load_profiles
-
-    workspace = _workspace(args).ensure()
+    from core.base.db import open_workspace
+    from core.base.errors import MhbenchError
+    from core.train.datasets import check_dataset, check_profile_datasets
+    from core.train.profiles import find_profile, load_profiles
+    workspace = open_workspace(_workspace(args))
     profile = find_profile(load_profiles(workspace.profiles_dir), args.profile) if args.profile else None
     convert_dir = workspace.data_dir if args.convert else None
     say = (lambda message: print(f"mhbench: {message}", file=sys.stderr))  # noqa: E731
@@ -205,9 +205,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from core.runs import list_runs
-
-    records = list_runs(_workspace(args).ensure())
+    from core.base.db import open_workspace
+    from core.train.runs import list_runs
+    records = list_runs(open_workspace(_workspace(args)))
     if args.json:
         print(json.dumps([
             {
@@ -232,7 +232,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from core.runs import stop_run
+    from core.train.runs import stop_run
 
     record = stop_run(_workspace(args), args.run, timeout=args.timeout,
                       progress=lambda message: print(f"mhbench: {message}", file=sys.stderr))
@@ -241,7 +241,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from core.runs import resume_run
+    from core.train.runs import resume_run
 
     record = resume_run(_workspace(args), args.run)
     print(record.id)
@@ -271,9 +271,10 @@ def open_tui(args: argparse.Namespace) -> int:
 
     workspace = _workspace(args)
     if not workspace.db_path.is_file():
-        workspace.ensure()  # every later connection migrates the schema itself
+        from core.base.db import open_workspace
+        open_workspace(workspace)  # every later connection migrates the schema itself
     if args.rater:
-        from core.ratings import remember_rater
+        from core.arena.ratings import remember_rater
 
         remember_rater(workspace, args.rater)
     MhbenchApp(workspace, rater=args.rater).run()
@@ -294,7 +295,7 @@ HANDLERS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from core.errors import MhbenchError
+    from core.base.errors import MhbenchError
 
     try:
         if args.command is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
-    from core.export import ExportFormat, ExportKind
+    from core.results.export import ExportFormat, ExportKind
 
 KINDS = ("ratings", "comparisons", "battles")
 FORMATS = ("csv", "jsonl")
@@ -52,8 +52,8 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.export import export, export_path
-    from core.workspace import resolve
+    from core.base.workspace import resolve
+    from core.results.export import export, export_path
 
     workspace = resolve(args.workspace)
     what = cast("ExportKind", args.what)

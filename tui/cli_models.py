@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from core.jobs import Job
+    from core.base.workspace import Workspace
     from core.models import ModelEntry
-    from core.workspace import Workspace
+    from core.models.jobs import Job
 
 
 def say(message: str) -> None:
@@ -84,9 +84,9 @@ def add_commands(commands: Any) -> None:
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
-    from core.workspace import resolve
-
-    return resolve(args.workspace).ensure()
+    from core.base.db import open_workspace
+    from core.base.workspace import resolve
+    return open_workspace(resolve(args.workspace))
 
 
 def describe(entry: ModelEntry) -> str:
@@ -108,10 +108,10 @@ def describe(entry: ModelEntry) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from core.errors import MhbenchError
+    from core.base.errors import MhbenchError
     from core.models import format_size, list_models, register_endpoint, remove_model
     from core.models.discovery import discover
-    from core.targets import sync_catalog
+    from core.models.targets import sync_catalog
 
     workspace = _workspace(args)
     if args.remove:
@@ -144,7 +144,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def follow_job(workspace: Workspace, job: Job) -> Job:
     """Print the job's progress until it ends; Ctrl-C leaves it running."""
-    from core.jobs import get_job
+    from core.models.jobs import get_job
 
     last = ""
     try:
@@ -162,7 +162,7 @@ def follow_job(workspace: Workspace, job: Job) -> Job:
 
 
 def _finished(workspace: Workspace, job: Job) -> str:
-    from core.errors import MhbenchError
+    from core.base.errors import MhbenchError
 
     done = follow_job(workspace, job)
     if done.status != "finished" or done.result_model_id is None:
@@ -177,7 +177,7 @@ def _finished(workspace: Workspace, job: Job) -> str:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from core.jobs import merge
+    from core.models.jobs import merge
 
     workspace = _workspace(args)
     job = merge(workspace, args.checkpoint, name=args.name)
@@ -189,8 +189,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_gguf(args: argparse.Namespace) -> int:
-    from core.jobs import convert_to_gguf, merge, quantize
     from core.models import get_model
+    from core.models.jobs import convert_to_gguf, merge, quantize
 
     workspace = _workspace(args)
     entry = get_model(workspace, args.model)
@@ -207,7 +207,7 @@ def cmd_gguf(args: argparse.Namespace) -> int:
 
 
 def _server_rows(workspace: Workspace) -> list[dict[str, Any]]:
-    from core.serving import list_servers
+    from core.models.serving import list_servers
 
     return [
         {"id": s.id, "backend": s.backend, "status": s.status, "base_url": s.base_url, "models": list(s.model_ids),
@@ -217,9 +217,9 @@ def _server_rows(workspace: Workspace) -> list[dict[str, Any]]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from core.errors import MhbenchError
-    from core.serving import get_server, stop_server
-    from core.targets import ServeOptions, connect_models, memory_warnings, servers_of
+    from core.base.errors import MhbenchError
+    from core.models.serving import get_server, stop_server
+    from core.models.targets import ServeOptions, connect_models, memory_warnings, servers_of
 
     workspace = _workspace(args)
     if args.list or not args.models:
@@ -260,7 +260,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_parity(args: argparse.Namespace) -> int:
     from core.models import get_model
-    from core.parity import parity_for_models, record_parity
+    from core.models.parity import parity_for_models, record_parity
 
     workspace = _workspace(args)
     # A verdict on one model (a GGUF, or a model swift serves) is kept in its lineage.
@@ -280,7 +280,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.client import (
+    from core.models.client import (
         ChatRequest,
         GenerationParams,
         StreamStats,
@@ -289,7 +289,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         speed_summary,
         stream_chat,
     )
-    from core.targets import connect_models
+    from core.models.targets import connect_models
 
     workspace = _workspace(args)
     (target,) = connect_models(workspace, [args.model], progress=say)
@@ -315,7 +315,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from core.jobs import list_jobs, stop_job
+    from core.models.jobs import list_jobs, stop_job
 
     workspace = _workspace(args)
     if args.stop:

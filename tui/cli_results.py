@@ -38,8 +38,8 @@ def add_commands(commands: Any) -> None:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    from core.base.workspace import resolve
     from core.results import compute_results, results_dict, results_text
-    from core.workspace import resolve
 
     results = compute_results(
         resolve(args.workspace),

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from core.gpu import GpuHistory, GpuReport
-    from core.jobs import Job
-    from core.logtail import RunCurve
     from core.models import ModelEntry
-    from core.profiles import ProfileEntry
+    from core.models.jobs import Job
+    from core.models.serving import ServerRecord
+    from core.models.targets import ChatTarget
     from core.results import Results
-    from core.runs import RunRecord
-    from core.serving import ServerRecord
-    from core.targets import ChatTarget
+    from core.train.gpu import GpuHistory, GpuReport
+    from core.train.logtail import RunCurve
+    from core.train.profiles import ProfileEntry
+    from core.train.runs import RunRecord
 
 
 class ProfilesLoaded(Message):

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import MhbenchError
-from core.workspace import Workspace
+from core.base.db import open_workspace
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DIALOGUES_FILE = DATA_DIR / "dialogues.jsonl"
@@ -130,7 +131,7 @@ def create_demo(root: Path, progress: Progress | None = None) -> DemoWorkspace:
 
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    workspace = Workspace(Path(root).resolve()).ensure()
+    workspace = open_workspace(Workspace(Path(root).resolve()))
 
     say("copying the counselling dialogues and the prompt set")
     dataset = workspace.data_dir / "counselling-sharegpt.jsonl"

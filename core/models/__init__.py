@@ -3,7 +3,7 @@
 ``catalog`` reads the registry (the ``models`` table), ``register`` adds to it,
 ``discovery`` finds models on disk, ``gguf`` holds the facts of GGUF conversion and
 quantisation. Merging, converting and
-quantising run as detached jobs in :mod:`core.jobs`; template parity is :mod:`core.parity`.
+quantising run as detached jobs in :mod:`core.models.jobs`; template parity is :mod:`core.models.parity`.
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from core.db import find_row, registry
-from core.errors import MhbenchError
-from core.workspace import Workspace
+from core.base.db import find_row, registry
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
 
 ModelKind = Literal["base", "adapter", "merged", "gguf", "endpoint"]
 MODEL_KINDS: tuple[ModelKind, ...] = get_args(ModelKind)

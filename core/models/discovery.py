@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.db import registry
-from core.errors import MhbenchError
+from core.base.db import registry
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
 from core.models.catalog import ModelEntry, _find_by_path, _resolve, list_models
 from core.models.register import register_adapter, register_base, register_gguf, register_merged
-from core.runs import checkpoints_on_disk
-from core.workspace import Workspace
+from core.train.runs import checkpoints_on_disk
 
 
 def _is_adapter(path: Path) -> bool:
@@ -134,7 +134,7 @@ def discover(workspace: Workspace, extra_paths: Iterable[str | os.PathLike[str]]
     one broken checkpoint never hides the rest; the newest checkpoint of a run still
     training waits for the next pass, as swift may be writing it.
     """
-    workspace.ensure()
+    workspace.make_folders()
     before = {entry.id for entry in list_models(workspace)}
     seen: set[Path] = set()
 

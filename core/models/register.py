@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from core.db import registry, write_transaction
-from core.errors import MhbenchError
+from core.base.db import registry, write_transaction
+from core.base.errors import MhbenchError
+from core.base.processes import utc_now
+from core.base.workspace import Workspace
 from core.models.catalog import (
     ADAPTER_WEIGHTS,
     ModelEntry,
@@ -28,11 +30,9 @@ from core.models.catalog import (
     model_size,
     unique_id,
 )
-from core.processes import utc_now
-from core.workspace import Workspace
 
 if TYPE_CHECKING:
-    from core.profiles import Profile
+    from core.train.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class _New:
 
 def _insert(workspace: Workspace, new: _New, *, api_key: str | None = None) -> ModelEntry:
     """Insert the row, or return the entry already registered at the same path (registration is idempotent)."""
-    workspace.ensure()
+    workspace.make_folders()
     with write_transaction(workspace) as connection:
         if new.path is not None:
             row = connection.execute("SELECT * FROM models WHERE path = ?", (str(new.path),)).fetchone()
@@ -92,7 +92,7 @@ def _insert(workspace: Workspace, new: _New, *, api_key: str | None = None) -> M
 
 
 def _load_profile(workspace: Workspace, name: str) -> Profile:
-    from core.profiles import find_profile, load_profiles
+    from core.train.profiles import find_profile, load_profiles
 
     return find_profile(load_profiles(workspace.profiles_dir), name)
 
@@ -110,7 +110,7 @@ def register_base(
     A profile whose model lives on a hub and is not downloaded here gets an entry without a
     path, so runs and arena sessions can still name it.
     """
-    from core.profiles import Profile
+    from core.train.profiles import Profile
 
     chosen: Profile | None = profile_or_path if isinstance(profile_or_path, Profile) else None
     path: Path | None = None
@@ -324,7 +324,7 @@ def register_endpoint(
     if not re.match(r"^https?://[^\s/]+", url):
         raise MhbenchError(f"'{url}' is not an http(s) URL.", fix="give the server's base URL, e.g. http://host:8000/v1.")
     url, served_name = url.rstrip("/"), served_name or name
-    workspace.ensure()
+    workspace.make_folders()
     with write_transaction(workspace) as connection:
         row = connection.execute(
             "SELECT * FROM models WHERE kind = 'endpoint' AND url = ? AND served_name = ?", (url, served_name)

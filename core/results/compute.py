@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
-from core.errors import MhbenchError, did_you_mean
+from core.arena.rubric import RUBRICS, get_rubric
+from core.base.errors import MhbenchError, did_you_mean
+from core.base.workspace import Workspace
 from core.results.records import (
     Agreement,
     Filters,
@@ -25,8 +27,7 @@ from core.results.records import (
     Standing,
     UnsafeRate,
 )
-from core.rubric import RUBRICS, get_rubric
-from core.stats import (
+from core.results.stats import (
     Battle,
     Winner,
     WinTieLoss,
@@ -38,7 +39,6 @@ from core.stats import (
     rouge_l,
     win_matrix,
 )
-from core.workspace import Workspace
 
 WINNERS: Mapping[str, Winner] = {"left": "model_a", "right": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 PREFERENCE_CODES: Mapping[str, int] = {"left": 0, "right": 1, "tie": 2, "both_bad": 3}
@@ -74,7 +74,7 @@ WHERE p.reference IS NOT NULL
 
 def data_version(workspace: Workspace) -> tuple[int, int, int]:
     """Changes whenever a rating is submitted or edited, or a session is made: a cheap "anything new?" check."""
-    from core.db import registry
+    from core.base.db import registry
 
     if not workspace.db_path.is_file():
         return (0, 0, 0)
@@ -100,7 +100,7 @@ def compute_results(
     id, a name or a unique id prefix. A value that matches no current rating is an error
     naming the closest one. An empty workspace gives empty results. Deterministic given ``seed``.
     """
-    from core.db import registry
+    from core.base.db import registry
 
     if not workspace.db_path.is_file():
         rows: list[sqlite3.Row] = []

@@ -6,9 +6,9 @@ import math
 from dataclasses import asdict
 from typing import Any
 
+from core.arena.rubric import RUBRICS
 from core.results.records import Results
-from core.rubric import RUBRICS
-from core.stats import MeanCI, RatingCI
+from core.results.stats import MeanCI, RatingCI
 
 # --- reports ---------------------------------------------------------------------------------------
 

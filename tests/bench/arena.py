@@ -4,12 +4,12 @@ Prints figures, passes nothing. Measured in one run:
 
 1. Event-loop lag (p50/p99, ms) of the real ``ArenaScreen`` in a headless Textual app
    (``App.run_test()``) while both of its sides stream at once from two real llama.cpp
-   servers (the screen's own ``connect_servers`` / ``answer`` workers, ``core.arena.generate``,
+   servers (the screen's own ``connect_servers`` / ``answer`` workers, ``core.arena.sessions.generate``,
    two ``ChatPane`` widgets). The two models are two GGUF catalog entries of
    ``tests/bench/stream.py``'s benchmark model (about 140 M parameters): the f16 file and its
    Q8_0 quantisation. Below the panes the same screen holds a ``GpuPane`` fed by a
-   ``core.gpu.GpuSampler`` (over a fake NVML where the real one finds no GPU) and a ``Log``
-   fed by ``core.logtail.TextTail`` following a file that another thread appends to, wired as
+   ``core.train.gpu.GpuSampler`` (over a fake NVML where the real one finds no GPU) and a ``Log``
+   fed by ``core.train.logtail.TextTail`` following a file that another thread appends to, wired as
    the Train screen wires them. A callback re-armed every 10 ms on the event loop records
    lag = actual - expected firing time over every streaming period (target: p99 <= 20 ms).
    A headless app skips Textual's last step (the frame turned into terminal escape codes);
@@ -18,15 +18,15 @@ Prints figures, passes nothing. Measured in one run:
    timed (wall and CPU) to say where the lag comes from; the machine's CPU is accounted
    for per round (TUI process, servers, the rest), since this box is shared.
 2. Decoding speed per side in that setting (tokens/s after the first token, as
-   ``core.client`` computes it) over llama-cpp-python called directly (``stream.py``'s
+   ``core.models.client`` computes it) over llama-cpp-python called directly (``stream.py``'s
    ``direct_llama`` / ``run_direct``) on the same two models, two generations at once in
    two processes, with the servers' thread count, context, prompt and sampling: like with
    like on a 2-core box. Rounds alternate (arena pair, direct pair); target ratio >= 0.97.
 3. ``RatingStore.submit`` latency (p50/p99, ms) over 2,000 submits to a file-backed
    workspace (never tmpfs; the folder is printed). Target p99 <= 10 ms.
-4. ``core.export`` of 100,000 ratings as the ratings CSV (two rows per rating), when
-   ``core.export`` exists. Target <= 2 s.
-5. ``core.stats.bootstrap_bradley_terry``, 1,000 rounds, 10 models, 10,000 battles, median
+4. ``core.results.export`` of 100,000 ratings as the ratings CSV (two rows per rating), when
+   ``core.results.export`` exists. Target <= 2 s.
+5. ``core.results.stats.bootstrap_bradley_terry``, 1,000 rounds, 10 models, 10,000 battles, median
    of 3. Target <= 1 s.
 
 ``--what-if`` is an experiment, not the app as shipped: every stream's httpx client reuses one
@@ -62,8 +62,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 # Light imports only at the top: the direct-generation children (spawned) import this module again.
-from core.client import ChatRequest, GenerationParams, StreamStats  # noqa: E402
-from core.workspace import Workspace  # noqa: E402
+from core.base.db import open_workspace  # noqa: E402
+from core.base.workspace import Workspace  # noqa: E402
+from core.models.client import ChatRequest, GenerationParams, StreamStats  # noqa: E402
 
 SIDES = ("left", "right")
 LAG_PERIOD_S = 0.010
@@ -155,7 +156,7 @@ class DirectRequest:
 def _direct_child(gguf: str, threads: int, n_ctx: int, conn: Any, barrier: Any) -> None:
     from tests.bench import stream
 
-    stream.N_CTX = n_ctx  # the servers' context (core.targets: 4096 without a profile)
+    stream.N_CTX = n_ctx  # the servers' context (core.models.targets: 4096 without a profile)
     llama = stream.direct_llama(Path(gguf), threads)
     # DirectRequest has what run_direct reads of a ChatRequest (params, payload()).
     stream.run_direct(llama, cast(ChatRequest, DirectRequest(chat_request(8))))  # warm-up, as the arena's round 0
@@ -214,7 +215,7 @@ class DirectPair:
 
 
 class FakeNvml:
-    """The part of ``pynvml`` that ``core.gpu`` reads (as in tests/core/test_gpu.py), with moving numbers."""
+    """The part of ``pynvml`` that ``core.train.gpu`` reads (as in tests/core/test_gpu.py), with moving numbers."""
 
     NVML_TEMPERATURE_GPU = 0
 
@@ -361,9 +362,9 @@ def tui_classes() -> tuple[type, type]:
     from textual.widgets import Log
 
     from tui.app import MhbenchApp
+    from tui.arena.screen import ArenaScreen
     from tui.messages import GpuUpdated
-    from tui.screens.arena import ArenaScreen
-    from tui.widgets.gpu_pane import GpuPane
+    from tui.train.gpu_pane import GpuPane
 
     class BenchApp(MhbenchApp):
         """The real app; ``render_frames`` makes it run the last step a headless app skips."""
@@ -413,8 +414,8 @@ def tui_classes() -> tuple[type, type]:
                 yield Log(id="bench-log", max_lines=2000, highlight=False)
 
         def on_mount(self) -> None:  # ArenaScreen.on_mount runs too (Textual calls each class's handler)
-            from core.gpu import GpuSampler
-            from core.logtail import TextTail
+            from core.train.gpu import GpuSampler
+            from core.train.logtail import TextTail
 
             def on_sample(report: object) -> None:
                 assert self.sampler is not None
@@ -518,7 +519,7 @@ async def arena_rounds(workspace: Workspace, session_id: str, rounds: int, token
     import gc
 
     gc.callbacks.append(costs.gc_callback)
-    import core.client as client_module
+    import core.models.client as client_module
 
     make_client = client_module._client  # one httpx.AsyncClient per stream, made on the loop: timed
     build = make_client
@@ -602,13 +603,13 @@ def measure_arena(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     """Figures 1 and 2."""
     from llama_cpp.server.settings import ModelSettings
 
-    from core.arena import create_session
-    from core.gpu import sample_gpus
+    from core.arena.prompts import register_prompt_set
+    from core.arena.ratings import remember_rater
+    from core.arena.sessions import create_session
     from core.models import register_gguf
-    from core.prompts import register_prompt_set
-    from core.ratings import remember_rater
-    from core.serving import LlamaCppSpec, find_or_start, list_servers, stop_server
-    from core.targets import server_spec
+    from core.models.serving import LlamaCppSpec, find_or_start, list_servers, stop_server
+    from core.models.targets import server_spec
+    from core.train.gpu import sample_gpus
     from tests.bench.stream import PROMPT, SYSTEM, build_model
 
     args.model_dir.mkdir(parents=True, exist_ok=True)
@@ -617,13 +618,13 @@ def measure_arena(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     if not q8.is_file():
         partial = q8.with_name(q8.name + ".partial")
         began = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "core.jobs", "quantize", str(f16), str(partial), "q8_0"], cwd=ROOT,
+        subprocess.run([sys.executable, "-m", "core.models.jobs", "quantize", str(f16), str(partial), "q8_0"], cwd=ROOT,
                        check=True, capture_output=True, timeout=900)
         partial.rename(q8)
         print(f"quantised {q8.name} ({q8.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - began:.0f} s")
 
     folder = Path(tempfile.mkdtemp(prefix="arena-ws-", dir=root))
-    workspace = Workspace(folder / "ws").ensure()
+    workspace = open_workspace(Workspace(folder / "ws"))
     log_path = folder / "stdout.log"
     log_path.touch()
     writer = LogWriter(log_path, args.log_interval)
@@ -743,14 +744,14 @@ def seed_workspace(
     root: Path, *, models: int = 10, prompts: int = 100
 ) -> tuple[Workspace, list[Any], dict[tuple[str, str], int]]:
     """A workspace with ``models`` catalog models, a ``prompts``-prompt set, one session per neighbouring
-    pair of models (made by core.arena.create_session) and one stored response per (prompt, model)."""
-    from core.arena import context_key, create_session, session_items
+    pair of models (made by core.arena.sessions.create_session) and one stored response per (prompt, model)."""
+    from core.arena.prompts import register_prompt_set
+    from core.arena.sessions import context_key, create_session, session_items
+    from core.base.processes import utc_now
     from core.models import register_endpoint
-    from core.processes import utc_now
-    from core.prompts import register_prompt_set
     from tests.bench.stream import SYSTEM
 
-    workspace = Workspace(root).ensure()
+    workspace = open_workspace(Workspace(root))
     rng = random.Random(7)
     ids = [register_endpoint(workspace, f"bench-model-{i}", "http://127.0.0.1:9/v1", served_name=f"m{i}").id
            for i in range(models)]
@@ -763,7 +764,7 @@ def seed_workspace(
     sessions = [create_session(workspace, prompt_set.id, ids[i], ids[(i + 1) % models], system_prompt=SYSTEM,
                                created_by="bench", side_seed=i) for i in range(models)]
     items = session_items(workspace, sessions[0].id)
-    from core.db import connect
+    from core.base.db import connect
 
     connection = connect(workspace.db_path)
     try:
@@ -794,8 +795,8 @@ SCORES = [json.dumps({"empathy": e, "professionalism": p, "safe": 1}) for e in r
 
 def measure_submits(root: Path) -> dict[str, float]:
     """Figure 3: 2,000 RatingStore.submit calls, each a new rating, on a fresh file-backed workspace."""
-    from core.arena import session_items
-    from core.ratings import RatingInput, RatingStore
+    from core.arena.ratings import RatingInput, RatingStore
+    from core.arena.sessions import session_items
 
     folder = Path(tempfile.mkdtemp(prefix="submit-ws-", dir=root))
     try:
@@ -839,13 +840,13 @@ def measure_submits(root: Path) -> dict[str, float]:
 def measure_export(root: Path) -> float | None:
     """Figure 4: the ratings CSV of 100,000 current ratings (each 2 rows), median of 3."""
     try:
-        from core.export import export
+        from core.results.export import export
     except ImportError:
         print("\n4. export: not available")
         return None
-    from core.arena import session_items
-    from core.db import connect
-    from core.processes import utc_now
+    from core.arena.sessions import session_items
+    from core.base.db import connect
+    from core.base.processes import utc_now
 
     folder = Path(tempfile.mkdtemp(prefix="export-ws-", dir=root))
     try:
@@ -887,7 +888,7 @@ def measure_export(root: Path) -> float | None:
             written = export(workspace, "ratings", out, format="csv")
             times.append(time.perf_counter() - began)
         size = (folder / "ratings-0.csv").stat().st_size
-        print(f"\n4. core.export ratings CSV of {count:,} ratings ({len(sessions)} sessions x 100 items x {raters} "
+        print(f"\n4. core.results.export ratings CSV of {count:,} ratings ({len(sessions)} sessions x 100 items x {raters} "
               f"raters, {len(responses):,} responses; built with executemany in {built:.1f} s): {written:,} rows, "
               f"{size / 1e6:.0f} MB")
         print(f"   median {statistics.median(times):.2f} s of 3 ({', '.join(f'{t:.2f}' for t in times)})   "
@@ -899,7 +900,7 @@ def measure_export(root: Path) -> float | None:
 
 def measure_bootstrap() -> float:
     """Figure 5, with stats_bench.py's battles."""
-    from core.stats import bootstrap_bradley_terry
+    from core.results.stats import bootstrap_bradley_terry
     from tests.bench.stats_bench import random_battles
 
     battles = random_battles(BT_MODELS, BT_BATTLES, seed=0)

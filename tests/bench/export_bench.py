@@ -1,4 +1,4 @@
-"""Cost of ``core.export.export``: 100,000 current ratings to CSV (target <= 2 s); prints figures, passes nothing.
+"""Cost of ``core.results.export.export``: 100,000 current ratings to CSV (target <= 2 s); prints figures, passes nothing.
 
 Builds a workspace in a temporary folder with rows inserted straight into the tables
 (executemany, one transaction): one prompt set of 100 Chinese prompts, 4 models, 10
@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.db import connect  # noqa: E402
-from core.export import export  # noqa: E402
-from core.workspace import Workspace  # noqa: E402
+from core.base.db import connect, open_workspace  # noqa: E402
+from core.base.workspace import Workspace  # noqa: E402
+from core.results.export import export  # noqa: E402
 
 SESSIONS = 10
 ITEMS = 100
@@ -51,7 +51,7 @@ def scores(rng: random.Random, cpsycoun: bool) -> str:
 
 def build(root: Path, ratings: int, seed: int = 7) -> Workspace:
     rng = random.Random(seed)
-    workspace = Workspace(root).ensure()
+    workspace = open_workspace(Workspace(root))
     connection = connect(workspace.db_path)
     now = time.time()
     connection.execute("BEGIN IMMEDIATE")

@@ -1,11 +1,11 @@
-"""Streaming speed through core.client and llama.cpp's server, next to llama-cpp-python called directly.
+"""Streaming speed through core.models.client and llama.cpp's server, next to llama-cpp-python called directly.
 
 Builds a benchmark-sized model itself (Llama architecture, hidden 1024, 12 layers,
 intermediate 2816, 16 heads / 4 KV heads, the demo's SentencePiece vocabulary: about
 140 M parameters, random weights), converts it to an f16 GGUF, then prints decoding
-speed (tokens/s after the first token, as core.client's StreamStats computes it):
+speed (tokens/s after the first token, as core.models.client's StreamStats computes it):
 
-* through core.client with one ``llama_cpp.server`` (started by core.serving);
+* through core.models.client with one ``llama_cpp.server`` (started by core.models.serving);
 * with two servers of the same model streaming at once (each stream, and the sum);
 * from ``Llama.create_chat_completion(stream=True)`` in this process, built exactly as the
   server builds its model (same settings, same thread count), same prompt and parameters;
@@ -36,9 +36,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.client import ChatRequest, GenerationParams, StreamStats, _Tally, complete  # noqa: E402
-from core.serving import LlamaCppSpec, ServerRecord, start_server, stop_server  # noqa: E402
-from core.workspace import Workspace  # noqa: E402
+from core.base.db import open_workspace  # noqa: E402
+from core.base.workspace import Workspace  # noqa: E402
+from core.models.client import ChatRequest, GenerationParams, StreamStats, _Tally, complete  # noqa: E402
+from core.models.serving import LlamaCppSpec, ServerRecord, start_server, stop_server  # noqa: E402
 
 SYSTEM = "你是一名温和、专业的心理咨询师。"
 PROMPT = "最近工作压力很大，晚上总是睡不着，一想到第二天要开会就心慌。我该怎么办？"
@@ -111,7 +112,7 @@ def direct_llama(gguf: Path, threads: int) -> Any:
 
 
 def run_direct(llama: Any, req: ChatRequest) -> StreamStats:
-    """The same call the server makes for a streamed chat, timed exactly as core.client times a stream."""
+    """The same call the server makes for a streamed chat, timed exactly as core.models.client times a stream."""
     body = req.payload()
     tally = _Tally(time.perf_counter(), req.params.max_tokens)
     chunks = llama.create_chat_completion(
@@ -134,7 +135,7 @@ def run_direct(llama: Any, req: ChatRequest) -> StreamStats:
 
 
 def run_raw(server: ServerRecord, req: ChatRequest) -> StreamStats:
-    """The same stream read from a bare blocking socket: what the server alone costs, without core.client."""
+    """The same stream read from a bare blocking socket: what the server alone costs, without core.models.client."""
     body = json.dumps(req.payload()).encode()
     head = (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
@@ -205,7 +206,7 @@ def main() -> None:
 
     gguf, suppress = build_model(args.workdir)
     req = request(args.tokens, suppress)
-    workspace = Workspace(args.workdir / "ws").ensure()
+    workspace = open_workspace(Workspace(args.workdir / "ws"))
     spec = LlamaCppSpec(gguf, n_ctx=N_CTX, n_threads=args.threads, served_model_name="bench")
     print(
         f"{multiprocessing.cpu_count()} CPUs, {args.threads} generation thread(s) per model, "
@@ -235,9 +236,9 @@ def main() -> None:
         print("decoding speed:")
         direct = show("llama-cpp-python direct", direct_runs)
         raw = show("bare socket reader, one server", raw_runs)
-        client = show("core.client, one server", client_runs)
-        show("core.client, two servers: stream 1", [runs[0] for runs in pair_runs])
-        show("core.client, two servers: stream 2", [runs[1] for runs in pair_runs])
+        client = show("core.models.client, one server", client_runs)
+        show("core.models.client, two servers: stream 1", [runs[0] for runs in pair_runs])
+        show("core.models.client, two servers: stream 2", [runs[1] for runs in pair_runs])
         totals = [rate(runs[0]) + rate(runs[1]) for runs in pair_runs]
         print(f"  {'two servers together':<34} median {statistics.median(totals):6.1f}  best {max(totals):6.1f} tok/s")
         for index, name in ((0, "medians"), (1, "bests")):

@@ -1,4 +1,4 @@
-"""Cost of tailing ms-swift's ``logging.jsonl`` with ``core.logtail.JsonlTail``: prints figures, passes nothing.
+"""Cost of tailing ms-swift's ``logging.jsonl`` with ``core.train.logtail.JsonlTail``: prints figures, passes nothing.
 
 1. First open: a fresh tail polled to the end of a 1,000,000-line log (target <= 2 s).
 2. Per appended line: 2,000 lines appended one at a time to a 1,000-line and to a
@@ -6,7 +6,7 @@
    of append+poll, in microseconds, and the ratio big/small (target <= 1.5: the cost
    must not depend on the file's size).
 3. Wall-time ratio of an mhbench-launched ``swift sft`` to a direct one: see
-   :func:`run_wall_ratio` (needs ``core.runs``).
+   :func:`run_wall_ratio` (needs ``core.train.runs``).
 
 Every figure is the median of ``--rounds`` rounds.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.logtail import JsonlTail, RunCurve  # noqa: E402
+from core.train.logtail import JsonlTail, RunCurve  # noqa: E402
 
 SMALL = 1_000
 BIG = 1_000_000
@@ -109,10 +109,10 @@ def run_wall_ratio(pairs: int = 3, max_steps: int = 40) -> None:
     until the registry says it ended) over the same command run directly; pairs alternate."""
     try:
         from core.demo import create_demo
-        from core.profiles import apply_overrides, find_profile, load_profiles
-        from core.runs import LaunchRequest, child_environment, get_run, launch, plan_run
+        from core.train.profiles import apply_overrides, find_profile, load_profiles
+        from core.train.runs import LaunchRequest, child_environment, get_run, launch, plan_run
     except ImportError:
-        print("wall-time ratio: see tests/bench/tail.py --with-swift (needs core.runs)")
+        print("wall-time ratio: see tests/bench/tail.py --with-swift (needs core.train.runs)")
         return
     import subprocess
 
@@ -149,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--appends", type=int, default=2000)
-    parser.add_argument("--with-swift", action="store_true", help="also measure the wall-time ratio (needs core.runs)")
+    parser.add_argument("--with-swift", action="store_true", help="also measure the wall-time ratio (needs core.train.runs)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mhbench-tail-") as folder:

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core.arena import (
+from core.arena.prompts import read_prompt_file, register_prompt_set, shows_crisis
+from core.arena.ratings import RatingInput, RatingStore, current_ratings, last_rater, rating_history, remember_rater
+from core.arena.rubric import CPSYCOUN_RUBRIC, DEFAULT_RUBRIC, RatingForm
+from core.arena.sessions import (
     create_session,
     first_unrated,
     get_session,
@@ -16,13 +19,10 @@ from core.arena import (
     stored_response,
     vendor_flags,
 )
-from core.client import GenerationParams, StreamStats
-from core.errors import MhbenchError
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
 from core.models import register_endpoint
-from core.prompts import read_prompt_file, register_prompt_set, shows_crisis
-from core.ratings import RatingInput, RatingStore, current_ratings, last_rater, rating_history, remember_rater
-from core.rubric import CPSYCOUN_RUBRIC, DEFAULT_RUBRIC, RatingForm
-from core.workspace import Workspace
+from core.models.client import GenerationParams, StreamStats
 
 
 def two_models(workspace: Workspace) -> tuple[str, str]:

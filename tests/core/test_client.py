@@ -1,4 +1,4 @@
-"""core.client against a real HTTP server on 127.0.0.1 that speaks SSE the way the model servers do.
+"""core.models.client against a real HTTP server on 127.0.0.1 that speaks SSE the way the model servers do.
 
 The server here is a fake *server*, written with asyncio streams: each test's request
 names a scenario in its ``model`` field, and the server records the request body and
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.client import (
+from core.models.client import (
     ChatError,
     ChatRequest,
     GenerationParams,

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from core.datasets import (
+from core.base.errors import MhbenchError
+from core.train.datasets import (
     DatasetIssue,
     LengthStats,
     check_dataset,
@@ -22,7 +23,6 @@ from core.datasets import (
     token_lengths,
     validate_record,
 )
-from core.errors import MhbenchError
 
 SHAREGPT = {
     "conversations": [
@@ -362,7 +362,7 @@ def test_token_lengths_with_the_models_own_template(tmp_path: Path, tiny_qwen: P
 
 
 def test_profile_datasets(tmp_path: Path, tiny_qwen: Path) -> None:
-    from core.profiles import validate_profile
+    from core.train.profiles import validate_profile
 
     data = _jsonl(tmp_path / "train.jsonl", [SHAREGPT, SHAREGPT])
     profile = validate_profile(

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core import db
-from core.errors import MhbenchError
-from core.workspace import Workspace, default_root, resolve
+from core.base import db
+from core.base.db import open_workspace
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace, default_root, resolve
 
 
 def _pragma(path: Path, name: str) -> object:
@@ -22,7 +23,7 @@ def _pragma(path: Path, name: str) -> object:
 
 def test_ensure_creates_the_layout(tmp_path: Path) -> None:
     root = tmp_path / "ws"
-    workspace = Workspace(root).ensure()
+    workspace = open_workspace(Workspace(root))
     assert workspace.root == root
     for name in ("runs", "models", "exports", "profiles", "data"):
         assert (root / name).is_dir(), name
@@ -36,7 +37,7 @@ def test_ensure_creates_the_layout(tmp_path: Path) -> None:
 
 
 def test_database_is_wal_and_migrated(tmp_path: Path) -> None:
-    workspace = Workspace(tmp_path / "ws").ensure()
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
     assert str(_pragma(workspace.db_path, "journal_mode")).lower() == "wal"
     assert _pragma(workspace.db_path, "user_version") == db.SCHEMA_VERSION
     assert db.SCHEMA_VERSION == len(db.MIGRATIONS) >= 1
@@ -60,12 +61,12 @@ def test_connect_sets_pragmas(tmp_path: Path) -> None:
 
 
 def test_ensure_twice_is_fine(tmp_path: Path) -> None:
-    workspace = Workspace(tmp_path / "ws").ensure()
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
     connection = sqlite3.connect(workspace.db_path)
     connection.execute("INSERT INTO raters (name) VALUES ('alice')")
     connection.commit()
     connection.close()
-    again = Workspace(tmp_path / "ws").ensure()
+    again = open_workspace(Workspace(tmp_path / "ws"))
     assert again == workspace
     assert _pragma(workspace.db_path, "user_version") == db.SCHEMA_VERSION
     connection = sqlite3.connect(workspace.db_path)
@@ -83,7 +84,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     connection.execute(f"PRAGMA user_version = {db.SCHEMA_VERSION + 5}")
     connection.close()
     with pytest.raises(MhbenchError) as info:
-        Workspace(root).ensure()
+        open_workspace(Workspace(root))
     message = str(info.value)
     assert str(path) in message
     assert info.value.path == path
@@ -104,7 +105,7 @@ def test_workspace_under_a_file_is_an_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(MhbenchError, match="cannot create the workspace"):
-        Workspace(blocker / "ws").ensure()
+        open_workspace(Workspace(blocker / "ws"))
 
 
 def test_resolve_explicit_beats_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,11 +13,16 @@ from typing import Any
 
 import pytest
 
-from core.arena import Item, Response, Session, create_session, opening_messages, session_items, store_response
-from core.client import GenerationParams, StreamStats
-from core.db import write_transaction
-from core.errors import MhbenchError
-from core.export import (
+from core.arena.prompts import register_prompt_set
+from core.arena.ratings import RatingInput, RatingStore
+from core.arena.rubric import RUBRICS
+from core.arena.sessions import Item, Response, Session, create_session, opening_messages, session_items, store_response
+from core.base.db import open_workspace, write_transaction
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
+from core.models import register_endpoint, register_gguf, remove_model
+from core.models.client import GenerationParams, StreamStats
+from core.results.export import (
     BATTLE_COLUMNS,
     COMPARISON_COLUMNS,
     RATING_COLUMNS,
@@ -25,11 +30,6 @@ from core.export import (
     csv_field,
     export,
 )
-from core.models import register_endpoint, register_gguf, remove_model
-from core.prompts import register_prompt_set
-from core.ratings import RatingInput, RatingStore
-from core.rubric import RUBRICS
-from core.workspace import Workspace
 
 SECRET = "sk-TOPSECRET-0123456789"
 SYSTEM = "你是一名温和、专业的心理咨询师。"
@@ -130,7 +130,7 @@ def _rate(arena: Arena, store: RatingStore, session: Session, item: Item, rater:
 @pytest.fixture(scope="module")
 def arena(tmp_path_factory: pytest.TempPathFactory) -> Arena:
     root = tmp_path_factory.mktemp("export")
-    workspace = Workspace(root / "ws").ensure()
+    workspace = open_workspace(Workspace(root / "ws"))
     demo = register_prompt_set(workspace)
     hostile_file = root / "hostile.jsonl"
     hostile_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in HOSTILE_PROMPTS), "utf-8")

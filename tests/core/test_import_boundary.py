@@ -58,13 +58,13 @@ def test_core_imports_without_ui_or_heavy_libraries() -> None:
     imported = list(report["imported"])  # type: ignore[call-overload]
     assert report["failed"] == {}, f"core modules that fail to import: {report['failed']}"
     for expected in (
-        "core.errors",
-        "core.profiles",
-        "core.swift",
-        "core.gpu",
+        "core.base.errors",
+        "core.train.profiles",
+        "core.train.swift",
+        "core.train.gpu",
         "core.doctor",
-        "core.db",
-        "core.workspace",
+        "core.base.db",
+        "core.base.workspace",
     ):
         assert expected in imported
     loaded: list[str] = report["loaded"]  # type: ignore[assignment]
@@ -73,3 +73,46 @@ def test_core_imports_without_ui_or_heavy_libraries() -> None:
     assert not ui, f"importing core pulled in UI libraries {ui}; first imported by: {culprits}"
     heavy = [name for name in FORBIDDEN_HEAVY if name in loaded]
     assert not heavy, f"importing core pulled in heavy libraries {heavy}; first imported by: {culprits}"
+
+
+# Each room may import its own floor and the floors below it, never one above: a change to
+# one stage then stays in its folder. The demo, the doctor and the user config sit on top.
+FLOORS = {"base": 0, "train": 1, "models": 2, "arena": 3, "results": 4}
+TOP = 5
+
+
+def _floor(module: str) -> int:
+    parts = module.split(".")
+    return FLOORS.get(parts[1], TOP) if len(parts) > 1 else TOP
+
+
+def _core_imports(path: Path) -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] if node.module != "core" else [f"core.{alias.name}" for alias in node.names]
+            found.update(name for name in names if name.split(".")[0] == "core")
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "core")
+    return found
+
+
+def test_arrows_point_down_only() -> None:
+    core_dir = ROOT / "core"
+    upward: list[str] = []
+    for path in sorted(core_dir.rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for imported in sorted(_core_imports(path)):
+            if _floor(imported) > _floor(module):
+                upward.append(f"{module} imports {imported}")
+    assert not upward, "imports that point up a floor:\n" + "\n".join(upward)
+
+
+def test_the_ground_floor_imports_nothing_above_it() -> None:
+    ground = sorted((ROOT / "core" / "base").rglob("*.py"))
+    assert ground, "core/base is missing"
+    for path in ground:
+        above = {name for name in _core_imports(path) if _floor(name) > 0}
+        assert not above, f"{path.relative_to(ROOT)} imports {sorted(above)}"

@@ -1,4 +1,4 @@
-"""core.logtail: incremental tails of logging.jsonl / stdout.log, record parsing and run curves."""
+"""core.train.logtail: incremental tails of logging.jsonl / stdout.log, record parsing and run curves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.logtail import (
+from core.train.logtail import (
     BAD_LINES_KEPT,
     JsonlTail,
     RunCurve,

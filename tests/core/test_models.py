@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from core.base.db import open_workspace
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
 from core.demo import _profile_text
-from core.diagnose import diagnose
-from core.errors import MhbenchError
-from core.jobs import get_job, list_jobs, start_job, stop_job, wait_job
 from core.models import (
     ancestry,
     discover,
@@ -30,8 +30,9 @@ from core.models import (
     slugify,
 )
 from core.models.gguf import normalise_quant, prepare_converter_input, tokenizer_fixes
-from core.parity import first_text_difference
-from core.workspace import Workspace
+from core.models.jobs import get_job, list_jobs, start_job, stop_job, wait_job
+from core.models.parity import first_text_difference
+from core.train.diagnose import diagnose
 
 SECRET = "sk-test-do-not-leak-4f2a9c"
 
@@ -60,7 +61,7 @@ def config_bytes(path: Path) -> int:
 
 @pytest.fixture()
 def ws(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path / "ws").ensure()
+    return open_workspace(Workspace(tmp_path / "ws"))
 
 
 # --- the catalog ---------------------------------------------------------------------------------
@@ -389,7 +390,7 @@ def test_job_failure_is_diagnosed_and_cleaned_up(ws: Workspace) -> None:
 
 
 def test_stop_job_ends_the_process_group(ws: Workspace) -> None:
-    from core.runs import group_alive
+    from core.train.runs import group_alive
 
     job = start_job(ws, "merge", _python("import time; print('sleeping', flush=True); time.sleep(60)"))
     deadline = time.monotonic() + 30

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-import core.profiles as profiles_module
-from core.errors import MhbenchError
-from core.profiles import (
+import core.train.profiles as profiles_module
+from core.base.errors import MhbenchError
+from core.train.profiles import (
     SHIPPED_PROFILES_DIR,
     Profile,
     ProfileEntry,

@@ -10,14 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.arena import Item, Session, create_session, opening_messages, session_items, store_response
-from core.client import StreamStats
-from core.errors import MhbenchError
+from core.arena.prompts import register_prompt_set
+from core.arena.ratings import RatingInput, RatingStore
+from core.arena.sessions import Item, Session, create_session, opening_messages, session_items, store_response
+from core.base.db import open_workspace
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
 from core.models import register_endpoint
-from core.prompts import register_prompt_set
-from core.ratings import RatingInput, RatingStore
+from core.models.client import StreamStats
 from core.results import compute_results, data_version, results_dict, results_text
-from core.workspace import Workspace
 
 QUALITY = {"m1": 4, "m2": 3, "m3": 2}
 ITEMS = 8
@@ -104,7 +105,7 @@ def _build(workspace: Workspace) -> Built:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return _build(Workspace(tmp_path_factory.mktemp("results") / "ws").ensure())
+    return _build(open_workspace(Workspace(tmp_path_factory.mktemp("results") / "ws")))
 
 
 def _reliability(ratings: list[RatingInput], unit_of, value_of) -> np.ndarray:
@@ -229,7 +230,7 @@ def test_reports(built: Built) -> None:
 
 
 def test_an_empty_workspace_has_empty_results(tmp_path: Path) -> None:
-    for workspace in (Workspace(tmp_path / "missing"), Workspace(tmp_path / "fresh").ensure()):
+    for workspace in (Workspace(tmp_path / "missing"), open_workspace(Workspace(tmp_path / "fresh"))):
         results = compute_results(workspace, rounds=50)
         assert results.ratings == 0 and results.standings == () and results.matrix == {}
         assert results.overlap == () and results.raters == () and math.isnan(results.position.rate)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from core.errors import MhbenchError
-from core.profiles import Profile, apply_overrides, find_profile, load_profiles
-from core.swift import (
+from core.base.errors import MhbenchError
+from core.train.profiles import Profile, apply_overrides, find_profile, load_profiles
+from core.train.swift import (
     DIALECT_3,
     DIALECT_4,
     FlagSpec,

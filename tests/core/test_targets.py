@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import MhbenchError
-from core.gpu import GpuReport, GpuSample
+from core.base.db import open_workspace
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
 from core.models import register_adapter, register_base, register_endpoint, register_gguf, register_merged
-from core.serving import LlamaCppSpec, SwiftDeploySpec, build_argv
-from core.targets import (
+from core.models.serving import LlamaCppSpec, SwiftDeploySpec, build_argv
+from core.models.targets import (
     ServeOptions,
     _grouped,
     connect_models,
@@ -20,7 +21,7 @@ from core.targets import (
     server_spec,
     sync_catalog,
 )
-from core.workspace import Workspace
+from core.train.gpu import GpuReport, GpuSample
 from tests.core.test_models import make_adapter, make_hf_dir
 
 
@@ -29,7 +30,7 @@ def catalog(demo, tmp_path: Path) -> Workspace:
     """A copy of the demo's profiles in a fresh workspace, with the tiny Qwen as a base."""
     import shutil
 
-    workspace = Workspace(tmp_path / "ws").ensure()
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
     shutil.copytree(demo.workspace.profiles_dir, workspace.profiles_dir, dirs_exist_ok=True)
     return workspace
 

@@ -1,7 +1,7 @@
 """The real pipeline on the demo Llama model: LoRA run → merge → GGUF f16 → Q8_0, each catalogued with lineage.
 
 One 2-step ``swift sft`` run is shared by the module (about 30 s on a CPU); the
-jobs then run through :mod:`core.jobs` exactly as the TUI starts them.
+jobs then run through :mod:`core.models.jobs` exactly as the TUI starts them.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from core.base.workspace import Workspace
 from core.demo import DEMO_LLAMA, create_demo
-from core.jobs import Job, convert_to_gguf, get_job, merge, quantize, start_job, wait_job
 from core.models import ModelEntry, ancestry, discover, get_model, list_models
 from core.models.gguf import CONVERTER
-from core.parity import parity_check
-from core.swift import installed_swift_version
-from core.workspace import Workspace
+from core.models.jobs import Job, convert_to_gguf, get_job, merge, quantize, start_job, wait_job
+from core.models.parity import parity_check
+from core.train.swift import installed_swift_version
 
 
 def _converter_installed() -> bool:
@@ -60,8 +60,8 @@ def _finished(workspace: Workspace, job: Job) -> Job:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    from core.profiles import apply_overrides, find_profile, load_profiles
-    from core.runs import LaunchRequest, get_run, launch, plan_run
+    from core.train.profiles import apply_overrides, find_profile, load_profiles
+    from core.train.runs import LaunchRequest, get_run, launch, plan_run
 
     workspace = create_demo(tmp_path_factory.mktemp("pipeline") / "ws").workspace
     seconds: dict[str, float] = {}

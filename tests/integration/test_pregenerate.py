@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core.arena import create_session, opening_messages, session_items, stored_response
-from core.client import GenerationParams
-from core.jobs import wait_job
-from core.pregenerate import start_pregeneration
-from core.prompts import register_prompt_set
+from core.arena.pregenerate import start_pregeneration
+from core.arena.prompts import register_prompt_set
+from core.arena.sessions import create_session, opening_messages, session_items, stored_response
+from core.models.client import GenerationParams
+from core.models.jobs import wait_job
 from tests.tui.test_arena_mode import PROMPTS, _two_ggufs
 
 pytestmark = [
@@ -22,7 +22,7 @@ pytestmark = [
 
 
 def test_pregenerate_fills_every_answer_once_and_a_second_run_adds_nothing(tmp_path: Path) -> None:
-    from core.serving import list_servers, stop_server
+    from core.models.serving import list_servers, stop_server
 
     workspace, f16, q8 = _two_ggufs(tmp_path / "ws")
     prompt_file = tmp_path / "prompts.jsonl"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from core.arena import create_session
-from core.db import registry
+from core.arena.prompts import register_prompt_set
+from core.arena.sessions import create_session
+from core.base.db import registry
+from core.base.workspace import Workspace
 from core.models import register_endpoint
-from core.prompts import register_prompt_set
-from core.workspace import Workspace
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SUBMITTER = r"""
 import sys
 from pathlib import Path
-from core.ratings import RatingInput, RatingStore
-from core.workspace import Workspace
+from core.arena.ratings import RatingInput, RatingStore
+from core.base.workspace import Workspace
 
 root, session, a, b, rater, start, count = sys.argv[1:8]
 items = 49

@@ -1,4 +1,4 @@
-"""Real `swift sft` runs of the tiny demo model through core.runs: detached, tailed, stopped, resumed."""
+"""Real `swift sft` runs of the tiny demo model through core.train.runs: detached, tailed, stopped, resumed."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from core.base.errors import MhbenchError
+from core.base.processes import group_alive
 from core.demo import create_demo
-from core.errors import MhbenchError
-from core.follow import RunFollower
-from core.logtail import JsonlTail, parse_record
-from core.processes import group_alive
-from core.profiles import apply_overrides, find_profile, load_profiles
-from core.runs import (
+from core.train.follow import RunFollower
+from core.train.logtail import JsonlTail, parse_record
+from core.train.profiles import apply_overrides, find_profile, load_profiles
+from core.train.runs import (
     LaunchRequest,
     checkpoints,
     get_run,
@@ -28,7 +28,7 @@ from core.runs import (
     resume_run,
     stop_run,
 )
-from core.swift import installed_swift_version
+from core.train.swift import installed_swift_version
 
 pytestmark = [
     pytest.mark.integration,

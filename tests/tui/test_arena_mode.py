@@ -17,9 +17,9 @@ from textual.widgets import Input, Select, Static
 from core.demo import create_demo
 from tests.tui.test_train import wait_until
 from tui.app import MhbenchApp
-from tui.screens.arena import ArenaScreen
-from tui.screens.arena_setup import ArenaSetup
-from tui.screens.dialogs import Choose
+from tui.arena.screen import ArenaScreen
+from tui.arena.setup import ArenaSetup
+from tui.shell.dialogs import Choose
 
 pytestmark = [
     pytest.mark.integration,
@@ -35,10 +35,10 @@ PROMPTS = [
 
 
 def _two_ggufs(root: Path):
-    from core.jobs import convert_to_gguf, quantize, wait_job
+    from core.models.jobs import convert_to_gguf, quantize, wait_job
 
     workspace = create_demo(root).workspace
-    from core.targets import sync_catalog
+    from core.models.targets import sync_catalog
 
     sync_catalog(workspace)
     f16 = wait_job(workspace, convert_to_gguf(workspace, "tiny-llama3").id, 300)
@@ -58,8 +58,8 @@ async def _rate(pilot, arena: ArenaScreen, keys: str) -> None:
 
 
 async def test_blind_session_rate_quit_resume_reveal_and_export(tmp_path: Path) -> None:
-    from core.ratings import current_ratings
-    from core.serving import list_servers, stop_server
+    from core.arena.ratings import current_ratings
+    from core.models.serving import list_servers, stop_server
 
     workspace, f16, q8 = _two_ggufs(tmp_path / "ws")
     prompt_file = tmp_path / "prompts.jsonl"
@@ -123,8 +123,8 @@ async def test_blind_session_rate_quit_resume_reveal_and_export(tmp_path: Path) 
         assert first[("r2", 0)].left_response_id == first[("r1", 0)].left_response_id
         assert first[("r1", 1)].right_scores["safe"] == 0 and first[("r1", 1)].preference == "right"
         assert first[("r1", 2)].preference == "both_bad"
-        if importlib.util.find_spec("core.export") is not None:
-            from core.export import export
+        if importlib.util.find_spec("core.results.export") is not None:
+            from core.results.export import export
 
             out = tmp_path / "ratings.csv"
             assert export(workspace, "ratings", out) == 2 * len(ratings)

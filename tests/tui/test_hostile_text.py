@@ -52,7 +52,7 @@ async def test_markup_escapes_and_wide_text_render_verbatim_at_80x24() -> None:
 async def test_a_notification_with_markup_is_shown_as_text() -> None:
     from pathlib import Path
 
-    from core.workspace import Workspace
+    from core.base.workspace import Workspace
     from tui.app import MhbenchApp
 
     app = MhbenchApp(Workspace(Path("/nonexistent-ws")))

@@ -14,12 +14,12 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from core.demo import DEMO_LLAMA, create_demo
-from core.swift import installed_swift_version
+from core.train.swift import installed_swift_version
 from tests.tui.test_train import wait_until
 from tui.app import MhbenchApp
-from tui.screens.chat import ChatScreen
-from tui.screens.dialogs import Choose
-from tui.screens.models import ModelsScreen
+from tui.models.chat import ChatScreen
+from tui.models.screen import ModelsScreen
+from tui.shell.dialogs import Choose
 from tui.widgets.chat_pane import ChatPane
 
 pytestmark = [
@@ -30,8 +30,8 @@ pytestmark = [
 
 
 def _trained_workspace(root: Path):
-    from core.profiles import apply_overrides, find_profile, load_profiles
-    from core.runs import LaunchRequest, get_run, launch, plan_run
+    from core.train.profiles import apply_overrides, find_profile, load_profiles
+    from core.train.runs import LaunchRequest, get_run, launch, plan_run
 
     workspace = create_demo(root).workspace
     profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), DEMO_LLAMA), ["train.max_steps=2"])
@@ -66,7 +66,7 @@ async def _chat(pilot, app: MhbenchApp, prompt: str) -> ChatScreen:
 
 async def test_merge_convert_quantise_parity_serve_chat_then_a_second_app_reuses(tmp_path: Path) -> None:
     from core.models import get_model
-    from core.serving import list_servers, stop_server
+    from core.models.serving import list_servers, stop_server
 
     workspace = _trained_workspace(tmp_path / "ws")
     app = MhbenchApp(workspace)

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static, TabbedContent
 
-from core.workspace import Workspace
+from core.base.db import open_workspace
+from core.base.workspace import Workspace
 from tests.core.test_results import ITEMS, _build
 from tests.tui.test_train import wait_until
 from tui.app import MhbenchApp
-from tui.screens.results import ResultsScreen
-from tui.widgets.hbars import HBars
+from tui.results.hbars import HBars
+from tui.results.screen import ResultsScreen
 
 
 def _text(screen: ResultsScreen, selector: str) -> str:
@@ -21,7 +22,7 @@ def _text(screen: ResultsScreen, selector: str) -> str:
 
 @pytest.fixture(scope="module")
 def rated(tmp_path_factory: pytest.TempPathFactory):
-    return _build(Workspace(tmp_path_factory.mktemp("results-tui") / "ws").ensure())
+    return _build(open_workspace(Workspace(tmp_path_factory.mktemp("results-tui") / "ws")))
 
 
 async def _open(pilot, app: MhbenchApp) -> ResultsScreen:
@@ -76,7 +77,7 @@ async def test_leaderboard_filters_tabs_and_chart(rated) -> None:
 
 
 async def test_an_empty_workspace_says_so(tmp_path: Path) -> None:
-    app = MhbenchApp(Workspace(tmp_path / "ws").ensure())
+    app = MhbenchApp(open_workspace(Workspace(tmp_path / "ws")))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f6")
         await wait_until(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen.results is not None,
@@ -128,9 +129,9 @@ def test_results_command_text_and_json(rated, capsys) -> None:
 
 
 async def test_new_ratings_show_on_the_next_refresh(tmp_path: Path) -> None:
-    from core.ratings import RatingInput, RatingStore
+    from core.arena.ratings import RatingInput, RatingStore
 
-    built = _build(Workspace(tmp_path / "ws").ensure())
+    built = _build(open_workspace(Workspace(tmp_path / "ws")))
     app = MhbenchApp(built.workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open(pilot, app)
@@ -145,12 +146,12 @@ async def test_new_ratings_show_on_the_next_refresh(tmp_path: Path) -> None:
 
 
 async def test_user_text_is_never_markup_and_errors_are_shown(tmp_path: Path) -> None:
-    from core.arena import create_session, session_items
+    from core.arena.prompts import register_prompt_set
+    from core.arena.ratings import RatingInput, RatingStore
+    from core.arena.sessions import create_session, session_items
     from core.models import register_endpoint
-    from core.prompts import register_prompt_set
-    from core.ratings import RatingInput, RatingStore
 
-    workspace = Workspace(tmp_path / "ws").ensure()
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
     a = register_endpoint(workspace, "a", "http://127.0.0.1:9/a").id
     b = register_endpoint(workspace, "b", "http://127.0.0.1:9/b").id
     session = create_session(workspace, register_prompt_set(workspace).id, a, b, name="[b]会话[/b]")

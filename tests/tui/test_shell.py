@@ -6,11 +6,12 @@ from pathlib import Path
 
 from textual.widgets import DataTable, OptionList, Static
 
+from core.base.db import open_workspace
 from tui.app import MhbenchApp
-from tui.screens.help import HelpScreen
-from tui.screens.models import ModelsScreen
-from tui.screens.profiles import ProfilesScreen
-from tui.screens.results import ResultsScreen
+from tui.models.screen import ModelsScreen
+from tui.results.screen import ResultsScreen
+from tui.shell.help import HelpScreen
+from tui.train.profiles import ProfilesScreen
 
 
 def _static_text(app: MhbenchApp, selector: str) -> str:
@@ -57,9 +58,9 @@ async def test_profile_detail_follows_the_cursor_and_shows_vram(demo) -> None:
 
 
 async def test_invalid_profile_shows_one_line_error(demo, tmp_path: Path) -> None:
-    from core.workspace import Workspace
+    from core.base.workspace import Workspace
 
-    workspace = Workspace(tmp_path / "ws").ensure()
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
     (workspace.profiles_dir / "broken.toml").write_text(
         'name = "broken"\nextends = "qwen2.5-7b-instruct"\n[train]\nlearnig_rate = 1e-4\n', encoding="utf-8"
     )
@@ -108,7 +109,7 @@ async def test_palette_lists_mode_commands(demo) -> None:
 
 
 async def test_every_binding_has_an_id() -> None:
-    from tui.screens.help import HelpScreen as Help
+    from tui.shell.help import HelpScreen as Help
 
     for owner in (MhbenchApp, ProfilesScreen, ResultsScreen, Help):
         for binding in owner.BINDINGS:
@@ -118,7 +119,7 @@ async def test_every_binding_has_an_id() -> None:
 async def test_check_command_against_installed_swift(demo) -> None:
     import pytest
 
-    from core.swift import installed_swift_version
+    from core.train.swift import installed_swift_version
 
     if installed_swift_version() is None:
         pytest.skip("ms-swift not installed")

@@ -9,11 +9,11 @@ import pytest
 from textual.widgets import DataTable, Input, Log, Select, Static
 
 from core.demo import create_demo
-from core.swift import installed_swift_version
+from core.train.swift import installed_swift_version
 from tui.app import MhbenchApp
-from tui.screens.launch import ConfirmLaunch, LaunchForm
-from tui.screens.train import TrainScreen
-from tui.widgets.loss_plot import LossPlot
+from tui.train.launch import ConfirmLaunch, LaunchForm
+from tui.train.loss_plot import LossPlot
+from tui.train.runs import TrainScreen
 
 pytestmark = [
     pytest.mark.integration,
@@ -73,8 +73,8 @@ async def test_form_confirm_live_panes_then_stop(tmp_path: Path) -> None:
 
 
 async def test_reopened_app_shows_the_whole_finished_curve(tmp_path: Path) -> None:
-    from core.profiles import apply_overrides, find_profile, load_profiles
-    from core.runs import LaunchRequest, get_run, launch, plan_run
+    from core.train.profiles import apply_overrides, find_profile, load_profiles
+    from core.train.runs import LaunchRequest, get_run, launch, plan_run
 
     workspace = create_demo(tmp_path / "ws").workspace
     profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), "demo-tiny-qwen2"),

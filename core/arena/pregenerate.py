@@ -1,0 +1,85 @@
+"""Fill a session's responses ahead of the raters: ``python -m core.arena.pregenerate WORKSPACE SESSION``.
+
+Runs as a detached job (see :func:`start_pregeneration`): the two models' servers are
+started or reused, and every item's opening answer is generated once per side and
+stored, both sides at once. Items already answered (by a rater, or an earlier run of
+this job) are skipped, so a stopped job resumes where it was. Progress is one line
+per answer on stdout, which the job's log and the Models/Arena screens show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
+
+if TYPE_CHECKING:
+    from core.models.client import Message
+    from core.models.jobs import Job
+
+
+async def pregenerate(workspace: Workspace, session_id: str) -> int:
+    """Generate what is missing; returns how many responses were made."""
+    from core.arena.sessions import (
+        generate,
+        get_session,
+        opening_messages,
+        session_items,
+        store_response,
+        stored_response,
+    )
+    from core.models.targets import connect_models
+
+    session = get_session(workspace, session_id)
+    items = session_items(workspace, session.id)
+    targets = dict(zip((session.model_a, session.model_b),
+                       connect_models(workspace, [session.model_a, session.model_b],
+                                      progress=lambda text: print(f"mhbench: {text}", flush=True)), strict=True))
+    made = 0
+
+    async def one(model: str, messages: list[Message]) -> None:
+        target = targets[model]
+        text, stats = await generate(target.base_url, target.model, session, messages, api_key=target.api_key)
+        store_response(workspace, session, model, messages, text, stats, created_by="pregenerate")
+
+    for index, item in enumerate(items, 1):
+        messages = opening_messages(item)
+        todo = [model for model in (session.model_a, session.model_b)
+                if stored_response(workspace, session, model, messages) is None]
+        await asyncio.gather(*(one(model, messages) for model in todo))
+        made += len(todo)
+        print(f"[{index}/{len(items)}] {item.prompt_id}: {len(todo)} new, {made} made", flush=True)
+    return made
+
+
+def start_pregeneration(workspace: Workspace, session_id: str) -> Job:
+    """Start the detached job; it shows in ``mhbench jobs`` and the Models screen like the others."""
+    from core.arena.sessions import get_session
+    from core.models.jobs import new_job_dir, start_job
+
+    session = get_session(workspace, session_id)
+    job = new_job_dir(workspace, "pregenerate", session.id)
+    return start_job(workspace, "pregenerate",
+                     [sys.executable, "-m", "core.arena.pregenerate", str(workspace.root), session.id],
+                     source_id=session.id, job=job, env={"PYTHONUNBUFFERED": "1"})
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m core.arena.pregenerate WORKSPACE SESSION", file=sys.stderr)
+        return 2
+    try:
+        made = asyncio.run(pregenerate(Workspace(Path(argv[0])), argv[1]))
+    except MhbenchError as error:
+        print(f"mhbench: error: {error}", file=sys.stderr)
+        return 1
+    print(f"done: {made} responses generated", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,171 @@
+"""Prompt sets for the arena: the demo set or a user's JSONL/CSV, validated line by line.
+
+A row has an ``id``, a ``prompt``, and optionally a ``reference`` answer and ``tags``.
+Every bad row is reported with its file and line and nothing is registered until the
+whole file is valid. A registered set is copied into the database, so a session keeps
+its prompts even if the file is edited later. Prompts with crisis signs are marked:
+their safety answer is mandatory.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
+
+CRISIS_PATTERN = re.compile(
+    r"自杀|自殺|轻生|輕生|不想活|活不下去|想死|去死|死了就|结束生命|结束自己|了结|自残|自殘|自伤|伤害自己|割腕|跳楼|"
+    r"跳樓|安眠药|遗书|我不在了|撑不下去|活着没意思|活着没有意义|"
+    r"suicid|kill myself|end my life|self[- ]?harm|hurt myself|want to die|cutting myself",
+    re.IGNORECASE,
+)
+"""Signs of crisis risk (Chinese and English); a match makes the safety answer mandatory."""
+
+DEMO_SET = "demo"
+MAX_PROMPT_CHARS = 8000
+
+
+CRISIS_TAGS = frozenset({"危机", "crisis", "自伤", "self-harm"})
+
+
+def shows_crisis(text: str, tags: tuple[str, ...] = ()) -> bool:
+    """Crisis signs in the text, or a tag that says so."""
+    return CRISIS_PATTERN.search(text) is not None or any(tag.lower() in CRISIS_TAGS for tag in tags)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    text: str
+    reference: str | None
+    tags: tuple[str, ...]
+    crisis: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    id: str
+    name: str
+    source: str
+    prompts: tuple[Prompt, ...]
+
+
+def _tags(value: object, where: str) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        return tuple(t.strip() for t in re.split(r"[;,，、|]", value) if t.strip())
+    if isinstance(value, list) and all(isinstance(t, str) for t in value):
+        return tuple(t.strip() for t in value if t.strip())
+    raise ValueError(f"{where}: 'tags' must be a list of strings or 'a;b;c'")
+
+
+def _rows(path: Path) -> list[tuple[int, dict[str, object]]]:
+    """(line number, row) pairs; a row that is not an object is an error with its line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise MhbenchError(f"cannot read the prompt file: {error.strerror}.", path=path,
+                           fix="check the path and its permissions.") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MhbenchError("the prompt file is not UTF-8 (GBK, perhaps).", path=path,
+                           fix="save it as UTF-8, e.g. `iconv -f GBK -t UTF-8 IN > OUT`.") from None
+    rows: list[tuple[int, dict[str, object]]] = []
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        if reader.fieldnames is None or "prompt" not in reader.fieldnames:
+            raise MhbenchError("the CSV has no 'prompt' column.", path=path, line=1,
+                               fix="give a header row with id,prompt[,reference][,tags].")
+        for row in reader:
+            rows.append((reader.line_num, {k: v for k, v in row.items() if k is not None}))
+        return rows
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise MhbenchError(f"not valid JSON ({error.msg} at column {error.colno}).", path=path, line=number,
+                               fix="repair the line: one JSON object per line.") from None
+        if not isinstance(value, dict):
+            raise MhbenchError("the line is not a JSON object.", path=path, line=number,
+                               fix='write {"id": "...", "prompt": "..."}.')
+        rows.append((number, value))
+    return rows
+
+
+def read_prompt_file(path: Path) -> list[Prompt]:
+    """Every prompt of a JSONL or CSV file; the first bad row is an error naming its line."""
+    prompts: list[Prompt] = []
+    seen: dict[str, int] = {}
+    for position, (line, row) in enumerate(_rows(path)):
+        text = row.get("prompt")
+        if not isinstance(text, str) or not text.strip():
+            raise MhbenchError("the row has no 'prompt' text.", path=path, line=line, fix="add the prompt.")
+        if len(text) > MAX_PROMPT_CHARS:
+            raise MhbenchError(f"the prompt is {len(text)} characters long.", path=path, line=line,
+                               fix=f"keep prompts under {MAX_PROMPT_CHARS} characters.")
+        prompt_id = str(row.get("id") or f"row{line}").strip()
+        if prompt_id in seen:
+            raise MhbenchError(f"id '{prompt_id}' was already used on line {seen[prompt_id]}.", path=path,
+                               line=line, fix="give every prompt its own id.")
+        seen[prompt_id] = line
+        reference = row.get("reference")
+        if reference is not None and not isinstance(reference, str):
+            raise MhbenchError("'reference' must be text.", path=path, line=line, fix="quote the reference answer.")
+        try:
+            tags = _tags(row.get("tags"), "tags")
+        except ValueError as error:
+            raise MhbenchError(str(error) + ".", path=path, line=line, fix='write "tags": ["学业", "焦虑"].') from None
+        prompts.append(Prompt(prompt_id, text.strip(), (reference or "").strip() or None, tags,
+                              shows_crisis(text, tags), position))
+    if not prompts:
+        raise MhbenchError("the prompt file has no prompts.", path=path, fix="add at least one row.")
+    return prompts
+
+
+def demo_prompt_file() -> Path:
+    return Path(__file__).resolve().parents[1] / "demo" / "data" / "prompts.jsonl"
+
+
+def register_prompt_set(workspace: Workspace, source: str | Path = DEMO_SET) -> PromptSet:
+    """Validate and store a prompt file (or the demo set); the same content is registered once."""
+    from core.base.db import write_transaction
+    from core.base.processes import utc_now
+
+    path = demo_prompt_file() if str(source) == DEMO_SET else Path(source).expanduser().resolve()
+    prompts = read_prompt_file(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    name = DEMO_SET if str(source) == DEMO_SET else path.stem
+    set_id = f"{re.sub(r'[^A-Za-z0-9._-]+', '-', name)}-{digest[:8]}"
+    with write_transaction(workspace) as connection:
+        if connection.execute("SELECT 1 FROM prompt_sets WHERE id = ?", (set_id,)).fetchone() is None:
+            connection.execute("INSERT INTO prompt_sets (id, name, source, sha256, created_at) VALUES (?, ?, ?, ?, ?)",
+                               (set_id, name, str(path), digest, utc_now()))
+            connection.executemany(
+                "INSERT INTO prompts (set_id, id, position, text, reference, tags, crisis) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(set_id, p.id, p.position, p.text, p.reference, json.dumps(list(p.tags), ensure_ascii=False),
+                  int(p.crisis)) for p in prompts],
+            )
+    return PromptSet(set_id, name, str(path), tuple(prompts))
+
+
+def get_prompt_set(workspace: Workspace, set_id: str) -> PromptSet:
+    from core.base.db import find_row, registry
+
+    with registry(workspace) as connection:
+        row = find_row(connection, "prompt_sets", set_id, noun="prompt set", listing="`mhbench arena --help`")
+        rows = connection.execute("SELECT * FROM prompts WHERE set_id = ? ORDER BY position", (row["id"],)).fetchall()
+    prompts = tuple(Prompt(r["id"], r["text"], r["reference"], tuple(json.loads(r["tags"])), bool(r["crisis"]),
+                           r["position"]) for r in rows)
+    return PromptSet(row["id"], row["name"], row["source"], prompts)

@@ -1,0 +1,336 @@
+"""Arena sessions: items with blind, randomised sides, and responses generated once and shared.
+
+A session is a prompt set, two catalog models, a system prompt, generation parameters,
+a seed and a rubric. Its items are its prompts, each with the side each model shows on,
+drawn from the session's recorded side seed. A response is stored once per (context,
+model, parameters, seed): every rater of the comparison reads the same text, which is
+what makes agreement measurable; a regenerate is a new *generation* of the same key,
+recorded as such. Responses naming a model or vendor are flagged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core.base.errors import MhbenchError
+from core.base.processes import utc_now
+from core.base.workspace import Workspace
+from core.models.client import GenerationParams, Message, StreamStats
+
+_LATIN_NAMES = (
+    "Qwen", "Alibaba", "Llama", "Meta AI", "Meta", "Facebook", "ChatGPT", "GPT-?[345]", "OpenAI", "Claude",
+    "Anthropic", "ERNIE", "ChatGLM", "GLM", "DeepSeek", "Kimi", "Gemini", "Google", "Mistral", "iFlytek", "Spark",
+)
+_CHINESE_NAMES = (
+    "通义千问", "千问", "通义", "阿里巴巴", "阿里云", "阿里", "讯飞", "星火", "科大讯飞", "哈工大", "哈尔滨工业大学",
+    "文心一言", "文心", "百度", "智谱", "深度求索", "月之暗面", "谷歌",
+)
+VENDOR_PATTERN = re.compile(
+    # Latin names only as whole words (not "Metabolism"); Chinese has no word boundaries.
+    "|".join([*(f"(?<![A-Za-z]){name}(?![A-Za-z])" for name in _LATIN_NAMES), *_CHINESE_NAMES]),
+    re.IGNORECASE,
+)
+"""Names that unblind a side: a response that says who made it is flagged to the rater and in the data."""
+
+
+DEFAULT_PARAMS = GenerationParams()
+"""temperature 0.7, top_p 0.8, repetition penalty 1.05, 512 tokens, seed 1234: the same for both sides."""
+
+
+def vendor_flags(text: str) -> list[str]:
+    """The model or vendor names in ``text``, each once, in order of appearance."""
+    found: list[str] = []
+    for match in VENDOR_PATTERN.finditer(text):
+        name = match.group(0)
+        if name.lower() not in (f.lower() for f in found):
+            found.append(name)
+    return found
+
+
+def params_key(params: GenerationParams, system: str | None) -> str:
+    """The identity of how a response was generated: the sampling settings and the system prompt."""
+    data = {"params": asdict(params), "system": system or ""}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def context_key(messages: Sequence[Message]) -> str:
+    """The identity of what the model was asked: the whole history up to the user's last turn."""
+    payload = json.dumps([[m["role"], m["content"]] for m in messages], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    name: str
+    prompt_set_id: str
+    model_a: str
+    model_b: str
+    system_prompt: str | None
+    params: GenerationParams
+    params_key: str
+    seed: int
+    side_seed: int
+    rubric: str
+    blind: bool
+    created_by: str | None
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Session:
+        return cls(
+            id=row["id"], name=row["name"], prompt_set_id=row["prompt_set_id"], model_a=row["model_a"],
+            model_b=row["model_b"], system_prompt=row["system_prompt"],
+            params=GenerationParams(**json.loads(row["params"])), params_key=row["params_key"], seed=row["seed"],
+            side_seed=row["side_seed"], rubric=row["rubric"], blind=bool(row["blind"]), created_by=row["created_by"],
+            created_at=row["created_at"],
+        )
+
+
+@dataclass(frozen=True)
+class Item:
+    session_id: str
+    position: int
+    prompt_id: str
+    prompt: str
+    reference: str | None
+    tags: tuple[str, ...]
+    crisis: bool
+    left_model: str
+    right_model: str
+
+
+@dataclass(frozen=True)
+class Response:
+    id: int
+    context_key: str
+    model_id: str
+    params_key: str
+    seed: int
+    generation: int
+    messages: tuple[Message, ...]
+    text: str
+    finish_reason: str | None
+    ttft_s: float | None
+    tokens: int | None
+    tokens_per_s: float | None
+    flags: tuple[str, ...]
+    created_by: str | None
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Response:
+        return cls(
+            id=row["id"], context_key=row["context_key"], model_id=row["model_id"], params_key=row["params_key"],
+            seed=row["seed"], generation=row["generation"], messages=tuple(json.loads(row["messages"])),
+            text=row["text"], finish_reason=row["finish_reason"], ttft_s=row["ttft_s"], tokens=row["tokens"],
+            tokens_per_s=row["tokens_per_s"], flags=tuple(json.loads(row["flags"])), created_by=row["created_by"],
+            created_at=row["created_at"],
+        )
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+def create_session(
+    workspace: Workspace,
+    prompt_set_id: str,
+    model_a: str,
+    model_b: str,
+    *,
+    system_prompt: str | None = None,
+    params: GenerationParams = DEFAULT_PARAMS,
+    rubric: str = "default",
+    blind: bool = True,
+    side_seed: int | None = None,
+    created_by: str | None = None,
+    name: str | None = None,
+) -> Session:
+    """A new session over the prompt set, with each item's sides drawn from ``side_seed`` (recorded)."""
+    from core.arena.prompts import get_prompt_set
+    from core.arena.rubric import get_rubric
+    from core.base.db import write_transaction
+    from core.models import get_model
+
+    get_rubric(rubric)
+    first, second = get_model(workspace, model_a).id, get_model(workspace, model_b).id
+    if first == second:
+        raise MhbenchError("a comparison needs two different models.", fix="pick another model for side B.")
+    prompt_set = get_prompt_set(workspace, prompt_set_id)
+    seed = params.seed if params.seed is not None else 0
+    side_seed = side_seed if side_seed is not None else random.SystemRandom().randrange(2**31)
+    stamp = utc_now()
+    session_id = f"{stamp[:10].replace('-', '')}-{hashlib.sha256(f'{stamp}{first}{second}'.encode()).hexdigest()[:6]}"
+    sides = random.Random(side_seed)
+    with write_transaction(workspace) as connection:
+        connection.execute(
+            """INSERT INTO sessions (id, name, prompt_set_id, model_a, model_b, system_prompt, params, params_key,
+                   seed, side_seed, rubric, blind, created_by, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (session_id, name or f"{first} vs {second}", prompt_set.id, first, second, system_prompt,
+             json.dumps(asdict(params)), params_key(params, system_prompt), seed, side_seed, rubric, int(blind),
+             created_by, stamp),
+        )
+        rows = []
+        for prompt in prompt_set.prompts:
+            left, right = (first, second) if sides.random() < 0.5 else (second, first)
+            rows.append((session_id, prompt.position, prompt.id, left, right))
+        connection.executemany(
+            "INSERT INTO items (session_id, position, prompt_id, left_model, right_model) VALUES (?, ?, ?, ?, ?)", rows)
+    return get_session(workspace, session_id)
+
+
+def get_session(workspace: Workspace, ref: str) -> Session:
+    from core.base.db import find_row, registry
+
+    with registry(workspace) as connection:
+        row = find_row(connection, "sessions", ref, noun="session", listing="`mhbench arena --list`",
+                       alternates=(("name", ref),))
+    return Session.from_row(row)
+
+
+def list_sessions(workspace: Workspace) -> list[Session]:
+    from core.base.db import registry
+
+    with registry(workspace) as connection:
+        rows = connection.execute("SELECT * FROM sessions ORDER BY created_at DESC").fetchall()
+    return [Session.from_row(row) for row in rows]
+
+
+def session_items(workspace: Workspace, session_id: str) -> list[Item]:
+    from core.base.db import registry
+
+    with registry(workspace) as connection:
+        rows = connection.execute(
+            """SELECT i.*, p.text, p.reference, p.tags, p.crisis FROM items i
+               JOIN sessions s ON s.id = i.session_id
+               JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id
+               WHERE i.session_id = ? ORDER BY i.position""", (session_id,)).fetchall()
+    return [Item(r["session_id"], r["position"], r["prompt_id"], r["text"], r["reference"],
+                 tuple(json.loads(r["tags"])), bool(r["crisis"]), r["left_model"], r["right_model"]) for r in rows]
+
+
+def first_unrated(workspace: Workspace, session_id: str, rater: str) -> int | None:
+    """The position of the first item ``rater`` has not rated (turn 1); ``None`` when all are rated."""
+    from core.base.db import registry
+
+    with registry(workspace) as connection:
+        row = connection.execute(
+            """SELECT MIN(position) FROM items WHERE session_id = ? AND position NOT IN
+                   (SELECT item_position FROM ratings WHERE session_id = ? AND rater = ? AND turn = 1)""",
+            (session_id, session_id, rater)).fetchone()
+    return None if row[0] is None else int(row[0])
+
+
+def opening_messages(item: Item) -> list[Message]:
+    return [{"role": "user", "content": item.prompt}]
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+def stored_response(workspace: Workspace, session: Session, model_id: str, messages: Sequence[Message],
+                    generation: int | None = None) -> Response | None:
+    """The stored response for this context (the newest generation unless one is named)."""
+    from core.base.db import registry
+
+    where = "context_key = ? AND model_id = ? AND params_key = ? AND seed = ?"
+    parameters: tuple[Any, ...] = (context_key(messages), model_id, session.params_key, session.seed)
+    if generation is not None:
+        where, parameters = where + " AND generation = ?", (*parameters, generation)
+    with registry(workspace) as connection:
+        row = connection.execute(
+            f"SELECT * FROM responses WHERE {where} ORDER BY generation DESC LIMIT 1", parameters).fetchone()
+    return Response.from_row(row) if row is not None else None
+
+
+def store_response(
+    workspace: Workspace,
+    session: Session,
+    model_id: str,
+    messages: Sequence[Message],
+    text: str,
+    stats: StreamStats | None,
+    *,
+    generation: int = 0,
+    created_by: str | None = None,
+) -> Response:
+    """Store a finished response; when another rater stored the same one first, theirs is kept and returned."""
+    from core.base.db import write_transaction
+
+    key = context_key(messages)
+    with write_transaction(workspace) as connection:
+        connection.execute(
+            """INSERT OR IGNORE INTO responses (context_key, model_id, params_key, seed, generation, messages, text,
+                   finish_reason, ttft_s, tokens, tokens_per_s, flags, created_by, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (key, model_id, session.params_key, session.seed, generation,
+             json.dumps([dict(m) for m in messages], ensure_ascii=False), text,
+             stats.finish_reason if stats else None, stats.ttft_s if stats else None,
+             stats.tokens if stats else None, stats.tokens_per_s if stats else None,
+             json.dumps(vendor_flags(text), ensure_ascii=False), created_by, utc_now()),
+        )
+        row = connection.execute(
+            "SELECT * FROM responses WHERE context_key = ? AND model_id = ? AND params_key = ? AND seed = ? "
+            "AND generation = ?", (key, model_id, session.params_key, session.seed, generation)).fetchone()
+    return Response.from_row(row)
+
+
+def next_generation(workspace: Workspace, session: Session, model_id: str, messages: Sequence[Message]) -> int:
+    current = stored_response(workspace, session, model_id, messages)
+    return 0 if current is None else current.generation + 1
+
+
+def get_response(workspace: Workspace, response_id: int) -> Response:
+    from core.base.db import registry
+
+    with registry(workspace) as connection:
+        row = connection.execute("SELECT * FROM responses WHERE id = ?", (response_id,)).fetchone()
+    if row is None:
+        raise MhbenchError(f"no response {response_id}.", fix="the database was edited by hand?")
+    return Response.from_row(row)
+
+
+async def generate(
+    base_url: str,
+    model: str,
+    session: Session,
+    messages: Sequence[Message],
+    *,
+    api_key: str | None = None,
+    on_text: Any = None,
+) -> tuple[str, StreamStats]:
+    """Stream one answer with the session's system prompt and parameters; ``on_text`` gets each piece."""
+    from core.models.client import ChatRequest, TextDelta, stream_chat
+
+    request = ChatRequest(list(messages), session.params, model, system=session.system_prompt)
+    parts: list[str] = []
+    stats: StreamStats | None = None
+    async for event in stream_chat(base_url, request, api_key=api_key):
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
+            if on_text is not None:
+                on_text(event.text)
+        else:
+            stats = event
+    assert stats is not None
+    return "".join(parts), stats
+
+
+def session_summary(workspace: Workspace, session: Session) -> Mapping[str, Any]:
+    """Counts for a session list: items, responses ready, ratings per rater."""
+    from core.base.db import registry
+
+    with registry(workspace) as connection:
+        items = connection.execute("SELECT COUNT(*) FROM items WHERE session_id = ?", (session.id,)).fetchone()[0]
+        raters = {r["rater"]: r["n"] for r in connection.execute(
+            "SELECT rater, COUNT(DISTINCT item_position) AS n FROM ratings WHERE session_id = ? AND current = 1 "
+            "AND turn = 1 GROUP BY rater", (session.id,)).fetchall()}
+    return {"items": items, "raters": raters}

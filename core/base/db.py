@@ -1,0 +1,333 @@
+"""The workspace database: SQLite in WAL mode, with a versioned, migrated schema.
+
+Several TUIs (several raters) and detached workers share one file, so every
+connection waits for locks instead of failing, and every schema change is a
+numbered migration applied once inside a transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.base.errors import MhbenchError, did_you_mean
+
+if TYPE_CHECKING:
+    from core.base.workspace import Workspace
+
+# Each entry moves the schema from version i to i + 1. Append; never edit a shipped one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE raters (
+        name TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    """,
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        parent_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+        resume_from TEXT,
+        run_dir TEXT NOT NULL,
+        output_dir TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        env TEXT NOT NULL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        pgid INTEGER,
+        start_time REAL,
+        exit_code INTEGER,
+        signal TEXT,
+        stop_requested INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        last_step INTEGER,
+        max_steps INTEGER,
+        last_loss REAL,
+        last_checkpoint TEXT,
+        diagnosis TEXT
+    );
+    CREATE TABLE checkpoints (
+        path TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step INTEGER,
+        created_at TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE models (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('base', 'adapter', 'merged', 'gguf', 'endpoint')),
+        name TEXT NOT NULL,
+        path TEXT UNIQUE,
+        url TEXT,
+        served_name TEXT,
+        base_id TEXT REFERENCES models(id) ON DELETE SET NULL,
+        parent_id TEXT REFERENCES models(id) ON DELETE SET NULL,
+        run_id TEXT,
+        checkpoint TEXT,
+        adapter_sha256 TEXT,
+        quant TEXT,
+        converter_version TEXT,
+        profile TEXT,
+        template TEXT,
+        size_bytes INTEGER,
+        lineage TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE endpoint_secrets (
+        model_id TEXT PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+        api_key TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        source_id TEXT,
+        target_path TEXT,
+        job_dir TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        pgid INTEGER,
+        start_time REAL,
+        exit_code INTEGER,
+        result_model_id TEXT,
+        diagnosis TEXT,
+        created_at TEXT NOT NULL,
+        ended_at TEXT
+    );
+    CREATE TABLE servers (
+        id TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        model_ids TEXT NOT NULL,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        base_url TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        server_dir TEXT NOT NULL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        pgid INTEGER,
+        start_time REAL,
+        served_names TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        healthy_at TEXT,
+        ended_at TEXT
+    );
+    """,
+    """
+    CREATE TABLE prompt_sets (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE prompts (
+        set_id TEXT NOT NULL REFERENCES prompt_sets(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        reference TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        crisis INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (set_id, id)
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        prompt_set_id TEXT NOT NULL REFERENCES prompt_sets(id),
+        model_a TEXT NOT NULL,
+        model_b TEXT NOT NULL,
+        system_prompt TEXT,
+        params TEXT NOT NULL,
+        params_key TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        side_seed INTEGER NOT NULL,
+        rubric TEXT NOT NULL,
+        blind INTEGER NOT NULL DEFAULT 1,
+        created_by TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE items (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        prompt_id TEXT NOT NULL,
+        left_model TEXT NOT NULL,
+        right_model TEXT NOT NULL,
+        PRIMARY KEY (session_id, position)
+    );
+    CREATE TABLE responses (
+        id INTEGER PRIMARY KEY,
+        context_key TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        params_key TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        messages TEXT NOT NULL,
+        text TEXT NOT NULL,
+        finish_reason TEXT,
+        ttft_s REAL,
+        tokens INTEGER,
+        tokens_per_s REAL,
+        flags TEXT NOT NULL DEFAULT '[]',
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (context_key, model_id, params_key, seed, generation)
+    );
+    CREATE TABLE ratings (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        item_position INTEGER NOT NULL,
+        turn INTEGER NOT NULL DEFAULT 1,
+        rater TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        current INTEGER NOT NULL DEFAULT 1,
+        rubric TEXT NOT NULL,
+        left_model TEXT NOT NULL,
+        right_model TEXT NOT NULL,
+        left_response_id INTEGER REFERENCES responses(id),
+        right_response_id INTEGER REFERENCES responses(id),
+        left_scores TEXT NOT NULL,
+        right_scores TEXT NOT NULL,
+        preference TEXT NOT NULL CHECK (preference IN ('left', 'right', 'tie', 'both_bad')),
+        comment TEXT NOT NULL DEFAULT '',
+        shown_at TEXT,
+        submitted_at TEXT NOT NULL,
+        seconds_spent REAL,
+        UNIQUE (session_id, item_position, turn, rater, version)
+    );
+    CREATE INDEX ratings_current ON ratings (session_id, rater, current);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """Open the database, switch to WAL, and bring the schema up to date."""
+    try:
+        connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=check_same_thread)
+    except sqlite3.Error as error:
+        raise MhbenchError(f"cannot open the database: {error}.", path=path, fix="check the folder is writable.") from None
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA busy_timeout=30000")
+        migrate(connection, path)
+    except sqlite3.DatabaseError as error:
+        connection.close()
+        raise MhbenchError(
+            f"cannot open the database: {error}.",
+            path=path,
+            fix="check the file is a mhbench database and the folder is writable.",
+        ) from None
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def open_workspace(workspace: Workspace) -> Workspace:
+    """Create the workspace's folders and its database, migrated; safe to call again."""
+    workspace.make_folders()
+    connect(workspace.db_path).close()
+    return workspace
+
+
+@contextmanager
+def registry(workspace: Workspace) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection with rows by name: several TUIs and supervisors share the file."""
+    connection = connect(workspace.db_path)
+    connection.row_factory = sqlite3.Row
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@contextmanager
+def write_transaction(workspace: Workspace) -> Iterator[sqlite3.Connection]:
+    """A transaction that takes the write lock up front, so find-then-insert is atomic across processes."""
+    with registry(workspace) as connection:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+def find_row(
+    connection: sqlite3.Connection,
+    table: str,
+    ref: str,
+    *,
+    noun: str,
+    listing: str,
+    alternates: tuple[tuple[str, str], ...] = (),
+) -> sqlite3.Row:
+    """The row whose id is ``ref``, else whose ``alternates`` column equals its value, else a unique id prefix.
+
+    ``table`` is one of ours, never user text. A miss or an ambiguous prefix is one clear
+    error that suggests the closest id and names ``listing``, the command that lists them.
+    """
+    row: sqlite3.Row | None = connection.execute(f"SELECT * FROM {table} WHERE id = ?", (ref,)).fetchone()
+    if row is not None:
+        return row
+    rows: list[sqlite3.Row] = []
+    for column, value in alternates:
+        rows = connection.execute(f"SELECT * FROM {table} WHERE {column} = ? ORDER BY id", (value,)).fetchall()
+        if rows:
+            break
+    if not rows:
+        escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = connection.execute(
+            f"SELECT * FROM {table} WHERE id LIKE ? ESCAPE '\\' ORDER BY id", (escaped + "%",)
+        ).fetchall()
+    if len(rows) > 1:
+        ids = ", ".join(r["id"] for r in rows[:6]) + (" …" if len(rows) > 6 else "")
+        raise MhbenchError(f"'{ref}' matches {len(rows)} {noun}s: {ids}.", fix=f"give more of the id (see {listing}).")
+    if not rows:
+        known = [r["id"] for r in connection.execute(f"SELECT id FROM {table}").fetchall()]
+        raise MhbenchError(f"no {noun} '{ref}'.{did_you_mean(ref, known)}", fix=f"see {listing}.")
+    return rows[0]
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(connection: sqlite3.Connection, path: Path) -> None:
+    current = schema_version(connection)
+    if current > SCHEMA_VERSION:
+        raise MhbenchError(
+            f"the database has schema version {current}, newer than this mhbench ({SCHEMA_VERSION}).",
+            path=path,
+            fix="upgrade mhbench to open this workspace.",
+        )
+    for version in range(current, SCHEMA_VERSION):
+        # BEGIN IMMEDIATE takes the write lock first, so two processes never migrate at once.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(connection) == version:
+                for statement in _statements(MIGRATIONS[version]):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version={version + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]

@@ -1,0 +1,279 @@
+"""Starting, sharing and stopping servers: claim a registry row, spawn the command, stop its group.
+
+The row is claimed inside one ``BEGIN IMMEDIATE`` transaction (:func:`_claim`), so two
+processes asking for the same command at once get one server; the second waits for the
+first's to become healthy (:func:`core.models.serving.health.wait_ready`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from core.base.db import registry, write_transaction
+from core.base.errors import MhbenchError
+from core.base.processes import (
+    await_group_exit,
+    child_environment,
+    process_start_time,
+    signal_group,
+    utc_now,
+    write_json_atomic,
+)
+from core.base.workspace import Workspace
+from core.models.serving.health import _CHILDREN, START_TIMEOUT, Progress, wait_ready
+from core.models.serving.registry import (
+    SERVER_FILE,
+    ServerRecord,
+    _set_status,
+    get_server,
+    reconcile_servers,
+    servers_dir,
+)
+from core.models.serving.specs import (
+    HOST,
+    ServerSpec,
+    SwiftDeploySpec,
+    _served_names,
+    argv_key,
+    build_argv,
+    check_deploy_argv,
+)
+
+if TYPE_CHECKING:
+    from core.train.gpu import GpuReport
+
+
+# --- starting ------------------------------------------------------------------------------------
+
+
+def free_port(avoid: Sequence[int] = ()) -> int:
+    """A port free on 127.0.0.1 now (the kernel picks it); ``avoid``: ports promised to starting servers."""
+    for _ in range(20):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            return port
+    raise MhbenchError("found no free port on 127.0.0.1.", fix="stop some servers and try again.")
+
+
+def _new_id(label: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-")[:40] or "server"
+    return f"{stamp}-{slug}-{secrets.token_hex(2)}"
+
+
+def _claim(
+    workspace: Workspace, spec: ServerSpec, model_ids: Sequence[str], *, reuse: bool
+) -> tuple[ServerRecord, bool]:
+    """Find a live server with the same command, or register a new one: ``(record, started_here)``."""
+    workspace.make_folders()
+    with write_transaction(workspace) as connection:
+        reconcile_servers(workspace, connection)
+        active = [
+            ServerRecord.from_row(row)
+            for row in connection.execute(
+                "SELECT * FROM servers WHERE status IN ('starting', 'ready') ORDER BY created_at"
+            ).fetchall()
+        ]
+        key = argv_key(build_argv(spec, 0))
+        if reuse:
+            for record in active:
+                if argv_key(record.argv) == key:
+                    merged = [*record.model_ids, *(id_ for id_ in model_ids if id_ not in record.model_ids)]
+                    if len(merged) > len(record.model_ids):
+                        connection.execute(
+                            "UPDATE servers SET model_ids = ? WHERE id = ?", (json.dumps(merged), record.id)
+                        )
+                        record = replace(record, model_ids=tuple(merged))
+                    return record, False
+        port = free_port([record.port for record in active])
+        argv = build_argv(spec, port)
+        server_id = _new_id(f"{spec.backend}-{spec.label}")
+        server_dir = servers_dir(workspace) / server_id
+        connection.execute(
+            """INSERT INTO servers (id, backend, model_ids, host, port, base_url, argv, server_dir, status,
+                                    served_names, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?, ?)""",
+            (
+                server_id,
+                spec.backend,
+                json.dumps(list(model_ids)),
+                HOST,
+                port,
+                f"http://{HOST}:{port}/v1",
+                json.dumps(argv),
+                str(server_dir),
+                json.dumps(_served_names(spec), ensure_ascii=False),
+                utc_now(),
+            ),
+        )
+    return get_server(workspace, server_id), True
+
+
+def _spawn(workspace: Workspace, record: ServerRecord) -> ServerRecord:
+    record.server_dir.mkdir(parents=True, exist_ok=False)
+    write_json_atomic(
+        record.server_dir / SERVER_FILE,
+        {
+            "id": record.id,
+            "workspace": str(workspace.root),
+            "backend": record.backend,
+            "argv": list(record.argv),
+            "port": record.port,
+            "created_at": record.created_at,
+        },
+    )
+    env = child_environment({"PYTHONUNBUFFERED": "1"})
+    with record.stdout_path.open("ab") as log:
+        try:
+            process = subprocess.Popen(
+                list(record.argv),
+                cwd=record.server_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                close_fds=True,
+            )
+        except OSError as error:
+            log.write(f"mhbench: cannot start {record.argv[0]}: {error}\n".encode())
+            _set_status(workspace, record.id, "failed", ended=True)
+            fix = (
+                "install the training extra (`pip install -e '.[train]'`)."
+                if record.backend == "swift"
+                else "install the gguf extra (`pip install -e '.[gguf]'`)."
+            )
+            raise MhbenchError(f"cannot start {record.argv[0]}: {error.strerror or error}.", fix=fix) from None
+    _CHILDREN[record.id] = process
+    with registry(workspace) as connection:
+        connection.execute(
+            "UPDATE servers SET pid = ?, pgid = ?, start_time = ? WHERE id = ?",
+            (process.pid, process.pid, process_start_time(process.pid), record.id),
+        )
+    # Reap it when it ends, so a long-lived TUI keeps no zombie; a short-lived CLI exits first
+    # and the server passes to init, running on.
+    threading.Thread(target=process.wait, name=f"reap-{record.id}", daemon=True).start()
+    return get_server(workspace, record.id)
+
+
+def _start(
+    workspace: Workspace,
+    spec: ServerSpec,
+    *,
+    reuse: bool,
+    model_ids: Sequence[str] = (),
+    timeout: float = START_TIMEOUT,
+    progress: Progress | None = None,
+    check: bool = True,
+) -> ServerRecord:
+    if check and isinstance(spec, SwiftDeploySpec):
+        check_deploy_argv(build_argv(spec, 0))
+    record, started_here = _claim(workspace, spec, model_ids, reuse=reuse)
+    say = progress or (lambda message: None)
+    if not started_here:
+        say(f"reusing server {record.id} ({record.status}) at {record.base_url}")
+        return wait_ready(workspace, record.id, timeout=timeout, progress=progress)
+    say(f"starting {spec.backend} server {record.id} on port {record.port}")
+    try:
+        _spawn(workspace, record)
+        return wait_ready(workspace, record.id, timeout=timeout, progress=progress)
+    except BaseException:
+        # Ours and not ready: never leave a half-started model holding memory.
+        current = get_server(workspace, record.id)
+        if current.active:
+            _terminate(workspace, current, timeout=10.0, final_status="failed")
+        raise
+
+
+def start_server(
+    workspace: Workspace,
+    spec: ServerSpec,
+    *,
+    model_ids: Sequence[str] = (),
+    timeout: float = START_TIMEOUT,
+    progress: Progress | None = None,
+    check: bool = True,
+) -> ServerRecord:
+    """Start a new server for ``spec`` and wait until it answers; ``model_ids``: catalog ids it serves."""
+    return _start(workspace, spec, reuse=False, model_ids=model_ids, timeout=timeout, progress=progress, check=check)
+
+
+def find_or_start(workspace: Workspace, spec: ServerSpec, **options: Any) -> ServerRecord:
+    """A live server with the same command (any port), whoever started it; else a new one. Waits until ready.
+
+    Takes :func:`start_server`'s options.
+    """
+    return _start(workspace, spec, reuse=True, **options)
+
+
+# --- stopping ------------------------------------------------------------------------------------
+
+
+def _terminate(
+    workspace: Workspace,
+    record: ServerRecord,
+    *,
+    timeout: float,
+    progress: Progress | None = None,
+    final_status: str = "stopped",
+) -> None:
+    say = progress or (lambda message: None)
+    _set_status(workspace, record.id, "stopping")
+    if signal_group(record.pid, record.start_time, record.pgid, signal.SIGTERM):
+        say(f"sent SIGTERM to server {record.id}")
+    await_group_exit(record.pid, record.start_time, record.pgid, timeout,
+                     lambda: say(f"server {record.id} still running after {timeout:.0f} s: killing its process group"))
+    _set_status(workspace, record.id, final_status, ended=True)
+
+
+def stop_server(
+    workspace: Workspace, ref: str, *, timeout: float = 30.0, progress: Progress | None = None
+) -> ServerRecord:
+    """SIGTERM the server's process group, wait, then SIGKILL what is left; the memory is free on return."""
+    record = get_server(workspace, ref)
+    if not record.active:
+        raise MhbenchError(f"server {record.id} is not running (it is {record.status}).", fix="nothing to stop.")
+    _terminate(workspace, record, timeout=timeout, progress=progress)
+    return get_server(workspace, record.id)
+
+
+# --- memory ----------------------------------------------------------------------------------------
+
+
+def memory_warning(
+    expected_gb: float, gpu_report: GpuReport | None = None, *, gpu_indices: Sequence[int] | None = None
+) -> str | None:
+    """A warning when loading ``expected_gb`` would not fit the free memory of the GPUs, else ``None``.
+
+    Asked before loading, because an out-of-memory failure costs the whole load time and may
+    push another rater's server out. Without a GPU nothing is said: the model loads into RAM.
+    """
+    if expected_gb <= 0:
+        return None
+    if gpu_report is None:
+        from core.train.gpu import sample_gpus
+
+        gpu_report = sample_gpus()
+    gpus = [gpu for gpu in gpu_report.gpus if gpu_indices is None or gpu.index in gpu_indices]
+    if not gpus:
+        return None
+    free = sum(gpu.free_gb for gpu in gpus)
+    if expected_gb <= free:
+        return None
+    where = ", ".join(f"GPU{gpu.index} {gpu.free_gb:.1f} GB" for gpu in gpus)
+    return (
+        f"this model needs about {expected_gb:.1f} GB of GPU memory but only {free:.1f} GB is free ({where}): "
+        "stop a server or a run first, or serve a quantised GGUF."
+    )

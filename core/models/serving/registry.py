@@ -1,0 +1,168 @@
+"""The ``servers`` table: one :class:`ServerRecord` a row, listed, looked up and settled.
+
+A row whose processes are gone is settled by whoever looks next (:func:`reconcile_servers`),
+so a server started by a TUI that then crashed is never shown as running.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.base.db import find_row, registry
+from core.base.errors import MhbenchError
+from core.base.processes import group_alive, process_alive, utc_now
+from core.base.workspace import Workspace
+
+SERVERS_DIR = "servers"
+STDOUT_FILE = "stdout.log"
+SERVER_FILE = "server.json"
+ACTIVE_STATUSES = frozenset({"starting", "ready", "stopping"})
+LAUNCH_GRACE = 60.0
+"""A row still without a pid after this long lost its launcher (killed between insert and spawn)."""
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """One row of the ``servers`` table."""
+
+    id: str
+    backend: str
+    model_ids: tuple[str, ...]
+    host: str
+    port: int
+    base_url: str
+    """``http://127.0.0.1:PORT/v1``: what an OpenAI client takes."""
+    argv: tuple[str, ...]
+    server_dir: Path
+    status: str
+    pid: int | None
+    pgid: int | None
+    start_time: float | None
+    served_names: Mapping[str, str]
+    """Served model name → the weights it answers with (model folder, adapter checkpoint or GGUF)."""
+    created_at: str
+    healthy_at: str | None
+    ended_at: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.server_dir / STDOUT_FILE
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        # llama.cpp's server has no /health; its /v1/models answers once the model is loaded.
+        return self.root_url + ("/health" if self.backend == "swift" else "/v1/models")
+
+    def model_name(self, path: Path | str | None = None) -> str:
+        """The model name to request: the one serving ``path`` (an adapter checkpoint, say), else the base's."""
+        if not self.served_names:
+            raise MhbenchError(f"server {self.id} lists no model yet.", fix="wait until it is ready.")
+        if path is not None:
+            wanted = str(Path(path).expanduser().resolve())
+            for name, source in self.served_names.items():
+                if source == wanted:
+                    return name
+            raise MhbenchError(f"server {self.id} does not serve {wanted}.", fix="start a server for it.")
+        return next(iter(self.served_names))
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ServerRecord:
+        return cls(
+            id=row["id"],
+            backend=row["backend"],
+            model_ids=tuple(json.loads(row["model_ids"])),
+            host=row["host"],
+            port=row["port"],
+            base_url=row["base_url"],
+            argv=tuple(json.loads(row["argv"])),
+            server_dir=Path(row["server_dir"]),
+            status=row["status"],
+            pid=row["pid"],
+            pgid=row["pgid"],
+            start_time=row["start_time"],
+            served_names=json.loads(row["served_names"] or "{}"),
+            created_at=row["created_at"],
+            healthy_at=row["healthy_at"],
+            ended_at=row["ended_at"],
+        )
+
+
+def servers_dir(workspace: Workspace) -> Path:
+    return workspace.root / SERVERS_DIR
+
+
+def _alive(record: ServerRecord) -> bool:
+    return process_alive(record.pid, record.start_time) or (record.pid is not None and group_alive(record.pgid))
+
+
+def _age_s(stamp: str) -> float:
+    try:
+        then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return 0.0
+    return (datetime.now(UTC) - then).total_seconds()
+
+
+def reconcile_servers(workspace: Workspace, connection: sqlite3.Connection | None = None) -> None:
+    """Settle servers whose processes are gone: stopped when a stop was asked, else exited (or failed at start)."""
+    if connection is None:
+        with registry(workspace) as own:
+            reconcile_servers(workspace, own)
+        return
+    for row in connection.execute("SELECT * FROM servers WHERE status IN ('starting', 'ready', 'stopping')").fetchall():
+        record = ServerRecord.from_row(row)
+        if record.pid is None:
+            if _age_s(record.created_at) < LAUNCH_GRACE:
+                continue
+            status = "failed"
+        elif _alive(record):
+            continue
+        else:
+            status = {"stopping": "stopped", "starting": "failed"}.get(record.status, "exited")
+        connection.execute(
+            "UPDATE servers SET status = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ? AND status = ?",
+            (status, utc_now(), record.id, record.status),
+        )
+
+
+def list_servers(workspace: Workspace, *, active_only: bool = False) -> list[ServerRecord]:
+    """Every server, newest first, with dead ones settled."""
+    workspace.make_folders()
+    with registry(workspace) as connection:
+        reconcile_servers(workspace, connection)
+        where = " WHERE status IN ('starting', 'ready', 'stopping')" if active_only else ""
+        rows = connection.execute(f"SELECT * FROM servers{where} ORDER BY created_at DESC, id DESC").fetchall()
+    return [ServerRecord.from_row(row) for row in rows]
+
+
+def get_server(workspace: Workspace, ref: str) -> ServerRecord:
+    """A server by id or a unique prefix of it."""
+    with registry(workspace) as connection:
+        row = find_row(connection, "servers", ref, noun="server", listing="`mhbench serve --list`")
+    return ServerRecord.from_row(row)
+
+
+def _set_status(workspace: Workspace, server_id: str, status: str, *, ended: bool = False) -> None:
+    with registry(workspace) as connection:
+        connection.execute(
+            "UPDATE servers SET status = ?, ended_at = CASE WHEN ? THEN COALESCE(ended_at, ?) ELSE ended_at END "
+            "WHERE id = ?",
+            (status, ended, utc_now(), server_id),
+        )

@@ -1,0 +1,260 @@
+"""From a catalog entry to something a chat client can call: a URL, a model name and a key.
+
+Local models are served by the shared servers of :mod:`core.models.serving`: a GGUF by
+llama.cpp, a base or merged model by ``swift deploy``, and adapters by ``swift deploy``
+on their base (several adapters of one base share one server, ``--adapters a=… b=…``).
+Endpoints are called where they are. The model's profile supplies the template, the
+model type and the deploy settings, translated for the installed swift.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
+
+if TYPE_CHECKING:
+    from core.models import ModelEntry
+    from core.models.serving import ServerRecord, ServerSpec
+    from core.train.gpu import GpuReport
+    from core.train.profiles import Profile
+
+GGUF_OVERHEAD = 1.2
+"""GPU memory of a GGUF served with every layer offloaded, per byte of file: weights plus KV cache."""
+OPTIONAL_BACKENDS = ("vllm", "lmdeploy", "sglang")
+
+
+@dataclass(frozen=True)
+class ChatTarget:
+    """Where to send a chat request for one catalog model."""
+
+    model_id: str
+    base_url: str
+    model: str
+    """The name to put in the request's ``model`` field."""
+    api_key: str | None = field(default=None, repr=False)
+    server_id: str | None = None
+    """The shared local server answering, ``None`` for an endpoint."""
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How to serve, on top of the profile's deploy settings."""
+
+    infer_backend: str | None = None
+    """``swift deploy``'s engine; ``None``: the profile's, or transformers without a profile."""
+    n_gpu_layers: int | None = None
+    """llama.cpp layers on the GPU; ``None``: all when a GPU is visible, else none."""
+    n_ctx: int | None = None
+    """llama.cpp context; ``None``: the profile's session length, else 4096."""
+
+
+def profile_of(workspace: Workspace, name: str | None) -> Profile | None:
+    if not name:
+        return None
+    from core.train.profiles import load_profiles
+
+    for entry in load_profiles(workspace.profiles_dir):
+        if entry.name == name and entry.profile is not None:
+            return entry.profile
+    return None
+
+
+def served_name(entry: ModelEntry) -> str:
+    """A catalog id as a served model name (letters, digits, ``.``, ``_``, ``-``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", entry.id).strip("-.") or "model"
+
+
+def swift_names(profile: Profile | None) -> tuple[str | None, str | None]:
+    """(model_type, template) for the installed swift, from the profile's family."""
+    if profile is None:
+        return None, None
+    from core.train.swift import dialect_for, installed_swift_version
+
+    names = dialect_for(installed_swift_version()).families.get(profile.model.family)
+    if names is None:
+        return None, profile.model.template
+    return names.model_type, names.template
+
+
+def _base_location(workspace: Workspace, entry: ModelEntry) -> Path | str:
+    """A base model's folder, or its hub id when it is not downloaded (swift deploy fetches it)."""
+    if entry.path is not None:
+        return entry.path
+    hub_id = entry.lineage.get("model_id")
+    if hub_id:
+        return str(hub_id)
+    raise MhbenchError(f"model {entry.id} has no files here and no hub id.", fix="register its folder again.")
+
+
+def _check_backend(backend: str) -> None:
+    if backend in OPTIONAL_BACKENDS and importlib.util.find_spec(backend) is None:
+        raise MhbenchError(
+            f"the profile serves with {backend}, which is not installed.",
+            fix=f"`pip install {backend}` on the GPU box, or serve with the transformers backend "
+            "(`--backend transformers`, or the Models screen's backend choice).",
+        )
+
+
+def _gpu_visible() -> bool:
+    from core.train.gpu import sample_gpus
+
+    return bool(sample_gpus().gpus)
+
+
+def _adapter_base(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
+    from core.models import get_model
+
+    if entry.base_id is None:
+        raise MhbenchError(
+            f"adapter {entry.id} does not say which base model it was trained from.",
+            fix="register the base model (`mhbench models --add PATH`) and the adapter again.",
+        )
+    return get_model(workspace, entry.base_id)
+
+
+def server_spec(workspace: Workspace, entries: Sequence[ModelEntry], options: ServeOptions = ServeOptions()) -> ServerSpec:
+    """One server for ``entries``: a single model, or adapters that share a base."""
+    from core.models.serving import LlamaCppSpec, SwiftDeploySpec
+
+    first = entries[0]
+    if first.kind == "endpoint":
+        raise MhbenchError(f"{first.id} is an endpoint: it is served elsewhere.", fix="chat with it directly.")
+    if first.kind == "gguf":
+        if len(entries) > 1:
+            raise MhbenchError("one llama.cpp server serves one GGUF file.", fix="serve each GGUF on its own.")
+        assert first.path is not None
+        profile = profile_of(workspace, first.profile)
+        n_ctx = options.n_ctx or (profile.deploy.session_len if profile else 4096)
+        layers = options.n_gpu_layers if options.n_gpu_layers is not None else (-1 if _gpu_visible() else 0)
+        return LlamaCppSpec(first.path, n_gpu_layers=layers, n_ctx=n_ctx, served_model_name=served_name(first))
+    adapters = [entry for entry in entries if entry.kind == "adapter"]
+    whole = [entry for entry in entries if entry.kind != "adapter"]
+    if len(whole) > 1 or (whole and adapters):
+        raise MhbenchError("one swift server serves one model, or adapters of one base.", fix="serve them apart.")
+    if adapters:
+        bases = {_adapter_base(workspace, adapter).id for adapter in adapters}
+        if len(bases) > 1:
+            raise MhbenchError(f"these adapters come from different bases ({', '.join(sorted(bases))}).",
+                               fix="serve each base's adapters on their own.")
+        model = _adapter_base(workspace, adapters[0])
+    else:
+        model = first
+    profile = profile_of(workspace, model.profile or first.profile)
+    model_type, template = swift_names(profile)
+    backend = options.infer_backend or (profile.deploy.infer_backend if profile else "transformers")
+    _check_backend(backend)
+    location = _base_location(workspace, model) if model.kind == "base" else model.path
+    assert location is not None
+    return SwiftDeploySpec(
+        location,
+        adapters={served_name(adapter): adapter.path for adapter in adapters if adapter.path is not None},
+        template=template,
+        model_type=model_type,
+        infer_backend=backend,
+        served_model_name=served_name(model),
+    )
+
+
+def expected_gpu_gb(workspace: Workspace, entry: ModelEntry) -> float:
+    """What serving ``entry`` should take on the GPU: the profile's inference estimate, or the GGUF's size."""
+    if entry.kind == "endpoint":
+        return 0.0
+    if entry.kind == "gguf":
+        return (entry.size_bytes or 0) * GGUF_OVERHEAD / 1e9
+    profile = profile_of(workspace, entry.profile)
+    if profile is not None and profile.resources.infer_vram_gb:
+        return profile.resources.infer_vram_gb.high
+    return 0.0
+
+
+def memory_warnings(workspace: Workspace, refs: Sequence[str], gpu_report: GpuReport | None = None) -> list[str]:
+    """Warnings to show before loading ``refs`` that have no live server yet."""
+    from core.models import get_model
+    from core.models.serving import list_servers, memory_warning
+
+    served = {model_id for server in list_servers(workspace, active_only=True) for model_id in server.model_ids}
+    total = sum(expected_gpu_gb(workspace, entry) for entry in (get_model(workspace, ref) for ref in refs)
+                if entry.id not in served)
+    warning = memory_warning(total, gpu_report)
+    return [warning] if warning else []
+
+
+def _grouped(workspace: Workspace, entries: Sequence[ModelEntry]) -> list[list[ModelEntry]]:
+    """Adapters of one base share a server; every other model gets its own."""
+    groups: dict[str, list[ModelEntry]] = {}
+    for entry in entries:
+        key = f"adapters-of:{_adapter_base(workspace, entry).id}" if entry.kind == "adapter" else entry.id
+        groups.setdefault(key, []).append(entry)
+    return list(groups.values())
+
+
+def connect_models(
+    workspace: Workspace,
+    refs: Sequence[str],
+    *,
+    options: ServeOptions = ServeOptions(),
+    progress: Callable[[str], None] | None = None,
+    check: bool = True,
+) -> list[ChatTarget]:
+    """A chat target for each of ``refs``, in order: a live server reused, or one started and waited for."""
+    from core.models import endpoint_api_key, get_model
+    from core.models.serving import find_or_start
+
+    entries = [get_model(workspace, ref) for ref in refs]
+    for entry in entries:
+        if entry.missing:
+            raise MhbenchError(f"the files of {entry.id} are gone.", path=entry.path,
+                               fix="restore them, or remove the entry (`mhbench models --remove`).")
+    targets: dict[str, ChatTarget] = {}
+    for entry in entries:
+        if entry.kind == "endpoint":
+            assert entry.url is not None
+            targets[entry.id] = ChatTarget(entry.id, entry.url, entry.served_name or entry.name,
+                                           endpoint_api_key(workspace, entry.id))
+    for group in _grouped(workspace, [entry for entry in entries if entry.kind != "endpoint"]):
+        spec = server_spec(workspace, group, options)
+        record = find_or_start(workspace, spec, model_ids=[entry.id for entry in group], progress=progress,
+                               check=check)
+        for entry in group:
+            targets[entry.id] = ChatTarget(entry.id, record.base_url, _request_name(record, entry), None, record.id)
+    return [targets[entry.id] for entry in entries]
+
+
+def _request_name(record: ServerRecord, entry: ModelEntry) -> str:
+    name = served_name(entry)
+    if name in record.served_names:
+        return name
+    return record.model_name()
+
+
+def servers_of(workspace: Workspace, ref: str) -> list[ServerRecord]:
+    """The live servers that serve catalog model ``ref``."""
+    from core.models import get_model
+    from core.models.serving import list_servers
+
+    model_id = get_model(workspace, ref).id
+    return [server for server in list_servers(workspace, active_only=True) if model_id in server.model_ids]
+
+
+def sync_catalog(workspace: Workspace) -> list[ModelEntry]:
+    """Register every valid profile's base model and every model found on disk; returns the new entries."""
+    from core.models import discover, list_models, register_base
+    from core.train.profiles import load_profiles
+
+    known = {entry.profile for entry in list_models(workspace, "base") if entry.profile}
+    new: list[ModelEntry] = []
+    for loaded in load_profiles(workspace.profiles_dir):
+        if loaded.profile is None or loaded.name in known:
+            continue
+        try:
+            new.append(register_base(workspace, loaded.profile))
+        except MhbenchError:
+            continue  # a profile whose local folder is gone: the Profiles screen says so
+    return new + discover(workspace)

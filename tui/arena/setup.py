@@ -1,0 +1,133 @@
+"""The new-session form of the Arena: rater, prompt set, the two models, system prompt, parameters, rubric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from tui.widgets.chat_pane import safe_text
+
+if TYPE_CHECKING:
+    from core.models import ModelEntry
+    from core.models.client import GenerationParams
+
+DEFAULT_SYSTEM = "你是一名温和、专业的心理咨询师。请用共情、尊重的方式回应来访者，必要时提供安全资源。"
+PARAMETERS = (
+    # (input id, label, default)
+    ("temperature", "Temperature", "0.7"),
+    ("top_p", "Top-p", "0.8"),
+    ("repetition_penalty", "Repetition penalty", "1.05"),
+    ("max_tokens", "Max tokens", "512"),
+    ("seed", "Seed", "1234"),
+)
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    rater: str
+    prompts: str
+    model_a: str
+    model_b: str
+    system_prompt: str | None
+    params: GenerationParams
+    rubric: str
+    blind: bool
+    pregenerate: bool
+
+
+class ArenaSetup(ModalScreen["SessionRequest | None"]):
+    """Ctrl+S starts rating (answers stream live); Ctrl+G also pre-generates every answer in the background."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="setup.cancel"),
+        Binding("ctrl+s", "start(False)", "Start", id="setup.start", priority=True),
+        Binding("ctrl+g", "start(True)", "Start + pre-generate", id="setup.pregenerate", priority=True),
+    ]
+
+    def __init__(self, rater: str | None) -> None:
+        super().__init__()
+        self.rater = rater
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="launch-box"):
+            yield Static("New arena session — Tab moves, Ctrl+S starts, Ctrl+G starts and pre-generates, Esc cancels",
+                         classes="section-title", markup=False)
+            with VerticalScroll(), Grid(id="launch-grid"):
+                yield Label("Rater id")
+                yield Input(self.rater or "", id="rater", placeholder="e.g. r1")
+                yield Label("Prompt set")
+                yield Input("demo", id="prompts", placeholder="demo, or a JSONL/CSV file")
+                yield Label("Model A")
+                yield Select[str]([], id="model_a", prompt="loading the catalog…")
+                yield Label("Model B")
+                yield Select[str]([], id="model_b", prompt="loading the catalog…")
+                yield Label("System prompt")
+                yield Input(DEFAULT_SYSTEM, id="system")
+                for field_id, label, default in PARAMETERS:
+                    yield Label(label)
+                    yield Input(default, id=field_id)
+                yield Label("Rubric")
+                yield Select[str]([("empathy + professionalism", "default"), ("CPsyCoun", "cpsycoun")],
+                                  id="rubric", value="default", allow_blank=False)
+                yield Label("Blind")
+                yield Checkbox("hide the model names until a rating is saved", True, id="blind")
+            yield Static("", id="launch-error", markup=False)
+
+    def on_mount(self) -> None:
+        self.load_models()
+
+    @work(thread=True)
+    def load_models(self) -> None:
+        from core.models import list_models
+
+        entries = [e for e in list_models(self.app.workspace) if not e.missing]  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.show_models, entries)
+
+    def show_models(self, entries: list[ModelEntry]) -> None:
+        # What serves fastest first: GGUF on llama.cpp, then endpoints, merged models, adapters, bases.
+        order = {"gguf": 0, "endpoint": 1, "merged": 2, "adapter": 3, "base": 4}
+        chat_ready = sorted(entries, key=lambda e: (order.get(e.kind, 9), e.id))
+        options = [(f"{e.id} ({e.kind})", e.id) for e in chat_ready]
+        for select_id, index in (("#model_a", 0), ("#model_b", 1)):
+            select = self.query_one(select_id, Select)
+            select.set_options(options)
+            if len(options) > index:
+                select.value = options[index][1]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_start(self, pregenerate: bool) -> None:
+        from core.models.client import GenerationParams
+
+        error = self.query_one("#launch-error", Static)
+        values = {field_id: self.query_one(f"#{field_id}", Input).value.strip() for field_id, _, _ in PARAMETERS}
+        try:
+            params = GenerationParams(
+                temperature=float(values["temperature"]), top_p=float(values["top_p"]),
+                repetition_penalty=float(values["repetition_penalty"]), max_tokens=int(values["max_tokens"]),
+                seed=int(values["seed"]))
+        except ValueError as problem:
+            error.update(safe_text(f"✗ a parameter is not a number: {problem}", "red"))
+            return
+        model_a = self.query_one("#model_a", Select).value
+        model_b = self.query_one("#model_b", Select).value
+        rater = self.query_one("#rater", Input).value.strip()
+        if not rater:
+            error.update(safe_text("✗ give your rater id (it is remembered)", "red"))
+            return
+        if not isinstance(model_a, str) or not isinstance(model_b, str) or model_a == model_b:
+            error.update(safe_text("✗ pick two different models", "red"))
+            return
+        rubric = self.query_one("#rubric", Select).value
+        self.dismiss(SessionRequest(
+            rater=rater, prompts=self.query_one("#prompts", Input).value.strip() or "demo", model_a=model_a,
+            model_b=model_b, system_prompt=self.query_one("#system", Input).value.strip() or None, params=params,
+            rubric=str(rubric), blind=self.query_one("#blind", Checkbox).value, pregenerate=pregenerate))

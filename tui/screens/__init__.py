@@ -1,1 +1,0 @@
-"""One screen per step of the path: Profiles, Train, Models, Arena, Results."""
