@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from core.arena.rubric import RUBRICS
 from core.base.errors import MhbenchError, did_you_mean
 from core.results.current import current_ratings
-from core.results.export.cells import Row, _Cells, _Run, _verbatim, language, unix_seconds
+from core.results.export.cells import Row, _Cells, _Run, clean_text, language, unix_seconds
 from core.results.export.columns import _LABELS, BATTLE_WINNERS, SCORE_COLUMNS, WON, ExportKind
 
 
@@ -115,7 +115,7 @@ def _sessions(connection: sqlite3.Connection, cells: _Cells) -> dict[str, _Sessi
                 cells.number(settings.get("repetition_penalty")), cells.number(settings.get("max_tokens")),
                 cells.number(settings.get("seed")), cells.opt(system), cells.flag(bool(blind)))
         found[session_id] = _Session(_Run((cells.text(session_id), cells.text(name))), _Run(tail), bool(blind),
-                                     _verbatim(system) if system else None)
+                                     clean_text(system) if system else None)
     return found
 
 
@@ -140,7 +140,7 @@ def _prompts(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> di
         except (ValueError, TypeError):
             tag_list = []
         run = _Run((cells.text(prompt_id), cells.text(text), cells.items(tag_list), cells.flag(bool(crisis))))
-        found[set_id, prompt_id] = _Prompt(run, _verbatim(text))
+        found[set_id, prompt_id] = _Prompt(run, clean_text(text))
     return found
 
 
@@ -176,13 +176,13 @@ def _responses(connection: sqlite3.Connection, cells: _Cells, query: _Query, *,
         conversation: list[dict[str, str]] = []
         if history is not None:
             try:
-                conversation = [{"role": str(m["role"]), "content": _verbatim(str(m["content"]))}
+                conversation = [{"role": clean_text(str(m["role"])), "content": clean_text(str(m["content"]))}
                                 for m in json.loads(history)]
             except (ValueError, KeyError, TypeError):
                 conversation = []
         run = _Run((response_id, cells.text(text), generation, cells.items(flag_list), cells.opt(finish),
                     cells.number(ttft), cells.number(tokens), cells.number(speed)))
-        found[response_id] = _Response(run, _verbatim(text), conversation)
+        found[response_id] = _Response(run, clean_text(text), conversation)
     return found
 
 
