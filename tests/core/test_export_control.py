@@ -93,11 +93,16 @@ def strings(value: Any) -> list[str]:
     return []
 
 
-def read_back(path: Path, format: str) -> list[dict[str, Any]]:
+def export_and_read(workspace: Workspace, what: str, format: str, out: Path) -> list[dict[str, Any]]:
+    """Export ``what`` to ``out`` and read it back with the csv or json module; checks the row count."""
+    count = export(workspace, what, out, format=format)  # type: ignore[arg-type]
     if format == "csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return list(csv.DictReader(handle))
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+        with out.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    else:
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").split("\n") if line]
+    assert len(rows) == count == (2 if what == "ratings" else 1) * len(HOSTILE)
+    return rows
 
 
 def test_clean_text_removes_sequences_and_keeps_line_breaks() -> None:
@@ -113,11 +118,8 @@ def test_clean_text_removes_sequences_and_keeps_line_breaks() -> None:
 @pytest.mark.parametrize("format", ["csv", "jsonl"])
 def test_no_exported_cell_keeps_a_control_character(hostile: tuple[Workspace, dict[int, str]], tmp_path: Path,
                                                     what: str, format: str) -> None:
-    workspace, _ = hostile
     out = tmp_path / f"{what}.{format}"
-    count = export(workspace, what, out, format=format)  # type: ignore[arg-type]
-    rows = read_back(out, format)
-    assert len(rows) == count == (2 if what == "ratings" else 1) * len(HOSTILE)
+    rows = export_and_read(hostile[0], what, format, out)
     cells = [s for row in rows for s in strings(row)]
     if format == "csv" and what == "battles":  # the conversations are JSON text in their cells
         cells += [s for row in rows for column in ("conversation_a", "conversation_b")
@@ -134,10 +136,8 @@ def test_no_exported_cell_keeps_a_control_character(hostile: tuple[Workspace, di
 def test_ratings_hold_the_cleaned_text(hostile: tuple[Workspace, dict[int, str]], tmp_path: Path,
                                        format: str) -> None:
     workspace, texts = hostile
-    out = tmp_path / f"ratings.{format}"
-    export(workspace, "ratings", out, format=format)  # type: ignore[arg-type]
+    rows = export_and_read(workspace, "ratings", format, tmp_path / f"ratings.{format}")
     view = formula_guarded if format == "csv" else str
-    rows = read_back(out, format)
     for row in rows:
         assert row["response"] == view(CLEANED[texts[int(row["response_id"])]])
         assert row["prompt"] == f"提问{row['prompt_id'][1:]} 我很难过点"
@@ -150,11 +150,8 @@ def test_ratings_hold_the_cleaned_text(hostile: tuple[Workspace, dict[int, str]]
 @pytest.mark.parametrize("format", ["csv", "jsonl"])
 def test_battle_conversations_hold_the_cleaned_text(hostile: tuple[Workspace, dict[int, str]], tmp_path: Path,
                                                     format: str) -> None:
-    workspace, _ = hostile
-    out = tmp_path / f"battles.{format}"
-    export(workspace, "battles", out, format=format)  # type: ignore[arg-type]
     answers = set()
-    for row in read_back(out, format):
+    for row in export_and_read(hostile[0], "battles", format, tmp_path / f"battles.{format}"):
         for column in ("conversation_a", "conversation_b"):
             conversation = json.loads(row[column]) if format == "csv" else row[column]
             system, user, assistant = conversation
