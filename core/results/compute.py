@@ -1,4 +1,4 @@
-"""Reading the current ratings (two SQL queries) and computing every statistic of the Results mode.
+"""Reading the current ratings (through :func:`current_ratings`) and computing every statistic of the Results mode.
 
 See :mod:`core.results` for what each number means and which ratings count.
 """
@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 from core.arena.rubric import RUBRICS, get_rubric
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.workspace import Workspace
+from core.results.current import current_ratings
 from core.results.records import (
     Agreement,
     Filters,
@@ -48,16 +49,12 @@ ScoresOf = Callable[[str], dict[str, float]]
 
 # --- reading ---------------------------------------------------------------------------------------
 
-_RATINGS_SQL = """
+_RATINGS_SQL = f"""
 SELECT r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_model, r.right_model,
        r.left_response_id, r.right_response_id, r.left_scores, r.right_scores, r.preference, r.seconds_spent,
        s.name AS session_name, s.created_at AS session_created, s.prompt_set_id, i.prompt_id,
        COALESCE(p.tags, '[]') AS tags, p.reference IS NOT NULL AS has_reference
-FROM ratings r
-JOIN sessions s ON s.id = r.session_id
-LEFT JOIN items i ON i.session_id = r.session_id AND i.position = r.item_position
-LEFT JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id
-WHERE r.current = 1
+{current_ratings(joins="LEFT JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id")}
 ORDER BY r.id
 """
 

@@ -71,9 +71,18 @@ HOSTILE_PROMPTS = [
 ]
 
 
+# What the exports hold for the HOSTILE texts that change: control sequences and NULs go
+# (issue 13; tests/core/test_export_control.py has the whole list).
+EXPORTED = {"\x1b[31m红色\x1b[0m": "红色", "a\x00b": "ab"}
+
+
+def exported(text: str) -> str:
+    return EXPORTED.get(text, text)
+
+
 def spreadsheet_view(text: str) -> str:
-    """What the CSV must hold for ``text``: NULs gone, an apostrophe before anything formula-like."""
-    text = text.replace("\x00", "")
+    """What the CSV must hold for ``text``: controls gone, an apostrophe before anything formula-like."""
+    text = exported(text)
     return "'" + text if text[:1] in ("\t", "\r") or text.lstrip().startswith(FORMULA_START) else text
 
 
@@ -255,8 +264,8 @@ def test_ratings_jsonl_keeps_types_and_text(arena: Arena, tmp_path: Path) -> Non
     assert isinstance(first["crisis"], bool) and first["blind"] is True and first["empathy"] == 4
     assert first["won"] == 1 and first["comprehensiveness"] is None and first["temperature"] == 0.6
     hostile = [r for r in rows if r["session_id"] == arena.hostile.id]
-    for row in hostile:  # verbatim: no apostrophes in JSONL, only the NULs go
-        assert row["response"] == arena.responses[row["response_id"]].text.replace("\x00", "")
+    for row in hostile:  # no apostrophes in JSONL, only the control characters go
+        assert row["response"] == exported(arena.responses[row["response_id"]].text)
         assert row["comment"] == "=cmd|' /C calc'!A0" and row["session_name"] == "=1+1 会话"
     # Line separators are escaped, so str.splitlines() still sees one object per line.
     assert len(out.read_text(encoding="utf-8").splitlines()) == len(rows)
@@ -286,7 +295,7 @@ def test_hostile_text_cannot_open_as_a_formula(arena: Arena, tmp_path: Path) -> 
         assert row["session_name"] == "'=1+1 会话"
     assert seen == set(HOSTILE)
     by_text = {r["response"] for r in hostile}
-    assert {"[bold red]x[/]", "\x1b[31m红色\x1b[0m", "ab", '普通,"引号"\n换行', "'\r=1", "'\t=1", "'-2",
+    assert {"[bold red]x[/]", "红色", "ab", '普通,"引号"\n换行', "'\r=1", "'\t=1", "'-2",
             "'＝1+1", "'\u3000=1"} <= by_text
     prompts = {r["prompt_id"]: (r["prompt"], r["prompt_tags"]) for r in hostile}
     assert prompts["'+p1"] == ("'=SUM(1,2) 我很难过", "'=tag;情绪") and prompts["p4"][0] == "'@妈妈总是翻我手机"

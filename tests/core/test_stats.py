@@ -335,7 +335,7 @@ def test_bleu_hand_checked() -> None:
 
 
 def test_lcs_matches_dynamic_programming() -> None:
-    from core.results.stats import _lcs_length
+    from core.results.stats.overlap import _lcs_length
 
     rng = np.random.default_rng(0)
     for _ in range(200):

@@ -30,12 +30,19 @@ Decisions an analyst should know:
 * A battle's ``question_id`` is ``<prompt set id>/<prompt id>``: the same question under
   several raters or sessions shares it (MT-bench's meaning), ``judge`` is the rater.
 
+Control characters (CSV and JSONL alike, every text cell: :func:`clean_text`): model output
+is untrusted, and a file is read in terminals (``cat``, ``less``, ``jq``) and editors, so whole
+ESC/CSI/OSC/DCS sequences (colours, cursor moves, OSC 8 hyperlinks, window titles), the other
+C0 controls (NUL included), DEL, the C1 controls, the bidi overrides and isolates
+(U+202A-U+202E, U+2066-U+2069) and the bidi marks (U+200E, U+200F, U+061C) are removed.
+Tabs, newlines and carriage returns are kept (CSV quotes a cell that has them). Rich markup
+is plain text and stays.
+
 Spreadsheet safety (CSV only): the file is UTF-8 with a BOM so Excel reads Chinese, and a
 text cell that a spreadsheet would open as a formula (its first character, after leading
-white space, is ``= + - @``, a tab or a carriage return, or a full-width ``＝ ＋ － ＠``)
-gets a leading apostrophe. Numbers mhbench wrote (ids, scores, timings) stay numbers.
-Text is otherwise verbatim, Rich markup and ANSI escapes included; NUL characters are
-dropped (from JSONL too). JSONL keeps text exactly, without apostrophes.
+white space and once cleaned, is ``= + - @``, a tab or a carriage return, or a full-width
+``＝ ＋ － ＠``) gets a leading apostrophe. Numbers mhbench wrote (ids, scores, timings) stay
+numbers. JSONL keeps the cleaned text as it is, without apostrophes.
 
 Every file is written to a temporary file beside the target and renamed over it, so a
 reader never sees half an export. Endpoint API keys (``endpoint_secrets``) and endpoint
@@ -51,7 +58,7 @@ export in about 1.3 s (``tests/bench/export_bench.py``).
 
 from __future__ import annotations
 
-from core.results.export.cells import Row, csv_field, language, spreadsheet_safe, unix_seconds, utc_iso
+from core.results.export.cells import Row, clean_text, csv_field, language, spreadsheet_safe, unix_seconds, utc_iso
 from core.results.export.columns import (
     BATTLE_COLUMNS,
     BATTLE_WINNERS,
@@ -80,6 +87,7 @@ __all__ = [
     "ExportFormat",
     "ExportKind",
     "Row",
+    "clean_text",
     "csv_field",
     "default_export_path",
     "export",

@@ -1,6 +1,7 @@
 """How a value is written in each format: spreadsheet-safe CSV cells, JSONL members, and runs rendered once.
 
-See :mod:`core.results.export` for the rules (formula escaping, NULs, line separators, timestamps).
+See :mod:`core.results.export` for the rules (control characters, formula escaping, line separators,
+timestamps).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import orjson
 
 from core.results.export.columns import ExportFormat
+from core.train.logtail import strip_control
 
 _FORMULA = re.compile(r"[\t\r]|\s*[=+\-@＝＋－＠]")
 """A cell a spreadsheet would open as a formula (or DDE call)."""
@@ -21,18 +23,33 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134
 # Line separators JSON may leave raw but str.splitlines() splits on: escaped in JSONL.
 _LINE_BREAKS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"), (b"\xc2\x85", b"\\u0085"))
 
+# Bidi marks: invisible, and enough to reorder what a viewer shows (strip_control takes the overrides and isolates).
+_BIDI_MARKS = re.compile("[\u061c\u200e\u200f]")
+# Anything clean_text removes; text without any (nearly all of it) is returned untouched, fast.
+_UNCLEAN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
 Row = tuple[Any, ...]
 
 
+def clean_text(text: str) -> str:
+    """``text`` without what could drive a terminal or disguise what it says; tabs and line breaks kept.
+
+    Removed: whole ESC/CSI/OSC/DCS sequences (colours, cursor moves, OSC 8 hyperlinks, window
+    titles), the other C0 controls (NUL included), DEL, the C1 controls, the bidi overrides and
+    isolates (U+202A-U+202E, U+2066-U+2069) and the bidi marks U+200E, U+200F and U+061C.
+    Kept: tab, newline and carriage return. Every exported text cell goes through here.
+    """
+    if _UNCLEAN.search(text) is None:
+        return text
+    if "\r" in text:  # strip_control drops carriage returns, and a CRLF answer should keep them
+        return "\r".join([_BIDI_MARKS.sub("", strip_control(part)) for part in text.split("\r")])
+    return _BIDI_MARKS.sub("", strip_control(text))
+
+
 def spreadsheet_safe(text: str) -> str:
-    """``text`` without NULs, with a leading apostrophe when a spreadsheet would read it as a formula."""
-    if "\x00" in text:
-        text = text.replace("\x00", "")
+    """:func:`clean_text`, with a leading apostrophe when a spreadsheet would read it as a formula."""
+    text = clean_text(text)
     return "'" + text if _FORMULA.match(text) else text
-
-
-def _verbatim(text: str) -> str:
-    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def language(text: str) -> str:
@@ -73,7 +90,7 @@ class _Cells:
 
     def __init__(self, format: ExportFormat) -> None:
         self.csv = format == "csv"
-        self.text: Callable[[str], str] = spreadsheet_safe if self.csv else _verbatim
+        self.text: Callable[[str], str] = spreadsheet_safe if self.csv else clean_text
         self._texts: dict[str, str] = {}
 
     def opt(self, value: str | None) -> str | None:
@@ -95,7 +112,7 @@ class _Cells:
         return self.opt(utc_iso(value))
 
     def items(self, values: Sequence[str]) -> str | list[str]:
-        return self.text(";".join(values)) if self.csv else [_verbatim(v) for v in values]
+        return self.text(";".join(values)) if self.csv else [clean_text(v) for v in values]
 
     def flag(self, value: bool) -> int | bool:
         return int(value) if self.csv else value

@@ -8,27 +8,66 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from core.arena.rubric import RUBRICS
 from core.base.errors import MhbenchError, did_you_mean
-from core.results.export.cells import Row, _Cells, _Run, _verbatim, language, unix_seconds
+from core.results.current import current_ratings
+from core.results.export.cells import Row, _Cells, _Run, clean_text, language, unix_seconds
 from core.results.export.columns import _LABELS, BATTLE_WINNERS, SCORE_COLUMNS, WON, ExportKind
 
 
 class _Query:
-    """The ``WHERE`` clause over ``ratings r`` that picks the exported ratings."""
+    """The exported ratings: the current ones (:func:`current_ratings`), narrowed to a session and a rater if asked."""
 
     def __init__(self, session_id: str | None, rater: str | None) -> None:
-        clauses, parameters = ["r.current = 1"], []
+        clauses, parameters = [], []
         if session_id is not None:
             clauses.append("r.session_id = ?")
             parameters.append(session_id)
         if rater is not None:
             clauses.append("r.rater = ?")
             parameters.append(rater)
-        self.where = " AND ".join(clauses)
+        self.source = current_ratings(where=" AND ".join(clauses))
+        """``FROM … WHERE …`` over ``ratings r``, ``sessions s`` and ``items i``."""
         self.parameters: tuple[str, ...] = tuple(parameters)
+
+
+class _Rating(NamedTuple):
+    """One exported rating as :data:`_RATING_COLUMNS` reads it: what every kind of export needs."""
+
+    id: int
+    session_id: str
+    item: Any
+    turn: Any
+    rater: str
+    version: Any
+    rubric: str
+    left_model: str
+    right_model: str
+    left_response: int | None
+    right_response: int | None
+    left_scores: str
+    right_scores: str
+    preference: str
+    comment: str
+    shown_at: Any
+    submitted_at: Any
+    seconds: Any
+    set_id: str
+    prompt_id: str | None
+
+
+_RATING_COLUMNS = """r.id, r.session_id, r.item_position, r.turn, r.rater, r.version, r.rubric, r.left_model,
+    r.right_model, r.left_response_id, r.right_response_id, r.left_scores, r.right_scores, r.preference, r.comment,
+    r.shown_at, r.submitted_at, r.seconds_spent, s.prompt_set_id, i.prompt_id"""
+
+
+def _ratings(connection: sqlite3.Connection, query: _Query) -> Iterator[_Rating]:
+    """The exported ratings, oldest first: the one query every kind of export reads its rows from."""
+    cursor = connection.execute(f"SELECT {_RATING_COLUMNS} {query.source} ORDER BY r.id", query.parameters)
+    return map(_Rating._make, cursor)
 
 
 def _resolve_filters(connection: sqlite3.Connection, session: str | None, rater: str | None) -> _Query:
@@ -76,12 +115,8 @@ def _sessions(connection: sqlite3.Connection, cells: _Cells) -> dict[str, _Sessi
                 cells.number(settings.get("repetition_penalty")), cells.number(settings.get("max_tokens")),
                 cells.number(settings.get("seed")), cells.opt(system), cells.flag(bool(blind)))
         found[session_id] = _Session(_Run((cells.text(session_id), cells.text(name))), _Run(tail), bool(blind),
-                                     _verbatim(system) if system else None)
+                                     clean_text(system) if system else None)
     return found
-
-
-def _unknown_session(cells: _Cells, session_id: str) -> _Session:
-    return _Session(_Run((cells.text(session_id), None)), _Run((None,) * 7), True, None)
 
 
 class _Prompt:
@@ -94,19 +129,18 @@ class _Prompt:
         self.language = language(text)
 
 
-def _prompts(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> dict[tuple[str, str], _Prompt]:
+def _prompts(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> dict[tuple[str, str | None], _Prompt]:
     """The prompts of the sets the exported sessions use."""
-    found: dict[tuple[str, str], _Prompt] = {}
+    found: dict[tuple[str, str | None], _Prompt] = {}
     for set_id, prompt_id, text, tags, crisis in connection.execute(
-            f"""SELECT set_id, id, text, tags, crisis FROM prompts WHERE set_id IN
-                (SELECT prompt_set_id FROM sessions WHERE id IN (SELECT session_id FROM ratings r WHERE {query.where}))""",
+            f"SELECT set_id, id, text, tags, crisis FROM prompts WHERE set_id IN (SELECT s.prompt_set_id {query.source})",
             query.parameters):
         try:
             tag_list = [str(tag) for tag in json.loads(tags)]
         except (ValueError, TypeError):
             tag_list = []
         run = _Run((cells.text(prompt_id), cells.text(text), cells.items(tag_list), cells.flag(bool(crisis))))
-        found[set_id, prompt_id] = _Prompt(run, _verbatim(text))
+        found[set_id, prompt_id] = _Prompt(run, clean_text(text))
     return found
 
 
@@ -133,8 +167,7 @@ def _responses(connection: sqlite3.Connection, cells: _Cells, query: _Query, *,
     columns += ", messages" if messages else ", NULL"
     for (response_id, generation, text, finish, ttft, tokens, speed, flags, history) in connection.execute(
             f"""SELECT {columns} FROM responses WHERE id IN
-                (SELECT left_response_id FROM ratings r WHERE {query.where}
-                 UNION SELECT right_response_id FROM ratings r WHERE {query.where})""",
+                (SELECT r.left_response_id {query.source} UNION SELECT r.right_response_id {query.source})""",
             query.parameters * 2):
         try:
             flag_list = [str(flag) for flag in json.loads(flags)]
@@ -143,13 +176,13 @@ def _responses(connection: sqlite3.Connection, cells: _Cells, query: _Query, *,
         conversation: list[dict[str, str]] = []
         if history is not None:
             try:
-                conversation = [{"role": str(m["role"]), "content": _verbatim(str(m["content"]))}
+                conversation = [{"role": clean_text(str(m["role"])), "content": clean_text(str(m["content"]))}
                                 for m in json.loads(history)]
             except (ValueError, KeyError, TypeError):
                 conversation = []
         run = _Run((response_id, cells.text(text), generation, cells.items(flag_list), cells.opt(finish),
                     cells.number(ttft), cells.number(tokens), cells.number(speed)))
-        found[response_id] = _Response(run, _verbatim(text), conversation)
+        found[response_id] = _Response(run, clean_text(text), conversation)
     return found
 
 
@@ -162,12 +195,9 @@ def _models(connection: sqlite3.Connection, cells: _Cells) -> dict[str, _Run]:
 def _score_runs(cells: _Cells) -> Callable[[str, str], _Run]:
     """A cached parser of a side's stored scores into the :data:`SCORE_COLUMNS` cells."""
     index = {column: i for i, column in enumerate(SCORE_COLUMNS)}
-    cache: dict[tuple[str, str], _Run] = {}
 
+    @cache
     def parse(rubric: str, raw: str) -> _Run:
-        done = cache.get((rubric, raw))
-        if done is not None:
-            return done
         places = dict(index, safe=index["safety"])
         known = RUBRICS.get(rubric)
         if known is not None:
@@ -181,105 +211,88 @@ def _score_runs(cells: _Cells) -> Callable[[str, str], _Run]:
             for key, value in scores.items():
                 if key in places:
                     values[places[key]] = cells.number(value)
-        done = cache[rubric, raw] = _Run(tuple(values))
-        return done
+        return _Run(tuple(values))
 
     return parse
 
 
-_RATINGS_SQL = """
-    SELECT r.id, r.session_id, r.item_position, r.turn, r.rater, r.version, r.rubric, r.left_model, r.right_model,
-           r.left_response_id, r.right_response_id, r.left_scores, r.right_scores, r.preference, r.comment,
-           r.shown_at, r.submitted_at, r.seconds_spent, s.prompt_set_id, i.prompt_id
-    FROM ratings r
-    JOIN sessions s ON s.id = r.session_id
-    LEFT JOIN items i ON i.session_id = r.session_id AND i.position = r.item_position
-    WHERE {where}
-    ORDER BY r.id
-"""
+class _Shown:
+    """The sessions, prompts and responses the exported ratings show, each read once."""
+
+    __slots__ = ("cells", "prompts", "responses", "sessions")
+
+    def __init__(self, connection: sqlite3.Connection, cells: _Cells, query: _Query, *, messages: bool) -> None:
+        self.cells = cells
+        self.sessions = _sessions(connection, cells)
+        self.prompts = _prompts(connection, cells, query)
+        self.responses = _responses(connection, cells, query, messages=messages)
+
+    def session(self, rating: _Rating) -> _Session:
+        return self.sessions[rating.session_id]  # the query's JOIN: every exported rating's session exists
+
+    def prompt(self, rating: _Rating) -> _Prompt:
+        found = self.prompts.get((rating.set_id, rating.prompt_id))
+        return found if found is not None else _missing_prompt(self.cells, rating.prompt_id)
 
 
 def _rating_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> Iterator[Row]:
     """Two rows per rating: (rating, side, model, response, scores, preference and won, the rest)."""
-    sessions = _sessions(connection, cells)
-    prompts = _prompts(connection, cells, query)
-    responses = _responses(connection, cells, query, messages=False)
+    shown = _Shown(connection, cells, query, messages=False)
     models = _models(connection, cells)
     scores = _score_runs(cells)
     sides = (_Run(("A", "left")), _Run(("B", "right")))
     no_response = _Run((None,) * 8)
-    verdicts: dict[str, tuple[_Run, _Run]] = {}
-    raters: dict[tuple[str, str], _Run] = {}
 
+    @cache
     def model(model_id: str) -> _Run:
-        found = models.get(model_id)
-        if found is None:  # removed from the catalog since: the id is all we know
-            found = models[model_id] = _Run((cells.text(model_id), *(None,) * 8))
-        return found
+        found = models.get(model_id)  # None: removed from the catalog since, and the id is all we know
+        return found if found is not None else _Run((cells.text(model_id), *(None,) * 8))
+
+    def response(response_id: int | None) -> _Run:
+        found = shown.responses.get(response_id) if response_id is not None else None
+        return found.run if found is not None else no_response
+
+    @cache
+    def judge(rater: str, rubric: str) -> _Run:
+        return _Run((cells.text(rater), cells.text(rubric)))
+
+    @cache
+    def verdict(preference: str) -> tuple[_Run, _Run]:
+        label = cells.text(_LABELS.get(preference, preference))
+        left_won, right_won = WON.get(preference, (None, None))
+        return _Run((label, left_won)), _Run((label, right_won))
 
     number, text, stamp = cells.number, cells.text, cells.stamp
-    for (rating_id, session_id, item, turn, rater, version, rubric, left_model, right_model, left_response,
-         right_response, left_scores, right_scores, preference, comment, shown_at, submitted_at, seconds,
-         set_id, prompt_id) in connection.execute(_RATINGS_SQL.format(where=query.where), query.parameters):
-        session = sessions.get(session_id) or _unknown_session(cells, session_id)
-        prompt = prompts.get((set_id, prompt_id)) or _missing_prompt(cells, prompt_id)
-        judge = raters.get((rater, rubric))
-        if judge is None:
-            judge = raters[rater, rubric] = _Run((cells.text(rater), cells.text(rubric)))
-        verdict = verdicts.get(preference)
-        if verdict is None:
-            label = cells.text(_LABELS.get(preference, preference))
-            left_won, right_won = WON.get(preference, (None, None))
-            verdict = verdicts[preference] = (_Run((label, left_won)), _Run((label, right_won)))
-        head = _Run((rating_id, session.head, number(item), prompt.run, number(turn), judge))
-        tail = _Run((text(comment) if comment else comment, session.tail, number(version), stamp(shown_at),
-                     stamp(submitted_at), number(seconds)))
-        left, right = responses.get(left_response), responses.get(right_response)
-        yield (head, sides[0], models.get(left_model) or model(left_model), left.run if left else no_response,
-               scores(rubric, left_scores), verdict[0], tail)
-        yield (head, sides[1], models.get(right_model) or model(right_model), right.run if right else no_response,
-               scores(rubric, right_scores), verdict[1], tail)
-
-
-_COMPARISONS_SQL = """
-    SELECT r.id, r.session_id, r.item_position, r.turn, r.rater, r.left_model, r.right_model, r.preference,
-           r.rubric, r.submitted_at, r.seconds_spent, i.prompt_id
-    FROM ratings r
-    LEFT JOIN items i ON i.session_id = r.session_id AND i.position = r.item_position
-    WHERE {where}
-    ORDER BY r.id
-"""
+    for rating in _ratings(connection, query):
+        session = shown.session(rating)
+        head = _Run((rating.id, session.head, number(rating.item), shown.prompt(rating).run, number(rating.turn),
+                     judge(rating.rater, rating.rubric)))
+        tail = _Run((text(rating.comment) if rating.comment else rating.comment, session.tail,
+                     number(rating.version), stamp(rating.shown_at), stamp(rating.submitted_at),
+                     number(rating.seconds)))
+        left, right = verdict(rating.preference)
+        yield (head, sides[0], model(rating.left_model), response(rating.left_response),
+               scores(rating.rubric, rating.left_scores), left, tail)
+        yield (head, sides[1], model(rating.right_model), response(rating.right_response),
+               scores(rating.rubric, rating.right_scores), right, tail)
 
 
 def _comparison_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> Iterator[Row]:
-    for (rating_id, session_id, item, turn, rater, left_model, right_model, preference, rubric, submitted_at,
-         seconds, prompt_id) in connection.execute(_COMPARISONS_SQL.format(where=query.where), query.parameters):
-        left, right = cells.cached(left_model), cells.cached(right_model)
-        label = _LABELS.get(preference, preference)
-        winner = left if preference == "left" else right if preference == "right" else label
-        yield (rating_id, cells.cached(session_id), cells.number(item), cells.opt(prompt_id), cells.number(turn),
-               cells.cached(rater), left, right, cells.cached(label), winner, cells.cached(rubric),
-               cells.stamp(submitted_at), cells.number(seconds))
-
-
-_BATTLES_SQL = """
-    SELECT r.session_id, r.turn, r.rater, r.left_model, r.right_model, r.left_response_id, r.right_response_id,
-           r.preference, r.submitted_at, s.prompt_set_id, i.prompt_id
-    FROM ratings r
-    JOIN sessions s ON s.id = r.session_id
-    LEFT JOIN items i ON i.session_id = r.session_id AND i.position = r.item_position
-    WHERE {where}
-    ORDER BY r.id
-"""
+    cached, number = cells.cached, cells.number
+    for rating in _ratings(connection, query):
+        left, right = cached(rating.left_model), cached(rating.right_model)
+        label = cached(_LABELS.get(rating.preference, rating.preference))
+        winner = left if rating.preference == "left" else right if rating.preference == "right" else label
+        yield (rating.id, cached(rating.session_id), number(rating.item), cells.opt(rating.prompt_id),
+               number(rating.turn), cached(rating.rater), left, right, label, winner, cached(rating.rubric),
+               cells.stamp(rating.submitted_at), number(rating.seconds))
 
 
 def _battle_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> Iterator[Row]:
-    sessions = _sessions(connection, cells)
-    prompts = _prompts(connection, cells, query)
-    responses = _responses(connection, cells, query, messages=True)
+    shown = _Shown(connection, cells, query, messages=True)
 
     def conversation(session: _Session, prompt: _Prompt, response_id: int | None) -> list[dict[str, str]]:
-        found = responses.get(response_id) if response_id is not None else None
+        found = shown.responses.get(response_id) if response_id is not None else None
         history = [dict(m) for m in found.messages] if found is not None and found.messages else [
             {"role": "user", "content": prompt.text}]
         if session.system and history[0]["role"] != "system":
@@ -288,16 +301,15 @@ def _battle_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -
             history.append({"role": "assistant", "content": found.text})
         return history
 
-    for (session_id, turn, rater, left_model, right_model, left_response, right_response, preference,
-         submitted_at, set_id, prompt_id) in connection.execute(_BATTLES_SQL.format(where=query.where),
-                                                                query.parameters):
-        session = sessions.get(session_id) or _unknown_session(cells, session_id)
-        prompt = prompts.get((set_id, prompt_id)) or _missing_prompt(cells, prompt_id)
-        yield (cells.text(f"{set_id}/{prompt_id}"), cells.cached(left_model), cells.cached(right_model),
-               cells.cached(BATTLE_WINNERS.get(preference, preference)), cells.cached(rater),
-               cells.structure(conversation(session, prompt, left_response)),
-               cells.structure(conversation(session, prompt, right_response)),
-               cells.number(turn), cells.flag(session.blind), prompt.language, unix_seconds(submitted_at))
+    cached = cells.cached
+    for rating in _ratings(connection, query):
+        session, prompt = shown.session(rating), shown.prompt(rating)
+        yield (cells.text(f"{rating.set_id}/{rating.prompt_id}"), cached(rating.left_model),
+               cached(rating.right_model), cached(BATTLE_WINNERS.get(rating.preference, rating.preference)),
+               cached(rating.rater), cells.structure(conversation(session, prompt, rating.left_response)),
+               cells.structure(conversation(session, prompt, rating.right_response)),
+               cells.number(rating.turn), cells.flag(session.blind), prompt.language,
+               unix_seconds(rating.submitted_at))
 
 
 _ROWS: Mapping[ExportKind, Callable[[sqlite3.Connection, _Cells, _Query], Iterator[Row]]] = {
