@@ -70,6 +70,14 @@ class Config(BaseModel):
             raise ValueError("must not be empty (leave the key out for the default)")
         return value.strip() if value is not None else None
 
+    @field_validator("default_rater")
+    @classmethod
+    def _rater_id(cls, value: str | None) -> str | None:
+        # The rule core.arena.ratings.remember_rater applies; checked here so the error names this file's line.
+        if value is not None and (len(value) > 64 or any(ch.isspace() for ch in value)):
+            raise ValueError("a rater id is a short name without spaces, e.g. 'r1'")
+        return value
+
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
