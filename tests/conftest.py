@@ -43,3 +43,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if item.get_closest_marker("gpu"):
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the user's own config.toml (keymap, workspace, rater) out of every test: an empty one instead."""
+    empty = tmp_path_factory.getbasetemp() / "empty-config.toml"
+    if not empty.exists():
+        empty.write_text("", encoding="utf-8")
+    monkeypatch.setenv("MHBENCH_CONFIG", str(empty))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
@@ -76,12 +76,26 @@ class MhbenchApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
-    def __init__(self, workspace: Workspace, rater: str | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        rater: str | None = None,
+        *,
+        keymap: Mapping[str, str] | None = None,
+        theme: str | None = None,
+    ) -> None:
+        """``keymap`` and ``theme`` come from config.toml, checked by ``tui.shell.keymap.check_config``."""
         super().__init__()
         self.workspace = workspace
         self.rater = rater
-        """``--rater``: the arena's rater id; else the one remembered for the workspace."""
+        """``--rater`` (or the config's ``default_rater``): the arena's rater id; else the workspace's last one."""
         self.sub_title = str(workspace.root)
+        self.user_keymap: dict[str, str] = dict(keymap or {})
+        """Binding id → keys, as config.toml moved them; Textual applies it to every screen's bindings."""
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+        if theme:
+            self.theme = theme
 
     DEFAULT_MODE = "profiles"
 
@@ -113,8 +127,10 @@ class MhbenchApp(App[None]):
 
     def get_system_commands(self, screen: Screen[None]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for mode, key in MODE_KEYS.items():
+        for mode, default in MODE_KEYS.items():
+            key = self.user_keymap.get(f"app.mode.{mode}", default).split(",")[0]
             title = mode.capitalize()
             yield SystemCommand(f"Go to {title}", f"Switch to the {title} mode ({key.upper()})",
                                 lambda mode=mode: self.switch_mode(mode))
-        yield SystemCommand("Help", "Show the keys (F1)", self.action_help)
+        help_key = self.user_keymap.get("app.help", "f1").split(",")[0]
+        yield SystemCommand("Help", f"Show the keys ({help_key.upper()})", self.action_help)

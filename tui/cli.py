@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mhbench",
         description="Fine-tune chat models with ms-swift LoRA, convert them to GGUF, and compare them blind, side by side.",
-        epilog="With no command, opens the TUI. Workspace: --workspace, else $MHBENCH_HOME, else the platform data dir.",
+        epilog="With no command, opens the TUI. Workspace: --workspace, else $MHBENCH_HOME, else the config's "
+               "workspace, else the platform data dir. Config: --config, else $MHBENCH_CONFIG, else "
+               "config.toml in the platform config dir (`mhbench config --path`).",
     )
     parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace folder (created if missing)")
     parser.add_argument("--rater", metavar="NAME", help="your rater id in the Arena (remembered per workspace)")
@@ -67,11 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="resume a run from its last checkpoint as a new, linked run")
     resume.add_argument("run", help="run id, unique id prefix, or name")
 
-    from tui import cli_export, cli_models, cli_results
+    from tui import cli_config, cli_export, cli_models, cli_results
 
     cli_models.add_commands(commands)
     cli_results.add_commands(commands)
     cli_export.add_commands(commands)
+    cli_config.add_commands(commands)
+    cli_config.add_global_option(parser, commands)
     return parser
 
 
@@ -277,7 +281,8 @@ def open_tui(args: argparse.Namespace) -> int:
         from core.arena.ratings import remember_rater
 
         remember_rater(workspace, args.rater)
-    MhbenchApp(workspace, rater=args.rater).run()
+    config = args.config_file.config  # checked by cli_config.apply_config before anything is created
+    MhbenchApp(workspace, rater=args.rater, keymap=config.keymap, theme=config.theme).run()
     return 0
 
 
@@ -298,11 +303,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.base.errors import MhbenchError
 
     try:
+        from tui import cli_config
+
+        cli_config.apply_config(args)
         if args.command is None:
             return open_tui(args)
         from tui import cli_export, cli_models, cli_results
 
-        handlers = {**HANDLERS, **cli_models.HANDLERS, **cli_results.HANDLERS, **cli_export.HANDLERS}
+        handlers = {**HANDLERS, **cli_models.HANDLERS, **cli_results.HANDLERS, **cli_export.HANDLERS,
+                    **cli_config.HANDLERS}
         return handlers[args.command](args)
     except MhbenchError as error:
         print(f"mhbench: error: {error}", file=sys.stderr)

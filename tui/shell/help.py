@@ -66,4 +66,14 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(HELP_TEXT, markup=False, id="help-text")
+            yield Static(HELP_TEXT + moved_keys_text(getattr(self.app, "user_keymap", {})), markup=False,
+                         id="help-text")
+
+
+def moved_keys_text(keymap: dict[str, str]) -> str:
+    """The keys that config.toml moved: the text above names the defaults, this names the user's own."""
+    if not keymap:
+        return ""
+    width = max(len(binding_id) for binding_id in keymap)
+    lines = [f"  {binding_id:<{width}}  {keys}" for binding_id, keys in sorted(keymap.items())]
+    return "\nMoved by your config.toml (`mhbench config --show` lists every binding):\n" + "\n".join(lines) + "\n"
