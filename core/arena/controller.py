@@ -1,27 +1,26 @@
 """A rater's place in an arena session, with no UI: what is shown, what is asked, what may be saved.
 
 The Arena screen is a view of an :class:`ArenaController`. The controller holds the
-item, the two blind sides, the per-side histories of follow-up turns, the answers
-accepted for the current turn and the rubric form, and it makes every move: open a
-session at the rater's first unrated item, start a turn (or regenerate it, or follow it
-up), accept the answers, submit through the durable :class:`~core.arena.ratings.RatingStore`
-and step between items. Names stay hidden until the rater's own submit.
+item, the two blind sides, the turn and the rubric form, and it makes every move: open
+a session at the rater's first unrated item, start a turn (or regenerate it, or follow
+it up), submit through the durable :class:`~core.arena.ratings.RatingStore` and step
+between items. Names stay hidden until the rater's own submit. The per-side histories
+and the answers accepted for the current turn are a :class:`~core.arena.answers.TurnAnswers`
+(``controller.answers``), renewed with each item.
 
-Threads: the blocking calls (:meth:`ArenaController.open`, :meth:`~ArenaController.stored_answer`,
-:meth:`~ArenaController.store_answer`, :meth:`~ArenaController.saved_rating`,
-:meth:`~ArenaController.save`) only read the controller and write the database; every
-change of the controller's state is a quick call made by the caller's own thread (the
-UI's event loop), so a worker thread never races the rater's keys.
+Threads: the blocking calls (:meth:`ArenaController.open`, :meth:`~ArenaController.saved_rating`,
+:meth:`~ArenaController.save`, and the answers' ``stored_answer``/``store_answer``) only
+read state and write the database; every change of state is a quick call made on the
+caller's own thread (the UI's event loop), so a worker thread never races the rater's keys.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.arena.answers import PendingAnswer
+from core.arena.answers import SIDES, PendingAnswer, TurnAnswers
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
 from core.base.errors import MhbenchError
 
@@ -29,9 +28,8 @@ if TYPE_CHECKING:
     from core.arena.ratings import Rating, RatingInput, RatingStore
     from core.arena.sessions import Item, Response, Session
     from core.base.workspace import Workspace
-    from core.models.client import Message, StreamStats
+    from core.models.client import Message
 
-SIDES: tuple[Side, Side] = ("left", "right")
 LABELS: Mapping[Side, str] = {"left": "A", "right": "B"}
 RATING_KEYS = frozenset("0123456789abtxsu")
 """The keys that fill the rubric form: scores, safety (s/u) and the preference (a/b/t/x)."""
@@ -86,7 +84,6 @@ class ArenaController:
         self._store, self._owns_store = store, store is None
         self.all_rated = False
         """Opened with every item already rated by this rater (the last one is shown)."""
-        self.ticket = 0
         self.index = min(max(index, 0), len(items) - 1)
         self.reset_item()
 
@@ -130,17 +127,16 @@ class ArenaController:
 
     def reset_item(self) -> None:
         """Put the current item back at its first turn, unanswered and unrated."""
-        item = self.item
-        self.ticket += 1  # answers still on their way for the item left behind are dropped
         self.turn = 1
         self.submitted = False
         self.names_seen = False
-        self.form = RatingForm(self.rubric, item.crisis)
-        self.histories: dict[Side, list[Message]] = {side: [{"role": "user", "content": item.prompt}]
-                                                     for side in SIDES}
-        self.responses: dict[Side, Response | None] = {side: None for side in SIDES}
-        self.shown_at: str | None = None
-        self.ready_since: float | None = None
+        self.form = RatingForm(self.rubric, self.item.crisis)
+        self.answers = TurnAnswers(self.workspace, self.session, self.item, self.rater)
+
+    @property
+    def responses(self) -> Mapping[Side, Response | None]:
+        """The answers accepted for the current turn, per side (``None`` while fetched)."""
+        return self.answers.responses
 
     def next_item(self) -> bool:
         """Go on to the next item once this one is saved; False at the last item (the session is done)."""
@@ -175,7 +171,7 @@ class ArenaController:
         response = self.responses[side]
         return SideView(side=side, label=LABELS[side], title=self.title(side),
                         model_id=self.side_model(side) if self.revealed else None,
-                        turns=tuple(self.histories[side][1:]), response=response,
+                        turns=tuple(self.answers.histories[side][1:]), response=response,
                         flags=response.flags if response is not None else ())
 
     def view(self) -> ItemView:
@@ -230,21 +226,17 @@ class ArenaController:
         self.submitted = False
         return True
 
-    # --- the answers ---------------------------------------------------------------------------
+    # --- the turns ---------------------------------------------------------------------------
 
-    def start_turn(self, regenerate: bool = False) -> list[PendingAnswer]:
-        """Forget the current turn's answers and ask both sides again: one pending answer per side."""
-        self.ticket += 1
-        self.responses = {side: None for side in SIDES}
-        self.shown_at, self.ready_since = None, None
-        return [PendingAnswer(side, self.side_model(side), tuple(self.histories[side]), regenerate, self.ticket)
-                for side in SIDES]
+    def start_turn(self) -> list[PendingAnswer]:
+        """Ask both sides for this turn's answers (the stored ones when they exist)."""
+        return self.answers.start()
 
     def regenerate(self) -> list[PendingAnswer]:
         """New answers for this turn (recorded as a new generation); only before the rating is saved."""
         if self.submitted:
             raise MhbenchError("Regenerate before saving the rating.")
-        return self.start_turn(regenerate=True)
+        return self.answers.start(regenerate=True)
 
     def follow_up(self, text: str) -> list[PendingAnswer]:
         """The rater's next turn, sent to both models, each with its own history; only after saving this one."""
@@ -252,52 +244,11 @@ class ArenaController:
             raise MhbenchError("Rate this turn first; the follow-up goes to both models as the next turn.")
         if not text.strip():
             raise MhbenchError("the follow-up is empty.", fix="type what the client says next.")
-        for side in SIDES:
-            answer = self.responses[side]
-            assert answer is not None  # a saved turn had both answers
-            self.histories[side] += [{"role": "assistant", "content": answer.text}, {"role": "user", "content": text}]
+        self.answers.follow(text)
         self.turn += 1
         self.submitted = False
         self.form = RatingForm(self.rubric, self.item.crisis)
-        return self.start_turn()
-
-    def is_current(self, pending: PendingAnswer) -> bool:
-        return pending.ticket == self.ticket
-
-    def stored_answer(self, pending: PendingAnswer) -> Response | None:
-        """Blocking: the stored answer to what ``pending`` asks (never for a regenerate)."""
-        from core.arena.sessions import stored_response
-
-        if pending.regenerate:
-            return None
-        return stored_response(self.workspace, self.session, pending.model_id, pending.messages)
-
-    def store_answer(self, pending: PendingAnswer, stats: StreamStats | None) -> Response:
-        """Blocking: store the text streamed into ``pending``; a regenerate is the next generation.
-
-        When another rater stored the same answer first, theirs is returned: everyone reads the same.
-        """
-        from core.arena.sessions import next_generation, store_response
-
-        generation = next_generation(self.workspace, self.session, pending.model_id, pending.messages) \
-            if pending.regenerate else 0
-        return store_response(self.workspace, self.session, pending.model_id, pending.messages, pending.text, stats,
-                              generation=generation, created_by=self.rater)
-
-    def accept(self, pending: PendingAnswer, response: Response) -> bool:
-        """Show ``response`` as its side's answer; False (and ignored) when the rater has moved on since."""
-        from core.base.processes import utc_now
-
-        if not self.is_current(pending):
-            return False
-        self.responses[pending.side] = response
-        if self.answers_ready:
-            self.shown_at, self.ready_since = utc_now(), time.monotonic()
-        return True
-
-    @property
-    def answers_ready(self) -> bool:
-        return all(self.responses[side] is not None for side in SIDES)
+        return self.answers.start()
 
     # --- saving --------------------------------------------------------------------------------
 
@@ -318,9 +269,8 @@ class ArenaController:
             session_id=self.session.id, item_position=item.position, turn=self.turn, rater=self.rater,
             rubric=self.session.rubric, left_model=item.left_model, right_model=item.right_model,
             left_scores=form.scores("left"), right_scores=form.scores("right"), preference=form.preference,
-            comment=form.comment, left_response_id=left.id, right_response_id=right.id, shown_at=self.shown_at,
-            seconds_spent=round(time.monotonic() - self.ready_since, 3) if self.ready_since else None,
-            crisis=item.crisis)
+            comment=form.comment, left_response_id=left.id, right_response_id=right.id,
+            shown_at=self.answers.shown_at, seconds_spent=self.answers.seconds_spent(), crisis=item.crisis)
         validate(rating)
         return rating
 

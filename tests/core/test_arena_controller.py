@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.arena.answers import PendingAnswer, obtain_answer
+from core.arena.answers import ModelServers, PendingAnswer, obtain_answer
 from core.arena.controller import ArenaController
 from core.arena.prompts import register_prompt_set
 from core.arena.ratings import current_ratings, rating_history
@@ -48,9 +48,9 @@ def _store_every_opening_answer(workspace: Workspace, session: Session) -> None:
 
 def _fill_from_store(controller: ArenaController, pending: list[PendingAnswer]) -> None:
     for answer in pending:
-        stored = controller.stored_answer(answer)
+        stored = controller.answers.stored_answer(answer)
         assert stored is not None, f"nothing stored for {answer.model_id}"
-        assert controller.accept(answer, stored)
+        assert controller.answers.accept(answer, stored)
 
 
 def _stream(controller: ArenaController, pending: list[PendingAnswer], texts: dict[str, str]) -> None:
@@ -59,7 +59,7 @@ def _stream(controller: ArenaController, pending: list[PendingAnswer], texts: di
         text = texts[answer.side]
         for start in range(0, len(text), 3):
             answer.add(text[start:start + 3])
-        assert controller.accept(answer, controller.store_answer(answer, STATS))
+        assert controller.answers.accept(answer, controller.answers.store_answer(answer, STATS))
 
 
 def _rate(controller: ArenaController, keys: str) -> None:
@@ -168,7 +168,7 @@ def test_a_follow_up_goes_to_both_sides_with_their_own_histories(workspace: Work
     for answer in pending:
         assert [m["role"] for m in answer.messages] == ["user", "assistant", "user"]
         assert answer.messages[1]["content"] == opening[answer.side].text  # type: ignore[union-attr]
-        assert controller.stored_answer(answer) is None  # nobody answered this history yet
+        assert controller.answers.stored_answer(answer) is None  # nobody answered this history yet
     _stream(controller, pending, {"left": "试试睡前放松。", "right": "可以和医生聊聊。"})
     view = controller.view()
     assert [m["role"] for m in view.sides["left"].turns] == ["assistant", "user"]
@@ -187,9 +187,9 @@ def test_regenerate_records_a_new_generation_and_the_rating_points_at_it(
     _fill_from_store(controller, first_turn)
     old = {side: controller.responses[side] for side in ("left", "right")}
     pending = controller.regenerate()
-    assert all(answer.regenerate for answer in pending) and not controller.answers_ready
-    assert all(controller.stored_answer(answer) is None for answer in pending)
-    assert not controller.accept(first_turn[0], old["left"])  # type: ignore[arg-type]  # stale: dropped
+    assert all(answer.regenerate for answer in pending) and not controller.answers.ready
+    assert all(controller.answers.stored_answer(answer) is None for answer in pending)
+    assert not controller.answers.accept(first_turn[0], old["left"])  # type: ignore[arg-type]  # stale: dropped
     _stream(controller, pending, {"left": "作为通义千问，我建议……", "right": "新的回答。"})
     left = controller.responses["left"]
     assert left is not None and left.generation == 1 and left.id != old["left"].id  # type: ignore[union-attr]
@@ -235,9 +235,42 @@ def test_obtain_answer_reads_the_store_and_reports_a_missing_server(workspace: W
         raise MhbenchError(f"no server for {model_id}.", fix="start it on the Models screen.")
 
     async def both(pending: list[PendingAnswer]) -> list[object]:
-        return await asyncio.gather(*(obtain_answer(controller, answer, target_for=no_server) for answer in pending),
+        return await asyncio.gather(*(obtain_answer(controller.answers, answer, target_for=no_server) for answer in pending),
                                     return_exceptions=True)
 
     left, right = asyncio.run(both(controller.start_turn()))
     assert not isinstance(left, BaseException) and left.text == "已存的回答"  # type: ignore[attr-defined]
     assert isinstance(right, MhbenchError) and asked == [item.right_model]
+
+
+def test_an_answer_for_an_item_left_behind_is_dropped(workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path)
+    _store_every_opening_answer(workspace, session)
+    controller = ArenaController.open(workspace, session.id, "r1")
+    _fill_from_store(controller, controller.start_turn())
+    late = controller.start_turn()  # asked again (a restart of the streams) and still on its way …
+    _fill_from_store(controller, controller.start_turn())
+    _rate(controller, "4354a")
+    assert controller.next_item()
+    stored = controller.answers.stored_answer(late[0])  # … it arrives after the rater moved on
+    assert stored is not None and not controller.answers.accept(late[0], stored)
+    assert controller.responses["left"] is None and controller.index == 1
+
+
+def test_model_servers_connect_endpoints_and_name_no_model_when_one_is_missing(
+        workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path)
+    servers = ModelServers()
+
+    async def connect_then_ask() -> tuple[ChatTarget, BaseException | None]:
+        await servers.connect(workspace, session)
+        target = await servers.target_for(session.model_a)
+        try:
+            await servers.target_for("not-in-this-session")
+        except MhbenchError as error:
+            return target, error
+        return target, None
+
+    target, missing = asyncio.run(connect_then_ask())
+    assert target.base_url == "http://127.0.0.1:9/v1" and servers.error is None
+    assert isinstance(missing, MhbenchError) and str(missing) == "no server"
