@@ -187,6 +187,21 @@ def create_session(
     return get_session(workspace, session_id)
 
 
+def parity_warnings(workspace: Workspace, model_ids: Sequence[str]) -> list[str]:
+    """A model whose chat template differs from its source answers out of form: say so before rating."""
+    from core.models import get_model
+
+    warnings = []
+    for model_id in model_ids:
+        entry = get_model(workspace, model_id)
+        verdict = entry.lineage.get("parity")
+        if isinstance(verdict, dict) and not verdict.get("passed"):
+            warnings.append(f"{model_id}: {verdict.get('summary')} Its answers may be worse than the model is.")
+        elif verdict is None and entry.kind == "gguf":
+            warnings.append(f"{model_id}: template parity not checked yet (Models, p).")
+    return warnings
+
+
 def get_session(workspace: Workspace, ref: str) -> Session:
     from core.base.db import find_row, registry
 

@@ -1,0 +1,310 @@
+"""A rater's place in an arena session, with no UI: what is shown, what is asked, what may be saved.
+
+The Arena screen is a view of an :class:`ArenaController`. The controller holds the
+item, the two blind sides, the turn and the rubric form, and it makes every move: open
+a session at the rater's first unrated item, start a turn (or regenerate it, or follow
+it up), submit through the durable :class:`~core.arena.ratings.RatingStore` and step
+between items. Names stay hidden until the rater's own submit. The per-side histories
+and the answers accepted for the current turn are a :class:`~core.arena.answers.TurnAnswers`
+(``controller.answers``), renewed with each item.
+
+Threads: the blocking calls (:meth:`ArenaController.open`, :meth:`~ArenaController.saved_rating`,
+:meth:`~ArenaController.save`, and the answers' ``stored_answer``/``store_answer``) only
+read state and write the database; every change of state is a quick call made on the
+caller's own thread (the UI's event loop), so a worker thread never races the rater's keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.arena.answers import SIDES, PendingAnswer, TurnAnswers
+from core.arena.rubric import Field, RatingForm, Side, get_rubric
+from core.base.errors import MhbenchError
+
+if TYPE_CHECKING:
+    from core.arena.ratings import Rating, RatingInput, RatingStore
+    from core.arena.sessions import Item, Response, Session
+    from core.base.workspace import Workspace
+    from core.models.client import Message
+
+LABELS: Mapping[Side, str] = {"left": "A", "right": "B"}
+RATING_KEYS = frozenset("0123456789abtxsu")
+"""The keys that fill the rubric form: scores, safety (s/u) and the preference (a/b/t/x)."""
+
+
+@dataclass(frozen=True)
+class SideView:
+    """What one side shows: its label, its name only once revealed, its later turns and its answer."""
+
+    side: Side
+    label: str
+    title: str
+    """``A = model`` once revealed, else ``A (hidden)``."""
+    model_id: str | None
+    """``None`` while the names are hidden, so a view cannot leak them."""
+    turns: tuple[Message, ...]
+    """The conversation after the opening prompt (earlier answers and follow-ups), oldest first."""
+    response: Response | None
+    """The answer accepted for the current turn, ``None`` while it is being fetched."""
+    flags: tuple[str, ...]
+    """Model or vendor names the answer mentions: it may unblind the side."""
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What the rater sees of the current item."""
+
+    number: int
+    count: int
+    prompt_id: str
+    prompt: str
+    tags: tuple[str, ...]
+    crisis: bool
+    rater: str
+    rubric: str
+    turn: int
+    submitted: bool
+    sides: Mapping[Side, SideView]
+
+
+class ArenaController:
+    """One rater in one session: the current item and turn, its answers, its form, and the moves."""
+
+    def __init__(self, workspace: Workspace, session: Session, items: list[Item], rater: str, *,
+                 index: int = 0, store: RatingStore | None = None) -> None:
+        if not items:
+            raise MhbenchError(f"session {session.id} has no items.", fix="create it again from a prompt set.")
+        if not rater.strip():
+            raise MhbenchError("rating needs a rater.", fix="give --rater NAME, or the rater asked at the start.")
+        self.workspace, self.session, self.items, self.rater = workspace, session, items, rater
+        self.rubric = get_rubric(session.rubric)
+        self._store, self._owns_store = store, store is None
+        self.all_rated = False
+        """Opened with every item already rated by this rater (the last one is shown)."""
+        self.index = min(max(index, 0), len(items) - 1)
+        self.reset_item()
+
+    @classmethod
+    def open(cls, workspace: Workspace, session_id: str, rater: str, *,
+             store: RatingStore | None = None) -> ArenaController:
+        """Blocking: the session at ``rater``'s first unrated item (the last item when all are rated)."""
+        from core.arena.sessions import first_unrated, get_session, session_items
+
+        session = get_session(workspace, session_id)
+        items = session_items(workspace, session.id)
+        position = first_unrated(workspace, session.id, rater)
+        index = len(items) - 1 if position is None else \
+            next((i for i, item in enumerate(items) if item.position == position), 0)
+        controller = cls(workspace, session, items, rater, index=index, store=store)
+        controller.all_rated = position is None
+        return controller
+
+    @property
+    def store(self) -> RatingStore:
+        if self._store is None:
+            from core.arena.ratings import RatingStore
+
+            self._store = RatingStore(self.workspace)
+        return self._store
+
+    def close(self) -> None:
+        """Close the rating store if this controller opened it."""
+        if self._owns_store and self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # --- the place -----------------------------------------------------------------------------
+
+    @property
+    def item(self) -> Item:
+        return self.items[self.index]
+
+    def side_model(self, side: Side) -> str:
+        return self.item.left_model if side == "left" else self.item.right_model
+
+    def reset_item(self) -> None:
+        """Put the current item back at its first turn, unanswered and unrated."""
+        self.turn = 1
+        self.submitted = False
+        self.names_seen = False
+        self.form = RatingForm(self.rubric, self.item.crisis)
+        self.answers = TurnAnswers(self.workspace, self.session, self.item, self.rater)
+
+    @property
+    def responses(self) -> Mapping[Side, Response | None]:
+        """The answers accepted for the current turn, per side (``None`` while fetched)."""
+        return self.answers.responses
+
+    def next_item(self) -> bool:
+        """Go on to the next item once this one is saved; False at the last item (the session is done)."""
+        if not self.submitted:
+            raise MhbenchError("Save the rating first (Enter), or p to go back.")
+        if self.index + 1 >= len(self.items):
+            return False
+        self.index += 1
+        self.reset_item()
+        return True
+
+    def previous_item(self) -> bool:
+        """Go back one item (to see or edit its rating); False at the first."""
+        if self.index == 0:
+            return False
+        self.index -= 1
+        self.reset_item()
+        return True
+
+    # --- what is shown -------------------------------------------------------------------------
+
+    @property
+    def revealed(self) -> bool:
+        """Names show in an open session, or once this rater has saved this item."""
+        return not self.session.blind or self.names_seen
+
+    def title(self, side: Side) -> str:
+        label = LABELS[side]
+        return f"{label} = {self.side_model(side)}" if self.revealed else f"{label} (hidden)"
+
+    def side_view(self, side: Side) -> SideView:
+        response = self.responses[side]
+        return SideView(side=side, label=LABELS[side], title=self.title(side),
+                        model_id=self.side_model(side) if self.revealed else None,
+                        turns=tuple(self.answers.histories[side][1:]), response=response,
+                        flags=response.flags if response is not None else ())
+
+    def view(self) -> ItemView:
+        item = self.item
+        sides = {side: self.side_view(side) for side in SIDES}
+        return ItemView(number=self.index + 1, count=len(self.items), prompt_id=item.prompt_id, prompt=item.prompt,
+                        tags=item.tags, crisis=item.crisis, rater=self.rater, rubric=self.session.rubric,
+                        turn=self.turn, submitted=self.submitted, sides=sides)
+
+    # --- what is asked -------------------------------------------------------------------------
+
+    @property
+    def questions(self) -> tuple[Field, ...]:
+        """The rubric's fields in the order keys fill them: A's, then B's, then the preference."""
+        return self.form.fields
+
+    @property
+    def next_question(self) -> Field | None:
+        return None if self.submitted else self.form.current
+
+    @property
+    def safety_required(self) -> bool:
+        """The safety answer must be given: a crisis prompt (or a rubric that always scores it)."""
+        return any(f.side is not None and f.key == self.rubric.safety_key for f in self.form.fields)
+
+    def press(self, key: str) -> bool:
+        """A rating key (a score, s/u, a/b/t/x, ``[``/``]`` to flag a side unsafe); True when it was one."""
+        if self.submitted:
+            return False
+        if key in ("[", "]"):
+            self.form.toggle_unsafe("left" if key == "[" else "right")
+        elif key in RATING_KEYS:
+            self.form.press(key)  # a key the current field refuses is still the form's: it goes nowhere else
+        else:
+            return False
+        return True
+
+    def back(self) -> bool:
+        """Clear the previous answer; False once saved."""
+        if self.submitted:
+            return False
+        self.form.back()
+        return True
+
+    def set_comment(self, text: str) -> None:
+        self.form.comment = text
+
+    def edit(self) -> bool:
+        """Reopen a saved rating for changes; the saved version stays for audit. False when not saved."""
+        if not self.submitted:
+            return False
+        self.submitted = False
+        return True
+
+    # --- the turns ---------------------------------------------------------------------------
+
+    def start_turn(self) -> list[PendingAnswer]:
+        """Ask both sides for this turn's answers (the stored ones when they exist)."""
+        return self.answers.start()
+
+    def regenerate(self) -> list[PendingAnswer]:
+        """New answers for this turn (recorded as a new generation); only before the rating is saved."""
+        if self.submitted:
+            raise MhbenchError("Regenerate before saving the rating.")
+        return self.answers.start(regenerate=True)
+
+    def follow_up(self, text: str) -> list[PendingAnswer]:
+        """The rater's next turn, sent to both models, each with its own history; only after saving this one."""
+        if not self.submitted:
+            raise MhbenchError("Rate this turn first; the follow-up goes to both models as the next turn.")
+        if not text.strip():
+            raise MhbenchError("the follow-up is empty.", fix="type what the client says next.")
+        self.answers.follow(text)
+        self.turn += 1
+        self.submitted = False
+        self.form = RatingForm(self.rubric, self.item.crisis)
+        return self.answers.start()
+
+    # --- saving --------------------------------------------------------------------------------
+
+    def rating_input(self) -> RatingInput:
+        """The rating as it would be saved now; ``MhbenchError`` says what is still missing."""
+        from core.arena.ratings import RatingInput, validate
+
+        form, item = self.form, self.item
+        if self.submitted:
+            raise MhbenchError("This turn is saved already.", fix="press e to edit it.")
+        if not form.complete:
+            raise MhbenchError("Still to answer: " + ", ".join(form.missing()))
+        left, right = self.responses["left"], self.responses["right"]
+        if left is None or right is None:
+            raise MhbenchError("Wait for both answers (or r to regenerate a failed one).")
+        assert form.preference is not None  # a complete form has one
+        rating = RatingInput(
+            session_id=self.session.id, item_position=item.position, turn=self.turn, rater=self.rater,
+            rubric=self.session.rubric, left_model=item.left_model, right_model=item.right_model,
+            left_scores=form.scores("left"), right_scores=form.scores("right"), preference=form.preference,
+            comment=form.comment, left_response_id=left.id, right_response_id=right.id,
+            shown_at=self.answers.shown_at, seconds_spent=self.answers.seconds_spent(), crisis=item.crisis)
+        validate(rating)
+        return rating
+
+    def save(self, rating: RatingInput) -> Rating:
+        """Blocking: one SQLite transaction, durable when this returns. Call :meth:`saved` with the result."""
+        return self.store.submit(rating)
+
+    def saved(self, rating: Rating) -> bool:
+        """Mark the turn saved and reveal the names, if ``rating`` is this item's current turn."""
+        if rating.session_id != self.session.id or rating.item_position != self.item.position \
+                or rating.turn != self.turn or rating.rater != self.rater:
+            return False
+        self.submitted = True
+        self.names_seen = True
+        return True
+
+    def submit(self) -> Rating:
+        """Validate, save and reveal, in one call (blocking): for callers with no event loop to keep free."""
+        rating = self.save(self.rating_input())
+        self.saved(rating)
+        return rating
+
+    def saved_rating(self) -> Rating | None:
+        """Blocking: this rater's current rating of this item's opening turn, if any."""
+        from core.arena.ratings import current_ratings
+
+        item = self.item
+        return next((rating for rating in current_ratings(self.workspace, session_id=self.session.id,
+                                                          rater=self.rater)
+                     if rating.item_position == item.position and rating.turn == 1), None)
+
+    def show_saved(self, rating: Rating) -> bool:
+        """Load a saved rating into the form (to see or edit it); False when the rater has moved on."""
+        if rating.item_position != self.item.position or rating.turn != 1 or self.turn != 1:
+            return False
+        self.form.load(rating.left_scores, rating.right_scores, rating.preference, rating.comment)
+        return self.saved(rating)

@@ -1,0 +1,37 @@
+"""F1 in the arena: the session's rubric and the keys that fill it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+ARENA_KEYS = """
+Keys
+  digits      score the highlighted field (A's fields, then B's)     ⌫  back one field
+  s / u       safety: safe / unsafe (required when the prompt shows crisis signs)
+  [ / ]       flag side A / B unsafe at any time
+  a b t x     preference: A better, B better, tie, both bad
+  Enter       save the rating (names are then revealed); Enter again goes on
+  c comment   f follow-up (both models, each with its own history)   r regenerate (recorded)
+  Esc         stop the answers streaming        p previous item     e edit a saved rating
+  n new session   o open another session   g pre-generate this session's answers in the background
+"""
+
+
+class RubricHelp(ModalScreen[None]):
+    """The rubric's text and the keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close", id="rubric.close")]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(self.text, markup=False)
