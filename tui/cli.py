@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
+    from core.train.launch import LaunchRequest
     from core.train.profiles import Profile
 
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--nproc", type=int, metavar="N", help="processes per node (NPROC_PER_NODE; torchrun above 1)")
     train.add_argument("--deepspeed", choices=("zero2", "zero3"), help="DeepSpeed preset")
     train.add_argument("--qlora", action="store_true", help="4-bit QLoRA instead of LoRA")
+    train.add_argument("--resume-from", metavar="CKPT", help="go on from this checkpoint folder of an earlier run")
     train.add_argument("--no-dataset-check", action="store_true", help="skip the dataset check before launch")
     train.add_argument("--no-check", action="store_true", help="skip checking the flags against the installed swift")
     train.add_argument("--json", action="store_true", help="print the argv as JSON")
@@ -114,44 +116,46 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.train.profiles import apply_overrides, find_profile, load_profiles
-    from core.train.swift import DIALECTS, build_sft_command, check_command, dialect_for, installed_swift_version
+    """Print (``--dry-run``) or launch a run; both are the one plan that core builds for the request."""
+    from core.train.launch import plan_run
+    from core.train.profiles import find_profile, load_profiles
 
     workspace = _workspace(args)
-    profile = find_profile(load_profiles(workspace.profiles_dir), args.profile)
-    overrides = list(args.overrides)
-    if args.dataset:
-        overrides.append("train.dataset=" + json.dumps(args.dataset))
-    if overrides:
-        profile = apply_overrides(profile, overrides)
-    dialect = DIALECTS[args.dialect] if args.dialect else dialect_for(installed_swift_version())
-    if args.qlora:
-        profile = apply_overrides(profile, ["lora.tuner=qlora"])
+    request = launch_request(args, find_profile(load_profiles(workspace.profiles_dir), args.profile))
     if not args.dry_run:
-        return launch_run(args, workspace, profile)
-    command = build_sft_command(profile, dialect=dialect, output_dir=workspace.runs_dir / "<run-id>" / "output")
-    if not (args.dialect or args.no_check):
-        check_command(command)
+        return launch_run(args, workspace, request)
+    plan = plan_run(workspace, request, check=not args.no_check, dry_run=True)
+    command = plan.command
     if args.json:
-        print(json.dumps({"argv": list(command.argv), "env": dict(command.env), "dialect": dialect.major, "notes": list(command.notes)}, ensure_ascii=False))
+        print(json.dumps({"argv": list(command.argv), "env": dict(command.env), "dialect": command.dialect.major,
+                          "notes": list(command.notes)}, ensure_ascii=False))
         return 0
     for note in command.notes:
         print(f"# {note}")
-    print(command.shell())
+    print(command.shell_text())
     return 0
 
 
-def launch_run(args: argparse.Namespace, workspace: Workspace, profile: Profile) -> int:
-    from core.base.db import open_workspace
-    from core.train.runs import LaunchRequest, launch, plan_run
-    open_workspace(workspace)
-    if not args.no_dataset_check:
-        check_datasets_or_fail(workspace, profile)
-    request = LaunchRequest(
-        profile=profile, name=args.name, cuda_visible_devices=args.gpus, nproc_per_node=args.nproc,
-        deepspeed=args.deepspeed,
+def launch_request(args: argparse.Namespace, profile: Profile) -> LaunchRequest:
+    from core.train.launch import LaunchRequest
+
+    return LaunchRequest(
+        profile=profile, name=args.name, overrides=tuple(args.overrides), dataset=tuple(args.dataset),
+        tuner="qlora" if args.qlora else None, cuda_visible_devices=args.gpus, nproc_per_node=args.nproc,
+        deepspeed=args.deepspeed, resume_from=Path(args.resume_from).expanduser().resolve() if args.resume_from else None,
+        dialect=args.dialect,
     )
-    record = launch(workspace, plan_run(workspace, request))
+
+
+def launch_run(args: argparse.Namespace, workspace: Workspace, request: LaunchRequest) -> int:
+    from core.base.db import open_workspace
+    from core.train.launch import launch, plan_run
+
+    open_workspace(workspace)
+    plan = plan_run(workspace, request, check=not args.no_check)
+    if not args.no_dataset_check and plan.effective_profile is not None:
+        check_datasets_or_fail(workspace, plan.effective_profile)
+    record = launch(workspace, plan)
     print(record.id)
     print(f"mhbench: run started detached (pid {record.pid}); follow it with `mhbench runs` or the Train mode (F3).",
           file=sys.stderr)

@@ -24,6 +24,7 @@ from typing import Any, Literal, cast, get_args
 
 from core.base.db import find_row, registry
 from core.base.errors import MhbenchError
+from core.base.lineage import walk_lineage
 from core.base.workspace import Workspace
 
 ModelKind = Literal["base", "adapter", "merged", "gguf", "endpoint"]
@@ -219,16 +220,13 @@ def get_model(workspace: Workspace, ref: str) -> ModelEntry:
 
 def ancestry(workspace: Workspace, ref: str) -> list[ModelEntry]:
     """The model's ancestors by ``parent_id``, oldest (the base) first, then the model itself."""
-    chain = [get_model(workspace, ref)]
-    seen = {chain[0].id}
-    while chain[0].parent_id and chain[0].parent_id not in seen:
-        try:
-            parent = get_model(workspace, chain[0].parent_id)
-        except MhbenchError:
-            break
-        seen.add(parent.id)
-        chain.insert(0, parent)
-    return chain
+    start = get_model(workspace, ref)
+    with registry(workspace) as connection:
+        def parent(model_id: str) -> ModelEntry | None:
+            row = connection.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
+            return ModelEntry.from_row(row) if row is not None else None
+
+        return walk_lineage(start, parent)
 
 
 def remove_model(workspace: Workspace, ref: str, *, delete_files: bool = False) -> ModelEntry:

@@ -75,9 +75,9 @@ def swift_names(profile: Profile | None) -> tuple[str | None, str | None]:
     """(model_type, template) for the installed swift, from the profile's family."""
     if profile is None:
         return None, None
-    from core.train.swift import dialect_for, installed_swift_version
+    from core.train.swift import installed_dialect
 
-    names = dialect_for(installed_swift_version()).families.get(profile.model.family)
+    names = installed_dialect().families.get(profile.model.family)
     if names is None:
         return None, profile.model.template
     return names.model_type, names.template

@@ -1,6 +1,6 @@
-"""Training runs: launched detached, registered in SQLite, outliving every UI.
+"""Training runs: the registry of detached runs that outlive every UI, and their control.
 
-A run is a supervisor (``python -m core.train.runner RUN_DIR``) in its own session and
+A run (started by :mod:`core.train.launch`) is a supervisor (``python -m core.train.runner RUN_DIR``) in its own session and
 process group, with ``swift sft`` as its child in the same group. The supervisor
 records the exit code, the checkpoints and a diagnosis; the TUI and the CLI only
 read the registry and the run's files, so they can quit, crash or lose SSH at any
@@ -16,40 +16,22 @@ import re
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from core.base.db import find_row, registry
 from core.base.errors import MhbenchError
-from core.base.processes import (
-    await_group_exit,
-    child_environment,
-    group_alive,
-    process_alive,
-    process_start_time,
-    signal_group,
-    utc_now,
-    write_json_atomic,
-)
+from core.base.lineage import walk_lineage
+from core.base.processes import await_group_exit, group_alive, process_alive, signal_group, utc_now
 from core.base.workspace import Workspace
-
-if TYPE_CHECKING:
-    # Planning needs profiles and swift (pydantic); the supervisor, which imports this
-    # module at every run's start, does not.
-    from core.train.profiles import Profile
-    from core.train.swift import SftCommand
 
 ACTIVE_STATUSES = frozenset({"starting", "running", "stopping"})
 RUN_FILE = "run.json"
+"""The run's spec in its folder: the argv and env the supervisor executes (see core.train.launch)."""
 EXIT_FILE = "exit.json"
 STDOUT_FILE = "stdout.log"
-DeepSpeedPreset = Literal["zero2", "zero3"]
 
 
 @dataclass(frozen=True)
@@ -127,144 +109,6 @@ class RunRecord:
             last_checkpoint=row["last_checkpoint"],
             diagnosis=json.loads(row["diagnosis"]) if row["diagnosis"] else None,
         )
-
-
-# --- planning ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LaunchRequest:
-    """What the launch form or ``mhbench train`` asks for, on top of a profile."""
-
-    profile: Profile
-    name: str | None = None
-    cuda_visible_devices: str | None = None
-    """GPUs the run may use (``CUDA_VISIBLE_DEVICES``), e.g. ``0,1``."""
-    nproc_per_node: int | None = None
-    """Processes per node; above 1 swift starts torchrun (``NPROC_PER_NODE``)."""
-    deepspeed: DeepSpeedPreset | None = None
-    resume_from: Path | None = None
-    parent_id: str | None = None
-    extra: Mapping[str, str | int | float | bool] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """A run ready to start: its id, folder and exact command and environment."""
-
-    run_id: str
-    name: str
-    profile: str
-    run_dir: Path
-    output_dir: Path
-    command: SftCommand
-    parent_id: str | None = None
-    resume_from: Path | None = None
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:48] or "run"
-
-
-def new_run_id(workspace: Workspace, label: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{_slug(label)}"
-    candidate, n = base, 1
-    while (workspace.runs_dir / candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
-
-
-def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True) -> RunPlan:
-    """Build the run's command for the installed swift and check every flag."""
-    from core.train.swift import SftCommand, build_sft_command, check_command, dialect_for, installed_swift_version
-
-    label = request.name or request.profile.name
-    run_id = new_run_id(workspace, label)
-    run_dir = workspace.runs_dir / run_id
-    output_dir = run_dir / "output"
-    extra: dict[str, str | int | float | bool] = dict(request.extra)
-    if request.deepspeed:
-        extra["deepspeed"] = request.deepspeed
-    if request.resume_from is not None:
-        extra["resume_from_checkpoint"] = str(request.resume_from)
-    command = build_sft_command(
-        request.profile, dialect=dialect_for(installed_swift_version()), output_dir=output_dir, extra=extra
-    )
-    env = {"PYTHONUNBUFFERED": "1"}
-    if request.cuda_visible_devices:
-        if not re.fullmatch(r"\d+(,\d+)*", request.cuda_visible_devices):
-            raise MhbenchError(
-                f"GPUs '{request.cuda_visible_devices}' is not a list of GPU indices.", fix="write them like 0 or 0,1."
-            )
-        env["CUDA_VISIBLE_DEVICES"] = request.cuda_visible_devices
-    if request.nproc_per_node is not None:
-        if request.nproc_per_node < 1:
-            raise MhbenchError("processes per node must be at least 1.", fix="set 1, or the number of GPUs.")
-        if request.nproc_per_node > 1:
-            env["NPROC_PER_NODE"] = str(request.nproc_per_node)
-    command = SftCommand(command.argv, env, command.dialect, command.notes)
-    if check:
-        check_command(command)
-    return RunPlan(run_id, label, request.profile.name, run_dir, output_dir, command, request.parent_id, request.resume_from)
-
-
-# --- launching -----------------------------------------------------------------------------------
-
-
-def launch(workspace: Workspace, plan: RunPlan) -> RunRecord:
-    """Start the supervisor detached and register the run; returns at once."""
-    workspace.make_folders()
-    plan.run_dir.mkdir(parents=True, exist_ok=False)
-    spec = {
-        "id": plan.run_id,
-        "workspace": str(workspace.root),
-        "argv": list(plan.command.argv),
-        "env": dict(plan.command.env),
-        "profile": plan.profile,
-        "dialect": plan.command.dialect.major,
-        "notes": list(plan.command.notes),
-        "parent_id": plan.parent_id,
-        "resume_from": str(plan.resume_from) if plan.resume_from else None,
-        "created_at": utc_now(),
-    }
-    write_json_atomic(plan.run_dir / RUN_FILE, spec)
-    with registry(workspace) as connection:
-        connection.execute(
-            """INSERT INTO runs (id, name, profile, parent_id, resume_from, run_dir, output_dir, argv, env,
-                                 status, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?)""",
-            (
-                plan.run_id, plan.name, plan.profile, plan.parent_id, spec["resume_from"], str(plan.run_dir),
-                str(plan.output_dir), json.dumps(spec["argv"]), json.dumps(spec["env"]), spec["created_at"],
-            ),
-        )
-    supervisor_log = (plan.run_dir / "supervisor.log").open("ab")
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "core.train.runner", str(plan.run_dir)],
-            cwd=plan.run_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=supervisor_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=child_environment(plan.command.env),
-            close_fds=True,
-        )
-    finally:
-        supervisor_log.close()
-    start_time = process_start_time(process.pid)
-    with registry(workspace) as connection:
-        connection.execute(
-            "UPDATE runs SET pid = ?, pgid = ?, start_time = ?, status = CASE WHEN status = 'starting' "
-            "THEN 'running' ELSE status END, started_at = COALESCE(started_at, ?) WHERE id = ?",
-            (process.pid, process.pid, start_time, utc_now(), plan.run_id),
-        )
-    # Reap the supervisor when it ends so it never lingers as a zombie of a long-lived TUI;
-    # a short-lived CLI exits first and the supervisor passes to init.
-    threading.Thread(target=process.wait, name=f"reap-{plan.run_id}", daemon=True).start()
-    return get_run(workspace, plan.run_id)
 
 
 # --- reading the registry ------------------------------------------------------------------------
@@ -380,50 +224,6 @@ def stop_run(
     return get_run(workspace, record.id)
 
 
-def resume_run(workspace: Workspace, run_ref: str, *, check: bool = True) -> RunRecord:
-    """Start a new run from the parent's last checkpoint, linked to the parent."""
-    from core.train.swift import SftCommand, check_command, dialect_for, installed_swift_version
-
-    parent = get_run(workspace, run_ref)
-    if parent.active:
-        raise MhbenchError(f"run {parent.id} is still {parent.status}.", fix="stop it first, then resume.")
-    found = checkpoints_on_disk(parent.output_dir)
-    if not found:
-        raise MhbenchError(
-            f"run {parent.id} saved no checkpoint to resume from.",
-            path=parent.output_dir,
-            fix="start a new run instead (`mhbench train PROFILE`).",
-        )
-    checkpoint = found[-1][1]
-    argv = _replace_flag(_replace_flag(list(parent.argv), "output_dir", None), "resume_from_checkpoint", None)
-    run_id = new_run_id(workspace, f"{parent.name}-resume")
-    run_dir = workspace.runs_dir / run_id
-    output_dir = run_dir / "output"
-    argv += ["--output_dir", str(output_dir), "--resume_from_checkpoint", str(checkpoint)]
-    command = SftCommand(tuple(argv), dict(parent.env), dialect_for(installed_swift_version()), ())
-    if check:
-        check_command(command)
-    plan = RunPlan(run_id, f"{parent.name}-resume", parent.profile, run_dir, output_dir, command, parent.id, checkpoint)
-    return launch(workspace, plan)
-
-
-def _replace_flag(argv: list[str], flag: str, value: str | None) -> list[str]:
-    """Drop ``--flag`` and its values; append ``--flag value`` when a value is given."""
-    result: list[str] = []
-    skipping = False
-    for part in argv:
-        if part.startswith("--"):
-            skipping = part == f"--{flag}"
-            if skipping:
-                continue
-        elif skipping:
-            continue
-        result.append(part)
-    if value is not None:
-        result += [f"--{flag}", value]
-    return result
-
-
 def delete_run(workspace: Workspace, run_ref: str) -> None:
     """Remove a finished run's folder and its registry rows."""
     record = get_run(workspace, run_ref)
@@ -438,16 +238,12 @@ def delete_run(workspace: Workspace, run_ref: str) -> None:
 
 def lineage(workspace: Workspace, record: RunRecord) -> list[RunRecord]:
     """The run's ancestors, oldest first, then the run itself (for stitched curves)."""
-    chain = [record]
-    seen = {record.id}
-    while chain[0].parent_id and chain[0].parent_id not in seen:
-        try:
-            parent = get_run(workspace, chain[0].parent_id)
-        except MhbenchError:
-            break
-        seen.add(parent.id)
-        chain.insert(0, parent)
-    return chain
+    with registry(workspace) as connection:
+        def parent(run_id: str) -> RunRecord | None:
+            row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            return RunRecord.from_row(row) if row is not None else None
+
+        return walk_lineage(record, parent)
 
 
 def active_runs(records: Iterable[RunRecord]) -> dict[str, int]:

@@ -4,26 +4,23 @@ ms-swift 4.x renamed ``--train_type`` to ``--tuner_type`` and folded model types
 (Qwen2.5 is ``qwen2``, every Llama is ``llama``). The profile names a *family*;
 this module turns it into the installed swift's model type and template.
 
-Before a launch every flag is checked against the installed swift's own argument
-dataclasses, so a typo fails in a second rather than after model loading. The
-flag table is read once per swift version and cached as JSON, because importing
-swift costs several seconds.
+This module knows the dialects and builds the ``swift sft`` argv of a profile. It is
+one layer of a launch: :mod:`core.train.launch` adds the run's folder, resume,
+DeepSpeed and the GPU environment, and :mod:`core.train.swift_flags` checks every
+flag against the installed swift. Launches, dry runs and previews go through
+:func:`core.train.launch.plan_run`, never through :func:`build_sft_command` alone.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterable, Mapping, Sequence
+import shlex
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from core.base.errors import MhbenchError, did_you_mean
 from core.train.profiles import Profile
 
 
@@ -103,6 +100,11 @@ def dialect_for(version: str | None) -> Dialect:
     return DIALECT_4
 
 
+def installed_dialect() -> Dialect:
+    """The dialect of the installed ms-swift (the newest one when swift is absent)."""
+    return dialect_for(installed_swift_version())
+
+
 @dataclass(frozen=True)
 class SftCommand:
     """A ``swift sft`` command with the notes that explain its renames."""
@@ -113,11 +115,33 @@ class SftCommand:
     notes: tuple[str, ...] = ()
 
     def shell(self) -> str:
-        import shlex
+        """The command on one line, the environment first: what ``y`` copies."""
+        return " ".join([*self._assignments(), *(shlex.quote(part) for part in self.argv)])
 
-        env = " ".join(f"{key}={shlex.quote(value)}" for key, value in sorted(self.env.items()))
-        command = " ".join(shlex.quote(part) for part in self.argv)
-        return f"{env} {command}" if env else command
+    def shell_text(self, *, flag_per_line: bool = False) -> str:
+        """The same command as a shell reads it, one ``KEY=value`` per line before it.
+
+        With ``flag_per_line`` each ``--flag value…`` gets its own line too, for a pane
+        that is narrower than the command. Either way, pasting it into a shell runs
+        exactly the recorded argv with exactly the recorded environment.
+        """
+        if flag_per_line:
+            lines: list[str] = []
+            for part in self.argv:
+                quoted = shlex.quote(part)
+                if part.startswith("--") or not lines:
+                    lines.append(quoted)
+                else:
+                    lines[-1] += f" {quoted}"
+            if len(lines) > 1 and lines[0] == "swift":
+                lines[0:2] = [f"swift {lines[1]}"]
+            command = lines[0] + "".join(f" \\\n    {line}" for line in lines[1:])
+        else:
+            command = " ".join(shlex.quote(part) for part in self.argv)
+        return "".join(f"{assignment} \\\n" for assignment in self._assignments()) + command
+
+    def _assignments(self) -> list[str]:
+        return [f"{key}={shlex.quote(value)}" for key, value in sorted(self.env.items())]
 
     def flags(self) -> list[str]:
         return [part[2:] for part in self.argv if part.startswith("--")]
@@ -247,174 +271,3 @@ def _last_wins(args: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return list(ordered.items())
 
 
-# --- checking flags against the installed swift ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class FlagSpec:
-    """What the installed swift accepts for one flag."""
-
-    name: str
-    kind: str
-    """``bool``, ``int``, ``float``, ``str``, ``list`` or ``any``."""
-    choices: tuple[str, ...] = ()
-
-
-_SPEC_SCRIPT = r"""
-import dataclasses, json, sys, types, typing
-import swift.arguments
-arguments_class = getattr(swift.arguments, sys.argv[1])
-out = []
-hints = {}
-for cls in reversed(arguments_class.__mro__):
-    try:
-        hints.update(typing.get_type_hints(cls))
-    except Exception:
-        hints.update(getattr(cls, '__annotations__', {}))
-def describe(tp):
-    origin = typing.get_origin(tp)
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if origin in (typing.Union, types.UnionType):
-        kinds = [describe(a) for a in args]
-        if len(kinds) == 1:
-            return kinds[0]
-        if any(kind == 'list' for kind, _ in kinds):
-            return 'list', []
-        return 'any', []
-    if origin is typing.Literal:
-        return 'choice', [str(a) for a in typing.get_args(tp) if a is not None]
-    if origin in (list, typing.List) or tp is list:
-        return 'list', []
-    if tp is bool:
-        return 'bool', []
-    if tp is int:
-        return 'int', []
-    if tp is float:
-        return 'float', []
-    if tp is str:
-        return 'str', []
-    return 'any', []
-for f in dataclasses.fields(arguments_class):
-    kind, choices = describe(hints.get(f.name, f.type))
-    out.append({'name': f.name, 'kind': kind, 'choices': choices})
-json.dump(out, sys.stdout)
-"""
-
-
-def _cache_dir() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(os.environ.get("MHBENCH_CACHE", user_cache_dir("mhbench")))
-
-
-SWIFT_ARGUMENT_CLASSES = {"sft": "SftArguments", "export": "ExportArguments", "deploy": "DeployArguments"}
-"""The dataclass in ``swift.arguments`` that parses each swift subcommand."""
-
-
-def installed_flag_specs(
-    python: str | None = None, *, command: str = "sft", cache: bool = True
-) -> dict[str, FlagSpec]:
-    """Flags of the installed ``swift <command>``, read from its arguments dataclass.
-
-    Runs in a child interpreter so the caller never pays swift's import, and caches
-    the result per swift version and subcommand.
-    """
-    version = installed_swift_version()
-    if version is None:
-        raise MhbenchError(
-            f"ms-swift is not installed, so `swift {command}` cannot be checked or run.",
-            fix="install the training extra: `pip install -e '.[train]'` (README command (a) does it).",
-        )
-    cache_file = _cache_dir() / f"swift-{command}-flags-{version}.json"
-    raw: list[dict[str, Any]] | None = None
-    if cache and cache_file.is_file():
-        try:
-            raw = json.loads(cache_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raw = None
-    if raw is None:
-        result = subprocess.run(
-            [python or sys.executable, "-c", _SPEC_SCRIPT, SWIFT_ARGUMENT_CLASSES[command]],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-        if result.returncode != 0:
-            tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise MhbenchError(
-                f"could not read the arguments of `swift {command}`: {tail}",
-                fix="run `mhbench doctor` to check the ms-swift install.",
-            )
-        raw = json.loads(result.stdout)
-        if cache:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            cache_file.write_text(json.dumps(raw), encoding="utf-8")
-    return {item["name"]: FlagSpec(item["name"], item["kind"], tuple(item["choices"])) for item in raw}
-
-
-def validate_argv(argv: Sequence[str], specs: Mapping[str, FlagSpec]) -> list[str]:
-    """Check every ``--flag value`` against the specs; return the problems, one line each."""
-    problems: list[str] = []
-    start = 2 if list(argv[:1]) == ["swift"] and len(argv) > 1 and argv[1] in SWIFT_ARGUMENT_CLASSES else 0
-    current: str | None = None
-    values: dict[str, list[str]] = {}
-    for part in argv[start:]:
-        if part.startswith("--"):
-            current = part[2:]
-            if current in values:
-                problems.append(f"--{current} is given twice.")
-            values[current] = []
-            if current not in specs:
-                problems.append(f"unknown flag --{current}.{did_you_mean(current, specs)}")
-        elif current is None:
-            problems.append(f"'{part}' stands before any flag.")
-        else:
-            values[current].append(part)
-    for name, given in values.items():
-        spec = specs.get(name)
-        if spec is None:
-            continue
-        problem = _check_value(spec, given)
-        if problem:
-            problems.append(f"--{name}: {problem}")
-    return problems
-
-
-def _check_value(spec: FlagSpec, given: list[str]) -> str | None:
-    if spec.kind == "list":
-        return None if given else "needs at least one value."
-    if len(given) != 1:
-        return f"takes one value, got {len(given)}."
-    value = given[0]
-    if spec.kind == "bool" and value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
-        return f"'{value}' is not true or false."
-    if spec.kind == "int":
-        try:
-            int(value)
-        except ValueError:
-            return f"'{value}' is not a whole number."
-    if spec.kind == "float":
-        try:
-            float(value)
-        except ValueError:
-            return f"'{value}' is not a number."
-    if spec.kind == "choice" and spec.choices and value not in spec.choices:
-        return f"'{value}' is not one of {', '.join(spec.choices)}.{did_you_mean(value, spec.choices)}"
-    return None
-
-
-def check_command(command: SftCommand, specs: Mapping[str, FlagSpec] | None = None) -> None:
-    """Raise one clear error when the installed swift would reject the command."""
-    version = installed_swift_version()
-    if version is not None and dialect_for(version).major != command.dialect.major:
-        raise MhbenchError(
-            f"the command is in the {command.dialect.label} dialect but ms-swift {version} is installed.",
-            fix="build it again for the installed version.",
-        )
-    problems = validate_argv(command.argv, specs if specs is not None else installed_flag_specs())
-    if problems:
-        raise MhbenchError(
-            f"ms-swift {version} would reject this command: " + " ".join(problems),
-            fix="correct the profile key or --set override that produced the flag.",
-        )

@@ -6,7 +6,7 @@
    of append+poll, in microseconds, and the ratio big/small (target <= 1.5: the cost
    must not depend on the file's size).
 3. Wall-time ratio of an mhbench-launched ``swift sft`` to a direct one: see
-   :func:`run_wall_ratio` (needs ``core.train.runs``).
+   :func:`run_wall_ratio` (needs ``core.train.launch``).
 
 Every figure is the median of ``--rounds`` rounds.
 
@@ -108,11 +108,13 @@ def run_wall_ratio(pairs: int = 3, max_steps: int = 40) -> None:
     """Wall time of a tiny ``swift sft`` launched through mhbench (detached, supervised, followed
     until the registry says it ended) over the same command run directly; pairs alternate."""
     try:
+        from core.base.processes import child_environment
         from core.demo import create_demo
+        from core.train.launch import LaunchRequest, launch, plan_run
         from core.train.profiles import apply_overrides, find_profile, load_profiles
-        from core.train.runs import LaunchRequest, child_environment, get_run, launch, plan_run
+        from core.train.runs import get_run
     except ImportError:
-        print("wall-time ratio: see tests/bench/tail.py --with-swift (needs core.train.runs)")
+        print("wall-time ratio: see tests/bench/tail.py --with-swift (needs core.train.launch)")
         return
     import subprocess
 
@@ -149,7 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--appends", type=int, default=2000)
-    parser.add_argument("--with-swift", action="store_true", help="also measure the wall-time ratio (needs core.train.runs)")
+    parser.add_argument("--with-swift", action="store_true", help="also measure the wall-time ratio (needs core.train.launch)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mhbench-tail-") as folder:

@@ -14,7 +14,8 @@ import pytest
 
 from core.demo import create_demo, read_jsonl
 from core.train.profiles import find_profile, load_profiles
-from core.train.swift import build_sft_command, check_command, dialect_for, installed_swift_version
+from core.train.swift import build_sft_command, dialect_for, installed_swift_version
+from core.train.swift_flags import check_command
 
 pytestmark = pytest.mark.integration
 

@@ -60,8 +60,9 @@ def _finished(workspace: Workspace, job: Job) -> Job:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    from core.train.launch import LaunchRequest, launch, plan_run
     from core.train.profiles import apply_overrides, find_profile, load_profiles
-    from core.train.runs import LaunchRequest, get_run, launch, plan_run
+    from core.train.runs import get_run
 
     workspace = create_demo(tmp_path_factory.mktemp("pipeline") / "ws").workspace
     seconds: dict[str, float] = {}

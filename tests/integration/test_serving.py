@@ -31,8 +31,9 @@ from core.models.serving import (
     stop_server,
 )
 from core.train.gpu import GpuReport, GpuSample
+from core.train.launch import LaunchRequest, launch, plan_run
 from core.train.profiles import apply_overrides, find_profile, load_profiles
-from core.train.runs import LaunchRequest, get_run, launch, plan_run
+from core.train.runs import get_run
 from core.train.swift import installed_swift_version
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -30,8 +30,9 @@ pytestmark = [
 
 
 def _trained_workspace(root: Path):
+    from core.train.launch import LaunchRequest, launch, plan_run
     from core.train.profiles import apply_overrides, find_profile, load_profiles
-    from core.train.runs import LaunchRequest, get_run, launch, plan_run
+    from core.train.runs import get_run
 
     workspace = create_demo(root).workspace
     profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), DEMO_LLAMA), ["train.max_steps=2"])

@@ -17,8 +17,9 @@ from textual.widgets import Input, Label, Select, Static
 from tui.train.loss_plot import LossPlot, Series
 
 if TYPE_CHECKING:
+    from core.train.launch import LaunchRequest, RunPlan
     from core.train.profiles import Profile
-    from core.train.runs import LaunchRequest, RunPlan, RunRecord
+    from core.train.runs import RunRecord
 
 FIELDS: tuple[tuple[str, str, str], ...] = (
     # (input id, label, profile key it overrides)
@@ -129,7 +130,7 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
         request = self.build_request()
         if request is not None:
             self.query_one("#launch-error", Static).update("checking the dataset…")
-            self.check_dataset(request.profile)
+            self.check_dataset(request.effective_profile())
 
     @work(thread=True, exclusive=True, group="dataset-check")
     def check_dataset(self, profile: Profile) -> None:
@@ -150,9 +151,9 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
             self.dismiss(request)
 
     def build_request(self) -> LaunchRequest | None:
+        """The form as a launch request; core turns it into the command (see ConfirmLaunch)."""
         from core.base.errors import MhbenchError
-        from core.train.profiles import apply_overrides
-        from core.train.runs import LaunchRequest
+        from core.train.launch import LaunchRequest
 
         name = self.query_one("#profile", Select).value
         if not isinstance(name, str) or name not in self.profiles:
@@ -160,21 +161,21 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
             return None
         profile = self.profiles[name]
         values = {field_id: self.query_one(f"#{field_id}", Input).value for field_id, _, _ in FIELDS}
-        overrides = form_overrides(values, profile)
         tuner = self.query_one("#tuner", Select).value
-        if tuner != profile.lora.tuner:
-            overrides.append(f"lora.tuner={tuner}")
         nproc_text = self.query_one("#nproc", Input).value.strip()
         deepspeed = self.query_one("#deepspeed", Select).value
         try:
-            changed = apply_overrides(profile, overrides, source="the launch form") if overrides else profile
             request = LaunchRequest(
-                profile=changed,
+                profile=profile,
                 name=self.query_one("#name", Input).value.strip() or None,
+                overrides=tuple(form_overrides(values, profile)),
+                override_source="the launch form",
+                tuner=tuner if tuner in ("lora", "qlora") else None,  # type: ignore[arg-type]
                 cuda_visible_devices=self.query_one("#gpus", Input).value.strip() or None,
                 nproc_per_node=int(nproc_text) if nproc_text else None,
                 deepspeed=deepspeed if deepspeed in ("zero2", "zero3") else None,  # type: ignore[arg-type]
             )
+            request.effective_profile()  # a bad field is shown here, in the form, not after it
         except (MhbenchError, ValueError) as error:
             self.query_one("#launch-error", Static).update(Text(f"✗ {error}", style="red"))
             return None
@@ -208,7 +209,7 @@ class ConfirmLaunch(ModalScreen["RunPlan | None"]):
     def prepare(self) -> None:
         from core.base.errors import MhbenchError
         from core.train.datasets import check_profile_datasets
-        from core.train.runs import plan_run
+        from core.train.launch import plan_run
 
         workspace = self.app.workspace  # type: ignore[attr-defined]
         text = Text()
@@ -217,15 +218,15 @@ class ConfirmLaunch(ModalScreen["RunPlan | None"]):
         except MhbenchError as error:
             self.app.call_from_thread(self.show, Text(f"✗ {error}", style="red"), None)
             return
-        for key, value in sorted(plan.command.env.items()):
-            text.append(f"{key}={value}\n", style="cyan")
         for note in plan.command.notes:
             text.append(f"# {note}\n", style="yellow")
-        text.append(plan.command.shell() + "\n\n")
+        # The very plan that Enter hands to launch: this text is what the supervisor runs.
+        text.append(plan.command.shell_text() + "\n\n")
         text.append(f"run folder: {plan.run_dir}\n", style="dim")
         ok = True
         try:
-            for report in check_profile_datasets(self.request.profile, convert_dir=workspace.data_dir):
+            assert plan.effective_profile is not None
+            for report in check_profile_datasets(plan.effective_profile, convert_dir=workspace.data_dir):
                 text.append(report.summary() + "\n", style="green" if report.ok and not report.invalid else "yellow")
                 ok = ok and report.ok
         except MhbenchError as error:

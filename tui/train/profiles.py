@@ -81,13 +81,13 @@ class ProfilesScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="check")
     def check_flags(self, profile: Profile) -> None:
         from core.base.errors import MhbenchError
-        from core.train.swift import build_sft_command, check_command, dialect_for, installed_swift_version
+        from core.train.launch import LaunchRequest, plan_run
+        from core.train.swift import installed_swift_version
 
-        version = installed_swift_version()
         try:
-            command = build_sft_command(profile, dialect=dialect_for(version))
-            check_command(command)
-            message = f"✓ every flag is accepted by the installed ms-swift {version}"
+            # The same plan as the dry-run text and a launch with the form left blank.
+            plan_run(self.app.workspace, LaunchRequest(profile=profile), dry_run=True)  # type: ignore[attr-defined]
+            message = f"✓ every flag is accepted by the installed ms-swift {installed_swift_version()}"
             ok = True
         except MhbenchError as error:
             message, ok = f"✗ {error}", False
@@ -180,18 +180,23 @@ class ProfilesScreen(Screen[None]):
         return text
 
     def dry_run_text(self, profile: Profile) -> Text:
-        from core.train.swift import build_sft_command, dialect_for, installed_swift_version
+        """What a launch of this profile with the form left blank runs, as core plans it (unchecked here)."""
+        from core.base.errors import MhbenchError
+        from core.train.launch import LaunchRequest, plan_run
+        from core.train.swift import installed_swift_version
 
-        version = installed_swift_version()
-        workspace = self.app.workspace  # type: ignore[attr-defined]
-        command = build_sft_command(
-            profile, dialect=dialect_for(version), output_dir=workspace.runs_dir / "<run-id>" / "output"
-        )
+        try:
+            plan = plan_run(self.app.workspace, LaunchRequest(profile=profile), check=False, dry_run=True)  # type: ignore[attr-defined]
+        except MhbenchError as error:
+            self.command_text = ""
+            return Text(f"✗ {error}", style="red")
+        command = plan.command
         self.command_text = command.shell()
+        version = installed_swift_version()
         text = Text(f"ms-swift {version or 'not installed'} ({command.dialect.label} dialect)\n", style="dim")
         for note in command.notes:
             text.append(f"# {note}\n", style="yellow")
-        text.append(" \\\n    ".join(_argv_lines(command.argv)))
+        text.append(command.shell_text(flag_per_line=True))
         return text
 
     # --- actions -----------------------------------------------------------------------------
@@ -212,22 +217,6 @@ class ProfilesScreen(Screen[None]):
         if self.command_text:
             self.app.copy_to_clipboard(self.command_text)
             self.notify("Dry-run command copied (OSC 52 clipboard).")
-
-
-def _argv_lines(argv: tuple[str, ...]) -> list[str]:
-    """Group ``--flag value…`` pairs so the command reads one flag per line."""
-    import shlex
-
-    lines: list[str] = []
-    for part in argv:
-        quoted = shlex.quote(part)
-        if part.startswith("--") or not lines:
-            lines.append(quoted)
-        else:
-            lines[-1] += f" {quoted}"
-    if len(lines) > 1 and lines[0] == "swift":
-        lines[0:2] = [f"swift {lines[1]}"]
-    return lines
 
 
 def flatten(data: dict[str, object], prefix: str = "") -> list[tuple[str, str]]:

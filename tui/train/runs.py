@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from core.base.workspace import Workspace
     from core.train.follow import RunFollower
     from core.train.gpu import GpuSampler
+    from core.train.launch import LaunchRequest, RunPlan
     from core.train.logtail import RunCurve
-    from core.train.runs import LaunchRequest, RunPlan, RunRecord
+    from core.train.runs import RunRecord
 
 STATUS_STYLE = {
     "running": "green", "starting": "green", "stopping": "yellow", "finished": "cyan",
@@ -286,7 +287,7 @@ class TrainScreen(Screen[None]):
             self.post_message(ActionFinished(title, "", str(error)))
 
     def launch(self, plan: RunPlan) -> None:
-        from core.train.runs import launch
+        from core.train.launch import launch
 
         def call() -> tuple[str, str | None]:
             record = launch(self.workspace, plan)
@@ -310,7 +311,7 @@ class TrainScreen(Screen[None]):
         self.perform("Stop", call)
 
     def action_resume_run(self) -> None:
-        from core.train.runs import resume_run
+        from core.train.launch import resume_run
 
         record = self.selected()
         if record is None:

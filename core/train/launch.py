@@ -1,0 +1,301 @@
+"""Launching a training run: one request becomes one exact ``swift sft`` command and one run folder.
+
+Every door that shows or starts a run builds its command here, through
+:func:`plan_run`: ``mhbench train`` (its dry run, ``--json`` and the launch), the
+Profiles pane's dry-run text and its flag check, the Train mode's confirm step, and
+resuming. So a preview is the command the supervisor executes, to the byte: the
+same overrides applied in the same order, the same dialect, the same DeepSpeed,
+resume and GPU settings, the same environment. Only the run id differs in a dry run,
+because it is stamped when the run starts (:data:`DRY_RUN_ID` stands in for it).
+
+A launched run's folder holds ``run.json`` with the argv and env; the supervisor
+(:mod:`core.train.runner`) runs exactly those.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from core.base.db import registry
+from core.base.errors import MhbenchError
+from core.base.processes import child_environment, process_start_time, utc_now, write_json_atomic
+from core.base.workspace import Workspace
+from core.train.runs import RUN_FILE, RunRecord, checkpoints_on_disk, get_run
+
+if TYPE_CHECKING:
+    from core.train.profiles import Profile
+    from core.train.swift import Dialect, SftCommand
+
+DeepSpeedPreset = Literal["zero2", "zero3"]
+Tuner = Literal["lora", "qlora"]
+DRY_RUN_ID = "<run-id>"
+"""The run id a dry run prints in the output folder: the real one is stamped at launch."""
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """What the launch form, ``mhbench train`` or the Profiles pane asks for, on top of a profile."""
+
+    profile: Profile
+    name: str | None = None
+    """The run's name; the profile's name when not given."""
+    overrides: tuple[str, ...] = ()
+    """``section.key=value`` changes to the profile (``--set``, the launch form's fields), in order."""
+    override_source: str = "--set"
+    """Where the overrides were typed, for the error that names a bad one."""
+    dataset: tuple[str, ...] = ()
+    """Dataset files or hub ids replacing the profile's (``--dataset``); after the overrides."""
+    tuner: Tuner | None = None
+    """LoRA or 4-bit QLoRA instead of the profile's choice (``--qlora``, the form's Adapter)."""
+    cuda_visible_devices: str | None = None
+    """GPUs the run may use (``CUDA_VISIBLE_DEVICES``), e.g. ``0,1``."""
+    nproc_per_node: int | None = None
+    """Processes per node; above 1 swift starts torchrun (``NPROC_PER_NODE``)."""
+    deepspeed: DeepSpeedPreset | None = None
+    resume_from: Path | None = None
+    """A checkpoint folder to go on from (``--resume_from_checkpoint``)."""
+    parent_id: str | None = None
+    """The run this one continues, for stitched curves and lineage."""
+    extra: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    """Further swift flags, after everything the profile gives (they win)."""
+    dialect: int | None = None
+    """Build for this ms-swift major version rather than the installed one (a preview; no flag check)."""
+
+    def effective_profile(self) -> Profile:
+        """The profile with the request's overrides, datasets and tuner applied, validated again."""
+        from core.train.profiles import apply_overrides
+
+        profile = self.profile
+        if self.overrides:
+            profile = apply_overrides(profile, self.overrides, source=self.override_source)
+        changes = []
+        if self.dataset:
+            changes.append("train.dataset=" + json.dumps(list(self.dataset), ensure_ascii=False))
+        if self.tuner is not None and self.tuner != profile.lora.tuner:
+            changes.append(f"lora.tuner={self.tuner}")
+        return apply_overrides(profile, changes, source=self.override_source) if changes else profile
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run ready to start: its id, folder and exact command and environment."""
+
+    run_id: str
+    name: str
+    profile: str
+    run_dir: Path
+    output_dir: Path
+    command: SftCommand
+    parent_id: str | None = None
+    resume_from: Path | None = None
+    effective_profile: Profile | None = None
+    """The profile the command was built from (``None`` for a resume, which reuses its parent's argv)."""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:48] or "run"
+
+
+def new_run_id(workspace: Workspace, label: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{_slug(label)}"
+    candidate, n = base, 1
+    while (workspace.runs_dir / candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def _dialect(major: int | None) -> Dialect:
+    """The dialect to build for: the installed swift's, unless a preview names another."""
+    from core.train.swift import DIALECTS, installed_dialect
+
+    if major is None:
+        return installed_dialect()
+    if major not in DIALECTS:
+        raise MhbenchError(f"there is no ms-swift {major}.x dialect.", fix=f"use one of {sorted(DIALECTS)}.")
+    return DIALECTS[major]
+
+
+def launch_environment(request: LaunchRequest) -> dict[str, str]:
+    """The variables swift gets on top of ours: unbuffered output, the GPUs, torchrun's process count."""
+    env = {"PYTHONUNBUFFERED": "1"}
+    gpus = request.cuda_visible_devices
+    if gpus:
+        if not re.fullmatch(r"\d+(,\d+)*", gpus):
+            raise MhbenchError(f"GPUs '{gpus}' is not a list of GPU indices.", fix="write them like 0 or 0,1.")
+        env["CUDA_VISIBLE_DEVICES"] = gpus
+    nproc = request.nproc_per_node
+    if nproc is not None:
+        if nproc < 1:
+            raise MhbenchError("processes per node must be at least 1.", fix="set 1, or the number of GPUs.")
+        visible = len(gpus.split(",")) if gpus else None
+        if visible is not None and nproc > visible:
+            raise MhbenchError(
+                f"{nproc} processes per node but only {visible} GPU(s) ({gpus}) are visible to the run.",
+                fix=f"set processes per node to {visible} or fewer, or list more GPUs.",
+            )
+        if nproc > 1:
+            env["NPROC_PER_NODE"] = str(nproc)
+    return env
+
+
+def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True, dry_run: bool = False) -> RunPlan:
+    """The run's exact command and environment for the installed swift, every flag checked.
+
+    ``check`` checks the flags against the installed swift's argument dataclasses and
+    that the resume checkpoint exists; it is skipped for a preview in another dialect.
+    ``dry_run`` names the run folder with :data:`DRY_RUN_ID`, for a command to show.
+    """
+    from core.train.swift import SftCommand, build_sft_command
+    from core.train.swift_flags import check_command
+
+    if request.dialect is not None and not dry_run:
+        raise MhbenchError("a run is built for the installed ms-swift; another dialect is only for a dry run.",
+                           fix="drop --dialect, or add --dry-run.")
+    profile = request.effective_profile()
+    label = request.name or profile.name
+    run_id = DRY_RUN_ID if dry_run else new_run_id(workspace, label)
+    run_dir = workspace.runs_dir / run_id
+    output_dir = run_dir / "output"
+    extra: dict[str, str | int | float | bool] = dict(request.extra)
+    if request.deepspeed:
+        extra["deepspeed"] = request.deepspeed
+    if request.resume_from is not None:
+        extra["resume_from_checkpoint"] = str(request.resume_from)
+    built = build_sft_command(profile, dialect=_dialect(request.dialect), output_dir=output_dir, extra=extra)
+    command = SftCommand(built.argv, launch_environment(request), built.dialect, built.notes)
+    if check and request.dialect is None:
+        if request.resume_from is not None and not request.resume_from.is_dir():
+            raise MhbenchError("the checkpoint to resume from is not there.", path=request.resume_from,
+                               fix="give a checkpoint-N folder of an earlier run (see `mhbench runs`).")
+        check_command(command)
+    return RunPlan(run_id, label, profile.name, run_dir, output_dir, command, request.parent_id,
+                   request.resume_from, profile)
+
+
+# --- resuming ------------------------------------------------------------------------------------
+
+
+def plan_resume(workspace: Workspace, run_ref: str, *, check: bool = True) -> RunPlan:
+    """A new run that goes on from the parent's last checkpoint with the parent's very command.
+
+    The parent's recorded argv is the truth (its profile may have changed since, and its
+    overrides are not stored apart), so only the output folder and the checkpoint change.
+    """
+    from core.train.swift import SftCommand
+    from core.train.swift_flags import check_command
+
+    parent = get_run(workspace, run_ref)
+    if parent.active:
+        raise MhbenchError(f"run {parent.id} is still {parent.status}.", fix="stop it first, then resume.")
+    found = checkpoints_on_disk(parent.output_dir)
+    if not found:
+        raise MhbenchError(
+            f"run {parent.id} saved no checkpoint to resume from.",
+            path=parent.output_dir,
+            fix="start a new run instead (`mhbench train PROFILE`).",
+        )
+    checkpoint = found[-1][1]
+    name = f"{parent.name}-resume"
+    run_id = new_run_id(workspace, name)
+    run_dir = workspace.runs_dir / run_id
+    output_dir = run_dir / "output"
+    argv = _without_flags(parent.argv, ("output_dir", "resume_from_checkpoint"))
+    argv += ["--output_dir", str(output_dir), "--resume_from_checkpoint", str(checkpoint)]
+    command = SftCommand(tuple(argv), dict(parent.env), _dialect(None), ())
+    if check:
+        check_command(command)
+    return RunPlan(run_id, name, parent.profile, run_dir, output_dir, command, parent.id, checkpoint)
+
+
+def resume_run(workspace: Workspace, run_ref: str, *, check: bool = True) -> RunRecord:
+    """Start a new run from the parent's last checkpoint, linked to the parent."""
+    return launch(workspace, plan_resume(workspace, run_ref, check=check))
+
+
+def _without_flags(argv: tuple[str, ...], flags: tuple[str, ...]) -> list[str]:
+    """``argv`` without the ``--flag value…`` groups of ``flags``."""
+    dropped = {f"--{flag}" for flag in flags}
+    result: list[str] = []
+    skipping = False
+    for part in argv:
+        if part.startswith("--"):
+            skipping = part in dropped
+        if not skipping:
+            result.append(part)
+    return result
+
+
+# --- launching -----------------------------------------------------------------------------------
+
+
+def write_run_spec(workspace: Workspace, plan: RunPlan) -> dict[str, Any]:
+    """Create the run's folder with ``run.json``, the argv and env the supervisor will execute."""
+    plan.run_dir.mkdir(parents=True, exist_ok=False)
+    spec = {
+        "id": plan.run_id,
+        "workspace": str(workspace.root),
+        "argv": list(plan.command.argv),
+        "env": dict(plan.command.env),
+        "profile": plan.profile,
+        "dialect": plan.command.dialect.major,
+        "notes": list(plan.command.notes),
+        "parent_id": plan.parent_id,
+        "resume_from": str(plan.resume_from) if plan.resume_from else None,
+        "created_at": utc_now(),
+    }
+    write_json_atomic(plan.run_dir / RUN_FILE, spec)
+    return spec
+
+
+def launch(workspace: Workspace, plan: RunPlan) -> RunRecord:
+    """Start the supervisor detached and register the run; returns at once."""
+    if plan.run_id == DRY_RUN_ID:
+        raise MhbenchError("a dry-run plan cannot be launched.", fix="plan the run again without dry_run.")
+    workspace.make_folders()
+    spec = write_run_spec(workspace, plan)
+    with registry(workspace) as connection:
+        connection.execute(
+            """INSERT INTO runs (id, name, profile, parent_id, resume_from, run_dir, output_dir, argv, env,
+                                 status, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?)""",
+            (
+                plan.run_id, plan.name, plan.profile, plan.parent_id, spec["resume_from"], str(plan.run_dir),
+                str(plan.output_dir), json.dumps(spec["argv"]), json.dumps(spec["env"]), spec["created_at"],
+            ),
+        )
+    supervisor_log = (plan.run_dir / "supervisor.log").open("ab")
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "core.train.runner", str(plan.run_dir)],
+            cwd=plan.run_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=supervisor_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=child_environment(plan.command.env),
+            close_fds=True,
+        )
+    finally:
+        supervisor_log.close()
+    start_time = process_start_time(process.pid)
+    with registry(workspace) as connection:
+        connection.execute(
+            "UPDATE runs SET pid = ?, pgid = ?, start_time = ?, status = CASE WHEN status = 'starting' "
+            "THEN 'running' ELSE status END, started_at = COALESCE(started_at, ?) WHERE id = ?",
+            (process.pid, process.pid, start_time, utc_now(), plan.run_id),
+        )
+    # Reap the supervisor when it ends so it never lingers as a zombie of a long-lived TUI;
+    # a short-lived CLI exits first and the supervisor passes to init.
+    threading.Thread(target=process.wait, name=f"reap-{plan.run_id}", daemon=True).start()
+    return get_run(workspace, plan.run_id)
