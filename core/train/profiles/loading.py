@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.base.errors import MhbenchError, did_you_mean
-from core.train.profiles.faults import validate_profile
+from core.train.profiles.faults import Fault, check_profile, file_error
 from core.train.profiles.schema import Profile
 
 
@@ -39,6 +39,11 @@ class ProfileEntry:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    return read_toml_text(path)[1]
+
+
+def read_toml_text(path: Path) -> tuple[str, dict[str, Any]]:
+    """The file's text (for line numbers) and its table."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
@@ -46,7 +51,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise MhbenchError(f"cannot be read: {error.strerror}.", path=path, fix="check the file's permissions.") from None
     try:
-        return tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         # tomllib names the line only in its message before Python 3.14.
         found = re.search(r"line (\d+)", str(error))
@@ -86,6 +91,7 @@ class _Source:
     path: Path
     origin: Origin
     data: dict[str, Any] | MhbenchError
+    text: str = ""
 
 
 def load_profiles(workspace_profiles: Path | None = None) -> list[ProfileEntry]:
@@ -97,7 +103,8 @@ def load_profiles(workspace_profiles: Path | None = None) -> list[ProfileEntry]:
             continue
         for path in sorted(directory.glob("*.toml")):
             try:
-                source = _Source(path, origin, read_toml(path))
+                text, table = read_toml_text(path)
+                source = _Source(path, origin, table, text)
             except MhbenchError as error:
                 source = _Source(path, origin, error)
             active[path.stem] = source
@@ -113,17 +120,17 @@ def _resolve(name: str, active: Mapping[str, _Source], shipped: Mapping[str, _So
         return ProfileEntry(name, source.path, source.origin, None, source.data)
     try:
         merged = _with_parent(name, source, active, shipped, ())
-        if merged.get("name", name) != name:
-            raise MhbenchError(
-                f"name '{merged.get('name')}' differs from the file name.",
-                path=source.path,
-                key="name",
-                fix=f"set name = \"{name}\" or rename the file.",
-            )
-        merged["name"] = name
-        return ProfileEntry(name, source.path, source.origin, validate_profile(merged, source.path), None)
     except MhbenchError as error:
         return ProfileEntry(name, source.path, source.origin, None, error)
+    faults: list[Fault] = []
+    if merged.get("name", name) != name:
+        faults.append(
+            Fault(("name",), f"'{merged.get('name')}' differs from the file name.", fix=f'set name = "{name}" or rename the file.')
+        )
+    merged["name"] = name
+    profile, more = check_profile(merged)
+    found = file_error([*faults, *more], source.path, source.text)
+    return ProfileEntry(name, source.path, source.origin, None if found else profile, found)
 
 
 def _with_parent(
