@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune chat models with ms-swift LoRA, convert them to GGUF, and compare them blind, side by side.",
         epilog="With no command, opens the TUI. Workspace: --workspace, else $MHBENCH_HOME, else the platform data dir.",
     )
-    parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace folder (created if missing)")
+    parser.add_argument("--workspace", "-w", metavar="DIR",
+                        help="workspace folder; it must exist (`mhbench demo DIR` or mkdir creates one)")
     parser.add_argument("--rater", metavar="NAME", help="your rater id in the Arena (remembered per workspace)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -76,9 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
+    """The workspace a command reads: it must exist (a typo is not an empty workspace) and be writable."""
     from core.base.workspace import resolve
 
-    return resolve(args.workspace)
+    return resolve(args.workspace, must_exist=True)
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
@@ -252,7 +254,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from core.doctor import report_json, report_text, run_doctor
 
-    checks = run_doctor(_workspace(args).root)
+    from core.base.workspace import resolve
+
+    checks = run_doctor(resolve(args.workspace).root)  # a report: a missing workspace is not an error here
     print(report_json(checks) if args.json else report_text(checks))
     return 0 if all(check.status != "missing" for check in checks) else 1
 
@@ -260,7 +264,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from core.demo import create_demo
 
-    root = Path(args.dir) if args.dir else _workspace(args).root
+    from core.base.workspace import resolve
+
+    # The one command that creates a workspace the user names.
+    root = Path(args.dir) if args.dir else resolve(args.workspace).root
     demo = create_demo(root, progress=lambda message: print(f"mhbench demo: {message}", flush=True))
     print(f"open it with: mhbench --workspace {demo.workspace.root}")
     return 0
