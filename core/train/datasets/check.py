@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,20 +46,38 @@ class DatasetReport:
             return True
         return self.error is None and self.encoding != "unreadable" and self.samples > 0
 
+    @property
+    def clean(self) -> bool:
+        """Usable with no invalid line: what ``mhbench dataset`` exits 0 for without ``--allow-invalid``."""
+        return self.ok and (self.skipped is not None or not self.invalid)
+
+    @property
+    def status(self) -> str:
+        """``OK``, ``USABLE WITH n INVALID LINES`` (swift drops them) or ``NOT USABLE`` (no valid record)."""
+        if not self.ok:
+            return "NOT USABLE"
+        if self.invalid and self.skipped is None:
+            count = len(self.invalid)
+            return f"USABLE WITH {count} INVALID LINE{'' if count == 1 else 'S'}"
+        return "OK"
+
     def summary(self) -> str:
         if self.skipped is not None:
             return f"{self.path}: not checked: {self.skipped}"
         if self.error is not None:
-            return str(self.error)
-        status = "OK" if self.ok else "NOT USABLE"
-        lines = [
-            f"{self.path}: {status}: {self.format} layout, {self.encoding}, "
-            f"{self.samples} good sample(s), {len(self.invalid)} invalid"
-        ]
-        for issue in self.invalid[:5]:
+            place = self.error.place() or str(self.path)
+            fix = f" Fix: {self.error.fix}" if self.error.fix else ""
+            lines = [f"{place}: {self.status}: {self.error.problem}{fix}"]
+        else:
+            lines = [
+                f"{self.path}: {self.status}: {self.format} layout, {self.encoding}, "
+                f"{self.samples} good sample(s), {len(self.invalid)} invalid"
+            ]
+        shown = [] if self.encoding == "unreadable" else self.invalid  # the error already names the bad byte
+        for issue in shown[:5]:
             lines.append(f"  {issue}")
-        if len(self.invalid) > 5:
-            lines.append(f"  … and {len(self.invalid) - 5} more invalid line(s)")
+        if len(shown) > 5:
+            lines.append(f"  … and {len(shown) - 5} more invalid line(s)")
         if self.lengths is not None:
             lines.append(f"  {self.lengths.line()}")
         if self.converted_to is not None:
@@ -95,6 +114,14 @@ def check_dataset(
     report = DatasetReport(path, scan.format, scan.encoding, len(scan.good), list(scan.invalid))
     if path.suffix.lower() not in SWIFT_EXTENSIONS:
         report.notes.append(f"swift picks its loader from the extension; rename '{path.suffix or '(none)'}' to .jsonl.")
+    if not scan.good and not scan.invalid:
+        report.error = MhbenchError(
+            "is empty: it holds no record.",
+            path=path,
+            fix='add one JSON object per line, e.g. {"messages": [{"role": "user", "content": "…"}, '
+            '{"role": "assistant", "content": "…"}]}.',
+        )
+        return report
     if scan.format == "unknown":
         first = scan.invalid[0].line if scan.invalid else None
         report.error = MhbenchError(
@@ -109,7 +136,8 @@ def check_dataset(
         else:
             report.notes.append(
                 "Dolly layout: swift would train on instruction→response and silently drop 'context'; "
-                "convert it to messages first (check with a conversion folder)."
+                f"convert it to messages first: mhbench dataset {shlex.quote(str(path))} --convert "
+                f"(it writes data/{path.name.rsplit('.', 1)[0]}.swift-messages.jsonl in the workspace; train on that file)."
             )
     if report.samples and tokenizer_dir is None:
         report.notes.append(
