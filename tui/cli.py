@@ -283,9 +283,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def open_tui(args: argparse.Namespace) -> int:
+    workspace = _workspace(args)  # before textual loads: a mistyped workspace fails at once
     from tui.app import MhbenchApp
 
-    workspace = _workspace(args)
     if not workspace.db_path.is_file():
         from core.base.db import open_workspace
         open_workspace(workspace)  # every later connection migrates the schema itself
