@@ -213,6 +213,8 @@ def check_profile(data: Mapping[str, Any]) -> tuple[schema.Profile | None, list[
 
 def file_error(faults: list[Fault], path: Path, text: str | None) -> MhbenchError | None:
     """The faults placed in a file: each one line with the file, its line number, the key and the fix."""
+    if not faults:
+        return None
     lines = key_lines(text) if text is not None else {}
     errors = [
         MhbenchError(fault.problem, path=path, line=line_of(lines, fault.written), key=".".join(fault.written),
