@@ -71,6 +71,11 @@ PROFILE_CASES: dict[str, tuple[str, list[Expected]]] = {
         "max_length = 4096\n" + MODEL + TRAIN,
         [Expected(1, "max_length", "belongs in the [train] section, not at the top level", "under [train], write max_length = 4096 (and remove this line).")],
     ),
+    "top-level key written after a section header": (
+        MODEL + 'description = "a tiny test"\n' + TRAIN,
+        [Expected(4, "model.description", "belongs at the top level, before any [section], not in [model].",
+                  'at the top, before any [section], write description = "a tiny test" (and remove this line).')],
+    ),
     "typo inside a section": (
         MODEL + TRAIN + "learnig_rate = 1e-4\n",
         [Expected(6, "train.learnig_rate", "Did you mean 'learning_rate'?", "write learning_rate = 0.0001 instead.")],

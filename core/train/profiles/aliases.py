@@ -87,6 +87,8 @@ def home_of(name: str) -> Home | None:
     if name in SWIFT_NAMES:
         return Home(SWIFT_NAMES[name], "swift")
     sections = _sections()
+    if name in schema.Profile.model_fields and name not in sections:
+        return Home((name,), "flat")  # a top-level key written after a [section] header
     owners = [section for section, keys in sections.items() if name in keys]
     if len(owners) == 1:
         return Home((owners[0], name), "flat")

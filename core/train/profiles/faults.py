@@ -61,10 +61,13 @@ def _misplaced(written: Key, value: Any, home: Home, problem_value: str | None) 
         problem = f"unknown key: that is swift's name; mhbench calls it {home.key[-1]}, in [{home.key[0]}]."
     elif home.how == "joined":
         problem = f"unknown key: mhbench calls it {home.key[-1]}, in the [{home.key[0]}] section."
+    elif len(home.key) == 1:
+        problem = f"belongs at the top level, before any [section], not in [{written[0]}]."
     else:
         here = f"in [{written[0]}]" if len(written) == 2 else "at the top level"
         problem = f"belongs in the [{home.key[0]}] section, not {here}."
-    problem += f" Did you mean '{home.written}'?"
+    if len(home.key) == 2:
+        problem += f" Did you mean '{home.written}'?"
     if problem_value is not None:
         problem += f" Its value is wrong too: {home.key[-1]} {problem_value}"
     return Fault(written, problem, home.key, example(home.key, value))
@@ -123,15 +126,15 @@ def _sort_keys(data: Mapping[str, Any]) -> _Sorted:
         if home is None or home.key == written:
             sorted_.faults.append(_unplaced(written, value, written[0] if len(written) == 2 else None))
             continue
-        section = sorted_.data.setdefault(home.key[0], {})
+        section = sorted_.data if len(home.key) == 1 else sorted_.data.setdefault(home.key[0], {})
         if not isinstance(section, dict):
             sorted_.faults.append(_misplaced(written, value, home, None))
-        elif home.key[1] in section or home.key in sorted_.moved:
+        elif home.key[-1] in section or home.key in sorted_.moved:
             sorted_.faults.append(
                 Fault(written, f"is also set as '{home.written}'; a key is written once.", fix="remove this line.")
             )
         else:
-            section[home.key[1]] = value
+            section[home.key[-1]] = value
             sorted_.moved[home.key] = (written, value, home)
     return sorted_
 
