@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                "workspace, else the platform data dir. Config: --config, else $MHBENCH_CONFIG, else "
                "config.toml in the platform config dir (`mhbench config --path`).",
     )
-    parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace folder (created if missing)")
+    parser.add_argument("--workspace", "-w", metavar="DIR",
+                        help="workspace folder; it must exist (`mhbench demo DIR` or mkdir creates one)")
     parser.add_argument("--rater", metavar="NAME", help="your rater id in the Arena (remembered per workspace)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("paths", nargs="*", metavar="PATH", help="JSONL/JSON/CSV files (default: the profile's)")
     dataset.add_argument("--profile", help="measure token lengths with this profile's tokenizer and max_length")
     dataset.add_argument("--convert", action="store_true", help="write a swift-ready messages file for Dolly and others")
+    dataset.add_argument("--allow-invalid", action="store_true",
+                         help="exit 0 for a usable file with invalid lines (swift drops them); default: exit 1")
     dataset.add_argument("--json", action="store_true", help="machine-readable output")
 
     runs = commands.add_parser("runs", help="list training runs with status, step and last loss")
@@ -82,9 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
+    """The workspace a command reads: it must exist (a typo is not an empty workspace) and be writable."""
     from core.base.workspace import resolve
 
-    return resolve(args.workspace)
+    return resolve(args.workspace, must_exist=True)
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
@@ -198,7 +202,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([
             {
-                "path": str(r.path), "format": r.format, "encoding": r.encoding, "samples": r.samples, "ok": r.ok,
+                "path": str(r.path), "status": r.status, "format": r.format, "encoding": r.encoding,
+                "samples": r.samples, "ok": r.ok,
                 "invalid": [str(issue) for issue in r.invalid],
                 "converted_to": str(r.converted_to) if r.converted_to else None,
                 "over_max_length": r.lengths.over_max_length if r.lengths else None,
@@ -209,7 +214,15 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     else:
         for report in reports:
             print(report.summary())
-    return 0 if all(report.ok for report in reports) else 1
+    if not all(report.ok for report in reports):
+        return 1
+    partly = [report for report in reports if not report.clean]
+    if partly and not args.allow_invalid:
+        for report in partly:
+            say(f"{report.path}: {len(report.invalid)} invalid line(s) that swift would drop; repair them, "
+                "or pass --allow-invalid to train on the rest.")
+        return 1
+    return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -258,26 +271,29 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from core.base.workspace import resolve
     from core.doctor import report_json, report_text, run_doctor
 
-    checks = run_doctor(_workspace(args).root)
+    checks = run_doctor(resolve(args.workspace).root)  # a report: a missing workspace is not an error here
     print(report_json(checks) if args.json else report_text(checks))
     return 0 if all(check.status != "missing" for check in checks) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from core.base.workspace import resolve
     from core.demo import create_demo
 
-    root = Path(args.dir) if args.dir else _workspace(args).root
+    # The one command that creates a workspace the user names.
+    root = Path(args.dir) if args.dir else resolve(args.workspace).root
     demo = create_demo(root, progress=lambda message: print(f"mhbench demo: {message}", flush=True))
     print(f"open it with: mhbench --workspace {demo.workspace.root}")
     return 0
 
 
 def open_tui(args: argparse.Namespace) -> int:
+    workspace = _workspace(args)  # before textual loads: a mistyped workspace fails at once
     from tui.app import MhbenchApp
 
-    workspace = _workspace(args)
     if not workspace.db_path.is_file():
         from core.base.db import open_workspace
         open_workspace(workspace)  # every later connection migrates the schema itself

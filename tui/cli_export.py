@@ -55,7 +55,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from core.base.workspace import resolve
     from core.results.export import export, export_path
 
-    workspace = resolve(args.workspace)
+    workspace = resolve(args.workspace, must_exist=True)
     what = cast("ExportKind", args.what)
     fmt = cast("ExportFormat", _format(args))
     if not workspace.db_path.is_file():

@@ -86,7 +86,7 @@ def add_commands(commands: Any) -> None:
 def _workspace(args: argparse.Namespace) -> Workspace:
     from core.base.db import open_workspace
     from core.base.workspace import resolve
-    return open_workspace(resolve(args.workspace))
+    return open_workspace(resolve(args.workspace, must_exist=True))
 
 
 def describe(entry: ModelEntry) -> str:

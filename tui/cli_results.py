@@ -42,7 +42,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     from core.results import compute_results, results_dict, results_text
 
     results = compute_results(
-        resolve(args.workspace),
+        resolve(args.workspace, must_exist=True),
         rater=args.only_rater,
         session=args.only_session,
         tag=args.only_tag,

@@ -129,3 +129,26 @@ def test_resolve_default(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_resolve_expands_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     assert resolve("~/ws").root == (tmp_path / "ws").resolve()
+
+
+def test_an_existing_empty_folder_is_a_workspace(tmp_path: Path) -> None:
+    """`mkdir DIR` is one of the two fixes a missing workspace offers, so it must be enough."""
+    root = tmp_path / "empty"
+    root.mkdir()
+    workspace = resolve(root, must_exist=True)
+    assert workspace.root == root and list(root.iterdir()) == []
+    open_workspace(workspace)
+    assert workspace.db_path.is_file()
+
+
+def test_the_platform_default_is_made_on_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No one types the default, so it cannot be a typo: it is created, not refused."""
+    from core.base import workspace as workspace_module
+
+    monkeypatch.delenv("MHBENCH_HOME", raising=False)
+    monkeypatch.setattr(workspace_module, "default_root", lambda: tmp_path / "data" / "mhbench")
+    workspace = resolve(must_exist=True)
+    assert workspace.root == tmp_path / "data" / "mhbench" and not workspace.root.exists()
+    open_workspace(workspace)
+    assert workspace.db_path.is_file()
+    assert resolve(must_exist=True) == workspace

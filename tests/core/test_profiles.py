@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-import core.train.profiles as profiles_module
+import core.train.profiles.schema as profiles_module
 from core.base.errors import MhbenchError
 from core.train.profiles import (
     SHIPPED_PROFILES_DIR,

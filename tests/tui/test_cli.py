@@ -15,6 +15,9 @@ HEAVY = ("textual.app", "torch", "transformers", "swift", "llama_cpp", "datasets
 
 
 def mhbench(*args: str, workspace: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run mhbench in ``workspace``, made first: a named workspace must exist (`mhbench demo` or mkdir)."""
+    if workspace is not None:
+        workspace.mkdir(parents=True, exist_ok=True)
     prefix = ["--workspace", str(workspace)] if workspace else []
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", *prefix, *args], capture_output=True, text=True, timeout=300
