@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from core.base.errors import MhbenchError
-from core.train.logtail import strip_control
+from core.base.text import strip_control
 
 if TYPE_CHECKING:
     # httpx is imported where it is used: its import pulls in rich (for its CLI), which core must not load.

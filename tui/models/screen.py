@@ -134,7 +134,7 @@ class ModelsScreen(Screen[None]):
             return None
         cut = data.rfind(b"\n") + 1  # a partial last line waits for the next read
         self.log_size += cut
-        from core.train.logtail import strip_control
+        from core.base.text import strip_control
 
         lines = [strip_control(line.split("\r")[-1]) for line in data[:cut].decode("utf-8", "replace").splitlines()]
         return job.id, lines, reset
