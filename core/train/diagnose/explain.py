@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.base.text import terminal_line
 from core.train.diagnose.details import ERROR_LINE
 from core.train.diagnose.fixes import (
     FIX_HOST_OOM,
@@ -57,28 +58,22 @@ class Diagnosis:
         return self.kind not in ("ok", "stopped")
 
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
 _BAR_END = re.compile(r"\[\d+:\d+(?:<[^\]]*)?, [^\]]*/s\]")
 
 
 def clean_line(line: str) -> str:
-    """One displayable line: no colours, and of progress bars only the last state or what follows them.
+    """One displayable line: no escape sequences or controls, and of progress bars only the last state or what
+    follows them.
 
     tqdm redraws with ``\\r`` and often without a newline, so a log message can be glued to
     a bar: ``Generating train split: 0 examples [00:00, ? examples/s]Failed to load JSON ...``.
     """
-    line = _ANSI.sub("", line.rstrip("\r\n"))
-    if "\r" in line:
-        parts = [part for part in line.split("\r") if part.strip()]
-        line = parts[-1] if parts else ""
+    line = terminal_line(line)  # the same stripping as every other log shown on screen
     ends = [bar.end() for bar in _BAR_END.finditer(line)]
     if ends:
         pieces = [line[start:end] for start, end in zip([0, *ends], [*ends, len(line)], strict=True)]
         line = next((piece for piece in reversed(pieces) if piece.strip()), line)
-    return _CONTROL.sub("", line)
+    return line
 
 
 def _one_line(text: str) -> str:
