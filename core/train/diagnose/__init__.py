@@ -9,50 +9,12 @@ failures (:mod:`~core.train.diagnose.rules`), the readers of the fields a summar
 
 from __future__ import annotations
 
+from core.train.diagnose import fixes
 from core.train.diagnose.explain import SUMMARY_MAX, TAIL_LINES, Diagnosis, clean_line, diagnose
-from core.train.diagnose.fixes import (
-    FIX_BNB,
-    FIX_CUDA_OOM,
-    FIX_CUDA_UNAVAILABLE,
-    FIX_DATASET_MALFORMED,
-    FIX_DATASET_NOT_FOUND,
-    FIX_DATASET_TOO_LONG,
-    FIX_DISK_FULL,
-    FIX_FLASH_ATTN,
-    FIX_FLASH_ATTN_CPU,
-    FIX_HOST_OOM,
-    FIX_MODEL_PATH,
-    FIX_MODULE,
-    FIX_NCCL,
-    FIX_OFFLINE,
-    FIX_OK,
-    FIX_STOPPED,
-    FIX_TERMINATED,
-    FIX_UNKNOWN,
-    FIX_UNKNOWN_FLAG,
-)
+from core.train.diagnose.fixes import *  # noqa: F403 - every fix text, as before the split
 from core.train.diagnose.rules import RULES, SIGINT_CODES, SIGKILL_CODES, SIGTERM_CODES, Extra, Rule
 
 __all__ = [
-    "FIX_BNB",
-    "FIX_CUDA_OOM",
-    "FIX_CUDA_UNAVAILABLE",
-    "FIX_DATASET_MALFORMED",
-    "FIX_DATASET_NOT_FOUND",
-    "FIX_DATASET_TOO_LONG",
-    "FIX_DISK_FULL",
-    "FIX_FLASH_ATTN",
-    "FIX_FLASH_ATTN_CPU",
-    "FIX_HOST_OOM",
-    "FIX_MODEL_PATH",
-    "FIX_MODULE",
-    "FIX_NCCL",
-    "FIX_OFFLINE",
-    "FIX_OK",
-    "FIX_STOPPED",
-    "FIX_TERMINATED",
-    "FIX_UNKNOWN",
-    "FIX_UNKNOWN_FLAG",
     "RULES",
     "SIGINT_CODES",
     "SIGKILL_CODES",
@@ -65,3 +27,4 @@ __all__ = [
     "clean_line",
     "diagnose",
 ]
+__all__ += fixes.__all__

@@ -6,6 +6,28 @@ and by the verdicts read from the exit code alone (:mod:`core.train.diagnose.exp
 
 from __future__ import annotations
 
+__all__ = [
+    "FIX_BNB",
+    "FIX_CUDA_OOM",
+    "FIX_CUDA_UNAVAILABLE",
+    "FIX_DATASET_MALFORMED",
+    "FIX_DATASET_NOT_FOUND",
+    "FIX_DATASET_TOO_LONG",
+    "FIX_DISK_FULL",
+    "FIX_FLASH_ATTN",
+    "FIX_FLASH_ATTN_CPU",
+    "FIX_HOST_OOM",
+    "FIX_MODEL_PATH",
+    "FIX_MODULE",
+    "FIX_NCCL",
+    "FIX_OFFLINE",
+    "FIX_OK",
+    "FIX_STOPPED",
+    "FIX_TERMINATED",
+    "FIX_UNKNOWN",
+    "FIX_UNKNOWN_FLAG",
+]
+
 FIX_CUDA_OOM = (
     "lower batch_size (and raise grad_accum to keep the effective batch), turn on gradient_checkpointing, "
     'shorten max_length, or switch to QLoRA (lora.tuner = "qlora"); check that no other process holds the GPU.'
