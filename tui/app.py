@@ -116,7 +116,7 @@ class MhbenchApp(App[None]):
         markup: bool = False,
     ) -> None:
         """Notifications carry paths, server messages and model names: never read them as markup."""
-        from core.train.logtail import strip_control
+        from core.base.text import strip_control
 
         super().notify(strip_control(message), title=strip_control(title), severity=severity, timeout=timeout,
                        markup=False)

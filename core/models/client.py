@@ -11,10 +11,8 @@ What the two local servers accept, read from their installed code and checked li
 * both ignore body fields they do not know, so the request carries the repetition
   penalty under both names: ``repetition_penalty`` (swift, vLLM) and
   ``repeat_penalty`` (llama-cpp-python); both take ``seed``;
-* swift puts a cumulative ``usage`` in every chunk; llama-cpp-python sends none
-  (``stream_options`` is ignored), so its tokens are counted from the stream;
-* errors come as ``{"message": ...}`` (swift), ``{"error": {"message": ...}}``
-  (llama.cpp, OpenAI) or ``{"detail": ...}`` (FastAPI validation).
+* how each streams its answer is read in :mod:`core.models.chat_stream`, and how each
+  reports an error in :mod:`core.models.chat_errors`.
 
 Closing the generator (``aclose()``) or cancelling the task that iterates it closes
 the HTTP response at once, which both servers notice and stop generating.
@@ -23,18 +21,24 @@ the HTTP response at once, which both servers notice and stop generating.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import ssl
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from core.base.errors import MhbenchError
-from core.train.logtail import strip_control
+from core.base.text import strip_control
+from core.models.chat_errors import ChatError, http_fix, server_message, transport_error
+from core.models.chat_stream import (
+    StreamEvent,
+    StreamStats,
+    StreamTally,
+    TextDelta,
+    read_events,
+    speed_summary,
+)
 
 if TYPE_CHECKING:
     # httpx is imported where it is used: its import pulls in rich (for its CLI), which core must not load.
@@ -45,6 +49,7 @@ __all__ = [
     "ChatError",
     "ChatRequest",
     "GenerationParams",
+    "Message",
     "StreamEvent",
     "StreamStats",
     "TextDelta",
@@ -53,6 +58,8 @@ __all__ = [
     "clean_text",
     "complete",
     "list_models",
+    "server_message",
+    "speed_summary",
     "stream_chat",
 ]
 
@@ -71,13 +78,7 @@ class Timeouts:
 
 DEFAULT_TIMEOUT = Timeouts()
 
-MESSAGE_MAX = 300
-
 Message = Mapping[str, str]
-
-
-class ChatError(MhbenchError):
-    """A chat request that failed: the URL, what the server or the network said, and the fix."""
 
 
 @dataclass(frozen=True)
@@ -138,47 +139,6 @@ class ChatRequest:
         return body
 
 
-@dataclass(frozen=True)
-class TextDelta:
-    """A piece of the answer, raw as the model wrote it."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class StreamStats:
-    """How one answer streamed; always the last event."""
-
-    ttft_s: float | None
-    """Request sent → first text; ``None`` when no text came."""
-    tokens: int
-    tokens_per_s: float | None
-    """Decoding speed: the tokens after the first chunk over the time after it (prompt processing excluded)."""
-    finish_reason: str | None
-    """``stop``, ``length``, or ``None`` when the stream ended without saying (cut short)."""
-    total_s: float
-    tokens_source: Literal["usage", "length", "chunks"] = "chunks"
-    """Where ``tokens`` came from: the server's ``usage``; ``max_tokens`` because it stopped for length;
-    or a count of the text chunks (one token each on llama.cpp, fewer than tokens where a character spans several)."""
-    prompt_tokens: int | None = None
-
-
-StreamEvent = TextDelta | StreamStats
-
-FINISH_WORDS = {"stop": "done", "length": "hit max tokens", None: "cut short"}
-
-
-def speed_summary(tokens: int | None, ttft_s: float | None, tokens_per_s: float | None,
-                  finish_reason: str | None = "", separator: str = " · ") -> str:
-    """Tokens, time to first token, decoding speed (and why it stopped) in one line, for every screen."""
-    parts = [f"{tokens if tokens is not None else '?'} tokens",
-             f"first after {ttft_s * 1000:.0f} ms" if ttft_s is not None else "first after –",
-             f"{tokens_per_s:.1f} tok/s" if tokens_per_s else "– tok/s"]
-    if finish_reason != "":
-        parts.append(FINISH_WORDS.get(finish_reason, finish_reason or "cut short"))
-    return separator.join(parts)
-
-
 def clean_text(text: str) -> str:
     """Model output made safe for a terminal: control and escape sequences removed, text kept verbatim."""
     return strip_control(text)
@@ -203,57 +163,6 @@ def _loopback(url: str) -> bool:
     return host in {"127.0.0.1", "localhost", "::1"}
 
 
-def _one_line(text: str) -> str:
-    line = next((part.strip() for part in strip_control(text).splitlines() if part.strip()), "")
-    return line if len(line) <= MESSAGE_MAX else line[: MESSAGE_MAX - 1] + "…"
-
-
-def server_message(body: bytes | str) -> str:
-    """The error message in a server's error body, whichever shape it has, on one line."""
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return _one_line(text) or "(empty body)"
-    candidates: list[Any] = []
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, dict):
-            candidates.append(error.get("message"))
-        candidates += [error, data.get("message"), data.get("detail")]
-    for candidate in candidates:
-        if isinstance(candidate, list) and candidate:  # FastAPI: [{"loc": ..., "msg": ...}]
-            first = candidate[0]
-            candidate = first.get("msg") if isinstance(first, dict) else first
-        if isinstance(candidate, str) and candidate.strip():
-            return _one_line(candidate)
-    return _one_line(text)
-
-
-def _http_fix(status: int) -> str:
-    if status in (401, 403):
-        return "check the endpoint's API key."
-    if status == 404:
-        return "check the URL: give the server's base URL (http://host:port or …/v1)."
-    if status in (400, 422):
-        return "check the model name and the generation parameters the server accepts."
-    if status == 503:
-        return "the server is still loading or overloaded: wait and retry."
-    return "read the server's log (Models screen → servers)."
-
-
-def _os_reason(error: BaseException) -> str:
-    """The operating system's reason under httpx's wrapper ("All connection attempts failed")."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno:
-            return os.strerror(current.errno).lower()
-        current = current.__cause__ or current.__context__
-    return _one_line(str(error)).lower() or "cannot connect"
-
-
 def _limits(timeout: float | Timeouts | httpx.Timeout) -> httpx.Timeout:
     import httpx
 
@@ -262,124 +171,6 @@ def _limits(timeout: float | Timeouts | httpx.Timeout) -> httpx.Timeout:
     if isinstance(timeout, Timeouts):
         return httpx.Timeout(connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool)
     return httpx.Timeout(timeout)
-
-
-def _transport_error(url: str, error: httpx.HTTPError, timeout: httpx.Timeout) -> ChatError:
-    import httpx
-
-    if isinstance(error, httpx.ConnectTimeout):
-        return ChatError(
-            f"{url}: no connection within {timeout.connect or 0:g} s.",
-            fix="check the host and port, and that the server is running.",
-        )
-    if isinstance(error, httpx.ConnectError):
-        return ChatError(
-            f"{url}: cannot connect ({_os_reason(error)}).",
-            fix="start the model's server (Models screen) or correct the endpoint URL.",
-        )
-    if isinstance(error, httpx.ReadTimeout):
-        return ChatError(
-            f"{url}: the server sent nothing for {timeout.read or 0:g} s.",
-            fix="the server is stuck or overloaded: check its log, or raise the read timeout.",
-        )
-    if isinstance(error, httpx.TimeoutException):
-        return ChatError(f"{url}: timed out ({type(error).__name__}).", fix="check the server and the network.")
-    if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
-        return ChatError(
-            f"{url}: the connection broke mid-answer ({_one_line(str(error)) or type(error).__name__}).",
-            fix="the server stopped or crashed: check that it runs and read its log.",
-        )
-    return ChatError(f"{url}: {type(error).__name__}: {_one_line(str(error))}.", fix="check the server and the URL.")
-
-
-class _Tally:
-    """Timing and token counts of one stream."""
-
-    def __init__(self, started: float, max_tokens: int) -> None:
-        self.started = started
-        self.max_tokens = max_tokens
-        self.first_at: float | None = None
-        self.last_at: float | None = None
-        self.chunks = 0
-        self.usage_tokens: int | None = None
-        self.usage_at_first: int | None = None
-        self.prompt_tokens: int | None = None
-        self.finish_reason: str | None = None
-
-    def text(self, at: float) -> None:
-        self.chunks += 1
-        if self.first_at is None:
-            self.first_at = at
-            self.usage_at_first = self.usage_tokens
-        self.last_at = at
-
-    def usage(self, usage: Mapping[str, Any]) -> None:
-        completion = usage.get("completion_tokens")
-        if isinstance(completion, int):
-            self.usage_tokens = completion
-        prompt = usage.get("prompt_tokens")
-        if isinstance(prompt, int):
-            self.prompt_tokens = prompt
-
-    def stats(self, ended: float) -> StreamStats:
-        source: Literal["usage", "length", "chunks"]
-        if self.usage_tokens is not None:
-            tokens, source, at_first = self.usage_tokens, "usage", self.usage_at_first or 1
-        elif self.finish_reason == "length" and self.chunks:
-            tokens, source, at_first = self.max_tokens, "length", 1
-        else:
-            tokens, source, at_first = self.chunks, "chunks", 1
-        ttft = self.first_at - self.started if self.first_at is not None else None
-        rate: float | None = None
-        if self.first_at is not None and self.last_at is not None:
-            span = self.last_at - self.first_at
-            if tokens > at_first and span > 0:
-                rate = (tokens - at_first) / span
-            elif tokens and ended > self.started:
-                rate = tokens / (ended - self.started)
-        return StreamStats(ttft, tokens, rate, self.finish_reason, ended - self.started, source, self.prompt_tokens)
-
-
-def _chunk(url: str, data: str) -> Mapping[str, Any] | None:
-    try:
-        obj = json.loads(data)
-    except ValueError:
-        return None  # a torn or foreign line: tolerated, the next one may be fine
-    if not isinstance(obj, dict):
-        return None
-    if "error" in obj and not obj.get("choices"):
-        raise ChatError(
-            f"{url}: the server failed mid-answer: {server_message(json.dumps(obj))}",
-            fix="read the server's log (Models screen → servers).",
-        )
-    return obj
-
-
-async def _events(url: str, response: httpx.Response, tally: _Tally) -> AsyncGenerator[StreamEvent, None]:
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
-            continue  # blank separators, ": ping" comments, event:/id: fields, garbage
-        data = line[5:].strip()
-        if data == "[DONE]":
-            break
-        chunk = _chunk(url, data)
-        if chunk is None:
-            continue
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            tally.usage(usage)
-        choices = chunk.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            continue
-        choice = choices[0]
-        delta = choice.get("delta")
-        content = delta.get("content") if isinstance(delta, dict) else None
-        if isinstance(content, str) and content:
-            tally.text(time.perf_counter())
-            yield TextDelta(content)
-        if choice.get("finish_reason"):
-            tally.finish_reason = str(choice["finish_reason"])
-    yield tally.stats(time.perf_counter())
 
 
 @functools.cache
@@ -420,20 +211,20 @@ async def stream_chat(
         headers["Authorization"] = f"Bearer {api_key}"
     http = client or _client(url, limits)
     try:
-        tally = _Tally(time.perf_counter(), request.params.max_tokens)
+        tally = StreamTally(time.perf_counter(), request.params.max_tokens)
         try:
             async with http.stream("POST", url, json=request.payload(), headers=headers, timeout=limits) as response:
                 if response.status_code >= 400:
                     body = await response.aread()
                     raise ChatError(
                         f"{url} answered HTTP {response.status_code}: {server_message(body)}",
-                        fix=_http_fix(response.status_code),
+                        fix=http_fix(response.status_code),
                     )
-                async with aclosing(_events(url, response, tally)) as events:
+                async with aclosing(read_events(url, response, tally)) as events:
                     async for event in events:
                         yield event
         except httpx.HTTPError as error:
-            raise _transport_error(url, error, limits) from None
+            raise transport_error(url, error, limits) from None
     finally:
         if client is None:
             await http.aclose()
@@ -472,11 +263,11 @@ async def list_models(
         try:
             response = await http.get(url, headers=headers)
         except httpx.HTTPError as error:
-            raise _transport_error(url, error, limits) from None
+            raise transport_error(url, error, limits) from None
         if response.status_code >= 400:
             raise ChatError(
                 f"{url} answered HTTP {response.status_code}: {server_message(response.content)}",
-                fix=_http_fix(response.status_code),
+                fix=http_fix(response.status_code),
             )
         try:
             data = response.json().get("data", [])

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.base.tail import JsonlTail, TextTail
 from core.base.workspace import Workspace
-from core.train.logtail import JsonlTail, RunCurve, TextTail, parse_record
+from core.train.curve import RunCurve
+from core.train.records import parse_record
 from core.train.runs import RunRecord, lineage
 
 

@@ -102,8 +102,8 @@ class Supervisor(ChildSupervisor):
 
 
 def diagnose_run(record: RunRecord, code: int, signal_name: str | None) -> dict[str, Any]:
+    from core.base.tail import last_lines
     from core.train.diagnose import diagnose
-    from core.train.logtail import last_lines
 
     result = diagnose(code, last_lines(record.stdout_path, 300), signal_name=signal_name)
     return {"kind": result.kind, "summary": result.summary, "fix": result.fix, "evidence": result.evidence,
@@ -114,7 +114,7 @@ class ProgressFollower:
     """Copies the newest step, max steps and loss from logging.jsonl into the registry."""
 
     def __init__(self, workspace: Workspace, run_id: str) -> None:
-        from core.train.logtail import JsonlTail
+        from core.base.tail import JsonlTail
 
         self.workspace = workspace
         self.record = get_run(workspace, run_id)
@@ -123,7 +123,7 @@ class ProgressFollower:
         self.last_scan = 0.0
 
     def update(self) -> None:
-        from core.train.logtail import parse_record
+        from core.train.records import parse_record
 
         step = max_steps = loss = None
         for obj in self.tail.poll():

@@ -9,7 +9,7 @@ Prints figures, passes nothing. Measured in one run:
    ``tests/bench/stream.py``'s benchmark model (about 140 M parameters): the f16 file and its
    Q8_0 quantisation. Below the panes the same screen holds a ``GpuPane`` fed by a
    ``core.train.gpu.GpuSampler`` (over a fake NVML where the real one finds no GPU) and a ``Log``
-   fed by ``core.train.logtail.TextTail`` following a file that another thread appends to, wired as
+   fed by ``core.base.tail.TextTail`` following a file that another thread appends to, wired as
    the Train screen wires them. A callback re-armed every 10 ms on the event loop records
    lag = actual - expected firing time over every streaming period (target: p99 <= 20 ms).
    A headless app skips Textual's last step (the frame turned into terminal escape codes);
@@ -414,8 +414,8 @@ def tui_classes() -> tuple[type, type]:
                 yield Log(id="bench-log", max_lines=2000, highlight=False)
 
         def on_mount(self) -> None:  # ArenaScreen.on_mount runs too (Textual calls each class's handler)
+            from core.base.tail import TextTail
             from core.train.gpu import GpuSampler
-            from core.train.logtail import TextTail
 
             def on_sample(report: object) -> None:
                 assert self.sampler is not None

@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from core.base.db import open_workspace  # noqa: E402
 from core.base.workspace import Workspace  # noqa: E402
-from core.models.client import ChatRequest, GenerationParams, StreamStats, _Tally, complete  # noqa: E402
+from core.models.chat_stream import StreamTally  # noqa: E402
+from core.models.client import ChatRequest, GenerationParams, StreamStats, complete  # noqa: E402
 from core.models.serving import LlamaCppSpec, ServerRecord, start_server, stop_server  # noqa: E402
 
 SYSTEM = "你是一名温和、专业的心理咨询师。"
@@ -114,7 +115,7 @@ def direct_llama(gguf: Path, threads: int) -> Any:
 def run_direct(llama: Any, req: ChatRequest) -> StreamStats:
     """The same call the server makes for a streamed chat, timed exactly as core.models.client times a stream."""
     body = req.payload()
-    tally = _Tally(time.perf_counter(), req.params.max_tokens)
+    tally = StreamTally(time.perf_counter(), req.params.max_tokens)
     chunks = llama.create_chat_completion(
         messages=body["messages"],
         stream=True,
@@ -141,7 +142,7 @@ def run_raw(server: ServerRecord, req: ChatRequest) -> StreamStats:
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
-    tally = _Tally(time.perf_counter(), req.params.max_tokens)
+    tally = StreamTally(time.perf_counter(), req.params.max_tokens)
     buffer = b""
     with socket.create_connection((server.host, server.port)) as sock:
         sock.sendall(head.encode() + body)

@@ -1,4 +1,4 @@
-"""Cost of tailing ms-swift's ``logging.jsonl`` with ``core.train.logtail.JsonlTail``: prints figures, passes nothing.
+"""Cost of tailing ms-swift's ``logging.jsonl`` with ``core.base.tail.JsonlTail``: prints figures, passes nothing.
 
 1. First open: a fresh tail polled to the end of a 1,000,000-line log (target <= 2 s).
 2. Per appended line: 2,000 lines appended one at a time to a 1,000-line and to a
@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.train.logtail import JsonlTail, RunCurve  # noqa: E402
+from core.base.tail import JsonlTail  # noqa: E402
+from core.train.curve import RunCurve  # noqa: E402
 
 SMALL = 1_000
 BIG = 1_000_000

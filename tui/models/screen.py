@@ -8,7 +8,6 @@ from a thread worker, so it can quit at any moment and a second TUI sees the sam
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -19,8 +18,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log, Static
 
+from core.base.tail import TextTail
 from core.models.catalog import format_size
 from tui.messages import ActionFinished, CatalogRead
+from tui.models.detail import KIND_STYLE, activity, model_detail, short_id
 from tui.modes import mode_title
 
 if TYPE_CHECKING:
@@ -29,21 +30,7 @@ if TYPE_CHECKING:
     from core.models.jobs import Job
     from core.models.serving import ServerRecord
 
-JOB_STYLE = {"starting": "green", "running": "green", "stopping": "yellow", "finished": "cyan",
-             "stopped": "yellow", "failed": "red", "lost": "red"}
-KIND_STYLE = {"base": "", "adapter": "magenta", "merged": "cyan", "gguf": "green", "endpoint": "yellow"}
 QUANTS = ("Q8_0", "Q5_K_M", "Q4_K_M")
-
-
-ID_WIDTH = 24
-
-
-def short_id(model_id: str, width: int = ID_WIDTH) -> str:
-    """Long ids keep their start and their end (the quant, the step), which tell them apart."""
-    if len(model_id) <= width:
-        return model_id
-    head = (width - 1) // 2
-    return model_id[:head] + "…" + model_id[-(width - 1 - head):]
 
 
 class ModelsScreen(Screen[None]):
@@ -70,8 +57,8 @@ class ModelsScreen(Screen[None]):
         self.progress: dict[str, str] = {}
         """Job id → its newest progress line, read by the worker."""
         self.selected_id: str | None = None
-        self.log_job_id: str | None = None
-        self.log_size = 0
+        self.job_log: tuple[str, TextTail] | None = None
+        """The job whose log the pane shows, and the tail of that log; touched by the worker only."""
 
     @property
     def workspace(self) -> Workspace:
@@ -123,21 +110,13 @@ class ModelsScreen(Screen[None]):
         job = self.job_of(self.selected_id)
         if job is None:
             return None
-        reset = job.id != self.log_job_id
-        if reset:
-            self.log_job_id, self.log_size = job.id, 0
-        try:
-            with job.stdout_path.open("rb") as handle:
-                handle.seek(self.log_size)
-                data = handle.read(1 << 20)
-        except OSError:
-            return None
-        cut = data.rfind(b"\n") + 1  # a partial last line waits for the next read
-        self.log_size += cut
-        from core.train.logtail import strip_control
-
-        lines = [strip_control(line.split("\r")[-1]) for line in data[:cut].decode("utf-8", "replace").splitlines()]
-        return job.id, lines, reset
+        if self.job_log is not None and self.job_log[0] == job.id:
+            tail, reset = self.job_log[1], False
+        else:
+            tail, reset = TextTail(job.stdout_path, max_lines=1), True  # the Log widget keeps the history
+            self.job_log = job.id, tail
+        # At most a megabyte a read: a long log catches up over a few ticks instead of stalling one.
+        return job.id, tail.poll(max_bytes=1 << 20), reset
 
     @work(thread=True, group="models-action")
     def perform(self, title: str, call: Callable[[], str]) -> None:
@@ -218,57 +197,11 @@ class ModelsScreen(Screen[None]):
         entry = self.selected()
         if entry is None:
             return
-        by_id = {e.id: e for e in self.entries}
-        text = Text()
-        text.append(entry.id, style="bold")
-        text.append(f"  {entry.kind}", style=KIND_STYLE.get(entry.kind, ""))
-        text.append(f"\n{entry.location}\n", style="dim")
-        chain: list[ModelEntry] = []
-        current: ModelEntry | None = entry
-        while current is not None and current not in chain:
-            chain.insert(0, current)
-            current = by_id.get(current.parent_id or "") or (by_id.get(current.base_id or "")
-                                                             if current.kind == "adapter" else None)
-        text.append("lineage: ", style="dim")
-        text.append(" → ".join(e.id for e in chain) + "\n")
-        for label, value in (
-            ("run", entry.run_id), ("checkpoint", Path(entry.checkpoint).name if entry.checkpoint else None),
-            ("adapter sha256", entry.adapter_sha256[:16] + "…" if entry.adapter_sha256 else None),
-            ("quant", entry.quant), ("converter", entry.converter_version), ("profile", entry.profile),
-            ("template", entry.template), ("size", format_size(entry.size_bytes) if entry.size_bytes else None),
-        ):
-            if value:
-                text.append(f"{label}: ", style="dim")
-                text.append(f"{value}\n")
-        parity = entry.lineage.get("parity")
-        if isinstance(parity, dict):
-            text.append("parity: ", style="dim")
-            text.append(str(parity.get("summary", "")) + "\n", style="green" if parity.get("passed") else "red")
-        server = self.server_of(entry.id)
-        if server is not None:
-            text.append("server: ", style="dim")
-            text.append(f"{server.status} at {server.base_url} ({server.backend}, {server.id})\n")
-        self.query_one("#model-lineage", Static).update(text)
+        self.query_one("#model-lineage", Static).update(model_detail(entry, self.entries, self.server_of(entry.id)))
         self.show_activity()
 
     def show_activity(self) -> None:
-        text = Text()
-        active = [job for job in self.jobs if job.active]
-        recent = [job for job in self.jobs if not job.active][:3]
-        for job in [*active, *recent]:
-            text.append(f"{job.kind} ", style="bold")
-            text.append(f"{job.status}", style=JOB_STYLE.get(job.status, ""))
-            if job.active:
-                text.append(": " + self.progress.get(job.id, "starting")[:120])
-            elif job.status == "failed" and job.diagnosis:
-                text.append(f": {job.diagnosis.get('summary')} Fix: {job.diagnosis.get('fix')}", style="red")
-            elif job.result_model_id:
-                text.append(f" → {job.result_model_id}")
-            text.append("\n")
-        servers = [s for s in self.servers if s.active]
-        if servers:
-            text.append(f"{len(servers)} server(s) up: " + ", ".join(f"{s.id} ({s.status})" for s in servers))
-        self.query_one("#model-activity", Static).update(text or Text("no jobs yet", style="dim"))
+        self.query_one("#model-activity", Static).update(activity(self.jobs, self.servers, self.progress))
 
     # --- actions -------------------------------------------------------------------------------
 

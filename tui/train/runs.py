@@ -25,10 +25,10 @@ from tui.train.loss_plot import LossPlot, Series
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
+    from core.train.curve import RunCurve
     from core.train.follow import RunFollower
     from core.train.gpu import GpuSampler
     from core.train.launch import LaunchRequest, RunPlan
-    from core.train.logtail import RunCurve
     from core.train.runs import RunRecord
 
 STATUS_STYLE = {

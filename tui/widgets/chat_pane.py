@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core.train.logtail import strip_control
+from core.base.text import strip_control
 
 REDRAW_S = 0.05
 

@@ -91,7 +91,7 @@ class Job:
 
 
 def progress_text(job: Job) -> str:
-    from core.train.logtail import last_lines
+    from core.base.tail import last_lines
 
     for line in reversed(last_lines(job.stdout_path, 20)):
         line = line.strip()

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from core.base.text import strip_control
 from core.results.export.columns import ExportFormat
-from core.train.logtail import strip_control
 
 _FORMULA = re.compile(r"[\t\r]|\s*[=+\-@＝＋－＠]")
 """A cell a spreadsheet would open as a formula (or DDE call)."""
