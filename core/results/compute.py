@@ -28,7 +28,7 @@ from core.results.records import (
     Standing,
     UnsafeRate,
 )
-from core.results.stats import (
+from core.stats import (
     Battle,
     Winner,
     WinTieLoss,

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.results.stats import MeanCI, PositionBias, RatingCI, WinTieLoss, position_bias
+from core.stats import MeanCI, PositionBias, RatingCI, WinTieLoss, position_bias
 
 
 @dataclass(frozen=True)

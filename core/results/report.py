@@ -8,7 +8,7 @@ from typing import Any
 
 from core.arena.rubric import RUBRICS
 from core.results.records import Results
-from core.results.stats import MeanCI, RatingCI
+from core.stats import MeanCI, RatingCI
 
 # --- reports ---------------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ Prints figures, passes nothing. Measured in one run:
    workspace (never tmpfs; the folder is printed). Target p99 <= 10 ms.
 4. ``core.results.export`` of 100,000 ratings as the ratings CSV (two rows per rating), when
    ``core.results.export`` exists. Target <= 2 s.
-5. ``core.results.stats.bootstrap_bradley_terry``, 1,000 rounds, 10 models, 10,000 battles, median
+5. ``core.stats.bootstrap_bradley_terry``, 1,000 rounds, 10 models, 10,000 battles, median
    of 3. Target <= 1 s.
 
 ``--what-if`` is an experiment, not the app as shipped: every stream's httpx client reuses one
@@ -900,7 +900,7 @@ def measure_export(root: Path) -> float | None:
 
 def measure_bootstrap() -> float:
     """Figure 5, with stats_bench.py's battles."""
-    from core.results.stats import bootstrap_bradley_terry
+    from core.stats import bootstrap_bradley_terry
     from tests.bench.stats_bench import random_battles
 
     battles = random_battles(BT_MODELS, BT_BATTLES, seed=0)

@@ -1,4 +1,4 @@
-"""Cost of the Results mode's statistics in ``core.results.stats``: prints figures, passes nothing.
+"""Cost of the Results mode's statistics in ``core.stats``: prints figures, passes nothing.
 
 1. ``bootstrap_bradley_terry`` with 1,000 rounds on 10 models and 10,000 random
    battles (ties included), point fit included (target <= 1 s on a 2-core CPU).
@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.results.stats import Battle, Winner, bootstrap_bradley_terry, bradley_terry, mean_ci  # noqa: E402
+from core.stats import Battle, Winner, bootstrap_bradley_terry, bradley_terry, mean_ci  # noqa: E402
 
 MODELS = 10
 BATTLES = 10_000

@@ -1,4 +1,4 @@
-"""core.results.stats: Bradley–Terry ratings and their bootstrap, counts, mean intervals, Krippendorff's α, BLEU/ROUGE-L."""
+"""core.stats: Bradley–Terry ratings and their bootstrap, counts, mean intervals, Krippendorff's α, BLEU/ROUGE-L."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from core.results.stats import (
+from core.stats import (
     Battle,
     MeanCI,
     PositionBias,
@@ -335,7 +335,7 @@ def test_bleu_hand_checked() -> None:
 
 
 def test_lcs_matches_dynamic_programming() -> None:
-    from core.results.stats.overlap import _lcs_length
+    from core.stats.overlap import _lcs_length
 
     rng = np.random.default_rng(0)
     for _ in range(200):

@@ -28,7 +28,7 @@ from tui.results.hbars import Bar, HBars, clip
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
     from core.results import Results
-    from core.results.stats import MeanCI
+    from core.stats import MeanCI
 
 FILTERS = ("rater", "session", "tag", "model")
 TABS = ("tab-board", "tab-matrix", "tab-chart", "tab-stats")

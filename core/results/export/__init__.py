@@ -15,7 +15,7 @@ its last version only; the older ones stay in the database for audit):
 Decisions an analyst should know:
 
 * ``won`` is 1 for the preferred side and 0 for the other; a ``tie`` and a ``both bad``
-  are both 0.5 on each side, as Chatbot Arena and :mod:`core.results.stats` count both kinds of
+  are both 0.5 on each side, as Chatbot Arena and :mod:`core.stats` count both kinds of
   tie. Filter on ``preference`` to treat ``both bad`` otherwise.
 * The default rubric's safety answer (its ``safe`` key) and CPsyCoun's ``safety`` score
   share the ``safety`` column (1 safe, 0 unsafe); a score the rubric does not have is empty.

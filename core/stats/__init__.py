@@ -5,17 +5,17 @@ random state (every bootstrap takes a ``seed`` and builds its own numpy Generato
 so the same battles always give the same intervals on screen). One module per kind
 of question:
 
-* :mod:`~core.results.stats.bradley_terry`: :func:`bradley_terry` and
+* :mod:`~core.stats.bradley_terry`: :func:`bradley_terry` and
   :func:`bootstrap_bradley_terry`, Elo-scale ratings as Chatbot Arena reports them,
   with percentile bootstrap intervals, all rounds fitted at once.
-* :mod:`~core.results.stats.battles`: :class:`Battle`, and the raw counts behind the
+* :mod:`~core.stats.battles`: :class:`Battle`, and the raw counts behind the
   ratings (:func:`win_matrix`) and whether raters favour the left answer
   (:func:`position_bias`).
-* :mod:`~core.results.stats.bootstrap`: :func:`mean_ci`, a percentile bootstrap
+* :mod:`~core.stats.bootstrap`: :func:`mean_ci`, a percentile bootstrap
   interval for a mean (e.g. rubric scores), and the interval helpers the others share.
-* :mod:`~core.results.stats.agreement`: :func:`krippendorff_alpha`, inter-rater
+* :mod:`~core.stats.agreement`: :func:`krippendorff_alpha`, inter-rater
   agreement, coincidence-matrix formulation.
-* :mod:`~core.results.stats.overlap`: :func:`bleu4` and :func:`rouge_l`, overlap with
+* :mod:`~core.stats.overlap`: :func:`bleu4` and :func:`rouge_l`, overlap with
   a reference answer on jieba words.
 
 numpy is imported at module top; scipy is not needed, and jieba is imported only
@@ -24,11 +24,11 @@ inside the text metrics, so importing ``core`` stays light.
 
 from __future__ import annotations
 
-from core.results.stats.agreement import krippendorff_alpha
-from core.results.stats.battles import Battle, PositionBias, Winner, WinTieLoss, position_bias, win_matrix
-from core.results.stats.bootstrap import MeanCI, mean_ci
-from core.results.stats.bradley_terry import RatingCI, bootstrap_bradley_terry, bradley_terry
-from core.results.stats.overlap import bleu4, rouge_l
+from core.stats.agreement import krippendorff_alpha
+from core.stats.battles import Battle, PositionBias, Winner, WinTieLoss, position_bias, win_matrix
+from core.stats.bootstrap import MeanCI, mean_ci
+from core.stats.bradley_terry import RatingCI, bootstrap_bradley_terry, bradley_terry
+from core.stats.overlap import bleu4, rouge_l
 
 __all__ = [
     "Battle",

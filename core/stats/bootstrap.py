@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.results.stats.arrays import FloatArray
+from core.stats.arrays import FloatArray
 
 # Resampled indices held in memory at once by mean_ci (int64: 8 MiB, and as much again
 # for the values they pick); larger chunks measured no faster.

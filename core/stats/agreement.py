@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from core.results.stats.arrays import FloatArray
+from core.stats.arrays import FloatArray
 
 Level = Literal["nominal", "ordinal", "interval"]
 

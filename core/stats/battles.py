@@ -1,6 +1,6 @@
 """Battles and their raw counts: each model's record against each other, and whether the left answer is favoured.
 
-These counts are what the ratings of :mod:`core.results.stats.bradley_terry` are fitted to.
+These counts are what the ratings of :mod:`core.stats.bradley_terry` are fitted to.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from core.results.stats.bootstrap import check_bootstrap, percentile_interval
+from core.stats.bootstrap import check_bootstrap, percentile_interval
 
 Winner = Literal["model_a", "model_b", "tie", "tie (bothbad)"]
 

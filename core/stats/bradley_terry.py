@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.results.stats.arrays import FloatArray, IntArray
-from core.results.stats.battles import Battle, check_winner
-from core.results.stats.bootstrap import check_bootstrap, percentile_interval
+from core.stats.arrays import FloatArray, IntArray
+from core.stats.battles import Battle, check_winner
+from core.stats.bootstrap import check_bootstrap, percentile_interval
 
 # L2 penalty on the natural-log strengths. Chatbot Arena fits with sklearn's
 # LogisticRegression(C=1e6), i.e. the same 1e-6: too small to move any rating that
