@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from core.base.errors import MhbenchError
-from core.config import CONFIG_ENV, Config, choose_rater, choose_workspace, config_path, find_line, load_config
+from core.config import CONFIG_ENV, Settings, choose_rater, choose_workspace, config_path, find_line, load_config
+from core.config.schema import Config
 
 GOOD = """\
 theme = "nord"
@@ -88,7 +89,7 @@ def test_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, origin = config_path()
     assert origin == "default" and path == tmp_path / "xdg" / "mhbench" / "config.toml"
     file = load_config()
-    assert not file.exists and file.config == Config()
+    assert not file.exists and file.config == Settings()
 
 
 def test_the_flag_beats_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
