@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
@@ -11,16 +10,12 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from tui.shell.coming import ComingScreen
 from tui.shell.heap import freeze_heap
 from tui.shell.help import HelpScreen
 from tui.train.profiles import ProfilesScreen
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
-
-COMING: dict[str, tuple[str, str]] = {}
-"""Modes whose screen has not landed yet: (title, blurb) each, shown by a ComingScreen."""
 
 
 def train_screen() -> Screen[None]:
@@ -98,10 +93,6 @@ class MhbenchApp(App[None]):
             self.theme = theme
 
     DEFAULT_MODE = "profiles"
-
-    def on_load(self) -> None:
-        for mode, (title, blurb) in COMING.items():
-            self.add_mode(mode, partial(ComingScreen, title, blurb))
 
     def on_mount(self) -> None:
         self.set_timer(2.0, freeze_heap)
