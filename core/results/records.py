@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from core.arena.rubric import RUBRICS
 from core.stats import MeanCI, PositionBias, RatingCI, WinTieLoss, position_bias
 
 
@@ -33,6 +34,21 @@ class FilterValues:
     tags: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
 
+    def choices(self, name: str) -> tuple[str, ...]:
+        """The values filter ``name`` (rater, session, tag or model) can take; sessions by id."""
+        return {"rater": self.raters, "session": tuple(sid for sid, _ in self.sessions), "tag": self.tags,
+                "model": self.models}[name]
+
+    def after(self, name: str, current: str | None) -> str | None:
+        """The value after ``current`` when stepping filter ``name``: the first from "all" (None), None after the last."""
+        choices = self.choices(name)
+        index = choices.index(current) + 1 if current in choices else 0
+        return choices[index] if index < len(choices) else None
+
+    def label(self, name: str, value: str) -> str:
+        """How a filter value reads: a session by its name, anything else as it is."""
+        return dict(self.sessions).get(value, value) if name == "session" else value
+
 
 @dataclass(frozen=True)
 class Standing:
@@ -44,6 +60,11 @@ class Standing:
     wins: int
     ties: int
     losses: int
+
+    @property
+    def win_share(self) -> float:
+        """Wins plus half the ties, over the battles; NaN without battles."""
+        return (self.wins + self.ties / 2) / self.battles if self.battles else math.nan
 
 
 @dataclass(frozen=True)
@@ -120,6 +141,13 @@ class Results:
     def models(self) -> tuple[str, ...]:
         """The models in the filtered ratings, best first."""
         return tuple(standing.model for standing in self.standings)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The dimension keys of the most used rubric; none when there are no ratings or it is unknown."""
+        if not self.rubrics or self.rubrics[0] not in RUBRICS:
+            return ()
+        return tuple(d.key for d in RUBRICS[self.rubrics[0]].dimensions)
 
     def score(self, model: str, rubric: str) -> ModelScores | None:
         return next((s for s in self.scores if s.model == model and s.rubric == rubric), None)

@@ -29,6 +29,8 @@ from core.results.export import (
     SCORE_COLUMNS,
     csv_field,
     export,
+    export_all,
+    filtered_export_path,
 )
 
 SECRET = "sk-TOPSECRET-0123456789"
@@ -464,3 +466,21 @@ def test_a_rating_without_responses_or_catalog_entry(workspace: Workspace, tmp_p
     (battle,) = read_jsonl(tmp_path / "b.jsonl")
     assert battle["conversation_a"] == [{"role": "system", "content": SYSTEM}, {"role": "user", "content": item.prompt}]
     assert battle["winner"] == "tie"
+
+
+def test_export_all_writes_every_kind_named_by_its_filters(arena: Arena) -> None:
+    folder = arena.workspace.exports_dir
+    written = export_all(arena.workspace, rater="@evil")
+    assert [(path.parent, path.name) for path, _ in written] == [
+        (folder, "ratings-rater__evil.csv"), (folder, "comparisons-rater__evil.csv"),
+        (folder, "battles-rater__evil.jsonl")]
+    hostile_items = len(arena.items[arena.hostile.id])
+    assert [rows for _, rows in written] == [2 * hostile_items, hostile_items, hostile_items]
+    assert len(read_jsonl(written[2][0])) == hostile_items
+    assert {r["rater"] for r in read_csv(written[0][0])[1]} == {"'@evil"}  # CSV: a formula-safe apostrophe
+    # Filter values are user text: whatever they hold, the file stays in the exports folder.
+    odd = filtered_export_path(arena.workspace, "ratings", "csv", rater="../x", session="a/b 会话")
+    assert odd.parent == folder and odd.name == "ratings-rater_.._x-session_a_b_会话.csv"
+    assert filtered_export_path(arena.workspace, "battles", "jsonl").name == "battles.jsonl"
+    with pytest.raises(MhbenchError, match="no ratings by rater 'nobody'"):
+        export_all(arena.workspace, rater="nobody")

@@ -270,3 +270,24 @@ def test_rubrics_are_never_mixed(workspace: Workspace) -> None:
         ("cpsycoun", "safety"), ("default", "empathy"), ("default", "professionalism")]
     assert results.agreement[0].paired == 6 and results.agreement[4].paired == 0
     assert "CPsyCoun" in results_text(results)
+
+
+def test_what_the_results_screen_asks_of_the_results(built: Built) -> None:
+    from core.arena.rubric import RUBRICS
+    from core.results import Results, Standing
+    from core.stats import RatingCI
+
+    results = compute_results(built.workspace, rounds=50)
+    assert results.dimensions == tuple(d.key for d in RUBRICS["default"].dimensions)
+    assert Results().dimensions == ()
+    # m1: 13 + 11 wins and 3 + 3 ties in 34 battles (see the win matrix test).
+    assert results.standings[0].win_share == pytest.approx((24 + 6 / 2) / 34)
+    assert math.isnan(Standing("idle", RatingCI(1000.0, 1000.0, 1000.0), 0, 0, 0, 0).win_share)
+    values = results.values
+    assert values.after("rater", None) == "r1" and values.after("rater", "r1") == "r2"
+    assert values.after("rater", "r2") is None  # back to all
+    assert values.after("rater", "gone") == "r1"
+    newest_id, newest_name = values.sessions[0]
+    assert values.choices("session")[0] == newest_id and values.after("session", None) == newest_id
+    assert values.label("session", newest_id) == newest_name and values.label("rater", "r1") == "r1"
+    assert values.choices("model") == values.models and values.choices("tag") == values.tags

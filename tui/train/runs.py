@@ -1,8 +1,9 @@
 """Train mode: the runs, and for the selected one its loss plot, progress, metrics, GPUs and log.
 
 The screen only views and controls: runs are detached processes registered in
-SQLite. Files and the registry are read in thread workers on timers; NVML is
-sampled in its own thread; every result comes back as a message.
+SQLite. The registry is read in a thread worker on a timer, the selected run's files
+by :class:`tui.train.run_detail.RunDetail` in its own; NVML is sampled in its own
+thread; every result comes back as a message.
 """
 
 from __future__ import annotations
@@ -10,40 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Header
 
-from tui.messages import ActionFinished, GpuUpdated, RunsListed, RunTailed
+from tui.messages import ActionFinished, GpuUpdated, RunsListed
 from tui.modes import mode_title
-from tui.train.gpu_pane import GpuPane
-from tui.train.loss_plot import LossPlot, Series
+from tui.train.run_detail import RunDetail
+from tui.train.run_table import RunTable
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
-    from core.train.curve import RunCurve
-    from core.train.follow import RunFollower
     from core.train.gpu import GpuSampler
     from core.train.launch import LaunchRequest, RunPlan
     from core.train.runs import RunRecord
 
-STATUS_STYLE = {
-    "running": "green", "starting": "green", "stopping": "yellow", "finished": "cyan",
-    "stopped": "yellow", "failed": "red", "lost": "red",
-}
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+REGISTRY_POLL_S = 2.0
 
 
 class TrainScreen(Screen[None]):
@@ -63,38 +49,31 @@ class TrainScreen(Screen[None]):
         self.records: list[RunRecord] = []
         self.selected_id: str | None = None
         self.marked: set[str] = set()
-        self.follower: RunFollower | None = None
         self.sampler: GpuSampler | None = None
-        self.last_swift_memory: float | None = None
-        self.last_gpu: GpuUpdated | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield DataTable(id="run-table", cursor_type="row", zebra_stripes=True)
-            with Vertical(id="run-detail"):
-                yield LossPlot(id="loss-plot")
-                yield Static("select a run, or press n to start one", id="run-metrics", markup=False)
-                with Horizontal(id="run-progress-row"):
-                    yield ProgressBar(id="run-progress", show_eta=False, show_percentage=True)
-                    yield Static("", id="run-progress-text", markup=False)
-                with Horizontal(id="run-bottom"):
-                    yield GpuPane("reading GPUs…", id="gpu-pane", markup=False)
-                    yield Log(id="run-log", max_lines=2000, highlight=False)
+            yield RunTable(id="run-table", cursor_type="row", zebra_stripes=True)
+            yield RunDetail(id="run-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = mode_title("Train")
-        table = self.query_one("#run-table", DataTable)
-        table.add_columns("run", "status", "step", "loss")
         self.refresh_runs()
-        self.set_interval(2.0, self.refresh_runs)
-        self.set_interval(0.5, self.poll_selected)
+        self.set_interval(REGISTRY_POLL_S, self.refresh_runs)
         self.start_gpu_sampler()
 
     def on_unmount(self) -> None:
         if self.sampler is not None:
             self.sampler.stop()
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.app.workspace  # type: ignore[attr-defined, no-any-return]
+
+    def selected(self) -> RunRecord | None:
+        return next((r for r in self.records if r.id == self.selected_id), None)
 
     # --- background work -----------------------------------------------------------------------
 
@@ -119,78 +98,23 @@ class TrainScreen(Screen[None]):
 
         self.post_message(RunsListed(list_runs(self.workspace)))
 
-    @work(thread=True, exclusive=True, group="train-tail")
-    def poll_selected(self) -> None:
-        from core.train.follow import RunFollower
-        from core.train.runs import get_run
-
-        run_id = self.selected_id
-        if run_id is None:
-            return
-        reset = self.follower is None or self.follower.record.id != run_id
-        if reset:
-            self.follower = RunFollower(self.workspace, get_run(self.workspace, run_id))
-        assert self.follower is not None
-        update = self.follower.poll()
-        if update.changed or reset:
-            self.post_message(RunTailed(run_id, update.curve, update.new_lines, update.progress_line, reset))
-
     # --- messages ------------------------------------------------------------------------------
 
     def on_runs_listed(self, message: RunsListed) -> None:
         self.records = list(message.records)
-        table = self.query_one("#run-table", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for record in self.records:
-            mark = "★ " if record.id in self.marked else ""
-            loss = f"{record.last_loss:.3f}" if record.last_loss is not None else "–"
-            table.add_row(
-                Text(mark + record.id[16:] if len(record.id) > 16 else mark + record.id),
-                Text(record.status, style=STATUS_STYLE.get(record.status, "")),
-                record.progress_text,
-                loss,
-                key=record.id,
-            )
-        if self.records:
-            index = next((i for i, r in enumerate(self.records) if r.id == self.selected_id), min(cursor, len(self.records) - 1))
-            table.move_cursor(row=max(index, 0))
-            self.select(self.records[max(index, 0)].id)
-        self.show_record_state()
+        self.select(self.query_one("#run-table", RunTable).show(self.records, self.marked, self.selected_id))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "run-table" and event.row_key.value:
             self.select(str(event.row_key.value))
 
-    def select(self, run_id: str) -> None:
-        if run_id != self.selected_id:
-            self.selected_id = run_id
-            self.query_one("#run-log", Log).clear()
-            self.poll_selected()
-            self.show_record_state()
-
-    @property
-    def workspace(self) -> Workspace:
-        return self.app.workspace  # type: ignore[attr-defined, no-any-return]
-
-    def selected(self) -> RunRecord | None:
-        return next((r for r in self.records if r.id == self.selected_id), None)
-
-    def on_run_tailed(self, message: RunTailed) -> None:
-        if message.run_id != self.selected_id:
-            return
-        log = self.query_one("#run-log", Log)
-        if message.reset:
-            log.clear()
-        if message.new_lines:
-            log.write_lines(message.new_lines)
-        self.show_curve(message.curve, message.progress_line)
+    def select(self, run_id: str | None) -> None:
+        """Follow ``run_id`` in the detail pane; None (no runs left) stops following."""
+        self.selected_id = run_id
+        self.query_one("#run-detail", RunDetail).follow(self.selected())
 
     def on_gpu_updated(self, message: GpuUpdated) -> None:
-        self.last_gpu = message
-        self.query_one("#gpu-pane", GpuPane).show(
-            message.report, message.history, message.run_of_pid, self.last_swift_memory
-        )
+        self.query_one("#run-detail", RunDetail).show_gpu(message)
 
     def on_action_finished(self, message: ActionFinished) -> None:
         if message.error:
@@ -200,60 +124,6 @@ class TrainScreen(Screen[None]):
         if message.run_id:
             self.selected_id = message.run_id
         self.refresh_runs()
-
-    # --- rendering -----------------------------------------------------------------------------
-
-    def show_record_state(self) -> None:
-        record = self.selected()
-        if record is None:
-            return
-        if record.status in {"failed", "lost"} and record.diagnosis:
-            diagnosis = record.diagnosis
-            text = Text(f"✗ {diagnosis.get('summary', record.status)}\nFix: {diagnosis.get('fix', '')}", style="red")
-            self.query_one("#run-metrics", Static).update(text)
-
-    def show_curve(self, curve: RunCurve, progress_line: str) -> None:
-        record = self.selected()
-        series = [Series("train", curve.train_points)]
-        if curve.eval_points:
-            series.append(Series("eval", curve.eval_points))
-        title = f"loss — {record.name}" if record else "loss"
-        self.query_one("#loss-plot", LossPlot).show(series, title)
-        latest = curve.latest
-        metrics = Text()
-        if latest is not None:
-            for label, value in (
-                ("loss", latest.loss), ("lr", latest.learning_rate), ("grad", latest.grad_norm),
-                ("acc", latest.token_acc), ("epoch", latest.epoch),
-            ):
-                if value is not None:
-                    metrics.append(f"{label} ", style="dim")
-                    metrics.append(f"{value:.4g}  ")
-            if latest.memory_gib is not None:
-                self.last_swift_memory = latest.memory_gib
-                metrics.append("mem ", style="dim")
-                metrics.append(f"{latest.memory_gib:.2f} GiB")
-        if curve.latest_eval is not None and curve.latest_eval.eval_loss is not None:
-            metrics.append("  eval ", style="dim")
-            metrics.append(f"{curve.latest_eval.eval_loss:.4g}")
-        if record is not None and record.status in {"failed", "lost"} and record.diagnosis:
-            metrics.append(f"\n✗ {record.diagnosis.get('summary')} Fix: {record.diagnosis.get('fix')}", style="red")
-        if metrics:
-            self.query_one("#run-metrics", Static).update(metrics)
-        bar = self.query_one("#run-progress", ProgressBar)
-        step = latest.step if latest else None
-        total = curve.max_steps
-        if total:
-            bar.update(total=total, progress=step or 0)
-        parts = [f"{step or 0}/{total or '?'}"]
-        if latest is not None:
-            parts.append(f"elapsed {format_duration(latest.elapsed_s)}")
-            parts.append(f"ETA {format_duration(latest.remaining_s)}")
-            if latest.seconds_per_it:
-                parts.append(f"{latest.seconds_per_it:.2f} s/it")
-        self.query_one("#run-progress-text", Static).update("  ".join(parts))
-        if self.last_gpu is not None:
-            self.on_gpu_updated(self.last_gpu)
 
     # --- actions -------------------------------------------------------------------------------
 

@@ -72,13 +72,21 @@ from core.results.export.columns import (
     ExportFormat,
     ExportKind,
 )
-from core.results.export.writer import default_export_path, export, export_path
+from core.results.export.writer import (
+    EVERY_KIND,
+    default_export_path,
+    export,
+    export_all,
+    export_path,
+    filtered_export_path,
+)
 
 __all__ = [
     "BATTLE_COLUMNS",
     "BATTLE_WINNERS",
     "COLUMNS",
     "COMPARISON_COLUMNS",
+    "EVERY_KIND",
     "EXPORT_FORMATS",
     "EXPORT_KINDS",
     "RATING_COLUMNS",
@@ -91,7 +99,9 @@ __all__ = [
     "csv_field",
     "default_export_path",
     "export",
+    "export_all",
     "export_path",
+    "filtered_export_path",
     "language",
     "spreadsheet_safe",
     "unix_seconds",

@@ -6,6 +6,7 @@ See :mod:`core.results.export` for the file formats.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -16,6 +17,11 @@ from core.base.workspace import Workspace
 from core.results.export.cells import Row, _Cells, _json_members, _json_value, _Run, csv_field
 from core.results.export.columns import COLUMNS, EXPORT_FORMATS, EXPORT_KINDS, ExportFormat, ExportKind
 from core.results.export.rows import _ROWS, _resolve_filters
+
+EVERY_KIND: tuple[tuple[ExportKind, ExportFormat], ...] = (("ratings", "csv"), ("comparisons", "csv"),
+                                                            ("battles", "jsonl"))
+"""What :func:`export_all` writes: each kind in the format its readers expect."""
+_UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")
 
 
 def default_export_path(workspace: Workspace, what: ExportKind, format: ExportFormat) -> Path:
@@ -30,6 +36,29 @@ def export_path(workspace: Workspace, what: ExportKind, format: ExportFormat, ou
         return default_export_path(workspace, what, format)
     out = Path(out).expanduser()
     return out / default_export_path(workspace, what, format).name if out.is_dir() else out
+
+
+def filtered_export_path(workspace: Workspace, what: ExportKind, format: ExportFormat, *,
+                         rater: str | None = None, session: str | None = None) -> Path:
+    """``<workspace>/exports/<what>[-rater_<r>][-session_<s>].<format>``: one file per filter set, each
+    new export of the same filters replacing the last. Filter text is user text: anything but word
+    characters, dots and dashes becomes ``_``, so a name never leaves the folder."""
+    suffix = "".join(f"-{key}_{_UNSAFE_IN_NAME.sub('_', value)}"
+                     for key, value in (("rater", rater), ("session", session)) if value)
+    return workspace.exports_dir / f"{what}{suffix}.{format}"
+
+
+def export_all(workspace: Workspace, *, rater: str | None = None,
+               session: str | None = None) -> list[tuple[Path, int]]:
+    """Every kind of :data:`EVERY_KIND` at its :func:`filtered_export_path`; (file, rows) for each, in order.
+
+    Stops at the first failure (a :class:`MhbenchError`); the files written before it stay.
+    """
+    written: list[tuple[Path, int]] = []
+    for what, format in EVERY_KIND:
+        out = filtered_export_path(workspace, what, format, rater=rater, session=session)
+        written.append((out, export(workspace, what, out, format=format, session=session, rater=rater)))
+    return written
 
 
 # --- writing --------------------------------------------------------------------------------------

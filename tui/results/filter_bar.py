@@ -1,0 +1,34 @@
+"""The Results screen's filter line: ``1 rater: all  2 session: …  0 clears``, a set filter in reverse video."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.results.hbars import clip
+
+if TYPE_CHECKING:
+    from core.results import FilterValues
+
+FILTERS = ("rater", "session", "tag", "model")
+"""In the order of their keys, 1 to 4."""
+LABEL_WIDTH = 14
+
+
+class FilterBar(Static):
+    """Plain text (rater and session names are user text); :meth:`show` redraws it."""
+
+    def show(self, filters: Mapping[str, str | None], values: FilterValues) -> None:
+        text = Text()
+        for number, name in enumerate(FILTERS, 1):
+            value = filters[name]
+            text.append(f"{number} ", style="bold")
+            text.append(f"{name}: ", style="dim")
+            text.append("all" if value is None else clip(values.label(name, value), LABEL_WIDTH),
+                        style="reverse" if value else "")
+            text.append("  ")
+        text.append("0 clears", style="dim")
+        self.update(text)
