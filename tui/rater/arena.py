@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.binding import Binding, BindingType
 
 from core.arena.door import LiveServersOnly
@@ -28,10 +28,9 @@ if TYPE_CHECKING:
 NOT_HERE = "Not in the rater mode: ask your operator."
 
 
-class RaterArenaScreen(ArenaScreen):
+class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
     """One of the rater's sessions, resumed at their first unrated item."""
 
-    INHERIT_BINDINGS = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit_or_next", "Save/next", id="arena.submit"),
         Binding("escape", "stop", "Stop", id="arena.stop"),
@@ -57,7 +56,8 @@ class RaterArenaScreen(ArenaScreen):
         assert door is not None, "the Arena is shown only to a bound rater"
         return door  # type: ignore[no-any-return]
 
-    def on_mount(self) -> None:
+    def on_mount(self, event: events.Mount) -> None:
+        event.prevent_default()  # not the workbench Arena's mount: its subtitle names the modes, it lists sessions
         self.rater = self.door.rater
         self.sub_title = f"rater {self.rater} · F1 rubric · o your sessions"
         self.open(self.session_id)
@@ -86,7 +86,7 @@ class RaterArenaScreen(ArenaScreen):
     # --- the operator's moves: unbound here, and refused if reached anyway ----------------------
 
     def startup(self) -> None:  # type: ignore[override]
-        self.open(self.session_id)
+        self.action_my_sessions()
 
     def action_new_session(self) -> None:
         self.notify(NOT_HERE, severity="warning")
