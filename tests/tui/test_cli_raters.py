@@ -31,6 +31,7 @@ def test_raters_add_list_assign_restrict_and_revoke(workspace: Workspace, tmp_pa
     assert main([*w, "raters", "add", "r1"]) == 2
     assert "already has a live token" in capsys.readouterr().err
     assert main([*w, "raters", "restrict", "pilot"]) == 0
+    assert "only its assigned raters" in capsys.readouterr().out
     assert main([*w, "raters", "list", "--json"]) == 0
     listed = capsys.readouterr().out
     assert token not in listed
