@@ -3,8 +3,9 @@
 Selenium drives Debian's ``chromium`` through Debian's ``chromedriver`` (Selenium Manager is
 given both paths, so it downloads nothing). The page's terminal draws on a canvas, so a
 script hooked in before the page's own reads what the server sends down the websocket:
-``window.__text`` is every byte of terminal output so far, decoded, and ``window.__frames``
-the arrival time (``performance.now()``) of each message. The browser resolves no host but
+``window.__text`` is every byte of terminal output so far, decoded, ``window.__frames``
+the arrival time (``performance.now()``) of each message, and ``window.__sent`` the time of
+each message the page sent (keys, resizes, pings). The browser resolves no host but
 127.0.0.1 (textual-serve's page links a web font; no test touches the network).
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK = """
-window.__text = ''; window.__frames = [];
+window.__text = ''; window.__frames = []; window.__sent = [];
 const Native = window.WebSocket;
 function Hooked(url, protocols) {
   const socket = protocols === undefined ? new Native(url) : new Native(url, protocols);
@@ -34,6 +35,8 @@ function Hooked(url, protocols) {
     else if (event.data instanceof ArrayBuffer) { take(event.data); }
     else { window.__frames.push(at); }
   });
+  const send = socket.send.bind(socket);
+  socket.send = (data) => { window.__sent.push(performance.now()); return send(data); };
   return socket;
 }
 Hooked.prototype = Native.prototype;
