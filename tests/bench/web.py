@@ -37,7 +37,7 @@ COLUMNS, ROWS = 140, 40
 
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
 def make_workspace(root: Path) -> tuple[Path, str, str]:
@@ -81,7 +81,7 @@ def browser_figures(url: str, token: str, keys: int) -> tuple[float, list[float]
             sent_before = int(driver.execute_script("return window.__sent.length"))
             frames_before = tab.frames()
             tab.keys("4" if index % 2 == 0 else Keys.BACKSPACE, pause=0)
-            tab.wait(lambda: tab.frames() > frames_before, "the screen update", 30)
+            tab.wait(lambda before=frames_before: tab.frames() > before, "the screen update", 30)
             sent, arrived = driver.execute_script(
                 "return [window.__sent[arguments[0]], window.__frames[arguments[1]]]", sent_before, frames_before)
             latencies.append((arrived - sent) / 1000)
