@@ -116,3 +116,64 @@ def test_a_wrong_or_revoked_token_sees_no_session(workspace: Workspace, tmp_path
         fresh.keys(bob + "\n", pause=0)
         fresh.wait_text("not valid", mark)
         assert "Your sessions" not in fresh.text() and "alpha-answer" not in fresh.text()
+
+
+def test_two_browser_raters_and_a_terminal_rater_share_a_session_and_the_export_shows_each_source(
+        workspace: Workspace, tmp_path: Path) -> None:
+    import asyncio
+    import csv
+
+    from selenium.webdriver.common.keys import Keys
+
+    from core.results.export import export
+    from tests.tui.test_train import wait_until
+    from tui.rater.app import RaterApp
+    from tui.rater.arena import RaterArenaScreen
+
+    session = make_session(workspace, tmp_path)
+    tokens = {name: add_rater(workspace, name, [session.id]).token for name in ("r1", "r2")}
+    with web_door(workspace.root) as url, chrome() as driver:
+        first = Tab(driver, url).open()
+        second = Tab(driver, url).open(new_window=True)
+        for tab, name in ((first, "r1"), (second, "r2")):
+            driver.switch_to.window(tab.handle)
+            _log_in(tab, tokens[name])
+            tab.keys(Keys.ENTER)
+            tab.wait_text("item 1/3")
+        for tab, comment, scores in ((second, "SECRETr2", "2222b"), (first, "", "4354a")):
+            driver.switch_to.window(tab.handle)
+            tab.wait(lambda tab=tab: "alpha-answer-q1" in tab.text() and "bravo-answer-q1" in tab.text(), "answers")
+            assert "model-a" not in tab.text()
+            if comment:
+                tab.keys("c")
+                tab.wait_text("Comment on this comparison")
+                tab.keys(comment + "\n")
+            mark = tab.mark()
+            tab.keys(scores)
+            tab.keys(Keys.ENTER)
+            tab.wait_text("model-a", mark)
+        # r1 rated after r2: r1's own progress only, and never r2's comment or scores.
+        driver.switch_to.window(first.handle)
+        first.keys("o")
+        first.wait_text("1/3 rated")
+        assert "SECRETr2" not in first.text() and "2/3" not in first.text()
+
+        async def terminal_rater() -> None:
+            app = RaterApp(workspace, "r3", session=session.id)
+            async with app.run_test(size=(100, 30)) as pilot:
+                await wait_until(pilot, lambda: isinstance(app.screen, RaterArenaScreen)
+                                 and all(app.screen.responses.values()), 30, "the terminal rater's answers")
+                for key in "3333t":
+                    await pilot.press(key)
+                await pilot.press("enter")
+                await wait_until(pilot, lambda: app.screen.submitted, 30, "the terminal submit")
+
+        asyncio.run(terminal_rater())  # while both tabs are still open
+
+    out = tmp_path / "ratings.csv"
+    export(workspace, "comparisons", out=out)
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted((row["rater"], row["source"]) for row in rows) == [
+        ("r1", "browser"), ("r2", "browser"), ("r3", "terminal")]
+    assert {r.rater: r.comment for r in current_ratings(workspace)}["r2"] == "SECRETr2"
