@@ -1,7 +1,7 @@
 """The browser door for real: ``mhbench web`` on 127.0.0.1, driven by headless Chromium with the keyboard.
 
-A rater enters their token, rates two items, closes the tab, opens a new one and is back
-at their first unrated item; the screenshot (1280×800) shows the two answers side by side.
+A rater enters their token, rates two items, closes the tab, opens a new one (and, after
+a restart of ``mhbench web``, another) and is back at their first unrated item; the screenshot (1280×800) shows the two answers side by side.
 A wrong token, and a token revoked since, see no session. The answers are pre-stored
 through the core API, so no model server is involved.
 """
@@ -79,6 +79,15 @@ def test_a_rater_rates_two_items_in_the_browser_and_resumes_in_a_new_tab(workspa
         assert "model-a" not in again.text()  # item 3 is not rated yet: names hidden
         png = driver.get_screenshot_as_png()
         (tmp_path / "door.png").write_bytes(png)
+
+    # A restarted `mhbench web` loses nothing either: the first tab on the new server resumes there.
+    with web_door(workspace.root) as url, chrome() as driver:
+        restarted = Tab(driver, url).open()
+        _log_in(restarted, alice)
+        restarted.wait_text("2/3 rated")
+        restarted.keys(Keys.ENTER)
+        restarted.wait_text("item 3/3")
+    assert len(current_ratings(workspace, session_id=session.id)) == 2
 
     image = Image.open(io.BytesIO(png))
     assert image.size == (1280, 800)
