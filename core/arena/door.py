@@ -17,6 +17,7 @@ the operator already runs: the door never starts or stops a server
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -84,12 +85,14 @@ class RaterDoor:
         with registry(self.workspace) as connection:
             for session_id in ids:
                 row = connection.execute(
-                    """SELECT s.name, s.created_at,
+                    """SELECT s.id, s.name, s.created_at, s.blind, s.model_a, s.model_b, p.name AS prompt_set,
                               (SELECT COUNT(*) FROM items i WHERE i.session_id = s.id) AS items,
                               (SELECT COUNT(DISTINCT r.item_position) FROM ratings r WHERE r.session_id = s.id
                                    AND r.rater = ? AND r.current = 1 AND r.turn = 1) AS rated
-                       FROM sessions s WHERE s.id = ?""", (self.rater, session_id)).fetchone()
-                entries.append(SessionEntry(session_id, row["name"], row["created_at"], row["items"], row["rated"]))
+                       FROM sessions s LEFT JOIN prompt_sets p ON p.id = s.prompt_set_id
+                       WHERE s.id = ?""", (self.rater, session_id)).fetchone()
+                entries.append(SessionEntry(session_id, blind_name(row), row["created_at"], row["items"],
+                                            row["rated"]))
         return entries
 
     def session(self, ref: str) -> Session:
@@ -121,6 +124,22 @@ class RaterDoor:
         from core.arena.ratings import current_ratings
 
         return current_ratings(self.workspace, session_id=self.session(session_id).id, rater=self.rater)
+
+
+def blind_name(row: sqlite3.Row) -> str:
+    """A session's name as a rater may see it.
+
+    A blind session named after its models (the default name is ``<model A> vs <model B>``)
+    or a vendor is listed by its id and prompt set instead: the list must not unblind it.
+    """
+    from core.arena.sessions import vendor_flags
+
+    name = str(row["name"])
+    lowered = name.lower()
+    if row["blind"] and (any(str(row[key]).lower() in lowered for key in ("model_a", "model_b"))
+                         or vendor_flags(name)):
+        return f"session {row['id']} · {row['prompt_set'] or 'prompts'}"
+    return name
 
 
 def live_targets(workspace: Workspace, model_ids: list[str]) -> list[ChatTarget]:

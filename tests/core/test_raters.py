@@ -215,3 +215,20 @@ def test_the_door_never_starts_a_server_and_says_to_pre_generate(workspace: Work
     asyncio.run(servers.connect(workspace, session.__class__(**{**session.__dict__, "model_b": local})))
     assert servers.error is not None and "pre-generate" in servers.error
     assert list_servers(workspace) == [], "the rater's door started a server"
+
+
+def test_a_blind_session_named_after_its_models_is_listed_without_the_names(workspace: Workspace,
+                                                                          tmp_path: Path) -> None:
+    from core.arena.prompts import register_prompt_set
+    from core.arena.sessions import create_session, get_session
+
+    named = make_session(workspace, tmp_path, "pilot")
+    default = create_session(workspace, register_prompt_set(workspace, tmp_path / "pilot-prompts.jsonl").id,
+                             named.model_a, named.model_b)  # named "<model A> vs <model B>"
+    vendor = create_session(workspace, default.prompt_set_id, named.model_a, named.model_b, name="Qwen 对比 Llama")
+    assert named.model_a in get_session(workspace, default.id).name
+    listed = {entry.id: entry.name for entry in RaterDoor(workspace, "r1").sessions()}
+    assert listed[named.id] == "pilot"
+    for session in (default, vendor):
+        assert listed[session.id].startswith(f"session {session.id} · ")
+        assert named.model_a not in listed[session.id] and "Qwen" not in listed[session.id]
