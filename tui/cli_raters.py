@@ -88,9 +88,10 @@ def cmd_rate(args: argparse.Namespace) -> int:
     workspace = open_workspace(resolve(args.workspace, must_exist=True))
     rater = args.rate_rater or args.rater
     if rater:
+        from core.arena.raters import check_rater_name
         from core.arena.ratings import remember_rater
 
-        rater = remember_rater(workspace, rater)
+        rater = remember_rater(workspace, check_rater_name(rater))  # a person: never a judge's name
     from tui.rater.app import RaterApp
 
     config = args.config_file.config

@@ -11,6 +11,7 @@ commands. Every question it asks of the workspace goes through one
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
@@ -39,7 +40,7 @@ class RaterApp(App[None]):
     """One rater in one workspace: their sessions and the Arena, from the keyboard."""
 
     TITLE = "mhbench · rater"
-    CSS_PATH: ClassVar[list[str]] = ["../app.tcss", "rater.tcss"]  # type: ignore[misc]
+    CSS_PATH: ClassVar[list[str | PurePath]] = ["../app.tcss", "rater.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "rubric_help", "Rubric", id="rater.help"),
         Binding("ctrl+q", "quit", "Quit", id="rater.quit", priority=True),

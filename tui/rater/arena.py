@@ -56,7 +56,7 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
         assert door is not None, "the Arena is shown only to a bound rater"
         return door  # type: ignore[no-any-return]
 
-    def on_mount(self, event: events.Mount) -> None:
+    def on_mount(self, event: events.Mount) -> None:  # type: ignore[override]
         event.prevent_default()  # not the workbench Arena's mount: its subtitle names the modes, it lists sessions
         self.rater = self.door.rater
         self.sub_title = f"rater {self.rater} · F1 rubric · o your sessions"
