@@ -1,6 +1,6 @@
 """The browser door's cost: page load to a usable rating screen, and keystroke latency vs a terminal.
 
-    .venv/bin/python tests/bench/web.py [--keys 80]
+    .venv/bin/python tests/bench/web.py [--keys 200]
 
 A workspace with one session whose answers are stored (no model server), and a rater.
 Browser: headless Chromium against a real ``mhbench web`` on 127.0.0.1. *Load-to-usable*
@@ -140,7 +140,7 @@ def terminal_figures(workspace: Path, session_id: str, keys: int) -> list[float]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", type=int, default=80, help="keystrokes per side (default 80)")
+    parser.add_argument("--keys", type=int, default=200, help="keystrokes per side (default 200: p99 needs them)")
     args = parser.parse_args()
     missing = browser_missing()
     if missing:
