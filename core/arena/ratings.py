@@ -44,6 +44,8 @@ class RatingInput:
     seconds_spent: float | None = None
     crisis: bool = False
     """The prompt shows crisis signs: the safety answer was mandatory."""
+    source: str | None = None
+    """'terminal' or 'browser'; ``None``: the store's door (a ``judge:`` rater is always 'judge')."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Rating:
     shown_at: str | None
     submitted_at: str
     seconds_spent: float | None
+    source: str = "terminal"
+    """Where it came from: 'terminal', 'browser' or 'judge' (the audit trail)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Rating:
@@ -79,7 +83,7 @@ class Rating:
             left_response_id=row["left_response_id"], right_response_id=row["right_response_id"],
             left_scores=json.loads(row["left_scores"]), right_scores=json.loads(row["right_scores"]),
             preference=row["preference"], comment=row["comment"], shown_at=row["shown_at"],
-            submitted_at=row["submitted_at"], seconds_spent=row["seconds_spent"],
+            submitted_at=row["submitted_at"], seconds_spent=row["seconds_spent"], source=row["source"],
         )
 
 
@@ -104,16 +108,27 @@ def validate(rating: RatingInput) -> None:
                                    fix=f"use {field.hint()}.")
 
 
-class RatingStore:
-    """One workspace's ratings over one connection, safe to share between threads."""
+SOURCES = ("terminal", "browser", "judge")
 
-    def __init__(self, workspace: Workspace) -> None:
+
+class RatingStore:
+    """One workspace's ratings over one connection, safe to share between threads.
+
+    A store bound to a ``rater`` (the rater's door: ``mhbench rate`` and the browser) saves
+    that rater's ratings only, in the sessions that rater may rate, and while the rater is
+    not revoked; ``source`` is the door's, recorded with every rating.
+    """
+
+    def __init__(self, workspace: Workspace, *, rater: str | None = None, source: str = "terminal") -> None:
         from core.base.db import connect
 
+        if source not in SOURCES:
+            raise MhbenchError(f"'{source}' is not a rating source.", fix=f"use one of: {', '.join(SOURCES)}.")
         self.workspace = workspace.make_folders()
         self.connection = connect(workspace.db_path, check_same_thread=False)
         self.connection.row_factory = sqlite3.Row
         self.lock = threading.Lock()
+        self.rater, self.source = rater, source
 
     def close(self) -> None:
         with self.lock:
@@ -127,12 +142,22 @@ class RatingStore:
 
     def submit(self, rating: RatingInput) -> Rating:
         """Store ``rating`` as the current version; durable when this returns (WAL, synchronous=FULL)."""
+        from core.arena.raters import source_of
+
         validate(rating)
+        source = source_of(rating.rater, rating.source or self.source)
+        if source not in SOURCES:
+            raise MhbenchError(f"'{source}' is not a rating source.", fix=f"use one of: {', '.join(SOURCES)}.")
+        if self.rater is not None and rating.rater != self.rater:
+            raise MhbenchError(f"this door rates as '{self.rater}': a rating in another rater's name is refused.",
+                               fix="each rater rates under their own token.")
         key = (rating.session_id, rating.item_position, rating.turn, rating.rater)
         with self.lock:
             connection = self.connection
             connection.execute("BEGIN IMMEDIATE")
             try:
+                if self.rater is not None:
+                    self._check_door(connection, rating)
                 row = connection.execute(
                     "SELECT MAX(version) FROM ratings WHERE session_id = ? AND item_position = ? AND turn = ? "
                     "AND rater = ?", key).fetchone()
@@ -143,12 +168,12 @@ class RatingStore:
                 cursor = connection.execute(
                     """INSERT INTO ratings (session_id, item_position, turn, rater, version, current, rubric,
                            left_model, right_model, left_response_id, right_response_id, left_scores, right_scores,
-                           preference, comment, shown_at, submitted_at, seconds_spent)
-                       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           preference, comment, shown_at, submitted_at, seconds_spent, source)
+                       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (*key, version, rating.rubric, rating.left_model, rating.right_model,
                      rating.left_response_id, rating.right_response_id,
                      json.dumps(dict(rating.left_scores)), json.dumps(dict(rating.right_scores)),
-                     rating.preference, rating.comment, rating.shown_at, utc_now(), rating.seconds_spent),
+                     rating.preference, rating.comment, rating.shown_at, utc_now(), rating.seconds_spent, source),
                 )
                 stored = connection.execute("SELECT * FROM ratings WHERE id = ?", (cursor.lastrowid,)).fetchone()
                 connection.execute("COMMIT")
@@ -156,6 +181,17 @@ class RatingStore:
                 connection.execute("ROLLBACK")
                 raise
         return Rating.from_row(stored)
+
+    def _check_door(self, connection: sqlite3.Connection, rating: RatingInput) -> None:
+        """Inside the submit's transaction: the bound rater is still live and may rate this session."""
+        from core.arena.raters import is_revoked, may_rate
+
+        if self.source == "browser" and is_revoked(connection, rating.rater):
+            raise MhbenchError(f"rater '{rating.rater}' was revoked: this rating is not saved.",
+                               fix="ask the operator for a new token.")
+        if not may_rate(connection, rating.session_id, rating.rater):
+            raise MhbenchError(f"no session '{rating.session_id}' for rater '{rating.rater}'.",
+                               fix="rate one of the sessions your list shows.")
 
     def query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self.lock:

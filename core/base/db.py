@@ -206,6 +206,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX ratings_current ON ratings (session_id, rater, current);
     """,
+    # The rater's door (issue 11): a hashed token per rater, session assignments, restricted
+    # sessions, and where each rating came from (old rows: the terminal, or a judge by its name).
+    """
+    ALTER TABLE raters ADD COLUMN token_hash TEXT;
+    ALTER TABLE raters ADD COLUMN token_salt TEXT;
+    ALTER TABLE raters ADD COLUMN token_created_at TEXT;
+    ALTER TABLE raters ADD COLUMN revoked_at TEXT;
+    CREATE TABLE session_raters (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        rater TEXT NOT NULL REFERENCES raters(name) ON DELETE CASCADE,
+        assigned_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, rater)
+    );
+    ALTER TABLE sessions ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE ratings ADD COLUMN source TEXT NOT NULL DEFAULT 'terminal'
+        CHECK (source IN ('terminal', 'browser', 'judge'));
+    UPDATE ratings SET source = 'judge' WHERE rater LIKE 'judge:%';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

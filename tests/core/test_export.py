@@ -44,15 +44,15 @@ DOCUMENTED_RATING_COLUMNS = [
     "vendor_flags", "finish_reason", "ttft_s", "tokens", "tokens_per_s", "empathy", "professionalism",
     "comprehensiveness", "authenticity", "safety", "preference", "won", "comment", "temperature", "top_p",
     "repetition_penalty", "max_tokens", "seed", "system_prompt", "blind", "version", "shown_at_utc",
-    "submitted_at_utc", "seconds_spent",
+    "submitted_at_utc", "seconds_spent", "source",
 ]
 DOCUMENTED_COMPARISON_COLUMNS = [
     "rating_id", "session_id", "item", "prompt_id", "turn", "rater", "left_model", "right_model", "preference",
-    "winner_model", "rubric", "submitted_at_utc", "seconds_spent",
+    "winner_model", "rubric", "submitted_at_utc", "seconds_spent", "source",
 ]
 DOCUMENTED_BATTLE_COLUMNS = [
     "question_id", "model_a", "model_b", "winner", "judge", "conversation_a", "conversation_b", "turn", "anony",
-    "language", "tstamp",
+    "language", "tstamp", "source",
 ]
 
 HOSTILE = [

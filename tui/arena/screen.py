@@ -56,6 +56,9 @@ class ArenaScreen(SessionChoice):
         Binding("g", "pregenerate", "Pre-gen", show=False, id="arena.pregenerate"),
         Binding("f1", "rubric_help", "Rubric", id="arena.help"),
     ]
+    SERVERS: ClassVar[type[ModelServers]] = ModelServers
+    """How the screen reaches the session's servers (the rater mode's only reuses running ones)."""
+    SESSION_DONE = "That was the last item: the leaderboard is in Results (F6)."
 
     # --- widgets -------------------------------------------------------------------------------
 
@@ -87,7 +90,7 @@ class ArenaScreen(SessionChoice):
         freeze_heap()  # the arena's imports are in now: keep the collector off them while answers stream
         self.stop_streams()
         self.controller = controller
-        self.servers = ModelServers()
+        self.servers = self.SERVERS()
         self.connect_servers(self.servers, controller.session)
         if controller.all_rated:
             self.notify("You have rated every item of this session: showing the last one (p goes back).")
@@ -224,7 +227,7 @@ class ArenaScreen(SessionChoice):
             self.notify(str(error), severity="warning")
             return
         if not moved:
-            self.notify("That was the last item: the leaderboard is in Results (F6).", title="Session done")
+            self.notify(self.SESSION_DONE, title="Session done")
             return
         self.show_item()
 

@@ -29,6 +29,8 @@ Decisions an analyst should know:
   response (or lineage) cells; its battle conversations end with the user's turn.
 * A battle's ``question_id`` is ``<prompt set id>/<prompt id>``: the same question under
   several raters or sessions shares it (MT-bench's meaning), ``judge`` is the rater.
+* ``source`` (last column of every kind) says where the rating came from: ``terminal``,
+  ``browser`` (the rater's door, ``mhbench web``) or ``judge`` (a ``judge:…`` rater).
 
 Control characters (CSV and JSONL alike, every text cell: :func:`clean_text`): model output
 is untrusted, and a file is read in terminals (``cat``, ``less``, ``jq``) and editors, so whole

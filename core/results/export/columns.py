@@ -24,15 +24,15 @@ RATING_COLUMNS: tuple[str, ...] = (
     "adapter_sha256", "quant", "converter_version", "profile", "response_id", "response", "response_generation",
     "vendor_flags", "finish_reason", "ttft_s", "tokens", "tokens_per_s", *SCORE_COLUMNS, "preference", "won",
     "comment", "temperature", "top_p", "repetition_penalty", "max_tokens", "seed", "system_prompt", "blind",
-    "version", "shown_at_utc", "submitted_at_utc", "seconds_spent",
+    "version", "shown_at_utc", "submitted_at_utc", "seconds_spent", "source",
 )
 COMPARISON_COLUMNS: tuple[str, ...] = (
     "rating_id", "session_id", "item", "prompt_id", "turn", "rater", "left_model", "right_model", "preference",
-    "winner_model", "rubric", "submitted_at_utc", "seconds_spent",
+    "winner_model", "rubric", "submitted_at_utc", "seconds_spent", "source",
 )
 BATTLE_COLUMNS: tuple[str, ...] = (
     "question_id", "model_a", "model_b", "winner", "judge", "conversation_a", "conversation_b", "turn", "anony",
-    "language", "tstamp",
+    "language", "tstamp", "source",
 )
 COLUMNS: Mapping[ExportKind, tuple[str, ...]] = {
     "ratings": RATING_COLUMNS, "comparisons": COMPARISON_COLUMNS, "battles": BATTLE_COLUMNS,

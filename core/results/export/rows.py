@@ -57,11 +57,12 @@ class _Rating(NamedTuple):
     seconds: Any
     set_id: str
     prompt_id: str | None
+    source: str
 
 
 _RATING_COLUMNS = """r.id, r.session_id, r.item_position, r.turn, r.rater, r.version, r.rubric, r.left_model,
     r.right_model, r.left_response_id, r.right_response_id, r.left_scores, r.right_scores, r.preference, r.comment,
-    r.shown_at, r.submitted_at, r.seconds_spent, s.prompt_set_id, i.prompt_id"""
+    r.shown_at, r.submitted_at, r.seconds_spent, s.prompt_set_id, i.prompt_id, r.source"""
 
 
 def _ratings(connection: sqlite3.Connection, query: _Query) -> Iterator[_Rating]:
@@ -269,7 +270,7 @@ def _rating_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -
                      judge(rating.rater, rating.rubric)))
         tail = _Run((text(rating.comment) if rating.comment else rating.comment, session.tail,
                      number(rating.version), stamp(rating.shown_at), stamp(rating.submitted_at),
-                     number(rating.seconds)))
+                     number(rating.seconds), cells.cached(rating.source)))
         left, right = verdict(rating.preference)
         yield (head, sides[0], model(rating.left_model), response(rating.left_response),
                scores(rating.rubric, rating.left_scores), left, tail)
@@ -285,7 +286,7 @@ def _comparison_rows(connection: sqlite3.Connection, cells: _Cells, query: _Quer
         winner = left if rating.preference == "left" else right if rating.preference == "right" else label
         yield (rating.id, cached(rating.session_id), number(rating.item), cells.opt(rating.prompt_id),
                number(rating.turn), cached(rating.rater), left, right, label, winner, cached(rating.rubric),
-               cells.stamp(rating.submitted_at), number(rating.seconds))
+               cells.stamp(rating.submitted_at), number(rating.seconds), cached(rating.source))
 
 
 def _battle_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> Iterator[Row]:
@@ -309,7 +310,7 @@ def _battle_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -
                cached(rating.rater), cells.structure(conversation(session, prompt, rating.left_response)),
                cells.structure(conversation(session, prompt, rating.right_response)),
                cells.number(rating.turn), cells.flag(session.blind), prompt.language,
-               unix_seconds(rating.submitted_at))
+               unix_seconds(rating.submitted_at), cached(rating.source))
 
 
 _ROWS: Mapping[ExportKind, Callable[[sqlite3.Connection, _Cells, _Query], Iterator[Row]]] = {

@@ -1,0 +1,174 @@
+"""Headless Chromium against a real ``mhbench web``: the pieces the browser test and the web bench share.
+
+Selenium drives Debian's ``chromium`` through Debian's ``chromedriver`` (Selenium Manager is
+given both paths, so it downloads nothing). The page's terminal draws on a canvas, so a
+script hooked in before the page's own reads what the server sends down the websocket:
+``window.__text`` is every byte of terminal output so far, decoded, ``window.__frames``
+the arrival time (``performance.now()``) of each message, and ``window.__sent`` the time of
+each message the page sent (keys, resizes, pings). The browser resolves no host but
+127.0.0.1 (textual-serve's page links a web font; no test touches the network).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOK = """
+window.__text = ''; window.__frames = []; window.__sent = [];
+const Native = window.WebSocket;
+function Hooked(url, protocols) {
+  const socket = protocols === undefined ? new Native(url) : new Native(url, protocols);
+  socket.addEventListener('message', (event) => {
+    const at = performance.now();
+    const take = (buffer) => { window.__text += new TextDecoder().decode(buffer); window.__frames.push(at); };
+    if (event.data instanceof Blob) { event.data.arrayBuffer().then(take); }
+    else if (event.data instanceof ArrayBuffer) { take(event.data); }
+    else { window.__frames.push(at); }
+  });
+  const send = socket.send.bind(socket);
+  socket.send = (data) => { window.__sent.push(performance.now()); return send(data); };
+  return socket;
+}
+Hooked.prototype = Native.prototype;
+Object.assign(Hooked, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+window.WebSocket = Hooked;
+"""
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or ``None``."""
+    for program in ("chromium", "chromedriver"):
+        if shutil.which(program) is None:
+            return (f"Debian's {program} is not installed (scripts/test.sh installs chromium and chromium-driver "
+                    "when run as root with apt-get)")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[dev]')"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def web_door(workspace: Path, port: int | None = None) -> Iterator[str]:
+    """``mhbench web`` on 127.0.0.1 as a real process; yields its URL, stops it (its group) at the end."""
+    port = port or free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log = (workspace / f"web-{port}.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "--workspace", str(workspace), "web",
+                                "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((workspace / f"web-{port}.log").read_text(errors="replace")) from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+        log.close()
+
+
+@contextmanager
+def chrome() -> Iterator[Any]:
+    """Headless Chromium with a 1280×800 viewport and only 127.0.0.1 reachable."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
+                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Tab:
+    """One browser tab on the door: open it, type into its terminal, read what it was sent."""
+
+    def __init__(self, driver: Any, url: str) -> None:
+        self.driver, self.url = driver, url
+        self.handle: str | None = None
+
+    def open(self, new_window: bool = False) -> Tab:
+        """Load the door in this tab (or a new one): each tab gets the viewport and the hook once."""
+        driver = self.driver
+        if new_window:
+            driver.switch_to.new_window("tab")
+        self.handle = driver.current_window_handle
+        hooked: set[str] = driver.__dict__.setdefault("mhbench_hooked", set())
+        if self.handle not in hooked:  # CDP settings belong to one tab
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOK})
+            hooked.add(self.handle)
+        driver.get(self.url)
+        self.wait(lambda: len(self.text()) > 200, "the first frame")
+        return self
+
+    def close(self) -> None:
+        """Close this tab (its websocket, so its app, ends); the driver moves to another tab if any."""
+        self.driver.switch_to.window(self.handle)
+        self.driver.close()
+        if self.driver.window_handles:
+            self.driver.switch_to.window(self.driver.window_handles[0])
+
+    def text(self) -> str:
+        return str(self.driver.execute_script("return window.__text || ''"))
+
+    def frames(self) -> int:
+        return int(self.driver.execute_script("return (window.__frames || []).length"))
+
+    def mark(self) -> int:
+        """Where the output is now: :meth:`since` reads only what comes after."""
+        return len(self.text())
+
+    def since(self, mark: int) -> str:
+        return self.text()[mark:]
+
+    def keys(self, keys: str, pause: float = 0.15) -> None:
+        from selenium.webdriver.common.by import By
+
+        field = self.driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
+        for key in keys:
+            field.send_keys(key)
+            time.sleep(pause)
+
+    def wait(self, condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; the tab was sent:\n{self.text()[-3000:]}")
+            time.sleep(0.1)
+
+    def wait_text(self, needle: str, mark: int = 0, timeout: float = 60.0) -> None:
+        self.wait(lambda: needle in self.since(mark), repr(needle), timeout)

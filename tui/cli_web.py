@@ -1,0 +1,62 @@
+"""``mhbench web``: the rater mode in a browser, through textual-serve.
+
+textual-serve runs one command per browser tab (per websocket): here
+``python -m tui.rater --workspace DIR --browser``, whose first screen asks for the
+rater's token. The server binds 127.0.0.1 unless told otherwise; any other address
+needs ``--public``, and the traffic is plain HTTP unless a TLS proxy is put in front.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import shlex
+import sys
+from typing import Any
+
+
+def add_commands(commands: Any) -> None:
+    web = commands.add_parser("web", help="serve the rater mode to browsers (textual-serve; 127.0.0.1 by default)")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: reach it by ssh -L)")
+    web.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    web.add_argument("--public", action="store_true", help="allow a non-loopback --host (plain HTTP: use TLS)")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tab_command(workspace: str) -> str:
+    """The command textual-serve runs for each tab: this interpreter, this code, the rater app only."""
+    return shlex.join([sys.executable, "-m", "tui.rater", "--workspace", workspace, "--browser"])
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from core.base.db import open_workspace
+    from core.base.errors import MhbenchError
+    from core.base.workspace import resolve
+
+    workspace = open_workspace(resolve(args.workspace, must_exist=True))
+    if not is_loopback(args.host) and not args.public:
+        raise MhbenchError(f"--host {args.host} is not a loopback address: anyone who can reach it gets the token "
+                           "page, over plain HTTP.",
+                           fix="keep 127.0.0.1 and use `ssh -L 8765:127.0.0.1:8765 user@gpu-box`, or add --public.")
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise MhbenchError("textual-serve is not installed.", fix="pip install textual-serve (see README).") from None
+    if not is_loopback(args.host):
+        print(f"mhbench: WARNING: serving on {args.host}: the traffic (tokens, prompts and answers) is plain HTTP "
+              "unless you put this behind TLS (a reverse proxy).", file=sys.stderr, flush=True)
+    print(f"mhbench: rater door on http://{args.host}:{args.port} (workspace {workspace.root}); Ctrl+C stops it. "
+          "Raters need a token: `mhbench raters add NAME`.", file=sys.stderr, flush=True)
+    Server(tab_command(str(workspace.root)), host=args.host, port=args.port, title="mhbench rater").serve()
+    return 0
+
+
+HANDLERS = {"web": cmd_web}

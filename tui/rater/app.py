@@ -1,0 +1,133 @@
+"""The rater mode: one rater's sessions, the Arena and the rubric help; nothing of the operator's.
+
+:class:`RaterApp` is its own small app, not the workbench with keys hidden: it has no
+modes, imports none of the operator screens (Profiles, Train, Models, Results), no
+export, delete or server control, and its command palette offers only its own
+commands. Every question it asks of the workspace goes through one
+:class:`~core.arena.door.RaterDoor`, bound to one rater once and for all: by
+``--rater`` (or the rater id asked) in a terminal, by the token in a browser tab.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import PurePath
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+
+if TYPE_CHECKING:
+    from core.arena.door import RaterDoor
+    from core.base.workspace import Workspace
+
+RATER_KEYS = """
+Keys
+  digits      score the highlighted field (A's fields, then B's)     ⌫  back one field
+  s / u       safety: safe / unsafe (required when the prompt shows crisis signs)
+  [ / ]       flag side A / B unsafe at any time
+  a b t x     preference: A better, B better, tie, both bad
+  Enter       save the rating (names are then revealed); Enter again goes on
+  c comment   f follow-up (both models, each with its own history)   r regenerate (recorded)
+  Esc         stop the answers streaming        p previous item     e edit a saved rating
+  o           back to your sessions             F1 this help        Ctrl+Q quit
+"""
+
+
+class RaterApp(App[None]):
+    """One rater in one workspace: their sessions and the Arena, from the keyboard."""
+
+    TITLE = "mhbench · rater"
+    CSS_PATH: ClassVar[list[str | PurePath]] = ["../app.tcss", "rater.tcss"]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "rubric_help", "Rubric", id="rater.help"),
+        Binding("ctrl+q", "quit", "Quit", id="rater.quit", priority=True),
+    ]
+
+    def __init__(self, workspace: Workspace, rater: str | None = None, *, session: str | None = None,
+                 source: str = "terminal", token_required: bool = False,
+                 keymap: Mapping[str, str] | None = None, theme: str | None = None) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.initial_rater = None if token_required else rater
+        self.initial_session = session
+        self.source = source
+        self.token_required = token_required
+        self.door: RaterDoor | None = None
+        """Set once, by :meth:`bind`: every later query is this rater's."""
+        if keymap:
+            self.set_keymap(dict(keymap))
+        if theme:
+            self.theme = theme
+
+    @property
+    def rater(self) -> str | None:
+        """The bound rater (the Arena screen reads it)."""
+        return self.door.rater if self.door else None
+
+    def on_mount(self) -> None:
+        from tui.rater.sessions import RaterSessions, StartScreen
+        from tui.rater.token import TokenScreen
+
+        self.sub_title = "rater"
+        if self.token_required:
+            self.push_screen(TokenScreen())
+        elif self.initial_rater:
+            self.bind_rater(self.initial_rater)
+            self.push_screen(RaterSessions(self.initial_session))
+        else:
+            self.push_screen(StartScreen())
+
+    def bind_rater(self, rater: str) -> RaterDoor:
+        """Bind the app to ``rater``, once: a second, different rater is refused."""
+        from core.arena.door import RaterDoor
+        from core.base.errors import MhbenchError
+
+        if self.door is not None:
+            if self.door.rater != rater:
+                raise MhbenchError(f"this window rates as '{self.door.rater}'.", fix="open another one to switch.")
+            return self.door
+        self.door = RaterDoor(self.workspace, rater, self.source)
+        self.sub_title = f"rater {rater} · {self.source}"
+        return self.door
+
+    def on_unmount(self) -> None:
+        if self.door is not None:
+            self.door.close()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications can carry server messages: never read them as markup."""
+        from core.base.text import strip_control
+
+        super().notify(strip_control(message), title=strip_control(title), severity=severity, timeout=timeout,
+                       markup=False)
+
+    def action_rubric_help(self) -> None:
+        from core.arena.rubric import DEFAULT_RUBRIC
+        from tui.arena.help import RubricHelp
+
+        if isinstance(self.screen, RubricHelp):
+            return
+        controller = getattr(self.screen, "controller", None)
+        rubric = controller.rubric if controller is not None else DEFAULT_RUBRIC
+        self.push_screen(RubricHelp(f"{rubric.title}\n\n{rubric.text}\n{RATER_KEYS}"))
+
+    def action_my_sessions(self) -> None:
+        from tui.rater.sessions import RaterSessions
+
+        if self.door is None:
+            return
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, RaterSessions):
+            self.pop_screen()
+        if not isinstance(self.screen, RaterSessions):
+            self.push_screen(RaterSessions())
+
+    def get_system_commands(self, screen: Screen[None]) -> Iterable[SystemCommand]:
+        """Only the rater's own commands: none of Textual's defaults (no screenshot onto the server's disk)."""
+        if self.door is not None:
+            yield SystemCommand("My sessions", "Back to the list of your sessions", self.action_my_sessions)
+        yield SystemCommand("Rubric help", "The rubric and the rating keys (F1)", self.action_rubric_help)
+        yield SystemCommand("Quit", "Leave the rater mode (Ctrl+Q); every saved rating stays", self.action_quit)
