@@ -131,6 +131,22 @@ def check_master_addr(address: str) -> None:
                            fix="give the rank-0 machine's IP (10.0.0.1) or host name (gpu-a.lab).")
 
 
+def parse_host_port(text: str) -> tuple[str | None, int | None]:
+    """``host``, ``host:port`` or ``[v6]:port`` as typed in the launch form; blank is (None, None)."""
+    text = text.strip()
+    if not text:
+        return None, None
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    if port_text and not port_text.isdigit():
+        raise MhbenchError(f"'{port_text}' in '{text}' is not a port number.", fix="write host or host:29500.")
+    return host.strip() or None, int(port_text) if port_text else None
+
+
 def check_local_gpus(topology: Topology, visible_gpus: int) -> None:
     """Before a real start: no more processes than this machine has GPUs (a CPU-only box runs gloo)."""
     nproc = topology.nproc_per_node or 1

@@ -145,8 +145,9 @@ class TrainScreen(Screen[None]):
         for record in self.records:
             mark = "★ " if record.id in self.marked else ""
             loss = f"{record.last_loss:.3f}" if record.last_loss is not None else "–"
+            node = f" ·n{record.node_rank}" if record.nnodes > 1 else ""
             table.add_row(
-                Text(mark + record.id[16:] if len(record.id) > 16 else mark + record.id),
+                Text((mark + record.id[16:] if len(record.id) > 16 else mark + record.id) + node),
                 Text(record.status, style=STATUS_STYLE.get(record.status, "")),
                 record.progress_text,
                 loss,
@@ -218,9 +219,15 @@ class TrainScreen(Screen[None]):
         if curve.eval_points:
             series.append(Series("eval", curve.eval_points))
         title = f"loss — {record.name}" if record else "loss"
+        if record is not None and record.node_label:
+            title += f" ({record.node_label})"
         self.query_one("#loss-plot", LossPlot).show(series, title)
         latest = curve.latest
         metrics = Text()
+        if record is not None and not record.writes_log:
+            # swift writes logging.jsonl on rank 0 only: an empty curve here would look like a stalled run.
+            metrics.append(f"{record.node_label}: swift logs the loss on node 0 only; watch the curve there. "
+                           "This node's output is in the log below.", style="yellow")
         if latest is not None:
             for label, value in (
                 ("loss", latest.loss), ("lr", latest.learning_rate), ("grad", latest.grad_norm),
