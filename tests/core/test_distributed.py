@@ -68,7 +68,7 @@ def test_the_profiles_distributed_section_is_the_default_and_the_request_wins(
     assert flag_values(plan.command.argv)["deepspeed"] == ["zero2_offload"]
     single = plan_run(workspace, LaunchRequest(profile=profile, nnodes=1, deepspeed="zero3"), check=False, dry_run=True)
     assert "NNODES" not in single.command.env and flag_values(single.command.argv)["deepspeed"] == ["zero3"]
-    with pytest.raises(MhbenchError, match="Did you mean .nnodes."):
+    with pytest.raises(MhbenchError, match=r"Did you mean .nnodes."):
         apply_overrides(qwen, ["distributed.nnode=2"])
 
 

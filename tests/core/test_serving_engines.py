@@ -50,7 +50,7 @@ def test_the_names_are_swift_4s() -> None:
 @pytest.mark.skipif(not HAS_SWIFT, reason="ms-swift not installed")
 def test_a_misspelt_engine_flag_is_refused_by_the_flag_check(demo) -> None:
     argv = build_argv(SwiftDeploySpec(demo.qwen_dir, infer_backend="vllm", extra={"vllm_tensor_parallel": 2}), 8000)
-    with pytest.raises(MhbenchError, match="unknown flag --vllm_tensor_parallel.*vllm_tensor_parallel_size"):
+    with pytest.raises(MhbenchError, match=r"unknown flag --vllm_tensor_parallel\..*vllm_tensor_parallel_size"):
         check_deploy_argv(argv)
 
 

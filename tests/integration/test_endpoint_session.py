@@ -49,7 +49,7 @@ def _wait_for_models(url: str, process: subprocess.Popen[bytes], log: Path, time
         if process.poll() is not None:
             raise AssertionError(f"the external server exited: {log.read_text(errors='replace')[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2) as answer:  # noqa: S310 (127.0.0.1 only)
+            with urllib.request.urlopen(f"{url}/models", timeout=2) as answer:  # 127.0.0.1 only
                 if answer.status == 200:
                     return
         except OSError:
