@@ -341,8 +341,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_servers(smoke)
     counts = {status: list(smoke.results.values()).count(status) for status in ("PASS", "FAIL", "SKIP")}
+    kept = smoke.workspace is not None and (args.keep or counts["FAIL"])
+    if smoke.workspace is not None and not kept:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)  # a failure's workspace stays, with its logs, for a look
     print(f"gpu smoke: {counts['PASS']} pass, {counts['FAIL']} fail, {counts['SKIP']} skip in "
-          f"{time.monotonic() - started:.1f} s" + (f" (workspace {root})" if smoke.workspace else ""), flush=True)
+          f"{time.monotonic() - started:.1f} s" + (f" (workspace kept: {root})" if kept else ""), flush=True)
     return 1 if counts["FAIL"] else 0
 
 
