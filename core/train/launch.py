@@ -190,8 +190,6 @@ def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True
             raise MhbenchError("the checkpoint to resume from is not there.", path=request.resume_from,
                                fix="give a checkpoint-N folder of an earlier run (see `mhbench runs`).")
         check_command(command)
-        if not dry_run:
-            _check_this_machine(topology, deepspeed)
     return RunPlan(run_id, label, profile.name, run_dir, output_dir, command, request.parent_id,
                    request.resume_from, profile, topology)
 
@@ -209,12 +207,18 @@ def plan_nodes(workspace: Workspace, request: LaunchRequest, *, check: bool = Tr
     return [first, *others]
 
 
-def _check_this_machine(topology: Topology, deepspeed: str | None) -> None:
-    """What only the machine that starts the run can tell: its GPUs, and whether DeepSpeed is there."""
+def check_this_machine(plan: RunPlan) -> None:
+    """What only the machine that starts the run can tell: enough GPUs, and DeepSpeed installed.
+
+    :func:`launch` calls it before anything starts; the confirm step shows its verdict. A plan
+    is the same on every machine, so a dry run prints it anywhere.
+    """
     from core.train.distributed import check_deepspeed_installed, check_local_gpus
     from core.train.gpu import sample_gpus
 
-    check_local_gpus(topology, len(sample_gpus().gpus))
+    argv = list(plan.command.argv)
+    deepspeed = argv[argv.index("--deepspeed") + 1] if "--deepspeed" in argv[:-1] else None
+    check_local_gpus(plan.topology, len(sample_gpus().gpus))
     check_deepspeed_installed(deepspeed)
 
 
@@ -300,6 +304,7 @@ def launch(workspace: Workspace, plan: RunPlan) -> RunRecord:
     """Start the supervisor detached and register the run; returns at once."""
     if plan.run_id == DRY_RUN_ID:
         raise MhbenchError("a dry-run plan cannot be launched.", fix="plan the run again without dry_run.")
+    check_this_machine(plan)
     workspace.make_folders()
     spec = write_run_spec(workspace, plan)
     with registry(workspace) as connection:

@@ -20,9 +20,9 @@ from core.train.distributed import (
     check_local_gpus,
     parse_host_port,
 )
-from core.train.launch import LaunchRequest, launch_environment, plan_nodes, plan_run
+from core.train.launch import LaunchRequest, launch, launch_environment, plan_nodes, plan_run
 from core.train.profiles import Profile, apply_overrides, find_profile, load_profiles
-from core.train.runs import get_run
+from core.train.runs import get_run, list_runs
 from core.train.swift import installed_swift_version
 from tests.core.test_launch import flag_values
 
@@ -94,7 +94,7 @@ def test_bad_node_settings_fail_before_anything_starts(
     assert caught.value.fix
 
 
-def test_this_machines_gpus_and_deepspeed_are_checked_before_a_real_start() -> None:
+def test_this_machines_gpus_and_deepspeed_are_checked_before_a_real_start(workspace: Workspace, qwen: Profile) -> None:
     with pytest.raises(MhbenchError, match="this machine has 1 GPU"):
         check_local_gpus(Topology(nproc_per_node=2), 1)
     check_local_gpus(Topology(nproc_per_node=2), 2)
@@ -104,6 +104,11 @@ def test_this_machines_gpus_and_deepspeed_are_checked_before_a_real_start() -> N
         with pytest.raises(MhbenchError, match="deepspeed package is not installed") as caught:
             check_deepspeed_installed("zero3")
         assert "pip install deepspeed" in (caught.value.fix or "")
+        # The plan is the same anywhere (a dry run prints it); launching it here is refused first.
+        plan = plan_run(workspace, LaunchRequest(profile=qwen, deepspeed="zero3_offload"), check=False)
+        with pytest.raises(MhbenchError, match="deepspeed package is not installed"):
+            launch(workspace, plan)
+        assert not plan.run_dir.exists() and list_runs(workspace) == []
 
 
 @pytest.mark.skipif(not HAS_SWIFT, reason="ms-swift not installed")

@@ -226,7 +226,7 @@ class ConfirmLaunch(ModalScreen["RunPlan | None"]):
     def prepare(self) -> None:
         from core.base.errors import MhbenchError
         from core.train.datasets import check_profile_datasets
-        from core.train.launch import plan_run
+        from core.train.launch import check_this_machine, plan_run
 
         workspace = self.app.workspace  # type: ignore[attr-defined]
         text = Text()
@@ -240,6 +240,10 @@ class ConfirmLaunch(ModalScreen["RunPlan | None"]):
         # The very plan that Enter hands to launch: this text is what the supervisor runs.
         text.append(plan.command.shell_text() + "\n\n")
         text.append(f"run folder: {plan.run_dir}\n", style="dim")
+        try:
+            check_this_machine(plan)
+        except MhbenchError as error:
+            text.append(f"✗ this machine: {error}\n", style="red")
         topology = plan.topology
         if topology.multi_node:
             others = ", ".join(str(rank) for rank in range(topology.nnodes) if rank != topology.node_rank)
