@@ -267,7 +267,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 "id": r.id, "name": r.name, "profile": r.profile, "status": r.status, "step": r.last_step,
                 "max_steps": r.max_steps, "last_loss": r.last_loss, "exit_code": r.exit_code,
                 "parent_id": r.parent_id, "last_checkpoint": r.last_checkpoint, "created_at": r.created_at,
-                "diagnosis": r.diagnosis, "run_dir": str(r.run_dir),
+                "diagnosis": r.diagnosis, "run_dir": str(r.run_dir), "node_rank": r.node_rank, "nnodes": r.nnodes,
             }
             for r in records
         ], ensure_ascii=False, indent=2))
@@ -278,7 +278,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(f"{'run':<44} {'status':<9} {'step':>11} {'loss':>8}  profile")
     for r in records:
         loss = f"{r.last_loss:.4f}" if r.last_loss is not None else "–"
-        print(f"{r.id:<44} {r.status:<9} {r.progress_text:>11} {loss:>8}  {r.profile}")
+        node = f"  ({r.node_label}: its curve is on node 0)" if not r.writes_log else \
+            (f"  ({r.node_label})" if r.node_label else "")
+        print(f"{r.id:<44} {r.status:<9} {r.progress_text:>11} {loss:>8}  {r.profile}{node}")
         if r.status == "failed" and r.diagnosis:
             print(f"    {r.diagnosis.get('summary')} Fix: {r.diagnosis.get('fix')}")
     return 0

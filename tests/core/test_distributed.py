@@ -196,3 +196,15 @@ def test_a_worker_nodes_run_says_it_has_no_log_of_its_own(workspace: Workspace) 
     record = get_run(workspace, "w")
     assert not record.writes_log and record.node_label == "node 1/2"
     assert record.topology == Topology(2, 1, 4, "10.0.0.5", 29600, True)
+
+
+def test_mhbench_runs_names_the_node(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.cli import main
+
+    test_a_worker_nodes_run_says_it_has_no_log_of_its_own(workspace)
+    assert main(["--workspace", str(workspace.root), "runs"]) == 0
+    assert "(node 1/2: its curve is on node 0)" in capsys.readouterr().out
+    assert main(["--workspace", str(workspace.root), "runs", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["node_rank"], row["nnodes"]) == (1, 2)
+
