@@ -278,8 +278,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(f"{'run':<44} {'status':<9} {'step':>11} {'loss':>8}  profile")
     for r in records:
         loss = f"{r.last_loss:.4f}" if r.last_loss is not None else "–"
-        node = f"  ({r.node_label}: its curve is on node 0)" if not r.writes_log else \
-            (f"  ({r.node_label})" if r.node_label else "")
+        node = f"  ({r.node_label}: its curve is on node 0)" if r.node_note else (f"  ({r.node_label})" if r.node_label else "")
         print(f"{r.id:<44} {r.status:<9} {r.progress_text:>11} {loss:>8}  {r.profile}{node}")
         if r.status == "failed" and r.diagnosis:
             print(f"    {r.diagnosis.get('summary')} Fix: {r.diagnosis.get('fix')}")

@@ -78,6 +78,14 @@ class RunRecord:
         return f"node {self.node_rank}/{self.nnodes}" if self.nnodes > 1 else ""
 
     @property
+    def node_note(self) -> str | None:
+        """Why a worker node's curve is empty (swift logs on rank 0 only); ``None`` on node 0."""
+        if self.writes_log:
+            return None
+        return (f"{self.node_label}: swift logs the loss on node 0 only; watch the curve there. "
+                "This node's output is in the log below.")
+
+    @property
     def topology(self) -> Topology:
         """The nodes and processes the run was started with, read back from its environment."""
         nproc = self.env.get("NPROC_PER_NODE")

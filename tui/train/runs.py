@@ -224,10 +224,8 @@ class TrainScreen(Screen[None]):
         self.query_one("#loss-plot", LossPlot).show(series, title)
         latest = curve.latest
         metrics = Text()
-        if record is not None and not record.writes_log:
-            # swift writes logging.jsonl on rank 0 only: an empty curve here would look like a stalled run.
-            metrics.append(f"{record.node_label}: swift logs the loss on node 0 only; watch the curve there. "
-                           "This node's output is in the log below.", style="yellow")
+        if record is not None and record.node_note:  # a worker node: no curve of its own, not a stalled run
+            metrics.append(record.node_note, style="yellow")
         if latest is not None:
             for label, value in (
                 ("loss", latest.loss), ("lr", latest.learning_rate), ("grad", latest.grad_norm),
