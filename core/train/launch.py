@@ -146,7 +146,9 @@ def topology_of(request: LaunchRequest, profile: Profile | None = None) -> Topol
     )
 
 
-def launch_environment(request: LaunchRequest, profile: Profile | None = None) -> dict[str, str]:
+def launch_environment(
+    request: LaunchRequest, profile: Profile | None = None, topology: Topology | None = None
+) -> dict[str, str]:
     """The variables swift gets on top of ours: unbuffered output, the GPUs, torchrun's nodes and processes."""
     env = {"PYTHONUNBUFFERED": "1"}
     gpus = request.cuda_visible_devices
@@ -154,7 +156,7 @@ def launch_environment(request: LaunchRequest, profile: Profile | None = None) -
         if not re.fullmatch(r"\d+(,\d+)*", gpus):
             raise MhbenchError(f"GPUs '{gpus}' is not a list of GPU indices.", fix="write them like 0 or 0,1.")
         env["CUDA_VISIBLE_DEVICES"] = gpus
-    env.update(topology_of(request, profile).environment())
+    env.update((topology or topology_of(request, profile)).environment())
     return env
 
 
@@ -184,7 +186,7 @@ def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True
         extra["resume_from_checkpoint"] = str(request.resume_from)
     built = build_sft_command(profile, dialect=_dialect(request.dialect), output_dir=output_dir, extra=extra)
     topology = topology_of(request, profile)
-    command = SftCommand(built.argv, launch_environment(request, profile), built.dialect, built.notes)
+    command = SftCommand(built.argv, launch_environment(request, profile, topology), built.dialect, built.notes)
     if check and request.dialect is None:
         if request.resume_from is not None and not request.resume_from.is_dir():
             raise MhbenchError("the checkpoint to resume from is not there.", path=request.resume_from,
