@@ -100,6 +100,9 @@ def resolve_topology(
                            fix=f"use a free port of the master node, e.g. {TORCHRUN_DEFAULT_PORT}.")
     if nproc is not None and nproc < 1:
         raise MhbenchError("processes per node must be at least 1.", fix="set 1, or the number of GPUs.")
+    if cuda_visible_devices and not re.fullmatch(r"\d+(,\d+)*", cuda_visible_devices):
+        raise MhbenchError(f"GPUs '{cuda_visible_devices}' is not a list of GPU indices.",
+                           fix="write them like 0 or 0,1.")
     visible = len(cuda_visible_devices.split(",")) if cuda_visible_devices else None
     if nproc is not None and visible is not None and nproc > visible:
         raise MhbenchError(

@@ -150,13 +150,11 @@ def launch_environment(
     request: LaunchRequest, profile: Profile | None = None, topology: Topology | None = None
 ) -> dict[str, str]:
     """The variables swift gets on top of ours: unbuffered output, the GPUs, torchrun's nodes and processes."""
+    topology = topology or topology_of(request, profile)  # checks the GPU list too
     env = {"PYTHONUNBUFFERED": "1"}
-    gpus = request.cuda_visible_devices
-    if gpus:
-        if not re.fullmatch(r"\d+(,\d+)*", gpus):
-            raise MhbenchError(f"GPUs '{gpus}' is not a list of GPU indices.", fix="write them like 0 or 0,1.")
-        env["CUDA_VISIBLE_DEVICES"] = gpus
-    env.update((topology or topology_of(request, profile)).environment())
+    if request.cuda_visible_devices:
+        env["CUDA_VISIBLE_DEVICES"] = request.cuda_visible_devices
+    env.update(topology.environment())
     return env
 
 

@@ -85,6 +85,7 @@ def test_the_profiles_distributed_section_is_the_default_and_the_request_wins(
         ({"nnodes": 2, "master_addr": "10.0.0.5", "master_port": 70000}, "outside 1024–65535"),
         ({"nnodes": 0}, "at least one"),
         ({"nproc_per_node": 4, "cuda_visible_devices": "0,1"}, "only 2 GPU"),
+        ({"nproc_per_node": 2, "cuda_visible_devices": "0;1"}, "not a list of GPU indices"),
     ],
 )
 def test_bad_node_settings_fail_before_anything_starts(
