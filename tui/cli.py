@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
+    from core.train.distributed import Topology
     from core.train.launch import LaunchRequest
     from core.train.profiles import Profile
 
@@ -45,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="run name (default: the profile name)")
     train.add_argument("--gpus", metavar="IDS", help="CUDA_VISIBLE_DEVICES for the run, e.g. 0,1")
     train.add_argument("--nproc", type=int, metavar="N", help="processes per node (NPROC_PER_NODE; torchrun above 1)")
-    train.add_argument("--deepspeed", choices=("zero2", "zero3"), help="DeepSpeed preset")
+    train.add_argument("--nnodes", type=int, metavar="N", help="machines in the run (NNODES); the dry run prints each node")
+    train.add_argument("--node-rank", type=int, metavar="R", help="this machine's rank, 0 = master (NODE_RANK)")
+    train.add_argument("--master-addr", metavar="HOST", help="the rank-0 machine's address (MASTER_ADDR)")
+    train.add_argument("--master-port", type=int, metavar="PORT", help="the rank-0 machine's port (MASTER_PORT)")
+    train.add_argument("--deepspeed", choices=("zero2", "zero3", "zero2_offload", "zero3_offload"),
+                       help="swift's DeepSpeed preset (offload: optimizer state, and ZeRO-3 weights, on the CPU)")
     train.add_argument("--qlora", action="store_true", help="4-bit QLoRA instead of LoRA")
     train.add_argument("--resume-from", metavar="CKPT", help="go on from this checkpoint folder of an earlier run")
     train.add_argument("--no-dataset-check", action="store_true", help="skip the dataset check before launch")
@@ -123,23 +129,48 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Print (``--dry-run``) or launch a run; both are the one plan that core builds for the request."""
-    from core.train.launch import plan_run
+    from core.train.launch import plan_nodes
     from core.train.profiles import find_profile, load_profiles
 
     workspace = _workspace(args)
     request = launch_request(args, find_profile(load_profiles(workspace.profiles_dir), args.profile))
     if not args.dry_run:
         return launch_run(args, workspace, request)
-    plan = plan_run(workspace, request, check=not args.no_check, dry_run=True)
-    command = plan.command
+    plans = plan_nodes(workspace, request, check=not args.no_check)
     if args.json:
-        print(json.dumps({"argv": list(command.argv), "env": dict(command.env), "dialect": command.dialect.major,
-                          "notes": list(command.notes)}, ensure_ascii=False))
+        nodes = [{"node_rank": plan.topology.node_rank, "argv": list(plan.command.argv), "env": dict(plan.command.env),
+                  "dialect": plan.command.dialect.major, "notes": list(plan.command.notes)} for plan in plans]
+        print(json.dumps(nodes[0] if len(nodes) == 1 else {"nnodes": len(nodes), "nodes": nodes}, ensure_ascii=False))
         return 0
-    for note in command.notes:
+    for note in plans[0].command.notes:
         print(f"# {note}")
-    print(command.shell_text())
+    for plan in plans:
+        if len(plans) > 1:
+            print(f"\n# --- {node_heading(plan.topology)}; start it there with:")
+            print(f"#   {node_command(args, plan.topology.node_rank)}")
+        print(plan.command.shell_text())
     return 0
+
+
+def node_heading(topology: Topology) -> str:
+    role = "the master: it writes logging.jsonl" if topology.node_rank == 0 else "a worker: its log is on node 0"
+    return f"node {topology.node_rank} of {topology.nnodes} ({role})"
+
+
+def node_command(args: argparse.Namespace, rank: int) -> str:
+    """The ``mhbench train`` line an operator types on the machine of ``rank``: this request, that rank."""
+    import shlex
+
+    words = ["mhbench", "train", args.profile]
+    words += [part for override in args.overrides for part in ("--set", override)]
+    words += [part for dataset in args.dataset for part in ("--dataset", dataset)]
+    valued = (("--name", args.name), ("--gpus", args.gpus), ("--nproc", args.nproc), ("--nnodes", args.nnodes),
+              ("--node-rank", rank), ("--master-addr", args.master_addr), ("--master-port", args.master_port),
+              ("--deepspeed", args.deepspeed), ("--resume-from", args.resume_from))
+    words += [part for flag, value in valued if value is not None for part in (flag, str(value))]
+    switches = (("--qlora", args.qlora), ("--no-dataset-check", args.no_dataset_check), ("--no-check", args.no_check))
+    words += [flag for flag, given in switches if given]
+    return shlex.join(words)
 
 
 def launch_request(args: argparse.Namespace, profile: Profile) -> LaunchRequest:
@@ -148,6 +179,7 @@ def launch_request(args: argparse.Namespace, profile: Profile) -> LaunchRequest:
     return LaunchRequest(
         profile=profile, name=args.name, overrides=tuple(args.overrides), dataset=tuple(args.dataset),
         tuner="qlora" if args.qlora else None, cuda_visible_devices=args.gpus, nproc_per_node=args.nproc,
+        nnodes=args.nnodes, node_rank=args.node_rank, master_addr=args.master_addr, master_port=args.master_port,
         deepspeed=args.deepspeed, resume_from=Path(args.resume_from).expanduser().resolve() if args.resume_from else None,
         dialect=args.dialect,
     )
@@ -237,7 +269,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 "id": r.id, "name": r.name, "profile": r.profile, "status": r.status, "step": r.last_step,
                 "max_steps": r.max_steps, "last_loss": r.last_loss, "exit_code": r.exit_code,
                 "parent_id": r.parent_id, "last_checkpoint": r.last_checkpoint, "created_at": r.created_at,
-                "diagnosis": r.diagnosis, "run_dir": str(r.run_dir),
+                "diagnosis": r.diagnosis, "run_dir": str(r.run_dir), "node_rank": r.node_rank, "nnodes": r.nnodes,
             }
             for r in records
         ], ensure_ascii=False, indent=2))
@@ -248,7 +280,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(f"{'run':<44} {'status':<9} {'step':>11} {'loss':>8}  profile")
     for r in records:
         loss = f"{r.last_loss:.4f}" if r.last_loss is not None else "–"
-        print(f"{r.id:<44} {r.status:<9} {r.progress_text:>11} {loss:>8}  {r.profile}")
+        node = f"  ({r.node_label}: its curve is on node 0)" if r.node_note else (f"  ({r.node_label})" if r.node_label else "")
+        print(f"{r.id:<44} {r.status:<9} {r.progress_text:>11} {loss:>8}  {r.profile}{node}")
         if r.status == "failed" and r.diagnosis:
             print(f"    {r.diagnosis.get('summary')} Fix: {r.diagnosis.get('fix')}")
     return 0

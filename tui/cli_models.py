@@ -56,9 +56,17 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--json", action="store_true", help="machine-readable output")
     serve.add_argument("--backend", choices=("transformers", "pt", "vllm", "lmdeploy", "sglang"),
                        help="swift deploy's engine (default: the profile's)")
+    serve.add_argument("--tensor-parallel", type=int, metavar="N",
+                       help="vLLM/lmdeploy/SGLang: GPUs per replica (default: the profile's deploy.tensor_parallel)")
+    serve.add_argument("--gpu-memory", type=float, metavar="SHARE",
+                       help="vLLM/lmdeploy/SGLang: share of each GPU the engine takes, e.g. 0.9")
+    serve.add_argument("--max-model-len", type=int, metavar="N",
+                       help="vLLM/lmdeploy/SGLang: longest context (default: the profile's deploy.session_len)")
     serve.add_argument("--n-gpu-layers", type=int, metavar="N", help="llama.cpp layers on the GPU (-1: all)")
     serve.add_argument("--n-ctx", type=int, metavar="N", help="llama.cpp context length")
     serve.add_argument("--force", action="store_true", help="start even when the GPU memory looks too small")
+    serve.add_argument("--dry-run", action="store_true",
+                       help="print each server's exact command (flags checked against the installed swift); start none")
 
     parity = commands.add_parser(
         "parity", help="check that a GGUF (or swift's template for a served model) renders the same chat prompt")
@@ -219,7 +227,7 @@ def _server_rows(workspace: Workspace) -> list[dict[str, Any]]:
 def cmd_serve(args: argparse.Namespace) -> int:
     from core.base.errors import MhbenchError
     from core.models.serving import get_server, stop_server
-    from core.models.targets import ServeOptions, connect_models, memory_warnings, servers_of
+    from core.models.targets import ServeOptions, connect_models, memory_warnings, planned_servers, servers_of
 
     workspace = _workspace(args)
     if args.list or not args.models:
@@ -243,12 +251,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 stopped = stop_server(workspace, server.id, progress=say)
                 print(f"{stopped.id} {stopped.status}")
         return 0
+    options = ServeOptions(infer_backend=args.backend, n_gpu_layers=args.n_gpu_layers, n_ctx=args.n_ctx,
+                           tensor_parallel=args.tensor_parallel, gpu_memory=args.gpu_memory,
+                           max_model_len=args.max_model_len)
+    if args.dry_run:
+        import shlex
+
+        for model_ids, argv, note in planned_servers(workspace, args.models, options):
+            print(f"# {', '.join(model_ids)}")
+            if note:
+                print(f"# {note}")
+            print(shlex.join(argv))
+        return 0
     warnings = memory_warnings(workspace, args.models)
     for warning in warnings:
         say(f"warning: {warning}")
     if warnings and not args.force:
         raise MhbenchError("not started, to keep the GPU memory of other work.", fix="add --force to start anyway.")
-    options = ServeOptions(infer_backend=args.backend, n_gpu_layers=args.n_gpu_layers, n_ctx=args.n_ctx)
     targets = connect_models(workspace, args.models, options=options, progress=say)
     if args.json:
         print(json.dumps([{"model_id": t.model_id, "base_url": t.base_url, "model": t.model, "server_id": t.server_id}

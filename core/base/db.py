@@ -224,6 +224,11 @@ MIGRATIONS: tuple[str, ...] = (
         CHECK (source IN ('terminal', 'browser', 'judge'));
     UPDATE ratings SET source = 'judge' WHERE rater LIKE 'judge:%';
     """,
+    # Multi-node training (issue 12): which machine of how many a run is; rank 0 writes the log.
+    """
+    ALTER TABLE runs ADD COLUMN node_rank INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN nnodes INTEGER NOT NULL DEFAULT 1;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -53,6 +53,12 @@ class ServeOptions:
     """llama.cpp layers on the GPU; ``None``: all when a GPU is visible, else none."""
     n_ctx: int | None = None
     """llama.cpp context; ``None``: the profile's session length, else 4096."""
+    tensor_parallel: int | None = None
+    """GPUs per replica for vLLM/lmdeploy/SGLang; ``None``: the profile's ``deploy.tensor_parallel``, else 1."""
+    gpu_memory: float | None = None
+    """Share of each GPU the engine may take; ``None``: the profile's, else the engine's default."""
+    max_model_len: int | None = None
+    """Longest context the engine plans memory for; ``None``: the profile's session length."""
 
 
 def profile_of(workspace: Workspace, name: str | None) -> Profile | None:
@@ -93,12 +99,15 @@ def _base_location(workspace: Workspace, entry: ModelEntry) -> Path | str:
     raise MhbenchError(f"model {entry.id} has no files here and no hub id.", fix="register its folder again.")
 
 
-def _check_backend(backend: str) -> None:
+def check_backend(backend: str) -> None:
+    """An optional engine must be importable (looked up, never imported: vLLM's import takes seconds)."""
+    from core.models.serving.specs import ENGINE_INSTALL
+
     if backend in OPTIONAL_BACKENDS and importlib.util.find_spec(backend) is None:
         raise MhbenchError(
-            f"the profile serves with {backend}, which is not installed.",
-            fix=f"`pip install {backend}` on the GPU box, or serve with the transformers backend "
-            "(`--backend transformers`, or the Models screen's backend choice).",
+            f"swift deploy would serve with {backend}, which is not installed.",
+            fix=f"`.venv/bin/{ENGINE_INSTALL[backend]}` on the GPU box (it needs CUDA), or serve with the "
+            "transformers backend (`--backend transformers`, or `deploy.infer_backend` in the profile).",
         )
 
 
@@ -119,9 +128,17 @@ def _adapter_base(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
     return get_model(workspace, entry.base_id)
 
 
-def server_spec(workspace: Workspace, entries: Sequence[ModelEntry], options: ServeOptions = ServeOptions()) -> ServerSpec:
-    """One server for ``entries``: a single model, or adapters that share a base."""
+def server_spec(
+    workspace: Workspace, entries: Sequence[ModelEntry], options: ServeOptions = ServeOptions(), *,
+    engine_installed: bool = True,
+) -> ServerSpec:
+    """One server for ``entries``: a single model, or adapters that share a base.
+
+    ``engine_installed`` refuses an optional engine (vLLM, lmdeploy, SGLang) that is not
+    installed; a dry run turns it off to show the command anyway.
+    """
     from core.models.serving import LlamaCppSpec, SwiftDeploySpec
+    from core.models.serving.specs import ENGINE_FLAGS, engine_flags
 
     first = entries[0]
     if first.kind == "endpoint":
@@ -149,7 +166,18 @@ def server_spec(workspace: Workspace, entries: Sequence[ModelEntry], options: Se
     profile = profile_of(workspace, model.profile or first.profile)
     model_type, template = swift_names(profile)
     backend = options.infer_backend or (profile.deploy.infer_backend if profile else "transformers")
-    _check_backend(backend)
+    if engine_installed:
+        check_backend(backend)
+    # The profile's engine settings apply to the engines that have them; only an explicit
+    # option is an error for the transformers engine, which has neither.
+    deploy = profile.deploy if profile is not None and backend in ENGINE_FLAGS else None
+    extra = engine_flags(
+        backend,
+        tensor_parallel=options.tensor_parallel or (deploy.tensor_parallel if deploy else 1),
+        gpu_memory=options.gpu_memory if options.gpu_memory is not None else (
+            deploy.gpu_memory_utilization if deploy else None),
+        max_model_len=options.max_model_len or (deploy.session_len if deploy else None),
+    )
     location = _base_location(workspace, model) if model.kind == "base" else model.path
     assert location is not None
     return SwiftDeploySpec(
@@ -159,6 +187,7 @@ def server_spec(workspace: Workspace, entries: Sequence[ModelEntry], options: Se
         model_type=model_type,
         infer_backend=backend,
         served_model_name=served_name(model),
+        extra=extra,
     )
 
 
@@ -193,6 +222,35 @@ def _grouped(workspace: Workspace, entries: Sequence[ModelEntry]) -> list[list[M
         key = f"adapters-of:{_adapter_base(workspace, entry).id}" if entry.kind == "adapter" else entry.id
         groups.setdefault(key, []).append(entry)
     return list(groups.values())
+
+
+def planned_servers(
+    workspace: Workspace, refs: Sequence[str], options: ServeOptions = ServeOptions(), *, check: bool = True
+) -> list[tuple[list[str], list[str], str | None]]:
+    """A dry run: (catalog ids, exact argv with ``PORT`` for the port, a note) of each server ``refs`` would start.
+
+    ``check`` checks ``swift deploy``'s flags against the installed swift's parser. An
+    engine that is not installed here is named in the note rather than refused.
+    """
+    from core.models import get_model
+    from core.models.serving import SwiftDeploySpec, build_argv, check_deploy_argv
+
+    entries = [get_model(workspace, ref) for ref in refs]
+    planned: list[tuple[list[str], list[str], str | None]] = []
+    for group in _grouped(workspace, [entry for entry in entries if entry.kind != "endpoint"]):
+        spec = server_spec(workspace, group, options, engine_installed=False)
+        argv = build_argv(spec, 0)
+        note = None
+        if isinstance(spec, SwiftDeploySpec):
+            if check:
+                check_deploy_argv(argv)
+            try:
+                check_backend(spec.infer_backend)
+            except MhbenchError as missing:
+                note = str(missing)
+        argv[argv.index("--port") + 1] = "PORT"
+        planned.append(([entry.id for entry in group], argv, note))
+    return planned
 
 
 def connect_models(

@@ -29,13 +29,13 @@ from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.processes import child_environment, process_start_time, utc_now, write_json_atomic
 from core.base.workspace import Workspace
+from core.train.distributed import DeepSpeedPreset, Topology, resolve_topology
 from core.train.runs import RUN_FILE, RunRecord, checkpoints_on_disk, get_run
 
 if TYPE_CHECKING:
     from core.train.profiles import Profile
     from core.train.swift import Dialect, SftCommand
 
-DeepSpeedPreset = Literal["zero2", "zero3"]
 Tuner = Literal["lora", "qlora"]
 DRY_RUN_ID = "<run-id>"
 """The run id a dry run prints in the output folder: the real one is stamped at launch."""
@@ -59,8 +59,17 @@ class LaunchRequest:
     cuda_visible_devices: str | None = None
     """GPUs the run may use (``CUDA_VISIBLE_DEVICES``), e.g. ``0,1``."""
     nproc_per_node: int | None = None
-    """Processes per node; above 1 swift starts torchrun (``NPROC_PER_NODE``)."""
+    """Processes per node; above 1 swift starts torchrun (``NPROC_PER_NODE``). ``None``: the profile's."""
+    nnodes: int | None = None
+    """Machines in the run (``NNODES``); ``None``: the profile's ``[distributed]`` value."""
+    node_rank: int | None = None
+    """This machine's rank (``NODE_RANK``), 0 for the master; ``None``: 0."""
+    master_addr: str | None = None
+    """The rank-0 machine's address (``MASTER_ADDR``); needed for more than one node."""
+    master_port: int | None = None
+    """The rank-0 machine's port (``MASTER_PORT``); ``None``: the profile's."""
     deepspeed: DeepSpeedPreset | None = None
+    """swift's DeepSpeed preset; ``None``: the profile's."""
     resume_from: Path | None = None
     """A checkpoint folder to go on from (``--resume_from_checkpoint``)."""
     parent_id: str | None = None
@@ -99,6 +108,8 @@ class RunPlan:
     resume_from: Path | None = None
     effective_profile: Profile | None = None
     """The profile the command was built from (``None`` for a resume, which reuses its parent's argv)."""
+    topology: Topology = field(default_factory=Topology)
+    """Which node of how many this command is for."""
 
 
 def _slug(text: str) -> str:
@@ -126,26 +137,24 @@ def _dialect(major: int | None) -> Dialect:
     return DIALECTS[major]
 
 
-def launch_environment(request: LaunchRequest) -> dict[str, str]:
-    """The variables swift gets on top of ours: unbuffered output, the GPUs, torchrun's process count."""
+def topology_of(request: LaunchRequest, profile: Profile | None = None) -> Topology:
+    """The request's processes and nodes over the (effective) profile's ``[distributed]`` section."""
+    return resolve_topology(
+        profile or request.effective_profile(), nnodes=request.nnodes, node_rank=request.node_rank,
+        nproc_per_node=request.nproc_per_node, master_addr=request.master_addr, master_port=request.master_port,
+        cuda_visible_devices=request.cuda_visible_devices,
+    )
+
+
+def launch_environment(
+    request: LaunchRequest, profile: Profile | None = None, topology: Topology | None = None
+) -> dict[str, str]:
+    """The variables swift gets on top of ours: unbuffered output, the GPUs, torchrun's nodes and processes."""
+    topology = topology or topology_of(request, profile)  # checks the GPU list too
     env = {"PYTHONUNBUFFERED": "1"}
-    gpus = request.cuda_visible_devices
-    if gpus:
-        if not re.fullmatch(r"\d+(,\d+)*", gpus):
-            raise MhbenchError(f"GPUs '{gpus}' is not a list of GPU indices.", fix="write them like 0 or 0,1.")
-        env["CUDA_VISIBLE_DEVICES"] = gpus
-    nproc = request.nproc_per_node
-    if nproc is not None:
-        if nproc < 1:
-            raise MhbenchError("processes per node must be at least 1.", fix="set 1, or the number of GPUs.")
-        visible = len(gpus.split(",")) if gpus else None
-        if visible is not None and nproc > visible:
-            raise MhbenchError(
-                f"{nproc} processes per node but only {visible} GPU(s) ({gpus}) are visible to the run.",
-                fix=f"set processes per node to {visible} or fewer, or list more GPUs.",
-            )
-        if nproc > 1:
-            env["NPROC_PER_NODE"] = str(nproc)
+    if request.cuda_visible_devices:
+        env["CUDA_VISIBLE_DEVICES"] = request.cuda_visible_devices
+    env.update(topology.environment())
     return env
 
 
@@ -168,19 +177,49 @@ def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True
     run_dir = workspace.runs_dir / run_id
     output_dir = run_dir / "output"
     extra: dict[str, str | int | float | bool] = dict(request.extra)
-    if request.deepspeed:
-        extra["deepspeed"] = request.deepspeed
+    deepspeed = request.deepspeed or profile.distributed.deepspeed
+    if deepspeed:
+        extra["deepspeed"] = deepspeed
     if request.resume_from is not None:
         extra["resume_from_checkpoint"] = str(request.resume_from)
     built = build_sft_command(profile, dialect=_dialect(request.dialect), output_dir=output_dir, extra=extra)
-    command = SftCommand(built.argv, launch_environment(request), built.dialect, built.notes)
+    topology = topology_of(request, profile)
+    command = SftCommand(built.argv, launch_environment(request, profile, topology), built.dialect, built.notes)
     if check and request.dialect is None:
         if request.resume_from is not None and not request.resume_from.is_dir():
             raise MhbenchError("the checkpoint to resume from is not there.", path=request.resume_from,
                                fix="give a checkpoint-N folder of an earlier run (see `mhbench runs`).")
         check_command(command)
     return RunPlan(run_id, label, profile.name, run_dir, output_dir, command, request.parent_id,
-                   request.resume_from, profile)
+                   request.resume_from, profile, topology)
+
+
+def plan_nodes(workspace: Workspace, request: LaunchRequest, *, check: bool = True) -> list[RunPlan]:
+    """The dry-run plan of every node, rank 0 first: one argv, one environment per machine.
+
+    The argv is the same on every node (checked once); only ``NODE_RANK`` differs.
+    """
+    from dataclasses import replace
+
+    first = plan_run(workspace, replace(request, node_rank=0), check=check, dry_run=True)
+    others = [plan_run(workspace, replace(request, node_rank=rank), check=False, dry_run=True)
+              for rank in range(1, first.topology.nnodes)]
+    return [first, *others]
+
+
+def check_this_machine(plan: RunPlan) -> None:
+    """What only the machine that starts the run can tell: enough GPUs, and DeepSpeed installed.
+
+    :func:`launch` calls it before anything starts; the confirm step shows its verdict. A plan
+    is the same on every machine, so a dry run prints it anywhere.
+    """
+    from core.train.distributed import check_deepspeed_installed, check_local_gpus
+    from core.train.gpu import sample_gpus
+
+    argv = list(plan.command.argv)
+    deepspeed = argv[argv.index("--deepspeed") + 1] if "--deepspeed" in argv[:-1] else None
+    check_local_gpus(plan.topology, len(sample_gpus().gpus))
+    check_deepspeed_installed(deepspeed)
 
 
 # --- resuming ------------------------------------------------------------------------------------
@@ -215,7 +254,8 @@ def plan_resume(workspace: Workspace, run_ref: str, *, check: bool = True) -> Ru
     command = SftCommand(tuple(argv), dict(parent.env), _dialect(None), ())
     if check:
         check_command(command)
-    return RunPlan(run_id, name, parent.profile, run_dir, output_dir, command, parent.id, checkpoint)
+    return RunPlan(run_id, name, parent.profile, run_dir, output_dir, command, parent.id, checkpoint,
+                   topology=parent.topology)
 
 
 def resume_run(workspace: Workspace, run_ref: str, *, check: bool = True) -> RunRecord:
@@ -252,6 +292,8 @@ def write_run_spec(workspace: Workspace, plan: RunPlan) -> dict[str, Any]:
         "notes": list(plan.command.notes),
         "parent_id": plan.parent_id,
         "resume_from": str(plan.resume_from) if plan.resume_from else None,
+        "node_rank": plan.topology.node_rank,
+        "nnodes": plan.topology.nnodes,
         "created_at": utc_now(),
     }
     write_json_atomic(plan.run_dir / RUN_FILE, spec)
@@ -262,16 +304,18 @@ def launch(workspace: Workspace, plan: RunPlan) -> RunRecord:
     """Start the supervisor detached and register the run; returns at once."""
     if plan.run_id == DRY_RUN_ID:
         raise MhbenchError("a dry-run plan cannot be launched.", fix="plan the run again without dry_run.")
+    check_this_machine(plan)
     workspace.make_folders()
     spec = write_run_spec(workspace, plan)
     with registry(workspace) as connection:
         connection.execute(
             """INSERT INTO runs (id, name, profile, parent_id, resume_from, run_dir, output_dir, argv, env,
-                                 status, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?)""",
+                                 status, created_at, node_rank, nnodes)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?, ?, ?)""",
             (
                 plan.run_id, plan.name, plan.profile, plan.parent_id, spec["resume_from"], str(plan.run_dir),
                 str(plan.output_dir), json.dumps(spec["argv"]), json.dumps(spec["env"]), spec["created_at"],
+                plan.topology.node_rank, plan.topology.nnodes,
             ),
         )
     supervisor_log = (plan.run_dir / "supervisor.log").open("ab")

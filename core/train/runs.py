@@ -26,6 +26,7 @@ from core.base.errors import MhbenchError
 from core.base.lineage import walk_lineage
 from core.base.processes import await_group_exit, group_alive, process_alive, signal_group, utc_now
 from core.base.workspace import Workspace
+from core.train.distributed import TORCHRUN_DEFAULT_PORT, Topology
 
 ACTIVE_STATUSES = frozenset({"starting", "running", "stopping"})
 RUN_FILE = "run.json"
@@ -62,6 +63,35 @@ class RunRecord:
     last_loss: float | None
     last_checkpoint: str | None
     diagnosis: Mapping[str, Any] | None
+    node_rank: int = 0
+    """This machine's rank in a multi-node run; swift writes ``logging.jsonl`` on rank 0 only."""
+    nnodes: int = 1
+
+    @property
+    def writes_log(self) -> bool:
+        """Whether swift writes this run's ``logging.jsonl`` here (only the master node does)."""
+        return self.node_rank == 0
+
+    @property
+    def node_label(self) -> str:
+        """``node 1/2`` for a multi-node run, empty otherwise."""
+        return f"node {self.node_rank}/{self.nnodes}" if self.nnodes > 1 else ""
+
+    @property
+    def node_note(self) -> str | None:
+        """Why a worker node's curve is empty (swift logs on rank 0 only); ``None`` on node 0."""
+        if self.writes_log:
+            return None
+        return (f"{self.node_label}: swift logs the loss on node 0 only; watch the curve there. "
+                "This node's output is in the log below.")
+
+    @property
+    def topology(self) -> Topology:
+        """The nodes and processes the run was started with, read back from its environment."""
+        nproc = self.env.get("NPROC_PER_NODE")
+        port = self.env.get("MASTER_PORT")
+        return Topology(self.nnodes, self.node_rank, int(nproc) if nproc else None, self.env.get("MASTER_ADDR"),
+                        int(port) if port else TORCHRUN_DEFAULT_PORT, port is not None)
 
     @property
     def active(self) -> bool:
@@ -108,6 +138,8 @@ class RunRecord:
             last_loss=row["last_loss"],
             last_checkpoint=row["last_checkpoint"],
             diagnosis=json.loads(row["diagnosis"]) if row["diagnosis"] else None,
+            node_rank=row["node_rank"],
+            nnodes=row["nnodes"],
         )
 
 

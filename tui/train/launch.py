@@ -63,6 +63,8 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
         self.profiles: dict[str, Profile] = {}
 
     def compose(self) -> ComposeResult:
+        from core.train.distributed import DEEPSPEED_PRESETS
+
         with Vertical(id="launch-box"):
             yield Static("New training run — Tab moves, Ctrl+D checks the dataset, Ctrl+S reviews, Esc cancels",
                          classes="section-title", markup=False)
@@ -80,8 +82,14 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
                 yield Label("Processes/node")
                 yield Input(id="nproc", placeholder="1", type="integer")
                 yield Label("DeepSpeed")
-                yield Select[str]([("none", "none"), ("zero2", "zero2"), ("zero3", "zero3")], id="deepspeed",
-                                  value="none", allow_blank=False)
+                yield Select[str]([("none", "none"), *((preset, preset) for preset in DEEPSPEED_PRESETS)],
+                                  id="deepspeed", value="none", allow_blank=False)
+                yield Label("Nodes")
+                yield Input(id="nnodes", placeholder="1 (this machine only)", type="integer")
+                yield Label("Node rank")
+                yield Input(id="node_rank", placeholder="0 = master", type="integer")
+                yield Label("Master host:port")
+                yield Input(id="master", placeholder="rank 0's address, e.g. 10.0.0.1:29500")
                 yield Label("Run name")
                 yield Input(id="name", placeholder="the profile name")
             yield Static("", id="launch-error", markup=False)
@@ -153,7 +161,8 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
     def build_request(self) -> LaunchRequest | None:
         """The form as a launch request; core turns it into the command (see ConfirmLaunch)."""
         from core.base.errors import MhbenchError
-        from core.train.launch import LaunchRequest
+        from core.train.distributed import DEEPSPEED_PRESETS, parse_host_port
+        from core.train.launch import LaunchRequest, topology_of
 
         name = self.query_one("#profile", Select).value
         if not isinstance(name, str) or name not in self.profiles:
@@ -164,7 +173,10 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
         tuner = self.query_one("#tuner", Select).value
         nproc_text = self.query_one("#nproc", Input).value.strip()
         deepspeed = self.query_one("#deepspeed", Select).value
+        nnodes_text = self.query_one("#nnodes", Input).value.strip()
+        rank_text = self.query_one("#node_rank", Input).value.strip()
         try:
+            master_addr, master_port = parse_host_port(self.query_one("#master", Input).value)
             request = LaunchRequest(
                 profile=profile,
                 name=self.query_one("#name", Input).value.strip() or None,
@@ -173,8 +185,13 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
                 tuner=tuner if tuner in ("lora", "qlora") else None,  # type: ignore[arg-type]
                 cuda_visible_devices=self.query_one("#gpus", Input).value.strip() or None,
                 nproc_per_node=int(nproc_text) if nproc_text else None,
-                deepspeed=deepspeed if deepspeed in ("zero2", "zero3") else None,  # type: ignore[arg-type]
+                nnodes=int(nnodes_text) if nnodes_text else None,
+                node_rank=int(rank_text) if rank_text else None,
+                master_addr=master_addr,
+                master_port=master_port,
+                deepspeed=deepspeed if deepspeed in DEEPSPEED_PRESETS else None,  # type: ignore[arg-type]
             )
+            topology_of(request)  # a bad node setting is shown here too
             request.effective_profile()  # a bad field is shown here, in the form, not after it
         except (MhbenchError, ValueError) as error:
             self.query_one("#launch-error", Static).update(Text(f"✗ {error}", style="red"))
@@ -209,7 +226,7 @@ class ConfirmLaunch(ModalScreen["RunPlan | None"]):
     def prepare(self) -> None:
         from core.base.errors import MhbenchError
         from core.train.datasets import check_profile_datasets
-        from core.train.launch import plan_run
+        from core.train.launch import check_this_machine, plan_run
 
         workspace = self.app.workspace  # type: ignore[attr-defined]
         text = Text()
@@ -223,6 +240,16 @@ class ConfirmLaunch(ModalScreen["RunPlan | None"]):
         # The very plan that Enter hands to launch: this text is what the supervisor runs.
         text.append(plan.command.shell_text() + "\n\n")
         text.append(f"run folder: {plan.run_dir}\n", style="dim")
+        try:
+            check_this_machine(plan)
+        except MhbenchError as error:
+            text.append(f"✗ this machine: {error}\n", style="red")
+        topology = plan.topology
+        if topology.multi_node:
+            others = ", ".join(str(rank) for rank in range(topology.nnodes) if rank != topology.node_rank)
+            text.append(f"This is {topology.label}. Start node(s) {others} on their machines with the same "
+                        "settings and their own node rank (`mhbench train … --node-rank R`; "
+                        "`--dry-run` prints each node's command).\n", style="yellow")
         ok = True
         try:
             assert plan.effective_profile is not None

@@ -111,8 +111,14 @@ class RunDetail(Vertical):
         series = [Series("train", curve.train_points)]
         if curve.eval_points:
             series.append(Series("eval", curve.eval_points))
-        self.query_one("#loss-plot", LossPlot).show(series, f"loss — {record.name}" if record else "loss")
+        title = f"loss — {record.name}" if record else "loss"
+        if record is not None and record.node_label:
+            title += f" ({record.node_label})"
+        self.query_one("#loss-plot", LossPlot).show(series, title)
         metrics = Text()
+        if record is not None and record.node_note:
+            # swift writes logging.jsonl on rank 0 only: say where the curve is instead of an empty plot.
+            metrics.append(record.node_note, style="yellow")
         for label, value in latest_figures(curve):
             metrics.append(f"{'  ' if metrics else ''}{label} ", style="dim")
             metrics.append(value)

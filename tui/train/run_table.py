@@ -33,8 +33,9 @@ class RunTable(DataTable[Text | str]):
             mark = "★ " if record.id in marked else ""
             loss = f"{record.last_loss:.3f}" if record.last_loss is not None else "–"
             label = record.id[STAMP_WIDTH:] if len(record.id) > STAMP_WIDTH else record.id
+            node = f" ·n{record.node_rank}" if record.nnodes > 1 else ""
             self.add_row(
-                Text(mark + label), Text(record.status, style=STATUS_STYLE.get(record.status, "")),
+                Text(mark + label + node), Text(record.status, style=STATUS_STYLE.get(record.status, "")),
                 record.progress_text, loss, key=record.id,
             )
         if not records:

@@ -75,6 +75,48 @@ class LlamaCppSpec:
 ServerSpec = SwiftDeploySpec | LlamaCppSpec
 
 
+ENGINE_FLAGS: Mapping[str, tuple[str, str, str]] = {
+    # backend: (tensor parallel, GPU memory share, longest context), as swift 4.x's deploy arguments name them
+    "vllm": ("vllm_tensor_parallel_size", "vllm_gpu_memory_utilization", "vllm_max_model_len"),
+    "lmdeploy": ("lmdeploy_tp", "lmdeploy_cache_max_entry_count", "lmdeploy_session_len"),
+    "sglang": ("sglang_tp_size", "sglang_mem_fraction_static", "sglang_context_length"),
+}
+"""``swift deploy`` flags per inference engine; the transformers engine has none of these."""
+
+ENGINE_INSTALL: Mapping[str, str] = {
+    "vllm": "pip install vllm",
+    "lmdeploy": "pip install lmdeploy",
+    "sglang": 'pip install "sglang[all]"',
+}
+"""The install line of each optional engine (into the project's .venv on the GPU box)."""
+
+
+def engine_flags(
+    backend: str, *, tensor_parallel: int = 1, gpu_memory: float | None = None, max_model_len: int | None = None
+) -> dict[str, FlagValue]:
+    """The ``swift deploy`` flags that give ``backend`` its GPUs, its memory share and its context."""
+    if tensor_parallel < 1:
+        raise MhbenchError(f"tensor parallel {tensor_parallel}: it needs at least one GPU.", fix="set 1 or more.")
+    if gpu_memory is not None and not 0 < gpu_memory <= 1:
+        raise MhbenchError(f"GPU memory share {gpu_memory} is not between 0 and 1.",
+                           fix="give a share of each GPU, e.g. 0.9 (90 %).")
+    names = ENGINE_FLAGS.get(backend)
+    if names is None:
+        if tensor_parallel > 1 or gpu_memory is not None:
+            raise MhbenchError(
+                f"the {backend} engine has no tensor parallelism or GPU memory share in swift deploy.",
+                fix="serve with --backend vllm or lmdeploy for those, or drop --tensor-parallel/--gpu-memory.",
+            )
+        return {}
+    tp_flag, memory_flag, length_flag = names
+    flags: dict[str, FlagValue] = {tp_flag: tensor_parallel}
+    if gpu_memory is not None:
+        flags[memory_flag] = gpu_memory
+    if max_model_len is not None:
+        flags[length_flag] = max_model_len
+    return flags
+
+
 def _flag_value(value: FlagValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -19,6 +19,7 @@ from core.train.profiles.loading import (
 from core.train.profiles.overrides import apply_overrides, parse_override
 from core.train.profiles.schema import (
     DeploySection,
+    DistributedSection,
     ExportSection,
     LoraSection,
     ModelSection,
@@ -31,6 +32,7 @@ from core.train.profiles.schema import (
 __all__ = [
     "SHIPPED_PROFILES_DIR",
     "DeploySection",
+    "DistributedSection",
     "ExportSection",
     "LoraSection",
     "ModelSection",

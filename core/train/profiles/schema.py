@@ -133,6 +133,25 @@ class ResourcesSection(_Strict):
     """The hardware the estimates refer to."""
 
 
+class DistributedSection(_Strict):
+    """How a run spreads over processes and machines: swift's own torchrun re-exec and DeepSpeed.
+
+    swift starts ``torch.distributed.run`` itself when ``NPROC_PER_NODE`` or ``NNODES``
+    is set, passing ``NPROC_PER_NODE``, ``MASTER_PORT``, ``NNODES``, ``NODE_RANK`` and
+    ``MASTER_ADDR`` on as torchrun's options. The node rank and the master's address
+    differ per machine, so they are launch options (``--node-rank``, ``--master-addr``).
+    """
+
+    nnodes: int = Field(default=1, gt=0, le=1024)
+    """Machines taking part (``NNODES``); above 1 every node starts the same command with its own rank."""
+    nproc_per_node: int | None = Field(default=None, gt=0, le=64)
+    """Processes per machine, one per GPU (``NPROC_PER_NODE``); ``None``: one process, no torchrun."""
+    master_port: int = Field(default=29500, ge=1024, le=65535)
+    """Port on the master node (rank 0) that the others connect to (``MASTER_PORT``)."""
+    deepspeed: Literal["zero2", "zero3", "zero2_offload", "zero3_offload"] | None = None
+    """swift's DeepSpeed preset: ZeRO-2/ZeRO-3, optionally offloading optimizer state (and ZeRO-3 weights) to CPU."""
+
+
 class DeploySection(_Strict):
     """How ``swift deploy`` serves the model."""
 
@@ -144,6 +163,8 @@ class DeploySection(_Strict):
     """Longest conversation the server keeps, in tokens."""
     served_model_name: str | None = None
     """Name the server reports in ``/v1/models``."""
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    """Share of each GPU the engine may take (vLLM's ``gpu_memory_utilization``, lmdeploy's KV-cache share, SGLang's static memory fraction); ``None``: the engine's default."""
 
 
 class ExportSection(_Strict):
@@ -178,6 +199,8 @@ class Profile(_Strict):
     """Training hyper-parameters."""
     resources: ResourcesSection = Field(default_factory=ResourcesSection)
     """Expected GPU memory and time."""
+    distributed: DistributedSection = Field(default_factory=DistributedSection)
+    """Processes, nodes and DeepSpeed for training."""
     deploy: DeploySection = Field(default_factory=DeploySection)
     """Serving settings."""
     export: ExportSection = Field(default_factory=ExportSection)

@@ -1,0 +1,32 @@
+"""The GPU smoke script without a GPU: a SKIP line for every GPU step with the reason, exit 0, quickly."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from core.train.gpu import sample_gpus
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu-smoke.sh"
+STEPS = ("gpu", "setup", "cuda-torch", "tiny-models", "sft-lora", "nvml-run", "sft-qlora", "merge", "gguf",
+         "serve-gpu", "stream")
+
+
+@pytest.mark.skipif(sample_gpus().available, reason="this box has a GPU: tests/integration/test_gpu_paths.py runs it")
+def test_without_a_gpu_every_step_is_a_skip_line_with_the_reason() -> None:
+    started = time.monotonic()
+    done = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[1] for line in lines[:-1]] == list(STEPS)
+    for line in lines[:-1]:
+        assert re.fullmatch(r"SKIP  \S+ +\d+\.\d s  no NVIDIA GPU.*", line), line
+    assert lines[-1].startswith(f"gpu smoke: 0 pass, 0 fail, {len(STEPS)} skip in ")
+    assert "Traceback" not in done.stderr
+    assert time.monotonic() - started < 60

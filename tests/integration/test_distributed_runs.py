@@ -1,0 +1,78 @@
+"""Real distributed ``swift sft`` on the CPU: two processes on one node, and two nodes on one machine.
+
+ms-swift 4.x re-executes itself under ``torch.distributed.run`` when ``NPROC_PER_NODE`` or
+``NNODES`` is set; on a CPU torch's process group is gloo. Both runs go through the one
+command builder and the detached supervisor, like any launch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from core.demo import create_demo
+from core.models.serving import free_port
+from core.train.launch import LaunchRequest, launch, plan_run
+from core.train.profiles import apply_overrides, find_profile, load_profiles
+from core.train.records import parse_record
+from core.train.runs import RunRecord, get_run
+from core.train.swift import installed_swift_version
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(installed_swift_version() is None, reason="ms-swift not installed"),
+]
+SHORT = ("train.max_steps=2", "train.save_steps=2", "train.eval_steps=2")
+
+
+def _finished(workspace, run_id: str, timeout: float) -> RunRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = get_run(workspace, run_id)
+        if not record.active:
+            return record
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} still {get_run(workspace, run_id).status} after {timeout:.0f} s")
+
+
+def _steps(record: RunRecord) -> list[int]:
+    if not record.logging_path.is_file():
+        return []
+    records = [parse_record(json.loads(line)) for line in record.logging_path.read_text(encoding="utf-8").splitlines()]
+    return [item.step for item in records if item is not None and item.kind == "train" and item.step is not None]
+
+
+def test_two_processes_on_one_cpu_node_train_as_world_size_two(tmp_path: Path) -> None:
+    workspace = create_demo(tmp_path / "ws").workspace
+    profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), "demo-tiny-qwen2"), list(SHORT))
+    plan = plan_run(workspace, LaunchRequest(profile=profile, name="gloo", nproc_per_node=2, master_port=free_port()))
+    assert plan.command.env["NPROC_PER_NODE"] == "2"
+    record = _finished(workspace, launch(workspace, plan).id, 600)
+    stdout = record.stdout_path.read_text(errors="replace")
+    assert record.status == "finished", (record.diagnosis, stdout[-3000:])
+    assert "-m torch.distributed.run --nproc_per_node 2" in stdout  # swift's own re-exec
+    assert "world_size: 2" in stdout
+    assert _steps(record)[:2] == [1, 2]
+
+
+def test_two_nodes_on_one_machine_rendezvous_and_only_rank_0_logs(tmp_path: Path) -> None:
+    workspace = create_demo(tmp_path / "ws").workspace
+    profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), "demo-tiny-qwen2"), list(SHORT))
+    port = free_port()
+    runs = []
+    for rank in (0, 1):
+        request = LaunchRequest(profile=profile, name=f"node{rank}", nnodes=2, node_rank=rank,
+                                master_addr="127.0.0.1", master_port=port, nproc_per_node=1)
+        runs.append(launch(workspace, plan_run(workspace, request)))
+    master, worker = (_finished(workspace, run.id, 600) for run in runs)
+    for record in (master, worker):
+        assert record.status == "finished", (record.diagnosis, record.stdout_path.read_text(errors="replace")[-3000:])
+    assert (master.node_rank, master.nnodes, worker.node_rank, worker.nnodes) == (0, 2, 1, 2)
+    assert master.writes_log and not worker.writes_log and worker.node_label == "node 1/2"
+    assert "--nnodes 2 --node_rank 1 --master_addr 127.0.0.1" in worker.stdout_path.read_text(errors="replace")
+    assert "world_size: 2" in master.stdout_path.read_text(errors="replace")
+    assert _steps(master)[:2] == [1, 2]
+    assert not worker.logging_path.exists()  # swift writes logging.jsonl on rank 0 only
