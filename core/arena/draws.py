@@ -2,7 +2,8 @@
 
 :func:`draw_item` reads, in one write transaction (so two raters drawing at once get
 distinct positions and see each other's draws), the session's current human ratings,
-the (prompt, pair) this rater was already drawn and the sides every pair has shown,
+the (prompt, pair) this rater was already drawn, the sides every pair has shown and
+the comparisons drawn but not rated yet,
 asks :func:`core.arena.schedule.next_draw` for the next comparison, and records it as an
 item: pair, sides, the draw's seed and the rater it was drawn for. The stored answers
 are per (prompt, model), so raters drawn the same comparison read the same text.
@@ -55,18 +56,24 @@ def draw_item(workspace: Workspace, session: Session, rater: str) -> Item | None
     with write_transaction(workspace) as connection:
         prompts = [row[0] for row in connection.execute(
             "SELECT id FROM prompts WHERE set_id = ? ORDER BY position", (session.prompt_set_id,))]
-        items = connection.execute("SELECT position, prompt_id, left_model, right_model, drawn_for FROM items "
-                                   "WHERE session_id = ?", (session.id,)).fetchall()
+        items = connection.execute(
+            """SELECT position, prompt_id, left_model, right_model, drawn_for,
+                      EXISTS (SELECT 1 FROM ratings r WHERE r.session_id = items.session_id
+                              AND r.item_position = items.position AND r.rater = items.drawn_for) AS rated
+               FROM items WHERE session_id = ?""", (session.id,)).fetchall()
         left_counts: dict[tuple[str, str], int] = {}
         seen = set()
-        for _, prompt, left, right, drawn_for in items:
+        pending = []
+        for _, prompt, left, right, drawn_for, rated in items:
             left_counts[left, right] = left_counts.get((left, right), 0) + 1
+            if not rated:
+                pending.append((left, right))
             if drawn_for == rater and left in models and right in models:
                 seen.add((prompt, pair_key(models, left, right)))
         position = 1 + max((row[0] for row in items), default=-1)
         seed = draw_seed(session, rater, position)
         draw = next_draw(models, prompts, human_battles(connection, session.id), seen=seen, left_counts=left_counts,
-                         seed=seed)
+                         seed=seed, pending=pending)
         if draw is None:
             return None
         connection.execute(

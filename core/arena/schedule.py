@@ -117,7 +117,8 @@ def round_robin(models: Sequence[str], prompt_ids: Sequence[str], seed: int) -> 
 # --- adaptive ------------------------------------------------------------------------------------
 
 
-def pair_gains(models: Sequence[str], battles: Sequence[Battle], *, focus: float = FOCUS) -> dict[Pair, float]:
+def pair_gains(models: Sequence[str], battles: Sequence[Battle], *, pending: Sequence[tuple[str, str]] = (),
+               focus: float = FOCUS) -> dict[Pair, float]:
     """For each pair, how much one more comparison of it shrinks the overlap of the leaderboard's intervals.
 
     θ is the Bradley–Terry fit of ``battles`` (plus :data:`PRIOR_TIES` virtual ties of each
@@ -130,8 +131,10 @@ def pair_gains(models: Sequence[str], battles: Sequence[Battle], *, focus: float
     The gain of (a, b) is the total shrinkage of the overlaps, each overlap weighted by
     Φ(O_ij / (s_i + s_j)) (about 1 while the intervals overlap, about 0 once they are clear)
     times ``focus`` ** (the better place of i and j in the ranking): the leader's overlaps
-    count most, and once they are clear the next places take over. Closed form from one
-    fit: no bootstrap per choice.
+    count most, and once they are clear the next places take over; models level in rating
+    share a place. ``pending`` comparisons (drawn, not rated yet) count as information
+    already on its way, so raters drawing at once spread over the pairs. Closed form from
+    one fit: no bootstrap per choice.
     """
     import numpy as np
 
@@ -149,6 +152,11 @@ def pair_gains(models: Sequence[str], battles: Sequence[Battle], *, focus: float
     prior = [Battle(model, _ANCHOR, "tie") for model in models] * max(1, round(PRIOR_TIES))
     ratings = bradley_terry(own + prior)
     theta = np.array([(ratings[model] - ratings[_ANCHOR]) * _LN10_PER_ELO for model in models])
+    for a_model, b_model in pending:
+        a, b = index.get(a_model), index.get(b_model)
+        if a is not None and b is not None and a != b:
+            left.append(a)
+            right.append(b)
     met = np.zeros((size, size))
     np.add.at(met, (np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)), 1.0)
     met += met.T
@@ -162,8 +170,7 @@ def pair_gains(models: Sequence[str], battles: Sequence[Battle], *, focus: float
     sd = np.sqrt(np.maximum(np.diag(centred) - centred.mean(axis=1), 1e-12))  # u_iᵀΣu_i = (Σu_i)_i − mean(Σu_i)
     first, second = (np.array(column, dtype=np.int64) for column in zip(*itertools.combinations(range(size), 2),
                                                                         strict=True))
-    place = np.empty(size, dtype=np.int64)
-    place[np.argsort(-theta, kind="stable")] = np.arange(size)
+    place = (theta[None, :] > theta[:, None] + 1e-9).sum(axis=1)  # how many models are clearly above
     spread = sd[first] + sd[second]
     overlap = Z95 * spread - np.abs(theta[first] - theta[second])
     weight = focus ** np.minimum(place[first], place[second]) * _normal_cdf(overlap / spread)
@@ -192,20 +199,22 @@ def next_draw(
     seen: Collection[tuple[str, Pair]],
     left_counts: Mapping[tuple[str, str], int],
     seed: int,
+    pending: Sequence[tuple[str, str]] = (),
     focus: float = FOCUS,
 ) -> Draw | None:
     """The adaptive schedule's next item for one rater; ``None`` when they have seen every (prompt, pair).
 
     ``battles`` are the session's current human ratings, ``seen`` the (prompt, pair) this
     rater was already drawn, ``left_counts`` how often each (left, right) was drawn in the
-    session. The pair with the largest :func:`pair_gains` that this rater has a fresh
+    session, ``pending`` the (left, right) of items drawn and not rated yet. The pair with
+    the largest :func:`pair_gains` that this rater has a fresh
     prompt for wins (ties: the pair compared least, then ``seed``); the prompt is the one
     this rater has seen least; the model shown on the left is the one this pair has shown
     there less, so sides stay balanced and a position bias cancels. Deterministic given ``seed``.
     """
     check_models(models)
     rng = random.Random(seed)
-    gains = pair_gains(models, battles, focus=focus)
+    gains = pair_gains(models, battles, pending=pending, focus=focus)
     compared: dict[Pair, int] = dict.fromkeys(gains, 0)
     for (a, b), count in left_counts.items():
         if a in models and b in models and a != b:
