@@ -234,7 +234,7 @@ def get_session(workspace: Workspace, ref: str) -> Session:
     from core.base.db import find_row, registry
 
     with registry(workspace) as connection:
-        row = find_row(connection, "sessions", ref, noun="session", listing="`mhbench arena --list`",
+        row = find_row(connection, "sessions", ref, noun="session", listing="`mhbench session list`",
                        alternates=(("name", ref),))
     return Session.from_row(row)
 

@@ -14,7 +14,7 @@ often the declared leader was not the true best.
 Then the time to choose one next pair (``next_draw``) with 16 models and 20,000 ratings
 (median of 15). The last line is the summary.
 
-    .venv/bin/python tests/bench/schedule.py [--sessions 16] [--every 10]
+    .venv/bin/python tests/bench/schedule.py [--sessions 12] [--every 20]
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ def next_pair_ms(repeats: int = 15) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=16, help="simulated sessions per schedule (default 16)")
-    parser.add_argument("--every", type=int, default=10, help="ratings between two separation checks (default 10)")
+    parser.add_argument("--sessions", type=int, default=12, help="simulated sessions per schedule (default 12)")
+    parser.add_argument("--every", type=int, default=20, help="ratings between two separation checks (default 20)")
     args = parser.parse_args()
     print(f"8 models {dict(STRENGTHS)}; {RATERS} raters, position bias 0.15-0.35 logits, {TIE_RATE:.0%} ties; "
           f"{len(PROMPTS)} prompts; {args.sessions} sessions per schedule; a check every {args.every} ratings")
