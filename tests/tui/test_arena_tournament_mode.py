@@ -74,14 +74,17 @@ async def test_a_four_model_adaptive_session_rated_resumed_and_exported(tmp_path
             await pilot.press("f5")
             await wait_until(pilot, lambda: isinstance(app.screen, ArenaSetup), 20, "the new-session form")
             setup = app.screen
-            await wait_until(pilot, lambda: setup.query_one("#more_models", SelectionList).option_count == 4, 20,
-                             "the catalog")
+            more = setup.query_one("#more_models", SelectionList)
+
+            def listed() -> set[str]:
+                return {str(more.get_option_at_index(i).value) for i in range(more.option_count)}
+
+            await wait_until(pilot, lambda: set(models) <= listed(), 20, "the catalog")
             setup.query_one("#prompts", Input).value = str(prompt_file)
             setup.query_one("#model_a", Select).value = models[0]
             setup.query_one("#model_b", Select).value = models[1]
             setup.query_one("#schedule", Select).value = "adaptive"
             setup.query_one("#max_tokens", Input).value = "16"
-            more = setup.query_one("#more_models", SelectionList)
             more.focus()
             for model in models[2:]:  # tick the other two from the keyboard
                 more.highlighted = next(i for i in range(more.option_count) if more.get_option_at_index(i).value
