@@ -40,7 +40,7 @@ MIN_MODELS, MAX_MODELS = 2, 16
 PRIOR_TIES = 1.0
 """Virtual ties of every model with a fixed anchor: a weak prior that keeps a model that won its first
 few battles from being taken as settled (a bare maximum-likelihood rating would run off towards infinity)."""
-FOCUS = 0.25
+FOCUS = 0.1
 """How much less a gap counts for each place further down the ranking: the top of the ranking matters most."""
 Z95 = 1.959963984540054
 """The half-width of a 95 % normal interval, in standard deviations."""
