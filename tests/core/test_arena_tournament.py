@@ -217,3 +217,34 @@ def test_an_old_two_model_session_migrates_with_its_items_and_ratings(tmp_path: 
     controller = ArenaController.open(workspace, "s-old", "r1")  # it resumes where the rater left it
     assert controller.index == 1 and controller.exhausted and not controller.can_draw
     assert opening_messages(controller.item) == [{"role": "user", "content": "吵架了"}]
+
+
+def test_raters_drawing_at_once_get_distinct_items_and_spread_over_the_pairs(
+        workspace: Workspace, tmp_path: Path) -> None:
+    import threading
+
+    models = _models(workspace)
+    session = create_session(workspace, _prompt_set(workspace, tmp_path), *models, schedule="adaptive", side_seed=3)
+    drawn: dict[str, list[int]] = {"r1": [], "r2": [], "r3": []}
+    errors: list[BaseException] = []
+
+    def draw_for(rater: str) -> None:
+        try:
+            for _ in range(4):
+                item = draw_item(workspace, session, rater)
+                assert item is not None and item.drawn_for == rater
+                drawn[rater].append(item.position)
+        except BaseException as error:  # a thread cannot fail the test itself: the test reads this list
+            errors.append(error)
+
+    threads = [threading.Thread(target=draw_for, args=(rater,)) for rater in drawn]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    positions = [p for ps in drawn.values() for p in ps]
+    assert sorted(positions) == list(range(12))  # one write transaction per draw: no position twice
+    items = session_items(workspace, session.id)
+    pairs = Counter(pair_key(models, item.left_model, item.right_model) for item in items)
+    assert len(pairs) == 6 and max(pairs.values()) - min(pairs.values()) <= 1  # pending draws spread the pairs
