@@ -131,7 +131,7 @@ class TurnAnswers:
 
 
 class ModelServers:
-    """A session's two model servers: connected once (reused or started), awaited by both answers."""
+    """A session's model servers (one per model, or shared): connected once (reused or started), awaited by answers."""
 
     def __init__(self) -> None:
         self.targets: dict[str, ChatTarget] = {}
@@ -140,11 +140,11 @@ class ModelServers:
 
     async def connect(self, workspace: Workspace, session: Session,
                       progress: Callable[[str], None] | None = None) -> None:
-        """Find or start both servers in a thread (``progress`` is called from it); never raises."""
+        """Find or start every model's server in a thread (``progress`` is called from it); never raises."""
         from core.models.targets import connect_models
 
         try:
-            targets = await asyncio.to_thread(connect_models, workspace, [session.model_a, session.model_b],
+            targets = await asyncio.to_thread(connect_models, workspace, list(session.models),
                                               progress=progress)
             self.targets = {target.model_id: target for target in targets}
         except MhbenchError as error:

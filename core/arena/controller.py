@@ -8,6 +8,10 @@ between items. Names stay hidden until the rater's own submit. The per-side hist
 and the answers accepted for the current turn are a :class:`~core.arena.answers.TurnAnswers`
 (``controller.answers``), renewed with each item.
 
+The rater's place among the items, and the moves between them, are a
+:class:`~core.arena.place.SessionPlace`: in an adaptive session the items are drawn as
+the rater goes (``draw_next``, blocking, then ``take_drawn``, quick).
+
 Threads: the blocking calls (:meth:`ArenaController.open`, :meth:`~ArenaController.saved_rating`,
 :meth:`~ArenaController.save`, and the answers' ``stored_answer``/``store_answer``) only
 read state and write the database; every change of state is a quick call made on the
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.arena.answers import SIDES, PendingAnswer, TurnAnswers
+from core.arena.place import SessionPlace
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
 from core.base.errors import MhbenchError
 
@@ -70,36 +75,48 @@ class ItemView:
     sides: Mapping[Side, SideView]
 
 
-class ArenaController:
+class ArenaController(SessionPlace):
     """One rater in one session: the current item and turn, its answers, its form, and the moves."""
 
     def __init__(self, workspace: Workspace, session: Session, items: list[Item], rater: str, *,
                  index: int = 0, store: RatingStore | None = None) -> None:
-        if not items:
-            raise MhbenchError(f"session {session.id} has no items.", fix="create it again from a prompt set.")
-        if not rater.strip():
-            raise MhbenchError("rating needs a rater.", fix="give --rater NAME, or the rater asked at the start.")
-        self.workspace, self.session, self.items, self.rater = workspace, session, items, rater
+        super().__init__(workspace, session, items, rater, index=index)
         self.rubric = get_rubric(session.rubric)
         self._store, self._owns_store = store, store is None
         self.all_rated = False
         """Opened with every item already rated by this rater (the last one is shown)."""
-        self.index = min(max(index, 0), len(items) - 1)
         self.reset_item()
 
     @classmethod
     def open(cls, workspace: Workspace, session_id: str, rater: str, *,
              store: RatingStore | None = None) -> ArenaController:
-        """Blocking: the session at ``rater``'s first unrated item (the last item when all are rated)."""
+        """Blocking: the session at ``rater``'s first unrated item (the last item when all are rated).
+
+        In an adaptive session with nothing unrated left for ``rater``, their next item is drawn first.
+        """
+        from core.arena.draws import draw_item
         from core.arena.sessions import first_unrated, get_session, session_items
 
+        if not rater.strip():
+            raise MhbenchError("rating needs a rater.", fix="give --rater NAME, or the rater asked at the start.")
         session = get_session(workspace, session_id)
-        items = session_items(workspace, session.id)
+        items = session_items(workspace, session.id, rater)
         position = first_unrated(workspace, session.id, rater)
+        exhausted = False
+        if position is None and session.adaptive:
+            drawn = draw_item(workspace, session, rater)
+            if drawn is not None:
+                items, position = [*items, drawn], drawn.position
+            exhausted = drawn is None
         index = len(items) - 1 if position is None else \
             next((i for i, item in enumerate(items) if item.position == position), 0)
         controller = cls(workspace, session, items, rater, index=index, store=store)
         controller.all_rated = position is None
+        controller.exhausted = exhausted or not session.adaptive
+        if session.adaptive:
+            from core.arena.prompts import get_prompt_set
+
+            controller.prompt_count = len(get_prompt_set(workspace, session.prompt_set_id).prompts)
         return controller
 
     @property
@@ -118,10 +135,6 @@ class ArenaController:
 
     # --- the place -----------------------------------------------------------------------------
 
-    @property
-    def item(self) -> Item:
-        return self.items[self.index]
-
     def side_model(self, side: Side) -> str:
         return self.item.left_model if side == "left" else self.item.right_model
 
@@ -137,24 +150,6 @@ class ArenaController:
     def responses(self) -> Mapping[Side, Response | None]:
         """The answers accepted for the current turn, per side (``None`` while fetched)."""
         return self.answers.responses
-
-    def next_item(self) -> bool:
-        """Go on to the next item once this one is saved; False at the last item (the session is done)."""
-        if not self.submitted:
-            raise MhbenchError("Save the rating first (Enter), or p to go back.")
-        if self.index + 1 >= len(self.items):
-            return False
-        self.index += 1
-        self.reset_item()
-        return True
-
-    def previous_item(self) -> bool:
-        """Go back one item (to see or edit its rating); False at the first."""
-        if self.index == 0:
-            return False
-        self.index -= 1
-        self.reset_item()
-        return True
 
     # --- what is shown -------------------------------------------------------------------------
 
@@ -177,7 +172,7 @@ class ArenaController:
     def view(self) -> ItemView:
         item = self.item
         sides = {side: self.side_view(side) for side in SIDES}
-        return ItemView(number=self.index + 1, count=len(self.items), prompt_id=item.prompt_id, prompt=item.prompt,
+        return ItemView(number=self.index + 1, count=self.count, prompt_id=item.prompt_id, prompt=item.prompt,
                         tags=item.tags, crisis=item.crisis, rater=self.rater, rubric=self.session.rubric,
                         turn=self.turn, submitted=self.submitted, sides=sides)
 

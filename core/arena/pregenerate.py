@@ -1,10 +1,12 @@
 """Fill a session's responses ahead of the raters: ``python -m core.arena.pregenerate WORKSPACE SESSION``.
 
-Runs as a detached job (see :func:`start_pregeneration`): the two models' servers are
-started or reused, and every item's opening answer is generated once per side and
-stored, both sides at once. Items already answered (by a rater, or an earlier run of
-this job) are skipped, so a stopped job resumes where it was. Progress is one line
-per answer on stdout, which the job's log and the Models/Arena screens show.
+Runs as a detached job (see :func:`start_pregeneration`): the session's model servers
+are started or reused, and the opening answer of every (prompt, model) the session can
+show is generated once and stored, a prompt's models at once: for a round-robin session
+the models of its items, for an adaptive one every model on every prompt, since any
+pair can be drawn. Answers already stored (by a rater, or an earlier run of this job)
+are skipped, so a stopped job resumes where it was. Progress is one line per prompt on
+stdout, which the job's log and the Models/Arena screens show.
 """
 
 from __future__ import annotations
@@ -18,26 +20,20 @@ from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 
 if TYPE_CHECKING:
+    from core.arena.sessions import Session
     from core.models.client import Message
     from core.models.jobs import Job
 
 
 async def pregenerate(workspace: Workspace, session_id: str) -> int:
     """Generate what is missing; returns how many responses were made."""
-    from core.arena.sessions import (
-        generate,
-        get_session,
-        opening_messages,
-        session_items,
-        store_response,
-        stored_response,
-    )
+    from core.arena.sessions import generate, get_session, store_response, stored_response
     from core.models.targets import connect_models
 
     session = get_session(workspace, session_id)
-    items = session_items(workspace, session.id)
-    targets = dict(zip((session.model_a, session.model_b),
-                       connect_models(workspace, [session.model_a, session.model_b],
+    wanted = answers_wanted(workspace, session)
+    targets = dict(zip(session.models,
+                       connect_models(workspace, list(session.models),
                                       progress=lambda text: print(f"mhbench: {text}", flush=True)), strict=True))
     made = 0
 
@@ -46,14 +42,28 @@ async def pregenerate(workspace: Workspace, session_id: str) -> int:
         text, stats = await generate(target.base_url, target.model, session, messages, api_key=target.api_key)
         store_response(workspace, session, model, messages, text, stats, created_by="pregenerate")
 
-    for index, item in enumerate(items, 1):
-        messages = opening_messages(item)
-        todo = [model for model in (session.model_a, session.model_b)
-                if stored_response(workspace, session, model, messages) is None]
+    for index, (prompt_id, (text, models)) in enumerate(wanted.items(), 1):
+        messages: list[Message] = [{"role": "user", "content": text}]
+        todo = [model for model in models if stored_response(workspace, session, model, messages) is None]
         await asyncio.gather(*(one(model, messages) for model in todo))
         made += len(todo)
-        print(f"[{index}/{len(items)}] {item.prompt_id}: {len(todo)} new, {made} made", flush=True)
+        print(f"[{index}/{len(wanted)}] {prompt_id}: {len(todo)} new, {made} made", flush=True)
     return made
+
+
+def answers_wanted(workspace: Workspace, session: Session) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Per prompt id, in the set's order: its text and the models whose opening answer the session can show."""
+    from core.arena.prompts import get_prompt_set
+    from core.arena.sessions import session_items
+
+    prompts = get_prompt_set(workspace, session.prompt_set_id).prompts
+    if session.adaptive:
+        return {prompt.id: (prompt.text, session.models) for prompt in prompts}
+    shown: dict[str, set[str]] = {}
+    for item in session_items(workspace, session.id):
+        shown.setdefault(item.prompt_id, set()).update((item.left_model, item.right_model))
+    return {prompt.id: (prompt.text, tuple(m for m in session.models if m in shown[prompt.id]))
+            for prompt in prompts if prompt.id in shown}
 
 
 def start_pregeneration(workspace: Workspace, session_id: str) -> Job:

@@ -1,8 +1,10 @@
 """Arena sessions: items with blind, randomised sides, and responses generated once and shared.
 
-A session is a prompt set, two catalog models, a system prompt, generation parameters,
-a seed and a rubric. Its items are its prompts, each with the side each model shows on,
-drawn from the session's recorded side seed. A response is stored once per (context,
+A session is a prompt set, 2 to 16 catalog models, a pair schedule, a system prompt,
+generation parameters, a seed and a rubric. Its items are prompts, each with the pair it
+compares and the side each model shows on: precomputed from the session's recorded side
+seed (``round-robin``), or drawn for a rater when they need the next one (``adaptive``,
+:mod:`core.arena.draws`); each item records its draw's seed. See :mod:`core.arena.schedule`. A response is stored once per (context,
 model, parameters, seed): every rater of the comparison reads the same text, which is
 what makes agreement measurable; a regenerate is a new *generation* of the same key,
 recorded as such. Responses naming a model or vendor are flagged.
@@ -72,7 +74,9 @@ class Session:
     name: str
     prompt_set_id: str
     model_a: str
+    """The first of :attr:`models` (the column every earlier, two-model version wrote)."""
     model_b: str
+    """The second of :attr:`models`."""
     system_prompt: str | None
     params: GenerationParams
     params_key: str
@@ -82,6 +86,10 @@ class Session:
     blind: bool
     created_by: str | None
     created_at: str
+    models: tuple[str, ...] = ()
+    """Every model the session compares (2 to 16), in the order they were given."""
+    schedule: str = "round-robin"
+    """How each item's pair is drawn: ``round-robin`` or ``adaptive`` (see :mod:`core.arena.schedule`)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Session:
@@ -91,7 +99,13 @@ class Session:
             params=GenerationParams(**json.loads(row["params"])), params_key=row["params_key"], seed=row["seed"],
             side_seed=row["side_seed"], rubric=row["rubric"], blind=bool(row["blind"]), created_by=row["created_by"],
             created_at=row["created_at"],
+            models=tuple(json.loads(row["models"])) or (row["model_a"], row["model_b"]), schedule=row["schedule"],
         )
+
+    @property
+    def adaptive(self) -> bool:
+        """Items are drawn per rater, one at a time, from the ratings so far."""
+        return self.schedule == "adaptive"
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,10 @@ class Item:
     crisis: bool
     left_model: str
     right_model: str
+    draw_seed: int | None = None
+    """The seed the pair and sides were drawn with (a round-robin session's side seed)."""
+    drawn_for: str | None = None
+    """The rater an adaptive draw was made for; ``None`` for a round-robin item, shown to every rater."""
 
 
 @dataclass(frozen=True)
@@ -142,9 +160,8 @@ class Response:
 def create_session(
     workspace: Workspace,
     prompt_set_id: str,
-    model_a: str,
-    model_b: str,
-    *,
+    *models: str,
+    schedule: str = "round-robin",
     system_prompt: str | None = None,
     params: GenerationParams = DEFAULT_PARAMS,
     rubric: str = "default",
@@ -153,37 +170,48 @@ def create_session(
     created_by: str | None = None,
     name: str | None = None,
 ) -> Session:
-    """A new session over the prompt set, with each item's sides drawn from ``side_seed`` (recorded)."""
+    """A new session over the prompt set comparing ``models`` (2 to 16 catalog ids, names or paths).
+
+    ``round-robin`` stores every item now, drawn from ``side_seed`` (recorded); ``adaptive``
+    stores none: each rater's items are drawn as they rate (:func:`core.arena.draws.draw_item`).
+    """
     from core.arena.prompts import get_prompt_set
     from core.arena.rubric import get_rubric
+    from core.arena.schedule import check_models, check_schedule, round_robin
     from core.base.db import write_transaction
     from core.models import get_model
 
     get_rubric(rubric)
-    first, second = get_model(workspace, model_a).id, get_model(workspace, model_b).id
-    if first == second:
+    check_schedule(schedule)
+    ids = tuple(get_model(workspace, model).id for model in models)
+    if len(ids) == 2 and ids[0] == ids[1]:
         raise MhbenchError("a comparison needs two different models.", fix="pick another model for side B.")
+    check_models(ids)
     prompt_set = get_prompt_set(workspace, prompt_set_id)
     seed = params.seed if params.seed is not None else 0
     side_seed = side_seed if side_seed is not None else random.SystemRandom().randrange(2**31)
     stamp = utc_now()
-    session_id = f"{stamp[:10].replace('-', '')}-{hashlib.sha256(f'{stamp}{first}{second}'.encode()).hexdigest()[:6]}"
-    sides = random.Random(side_seed)
+    digest = hashlib.sha256(f"{stamp}{''.join(ids)}".encode()).hexdigest()[:6]
+    session_id = f"{stamp[:10].replace('-', '')}-{digest}"
+    title = " vs ".join(ids) if len(ids) <= 3 else f"{ids[0]} vs {len(ids) - 1} others"
     with write_transaction(workspace) as connection:
         connection.execute(
             """INSERT INTO sessions (id, name, prompt_set_id, model_a, model_b, system_prompt, params, params_key,
-                   seed, side_seed, rubric, blind, created_by, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (session_id, name or f"{first} vs {second}", prompt_set.id, first, second, system_prompt,
+                   seed, side_seed, rubric, blind, created_by, created_at, models, schedule)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (session_id, name or title, prompt_set.id, ids[0], ids[1], system_prompt,
              json.dumps(asdict(params)), params_key(params, system_prompt), seed, side_seed, rubric, int(blind),
-             created_by, stamp),
+             created_by, stamp, json.dumps(list(ids), ensure_ascii=False), schedule),
         )
-        rows = []
-        for prompt in prompt_set.prompts:
-            left, right = (first, second) if sides.random() < 0.5 else (second, first)
-            rows.append((session_id, prompt.position, prompt.id, left, right))
-        connection.executemany(
-            "INSERT INTO items (session_id, position, prompt_id, left_model, right_model) VALUES (?, ?, ?, ?, ?)", rows)
+        if schedule == "round-robin":
+            draws = round_robin(ids, [prompt.id for prompt in prompt_set.prompts], side_seed)
+            # A two-model session keeps its prompts' positions as item positions, as it always did.
+            positions = [p.position for p in prompt_set.prompts] if len(ids) == 2 else range(len(draws))
+            connection.executemany(
+                """INSERT INTO items (session_id, position, prompt_id, left_model, right_model, draw_seed)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                [(session_id, position, draw.prompt_id, draw.left, draw.right, side_seed)
+                 for position, draw in zip(positions, draws, strict=True)])
     return get_session(workspace, session_id)
 
 
@@ -206,7 +234,7 @@ def get_session(workspace: Workspace, ref: str) -> Session:
     from core.base.db import find_row, registry
 
     with registry(workspace) as connection:
-        row = find_row(connection, "sessions", ref, noun="session", listing="`mhbench arena --list`",
+        row = find_row(connection, "sessions", ref, noun="session", listing="`mhbench session list`",
                        alternates=(("name", ref),))
     return Session.from_row(row)
 
@@ -219,28 +247,39 @@ def list_sessions(workspace: Workspace) -> list[Session]:
     return [Session.from_row(row) for row in rows]
 
 
-def session_items(workspace: Workspace, session_id: str) -> list[Item]:
+ITEM_QUERY = """SELECT i.*, p.text, p.reference, p.tags, p.crisis FROM items i
+    JOIN sessions s ON s.id = i.session_id
+    JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id"""
+
+
+def item_from_row(r: sqlite3.Row) -> Item:
+    return Item(r["session_id"], r["position"], r["prompt_id"], r["text"], r["reference"],
+                tuple(json.loads(r["tags"])), bool(r["crisis"]), r["left_model"], r["right_model"],
+                r["draw_seed"], r["drawn_for"])
+
+
+def session_items(workspace: Workspace, session_id: str, rater: str | None = None) -> list[Item]:
+    """The session's items in order; with ``rater``, only those shown to them (theirs of an adaptive session)."""
     from core.base.db import registry
 
+    where, parameters = "i.session_id = ?", [session_id]
+    if rater is not None:
+        where, parameters = where + " AND (i.drawn_for IS NULL OR i.drawn_for = ?)", [session_id, rater]
     with registry(workspace) as connection:
-        rows = connection.execute(
-            """SELECT i.*, p.text, p.reference, p.tags, p.crisis FROM items i
-               JOIN sessions s ON s.id = i.session_id
-               JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id
-               WHERE i.session_id = ? ORDER BY i.position""", (session_id,)).fetchall()
-    return [Item(r["session_id"], r["position"], r["prompt_id"], r["text"], r["reference"],
-                 tuple(json.loads(r["tags"])), bool(r["crisis"]), r["left_model"], r["right_model"]) for r in rows]
+        rows = connection.execute(f"{ITEM_QUERY} WHERE {where} ORDER BY i.position", parameters).fetchall()
+    return [item_from_row(r) for r in rows]
 
 
 def first_unrated(workspace: Workspace, session_id: str, rater: str) -> int | None:
-    """The position of the first item ``rater`` has not rated (turn 1); ``None`` when all are rated."""
+    """The position of the first item shown to ``rater`` they have not rated (turn 1); ``None`` when none is left."""
     from core.base.db import registry
 
     with registry(workspace) as connection:
         row = connection.execute(
-            """SELECT MIN(position) FROM items WHERE session_id = ? AND position NOT IN
+            """SELECT MIN(position) FROM items WHERE session_id = ? AND (drawn_for IS NULL OR drawn_for = ?)
+                   AND position NOT IN
                    (SELECT item_position FROM ratings WHERE session_id = ? AND rater = ? AND turn = 1)""",
-            (session_id, session_id, rater)).fetchone()
+            (session_id, rater, session_id, rater)).fetchone()
     return None if row[0] is None else int(row[0])
 
 
@@ -340,11 +379,16 @@ async def generate(
 
 
 def session_summary(workspace: Workspace, session: Session) -> Mapping[str, Any]:
-    """Counts for a session list: items, responses ready, ratings per rater."""
+    """Counts for a session list: items to rate (an adaptive session's possible comparisons), ratings per rater."""
+    from core.arena.schedule import capacity
     from core.base.db import registry
 
     with registry(workspace) as connection:
         items = connection.execute("SELECT COUNT(*) FROM items WHERE session_id = ?", (session.id,)).fetchone()[0]
+        if session.adaptive:
+            prompts = connection.execute("SELECT COUNT(*) FROM prompts WHERE set_id = ?",
+                                         (session.prompt_set_id,)).fetchone()[0]
+            items = capacity(session.models, prompts)
         raters = {r["rater"]: r["n"] for r in connection.execute(
             "SELECT rater, COUNT(DISTINCT item_position) AS n FROM ratings WHERE session_id = ? AND current = 1 "
             "AND turn = 1 GROUP BY rater", (session.id,)).fetchall()}

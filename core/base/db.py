@@ -229,6 +229,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN node_rank INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN nnodes INTEGER NOT NULL DEFAULT 1;
     """,
+    # Issue 10, N-model sessions and pair schedules: a session lists its 2-16 models and its
+    # schedule; an item records the seed of its draw and, for the adaptive schedule, the rater
+    # it was drawn for. An old session becomes a round-robin session of its two models, its
+    # items drawn from its side seed, its ratings untouched.
+    """
+    ALTER TABLE sessions ADD COLUMN models TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE sessions ADD COLUMN schedule TEXT NOT NULL DEFAULT 'round-robin';
+    UPDATE sessions SET models = json_array(model_a, model_b);
+    ALTER TABLE items ADD COLUMN draw_seed INTEGER;
+    ALTER TABLE items ADD COLUMN drawn_for TEXT;
+    ALTER TABLE items ADD COLUMN drawn_at TEXT;
+    UPDATE items SET draw_seed = (SELECT side_seed FROM sessions WHERE sessions.id = items.session_id);
+    CREATE INDEX items_drawn_for ON items (session_id, drawn_for);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,8 @@ of question:
   interval for a mean (e.g. rubric scores), and the interval helpers the others share.
 * :mod:`~core.stats.agreement`: :func:`krippendorff_alpha`, inter-rater
   agreement, coincidence-matrix formulation.
+* :mod:`~core.stats.separation`: :func:`separated` and :func:`separation`, whether
+  the leader's interval clears every other model's (the tournament's stopping rule).
 * :mod:`~core.stats.overlap`: :func:`bleu4` and :func:`rouge_l`, overlap with
   a reference answer on jieba words.
 
@@ -29,12 +31,14 @@ from core.stats.battles import Battle, PositionBias, Winner, WinTieLoss, positio
 from core.stats.bootstrap import MeanCI, mean_ci
 from core.stats.bradley_terry import RatingCI, bootstrap_bradley_terry, bradley_terry
 from core.stats.overlap import bleu4, rouge_l
+from core.stats.separation import Separation, separated, separation
 
 __all__ = [
     "Battle",
     "MeanCI",
     "PositionBias",
     "RatingCI",
+    "Separation",
     "WinTieLoss",
     "Winner",
     "bleu4",
@@ -44,5 +48,7 @@ __all__ = [
     "mean_ci",
     "position_bias",
     "rouge_l",
+    "separated",
+    "separation",
     "win_matrix",
 ]

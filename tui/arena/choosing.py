@@ -120,13 +120,14 @@ class SessionChoice(Screen[None]):
             rater = remember_rater(self.workspace, request.rater)
             prompt_set = register_prompt_set(self.workspace, request.prompts)
             session = create_session(
-                self.workspace, prompt_set.id, request.model_a, request.model_b, system_prompt=request.system_prompt,
-                params=request.params, rubric=request.rubric, blind=request.blind, created_by=rater)
+                self.workspace, prompt_set.id, *request.models, schedule=request.schedule,
+                system_prompt=request.system_prompt, params=request.params, rubric=request.rubric,
+                blind=request.blind, created_by=rater)
             if request.pregenerate:
                 from core.arena.pregenerate import start_pregeneration
 
                 start_pregeneration(self.workspace, session.id)
-            for warning in parity_warnings(self.workspace, (request.model_a, request.model_b)):
+            for warning in parity_warnings(self.workspace, request.models):
                 self.app.call_from_thread(self.notify, warning, title="Template parity", severity="warning",
                                           timeout=15)
         except MhbenchError as error:
@@ -148,7 +149,9 @@ class SessionChoice(Screen[None]):
         for session in list_sessions(self.workspace)[:30]:
             summary = session_summary(self.workspace, session)
             done = ", ".join(f"{r} {n}/{summary['items']}" for r, n in summary["raters"].items()) or "not rated"
-            labels[f"{session.name} · {session.created_at[:16]} · {done}"] = session.id
+            kind = f" · {len(session.models)} models, {session.schedule}" if len(session.models) > 2 \
+                or session.adaptive else ""
+            labels[f"{session.name}{kind} · {session.created_at[:16]} · {done}"] = session.id
 
         def picked(label: str | None) -> None:
             if label is None:

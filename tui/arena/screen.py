@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from core.arena.controller import ArenaController
     from core.arena.ratings import Rating, RatingInput
     from core.arena.rubric import Side
-    from core.arena.sessions import Session
+    from core.arena.sessions import Item, Session
 
 SIDES: tuple[Side, Side] = ("left", "right")
 
@@ -226,10 +226,32 @@ class ArenaScreen(SessionChoice):
         except MhbenchError as error:
             self.notify(str(error), severity="warning")
             return
-        if not moved:
-            self.notify(self.SESSION_DONE, title="Session done")
+        if moved:
+            self.show_item()
+        elif self.controller.can_draw:
+            self.draw_next(self.controller)  # adaptive: the schedule picks the next pair from the ratings so far
+        else:
+            self.session_done()
+
+    def session_done(self) -> None:
+        self.notify(self.SESSION_DONE, title="Session done")
+
+    @work(thread=True, exclusive=True, group="arena-draw")
+    def draw_next(self, controller: ArenaController) -> None:
+        try:
+            item = controller.draw_next()
+        except MhbenchError as error:
+            self.app.call_from_thread(self.notify, str(error), title="Next item", severity="error", timeout=15)
             return
-        self.show_item()
+        self.app.call_from_thread(self.after_draw, controller, item)
+
+    def after_draw(self, controller: ArenaController, item: Item | None) -> None:
+        if controller is not self.controller:
+            return
+        if controller.take_drawn(item):
+            self.show_item()
+        elif item is None:
+            self.session_done()
 
     def action_previous(self) -> None:
         if self.controller is not None and self.controller.previous_item():

@@ -1,4 +1,9 @@
-"""The new-session form of the Arena: rater, prompt set, the two models, system prompt, parameters, rubric."""
+"""The new-session form of the Arena: rater, prompt set, 2 to 16 models, the pair schedule, system prompt, parameters, rubric.
+
+The same session as ``mhbench session new``: two models chosen in the first two fields
+make a classic A/B session; ticking more in the list (Space) makes a tournament of up to
+sixteen, whose pairs the schedule draws (round-robin, or adaptive).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 
 from tui.widgets.chat_pane import safe_text
 
@@ -18,6 +23,7 @@ if TYPE_CHECKING:
     from core.models import ModelEntry
     from core.models.client import GenerationParams
 
+MAX_MODELS = 16
 DEFAULT_SYSTEM = "你是一名温和、专业的心理咨询师。请用共情、尊重的方式回应来访者，必要时提供安全资源。"
 PARAMETERS = (
     # (input id, label, default)
@@ -33,8 +39,9 @@ PARAMETERS = (
 class SessionRequest:
     rater: str
     prompts: str
-    model_a: str
-    model_b: str
+    models: tuple[str, ...]
+    """2 to 16 catalog ids; the schedule draws each item's pair from them."""
+    schedule: str
     system_prompt: str | None
     params: GenerationParams
     rubric: str
@@ -44,6 +51,11 @@ class SessionRequest:
 
 class ArenaSetup(ModalScreen["SessionRequest | None"]):
     """Ctrl+S starts rating (answers stream live); Ctrl+G also pre-generates every answer in the background."""
+
+    DEFAULT_CSS = """
+    ArenaSetup #more_models, ArenaSetup #more_label { row-span: 3; }
+    ArenaSetup #more_models { height: 9; }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="setup.cancel"),
@@ -64,10 +76,16 @@ class ArenaSetup(ModalScreen["SessionRequest | None"]):
                 yield Input(self.rater or "", id="rater", placeholder="e.g. r1")
                 yield Label("Prompt set")
                 yield Input("demo", id="prompts", placeholder="demo, or a JSONL/CSV file")
-                yield Label("Model A")
+                yield Label("Model 1")
                 yield Select[str]([], id="model_a", prompt="loading the catalog…")
-                yield Label("Model B")
+                yield Label("Model 2")
                 yield Select[str]([], id="model_b", prompt="loading the catalog…")
+                yield Label("More models\n(Space ticks)", id="more_label")
+                yield SelectionList[str](id="more_models")
+                yield Label("Pair schedule")
+                yield Select[str]([("round-robin: every pair, balanced", "round-robin"),
+                                   ("adaptive: the most informative pair next", "adaptive")],
+                                  id="schedule", value="round-robin", allow_blank=False)
                 yield Label("System prompt")
                 yield Input(DEFAULT_SYSTEM, id="system")
                 for field_id, label, default in PARAMETERS:
@@ -100,6 +118,9 @@ class ArenaSetup(ModalScreen["SessionRequest | None"]):
             select.set_options(options)
             if len(options) > index:
                 select.value = options[index][1]
+        more = self.query_one("#more_models", SelectionList)
+        more.clear_options()
+        more.add_options(options)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -126,8 +147,14 @@ class ArenaSetup(ModalScreen["SessionRequest | None"]):
         if not isinstance(model_a, str) or not isinstance(model_b, str) or model_a == model_b:
             error.update(safe_text("✗ pick two different models", "red"))
             return
+        more = [m for m in self.query_one("#more_models", SelectionList).selected if m not in (model_a, model_b)]
+        models = (model_a, model_b, *more)
+        if len(models) > MAX_MODELS:
+            error.update(safe_text(f"✗ {len(models)} models: a session compares at most {MAX_MODELS}", "red"))
+            return
         rubric = self.query_one("#rubric", Select).value
         self.dismiss(SessionRequest(
-            rater=rater, prompts=self.query_one("#prompts", Input).value.strip() or "demo", model_a=model_a,
-            model_b=model_b, system_prompt=self.query_one("#system", Input).value.strip() or None, params=params,
+            rater=rater, prompts=self.query_one("#prompts", Input).value.strip() or "demo", models=models,
+            schedule=str(self.query_one("#schedule", Select).value),
+            system_prompt=self.query_one("#system", Input).value.strip() or None, params=params,
             rubric=str(rubric), blind=self.query_one("#blind", Checkbox).value, pregenerate=pregenerate))

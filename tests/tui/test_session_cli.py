@@ -1,0 +1,67 @@
+"""``mhbench session new|list|show``: N-model sessions from the command line, scriptable, with one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.base.db import open_workspace
+from core.base.workspace import Workspace
+from core.models import register_endpoint
+from tests.tui.test_cli import mhbench
+
+
+def _workspace(tmp_path: Path) -> tuple[Path, list[str]]:
+    root = tmp_path / "ws"
+    workspace = open_workspace(Workspace(root))
+    models = [register_endpoint(workspace, f"model-{n}", f"http://127.0.0.1:9/v{n}").id for n in range(3)]
+    return root, models
+
+
+def test_a_new_adaptive_session_lists_and_shows_its_progress(tmp_path: Path) -> None:
+    from core.arena.controller import ArenaController
+
+    root, models = _workspace(tmp_path)
+    made = mhbench("--rater", "op", "session", "new", "--models", ",".join(models), "--schedule", "adaptive",
+                   "--name", "三模型", "--rubric", "cpsycoun", "--side-seed", "5", "--json", workspace=root)
+    assert made.returncode == 0, made.stderr
+    session = json.loads(made.stdout)
+    assert session["models"] == models and session["schedule"] == "adaptive" and session["rubric"] == "cpsycoun"
+    assert session["name"] == "三模型" and session["side_seed"] == 5 and session["created_by"] == "op"
+    classic = mhbench("session", "new", "--models", f"{models[0]},{models[1]}", workspace=root)
+    assert classic.returncode == 0, classic.stderr
+    classic_id = classic.stdout.strip()
+    assert "round-robin session of 2 models on 49 prompts" in classic.stderr
+
+    controller = ArenaController.open(Workspace(root), session["id"], "r1")  # r1 is drawn a first item
+    controller.close()
+    listed = mhbench("session", "list", "--json", workspace=root)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["id"]: row for row in json.loads(listed.stdout)}
+    assert rows[session["id"]]["items"] == 49 * 3 and rows[classic_id]["items"] == 49
+    assert rows[classic_id]["models"] == models[:2] and rows[classic_id]["schedule"] == "round-robin"
+
+    shown = mhbench("session", "show", session["id"][:12], "--json", workspace=root)
+    assert shown.returncode == 0, shown.stderr
+    progress = json.loads(shown.stdout)
+    assert progress["comparisons"] == 147 and progress["items"] == 1 and progress["prompts"] == 49
+    assert progress["raters"] == [{"rater": "r1", "rated": 0, "of": 147, "drawn": 1, "judge": False}]
+    assert len(progress["pairs"]) == 3 and sum(pair["items"] for pair in progress["pairs"]) == 1
+    text = mhbench("session", "show", "三模型", workspace=root)
+    assert text.returncode == 0, text.stderr
+    assert "adaptive, 3 models, 49 prompts" in text.stdout and f"{models[0]} vs {models[1]}" in text.stdout
+    assert "r1" in text.stdout
+
+
+def test_an_unknown_model_or_session_is_one_line_with_a_suggestion(tmp_path: Path) -> None:
+    root, models = _workspace(tmp_path)
+    typo = mhbench("session", "new", "--models", f"{models[0]},model-11,{models[2]}", workspace=root)
+    assert typo.returncode == 2
+    (line,) = typo.stderr.strip().splitlines()
+    assert "no model 'model-11'" in line and "Did you mean" in line and "mhbench models" in line
+    one = mhbench("session", "new", "--models", models[0], workspace=root)
+    assert one.returncode == 2 and "2 to 16" in one.stderr
+    missing = mhbench("session", "show", "nope", workspace=root)
+    assert missing.returncode == 2 and "no session 'nope'" in missing.stderr
+    empty = mhbench("session", "list", workspace=root)
+    assert empty.returncode == 0 and "no sessions yet" in empty.stdout

@@ -1,0 +1,167 @@
+"""``mhbench session new|list|show``: arena sessions from the command line, the same as the Arena's new-session form.
+
+Like :mod:`tui.cli`, nothing heavy loads before a command runs. Registered from
+:func:`tui.cli.build_parser` with ``cli_session.add_commands(commands)``; :data:`HANDLERS`
+joins the handlers :func:`tui.cli.main` dispatches on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.arena.progress import SessionProgress
+    from core.arena.sessions import Session
+
+SCHEDULES = ("round-robin", "adaptive")
+RUBRICS = ("default", "cpsycoun")
+
+
+def add_commands(commands: Any) -> None:
+    """Add ``session`` (with ``new``, ``list`` and ``show``) to ``mhbench``'s subparsers."""
+    session = commands.add_parser(
+        "session", help="create, list and show arena sessions (2 to 16 models, round-robin or adaptive pairs)",
+        description="Sessions are rated in the Arena (F5): `mhbench --rater r1` opens it at your first unrated item.")
+    actions = session.add_subparsers(dest="session_command", metavar="ACTION", required=True)
+    new = actions.add_parser("new", help="create a session of 2 to 16 catalog models")
+    new.add_argument("--models", required=True, metavar="M1,M2,...",
+                     help="catalog ids or names, comma-separated (see `mhbench models`)")
+    new.add_argument("--prompts", default="demo", metavar="demo|FILE",
+                     help="the demo prompt set, or a JSONL/CSV file with id, prompt[, reference][, tags]")
+    new.add_argument("--schedule", choices=SCHEDULES, default="round-robin",
+                     help="round-robin: every (prompt, pair) in balanced rounds; adaptive: each rater's next pair "
+                          "is the most informative one for the ranking (default round-robin)")
+    new.add_argument("--rubric", choices=RUBRICS, default="default", help="default or cpsycoun (default default)")
+    new.add_argument("--name", help="session name (default: the models)")
+    new.add_argument("--system", metavar="TEXT", help="system prompt (default: none)")
+    new.add_argument("--max-tokens", type=int, default=512, help="answer length (default 512)")
+    new.add_argument("--seed", type=int, default=1234, help="generation seed (default 1234)")
+    new.add_argument("--side-seed", type=int, help="seed of the pair and side draws (default: random, recorded)")
+    new.add_argument("--open", action="store_true", help="show the model names (default: blind)")
+    new.add_argument("--pregenerate", action="store_true",
+                     help="also start a detached job that generates every answer the session can show")
+    new.add_argument("--json", action="store_true", help="machine-readable output")
+    listing = actions.add_parser("list", help="the sessions, newest first, with each rater's progress")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    show = actions.add_parser("show", help="one session: its models and schedule, progress per rater and per pair")
+    show.add_argument("session", metavar="S", help="session id, name or unique id prefix")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    for subparser in actions.choices.values():
+        subparser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    from core.base.db import open_workspace
+    from core.base.workspace import resolve
+
+    workspace = open_workspace(resolve(args.workspace, must_exist=True))
+    if args.session_command == "new":
+        return _new(args, workspace)
+    if args.session_command == "list":
+        return _list(args, workspace)
+    return _show(args, workspace)
+
+
+def _new(args: argparse.Namespace, workspace: Any) -> int:
+    from dataclasses import replace
+
+    from core.arena.prompts import register_prompt_set
+    from core.arena.sessions import DEFAULT_PARAMS, create_session, parity_warnings
+    from core.base.errors import MhbenchError
+    from core.models.targets import sync_catalog
+
+    models = [ref.strip() for ref in args.models.split(",") if ref.strip()]
+    if len(models) < 2:
+        raise MhbenchError(f"--models names {len(models)} model(s).", fix="list 2 to 16 models: --models A,B,C.")
+    sync_catalog(workspace)
+    prompt_set = register_prompt_set(workspace, args.prompts)
+    params = replace(DEFAULT_PARAMS, max_tokens=args.max_tokens, seed=args.seed)
+    session = create_session(workspace, prompt_set.id, *models, schedule=args.schedule, system_prompt=args.system,
+                             params=params, rubric=args.rubric, blind=not args.open, side_seed=args.side_seed,
+                             created_by=args.rater, name=args.name)
+    job = None
+    if args.pregenerate:
+        from core.arena.pregenerate import start_pregeneration
+
+        job = start_pregeneration(workspace, session.id).id
+    warnings = parity_warnings(workspace, session.models)
+    if args.json:
+        print(json.dumps({**session_dict(session), "pregenerate_job": job, "warnings": warnings},
+                         ensure_ascii=False, indent=2))
+        return 0
+    print(session.id)
+    for warning in warnings:
+        print(f"mhbench: warning: {warning}", file=sys.stderr)
+    print(f"mhbench: {session.schedule} session of {len(session.models)} models on {len(prompt_set.prompts)} "
+          f"prompts{f'; pre-generating (job {job})' if job else ''}. Rate it in the Arena: "
+          f"`mhbench --rater NAME` (F5).", file=sys.stderr)
+    return 0
+
+
+def _list(args: argparse.Namespace, workspace: Any) -> int:
+    from core.arena.sessions import list_sessions, session_summary
+
+    sessions = list_sessions(workspace)
+    summaries = [(session, session_summary(workspace, session)) for session in sessions]
+    if args.json:
+        print(json.dumps([{**session_dict(session), "items": summary["items"], "raters": summary["raters"]}
+                          for session, summary in summaries], ensure_ascii=False, indent=2))
+        return 0
+    if not sessions:
+        print("no sessions yet: `mhbench session new --models A,B[,C...]`, or the Arena (F5).")
+        return 0
+    print(f"{'session':<16} {'schedule':<11} {'models':>6} {'items':>6}  {'created':<16}  name · progress")
+    for session, summary in summaries:
+        done = ", ".join(f"{rater} {n}" for rater, n in summary["raters"].items()) or "not rated"
+        print(f"{session.id:<16} {session.schedule:<11} {len(session.models):>6} {summary['items']:>6}  "
+              f"{session.created_at[:16]:<16}  {session.name} · {done}")
+    return 0
+
+
+def _show(args: argparse.Namespace, workspace: Any) -> int:
+    from core.arena.progress import session_progress
+    from core.arena.sessions import get_session
+
+    progress = session_progress(workspace, get_session(workspace, args.session))
+    if args.json:
+        print(json.dumps(progress_dict(progress), ensure_ascii=False, indent=2))
+    else:
+        print(progress_text(progress))
+    return 0
+
+
+def session_dict(session: Session) -> dict[str, Any]:
+    return {"id": session.id, "name": session.name, "models": list(session.models), "schedule": session.schedule,
+            "prompt_set": session.prompt_set_id, "rubric": session.rubric, "blind": session.blind,
+            "side_seed": session.side_seed, "created_by": session.created_by, "created_at": session.created_at}
+
+
+def progress_dict(progress: SessionProgress) -> dict[str, Any]:
+    return {**session_dict(progress.session), "prompts": progress.prompts, "items": progress.items,
+            "comparisons": progress.capacity,
+            "raters": [{"rater": r.rater, "rated": r.rated, "of": r.of, "drawn": r.drawn, "judge": r.judge}
+                       for r in progress.raters],
+            "pairs": [{"models": [p.first, p.second], "items": p.items, "ratings": p.ratings,
+                       "wins": [p.first_wins, p.second_wins], "ties": p.ties} for p in progress.pairs]}
+
+
+def progress_text(progress: SessionProgress) -> str:
+    session = progress.session
+    lines = [f"{session.id}  {session.name}",
+             f"  {session.schedule}, {len(session.models)} models, {progress.prompts} prompts, rubric {session.rubric}"
+             f"{', blind' if session.blind else ''}; {progress.items} items drawn of {progress.capacity} "
+             f"(prompt, pair) comparisons",
+             "  models: " + ", ".join(session.models), "", "raters (rated / to rate):"]
+    lines += [f"  {r.rater:<20} {r.rated:>5} / {r.of:<5}{'  judge' if r.judge else ''}" for r in progress.raters] \
+        or ["  none yet"]
+    width = max(len(f"{p.first} vs {p.second}") for p in progress.pairs)
+    lines += ["", "pairs (items drawn, human ratings, first's wins - second's wins, ties):"]
+    lines += [f"  {f'{p.first} vs {p.second}':<{width}}  items {p.items:>4}  ratings {p.ratings:>4}  "
+              f"{p.first_wins:>3}-{p.second_wins:<3} ties {p.ties}" for p in progress.pairs]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+HANDLERS = {"session": cmd_session}
