@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.stats import MeanCI, PositionBias, RatingCI, WinTieLoss, position_bias
+from core.stats import MeanCI, PositionBias, RatingCI, Stopping, WinTieLoss, position_bias, stopping_rule
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class Filters:
     session: str | None = None
     tag: str | None = None
     model: str | None = None
+    include_judges: bool = False
+    """The LLM judges' ratings are pooled with the humans' (asked for; never by default)."""
 
     @property
     def active(self) -> bool:
@@ -115,6 +117,8 @@ class Results:
         default_factory=lambda: Agreement("", "preference", "nominal", math.nan, 0, 0, 0))
     raters: tuple[RaterSummary, ...] = ()
     overlap: tuple[Overlap, ...] = ()
+    stopping: Stopping = field(default_factory=lambda: stopping_rule({}, 0))
+    """Is the top model separated from the second at 95 %, and roughly how many more ratings until it is."""
 
     @property
     def models(self) -> tuple[str, ...]:

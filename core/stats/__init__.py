@@ -17,6 +17,8 @@ of question:
   agreement, coincidence-matrix formulation.
 * :mod:`~core.stats.overlap`: :func:`bleu4` and :func:`rouge_l`, overlap with
   a reference answer on jieba words.
+* :mod:`~core.stats.stopping`: :func:`stopping_rule`, whether the top model is
+  separated from the second at 95 % and how many more ratings that roughly needs.
 
 numpy is imported at module top; scipy is not needed, and jieba is imported only
 inside the text metrics, so importing ``core`` stays light.
@@ -29,12 +31,14 @@ from core.stats.battles import Battle, PositionBias, Winner, WinTieLoss, positio
 from core.stats.bootstrap import MeanCI, mean_ci
 from core.stats.bradley_terry import RatingCI, bootstrap_bradley_terry, bradley_terry
 from core.stats.overlap import bleu4, rouge_l
+from core.stats.stopping import Stopping, stopping_rule
 
 __all__ = [
     "Battle",
     "MeanCI",
     "PositionBias",
     "RatingCI",
+    "Stopping",
     "WinTieLoss",
     "Winner",
     "bleu4",
@@ -44,5 +48,6 @@ __all__ = [
     "mean_ci",
     "position_bias",
     "rouge_l",
+    "stopping_rule",
     "win_matrix",
 ]

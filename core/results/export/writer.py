@@ -94,10 +94,12 @@ def export(
     format: ExportFormat = "csv",
     session: str | None = None,
     rater: str | None = None,
+    include_judges: bool = False,
 ) -> int:
     """Write the current ratings of ``workspace`` as ``what`` to ``out``; the number of rows written.
 
-    ``session`` (an id, name or unique id prefix) and ``rater`` narrow the export. ``out``
+    ``session`` (an id, name or unique id prefix) and ``rater`` narrow the export; the LLM
+    judges' ratings are included only with ``include_judges`` (or when ``rater`` names one). ``out``
     is replaced atomically, its folders created; an existing folder gets a dated file inside.
     """
     if what not in EXPORT_KINDS:
@@ -115,7 +117,8 @@ def export(
     write = _write_csv if format == "csv" else _write_jsonl
     try:
         if workspace.db_path.is_file():
-            count = _export_from_db(workspace, what, temporary, _Cells(format), write, session, rater)
+            count = _export_from_db(workspace, what, temporary, _Cells(format), write, session, rater,
+                                    include_judges)
         elif session is not None or rater is not None:
             noun = f"session '{session}'" if session is not None else f"ratings by rater '{rater}'"
             raise MhbenchError(f"no {noun}: the workspace has no database yet.", path=workspace.root,
@@ -133,7 +136,7 @@ def export(
 
 def _export_from_db(workspace: Workspace, what: ExportKind, path: Path, cells: _Cells,
                     write: Callable[[Path, Sequence[str], Iterable[Row]], int],
-                    session: str | None, rater: str | None) -> int:
+                    session: str | None, rater: str | None, include_judges: bool = False) -> int:
     from core.base.db import connect
 
     connection = connect(workspace.db_path)
@@ -141,7 +144,7 @@ def _export_from_db(workspace: Workspace, what: ExportKind, path: Path, cells: _
         # One read transaction: the ratings and the texts they show are one snapshot while raters go on writing.
         connection.execute("BEGIN")
         try:
-            query = _resolve_filters(connection, session, rater)
+            query = _resolve_filters(connection, session, rater, include_judges)
             return write(path, COLUMNS[what], _checked(COLUMNS[what], _ROWS[what](connection, cells, query)))
         finally:
             connection.execute("COMMIT")
