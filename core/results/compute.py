@@ -113,8 +113,7 @@ def compute_results(
     tags_of = _cached(lambda raw: tuple(str(t) for t in json.loads(raw)))
     values = _filter_values(rows, tags_of)
     filters = Filters(rater=_check(rater, values.raters, "rater"), session=_resolve_session(session, values),
-                      tag=_check(tag, values.tags, "tag"), model=_check(model, values.models, "model"),
-                      include_judges=include_judges or is_judge(rater))
+                      tag=_check(tag, values.tags, "tag"), model=_check(model, values.models, "model"))
     chosen = [row for row in rows if _keep(row, filters, tags_of)]
     scores_of = _cached(lambda raw: {str(k): float(v) for k, v in json.loads(raw).items()})
     battles = [Battle(row["left_model"], row["right_model"], WINNERS[row["preference"]]) for row in chosen]
@@ -139,6 +138,7 @@ def compute_results(
         preference_agreement=_preference_agreement(chosen),
         raters=_rater_summaries(chosen),
         overlap=_overlaps(chosen, texts),
+        include_judges=include_judges or is_judge(rater),
         stopping=stopping_rule({s.model: s.rating for s in standings}, len(battles)),
     )
 

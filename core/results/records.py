@@ -17,9 +17,6 @@ class Filters:
     session: str | None = None
     tag: str | None = None
     model: str | None = None
-    include_judges: bool = False
-    """The LLM judges' ratings are pooled with the humans' (asked for; never by default)."""
-
     @property
     def active(self) -> bool:
         return any((self.rater, self.session, self.tag, self.model))
@@ -117,6 +114,8 @@ class Results:
         default_factory=lambda: Agreement("", "preference", "nominal", math.nan, 0, 0, 0))
     raters: tuple[RaterSummary, ...] = ()
     overlap: tuple[Overlap, ...] = ()
+    include_judges: bool = False
+    """The LLM judges' ratings are pooled with the humans' (asked for; never by default)."""
     stopping: Stopping = field(default_factory=lambda: stopping_rule({}, 0))
     """Is the top model separated from the second at 95 %, and roughly how many more ratings until it is."""
 

@@ -56,7 +56,7 @@ def results_text(results: Results) -> str:
     lines = [f"{results.ratings} current ratings" + (f" ({active})" if active else "")]
     if not results.ratings:
         return lines[0] + ": nothing to report yet. Rate some items in the Arena (F5)."
-    if f.include_judges:
+    if results.include_judges:
         lines[0] += ", LLM judges included"
     lines += ["", "Bradley–Terry (Elo scale, 95% bootstrap CI)"]
     for rank, s in enumerate(results.standings, 1):

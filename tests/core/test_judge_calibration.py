@@ -44,8 +44,12 @@ def _noisy(scores: dict[str, int], rng: random.Random) -> dict[str, int]:
 
 @pytest.fixture()
 def rated(tmp_path: Path) -> tuple[Workspace, str, list[RatingInput]]:
+    return build_rated(tmp_path / "ws")
+
+
+def build_rated(root: Path) -> tuple[Workspace, str, list[RatingInput]]:
     """Two humans (h2 a noisy copy of h1) on 12 items; the judge copies h1 exactly."""
-    workspace = open_workspace(Workspace(tmp_path / "ws"))
+    workspace = open_workspace(Workspace(root))
     a = register_endpoint(workspace, "m-a", "http://127.0.0.1:9/a").id
     b = register_endpoint(workspace, "m-b", "http://127.0.0.1:9/b").id
     register_endpoint(workspace, "m-judge", "http://127.0.0.1:9/j")
@@ -103,7 +107,7 @@ def test_judges_are_left_out_of_the_leaderboard_and_exports_unless_asked(rated, 
     workspace, _session_id, _inputs = rated
     humans = compute_results(workspace, rounds=50)
     assert [r.rater for r in humans.raters] == ["h1", "h2"] and humans.ratings == 24
-    assert not humans.filters.include_judges and "judges included" not in results_text(humans)
+    assert not humans.include_judges and "judges included" not in results_text(humans)
     pooled = compute_results(workspace, rounds=50, include_judges=True)
     assert [r.rater for r in pooled.raters] == ["h1", "h2", JUDGE] and pooled.ratings == 36
     assert "LLM judges included" in results_text(pooled)

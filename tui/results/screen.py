@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from tui.messages import ActionFinished, ResultsComputed
 from tui.modes import mode_title
+from tui.results.calibration import CalibrationPane, stopping_view
 from tui.results.hbars import Bar, HBars, clip
 
 if TYPE_CHECKING:
@@ -31,9 +32,9 @@ if TYPE_CHECKING:
     from core.stats import MeanCI
 
 FILTERS = ("rater", "session", "tag", "model")
-TABS = ("tab-board", "tab-matrix", "tab-chart", "tab-stats")
+TABS = ("tab-board", "tab-matrix", "tab-chart", "tab-stats", "tab-judges")
 FOCUS = {"tab-board": "#results-board", "tab-matrix": "#results-matrix", "tab-chart": "#results-chart-box",
-         "tab-stats": "#results-stats-box"}
+         "tab-stats": "#results-stats-box", "tab-judges": "#results-judges-box"}
 SHORT = {"empathy": "emp", "professionalism": "prof", "comprehensiveness": "comp", "authenticity": "auth",
          "safety": "safety"}
 REFRESH_S = 10.0
@@ -68,6 +69,7 @@ class ResultsScreen(Screen[None]):
         Binding("c", "next_metric", "Chart", show=False, id="results.chart_metric"),
         Binding("r", "recompute", "Redo", show=False, id="results.recompute"),
         Binding("e", "export", "Export", id="results.export"),
+        Binding("j", "toggle_judges", "Judges", show=False, id="results.include_judges"),
     ]
 
     def __init__(self) -> None:
@@ -87,6 +89,7 @@ class ResultsScreen(Screen[None]):
         yield Header()
         yield Static("", id="results-filters", markup=False)
         yield Static("reading the ratings…", id="results-status", markup=False)
+        yield Static("", id="results-stopping", markup=False)
         with TabbedContent(id="results-tabs", initial="tab-board"):
             with TabPane("Leaderboard", id="tab-board"):
                 yield DataTable(id="results-board", cursor_type="row", zebra_stripes=True)
@@ -96,6 +99,8 @@ class ResultsScreen(Screen[None]):
                 yield HBars(id="results-chart")
             with TabPane("Stats", id="tab-stats"), VerticalScroll(id="results-stats-box"):
                 yield Static("", id="results-stats", markup=False)
+            with TabPane("Judges", id="tab-judges"):
+                yield CalibrationPane(id="results-judges-box")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -131,7 +136,8 @@ class ResultsScreen(Screen[None]):
                 self.post_message(ResultsComputed(None, filters, key, None, unchanged=True))
                 return
             results = compute_results(self.workspace, rater=filters["rater"], session=filters["session"],
-                                      tag=filters["tag"], model=filters["model"])
+                                      tag=filters["tag"], model=filters["model"],
+                                      include_judges=bool(filters.get("judges")))
         except MhbenchError as error:
             self.post_message(ResultsComputed(None, filters, key, str(error)))
             return
@@ -167,6 +173,12 @@ class ResultsScreen(Screen[None]):
         self.show_filters()
         self.recompute()
 
+    def action_toggle_judges(self) -> None:
+        """Pool the LLM judges' ratings with the humans' in the numbers (off: humans only)."""
+        self.filters["judges"] = None if self.filters.get("judges") else "on"
+        self.show_filters()
+        self.recompute()
+
     def action_recompute(self) -> None:
         self.recompute(force=True)
 
@@ -184,10 +196,10 @@ class ResultsScreen(Screen[None]):
         if self.filters["tag"] or self.filters["model"]:
             self.notify("exports honour the rater and session filters only; the tag and model filters are ignored.",
                         title="Export", severity="warning")
-        self.run_export(self.filters["rater"], self.filters["session"])
+        self.run_export(self.filters["rater"], self.filters["session"], bool(self.filters.get("judges")))
 
     @work(thread=True, group="results-export")
-    def run_export(self, rater: str | None, session: str | None) -> None:
+    def run_export(self, rater: str | None, session: str | None, include_judges: bool = False) -> None:
         from core.base.errors import MhbenchError
         from core.results.export import export
 
@@ -197,7 +209,8 @@ class ResultsScreen(Screen[None]):
         try:
             for what, format in EXPORTS:
                 out = self.workspace.exports_dir / f"{what}{suffix}.{format}"
-                rows = export(self.workspace, what, out, format=format, session=session, rater=rater)
+                rows = export(self.workspace, what, out, format=format, session=session, rater=rater,
+                              include_judges=include_judges)
                 written.append(f"{out.name} ({rows} rows)")
         except MhbenchError as error:
             self.post_message(ActionFinished("Export", "", str(error)))
@@ -235,6 +248,9 @@ class ResultsScreen(Screen[None]):
             text.append(self.filter_label(name), style="reverse" if self.filters[name] else "")
             text.append("  ")
         text.append("0 clears", style="dim")
+        text.append("  j judges: ", style="dim")
+        text.append("in" if self.filters.get("judges") else "out", style="reverse" if self.filters.get("judges")
+                    else "")
         self.query_one("#results-filters", Static).update(text)
 
     def show_status(self) -> None:
@@ -271,6 +287,8 @@ class ResultsScreen(Screen[None]):
         self.draw_chart()
         assert self.results is not None
         self.query_one("#results-stats", Static).update(self.stats_text(self.results))
+        self.query_one("#results-stopping", Static).update(stopping_view(self.results))
+        self.query_one(CalibrationPane).recompute(self.workspace, self.filters["session"])
         self.show_filters()
 
     def draw_board(self) -> None:
