@@ -40,7 +40,7 @@ def _rows(workspace, judge: str) -> list[sqlite3.Row]:
         return connection.execute("SELECT * FROM judgements WHERE judge = ? ORDER BY id", (judge,)).fetchall()
 
 
-def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp_path: Path) -> None:
+def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp_path: Path, capsys) -> None:
     from core.models.serving import list_servers, stop_server
 
     workspace, f16, q8 = _two_ggufs(tmp_path / "ws")
@@ -106,6 +106,14 @@ def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp
             r["item_position"] for r in rows if r["parsed"] and r["orientation"] == "swapped"}
         assert summary.consistency.pairs == len(both)
         assert "position consistency" in second_log.splitlines()[-1]
+        # The command line: a third run finds nothing to ask and reports the same summary.
+        from tui.cli import main
+
+        assert main(["--workspace", str(workspace.root), "judge", session.id, "--model", q8, "--both-orders",
+                     "--wait", "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["status"] == "finished" and data["asked"] == 2 * ITEMS and data["failed"] == summary.failed
+        assert data["unanswered"] == 1 and data["judge"] == judge
         # The judge stays out of the humans' numbers; the calibration lists it with its failures.
         assert compute_results(workspace, rounds=20).ratings == 0
         text = calibration_text(compute_calibration(workspace, session=session.id))
