@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-
-def say(message: str) -> None:
-    print(f"mhbench: {message}", file=sys.stderr, flush=True)
+from tui.cli_export import say
 
 
 def add_commands(commands: Any) -> None:
