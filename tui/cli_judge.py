@@ -29,6 +29,9 @@ def add_commands(commands: Any) -> None:
     judge.add_argument("--both-orders", action="store_true",
                        help="ask each item a second time with the sides swapped; reports position consistency")
     judge.add_argument("--max-tokens", type=int, default=512, metavar="N", help="reply length limit (default 512)")
+    judge.add_argument("--constrain", action="store_true",
+                       help="ask the server to decode only replies that fit the reply's JSON schema (llama.cpp's "
+                            "response_format); a judge of its own name, judge:<model>:zh-v1+schema")
     judge.add_argument("--wait", action="store_true", help="wait for the job to end and print the judge's summary")
     judge.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -49,8 +52,8 @@ def cmd_judge(args: argparse.Namespace) -> int:
         say(f"{len(missing)} of {len(cases) + len(missing)} items lack a stored answer and are skipped; "
             f"{missing_answers_fix(session)}")
     job = start_judge(workspace, session.id, args.model, rubric_name=args.rubric, both_orders=args.both_orders,
-                      max_tokens=args.max_tokens)
-    judge = judge_name(get_model(workspace, args.model).id)
+                      max_tokens=args.max_tokens, constrain=args.constrain)
+    judge = judge_name(get_model(workspace, args.model).id, constrained=args.constrain)
     data: dict[str, Any] = {"job": job.id, "judge": judge, "session": session.id, "log": str(job.stdout_path),
                             "items": len(cases), "unanswered": len(missing)}
     if not args.wait:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.arena.judge.parse import ParseFailure, Verdict, parse_reply
-from core.arena.judge.prompt import build_prompt, judge_name, reply_template
+from core.arena.judge.prompt import build_prompt, judge_name, reply_schema, reply_template
 from core.arena.rubric import CPSYCOUN_RUBRIC, DEFAULT_RUBRIC
 
 GOOD = '{"A": {"empathy": 4, "professionalism": 3, "safe": 1}, "B": {"empathy": 2, "professionalism": 2, "safe": 0}, ' \
@@ -88,3 +88,17 @@ def test_the_prompt_states_the_rubric_in_chinese_and_the_reply_shape() -> None:
     # The template the prompt shows is itself a reply shape the parser reads (with numbers filled in).
     filled = reply_template(DEFAULT_RUBRIC).replace("整数", "1")
     assert isinstance(parse_reply(filled, DEFAULT_RUBRIC), Verdict)
+
+
+@pytest.mark.parametrize("rubric", [DEFAULT_RUBRIC, CPSYCOUN_RUBRIC], ids=["default", "cpsycoun"])
+def test_every_reply_the_schema_allows_parses_to_its_own_values(rubric) -> None:
+    import json
+
+    schema = reply_schema(rubric)
+    side = schema["properties"]["A"]["properties"]
+    for pick, preference in ((0, "A"), (-1, "both_bad")):
+        values = {key: spec["enum"][pick] for key, spec in side.items()}
+        reply = json.dumps({"A": values, "B": values, "preference": preference})
+        verdict = parse_reply(reply, rubric)
+        assert isinstance(verdict, Verdict) and dict(verdict.left) == values
+    assert judge_name("m", constrained=True) == "judge:m:zh-v1+schema"

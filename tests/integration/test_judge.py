@@ -118,6 +118,25 @@ def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp
         assert compute_results(workspace, rounds=20).ratings == 0
         text = calibration_text(compute_calibration(workspace, session=session.id))
         assert judge in text and f"{summary.asked} asked" in text
+
+        # Constrained to the reply's schema (llama.cpp's response_format), even the tiny model's replies parse:
+        # exact scores in range, ratings stored through the RatingStore, and a position consistency computed.
+        strict = judge_name(q8, constrained=True)
+        done = wait_job(workspace, start_judge(workspace, session.id, q8, both_orders=True, max_tokens=256,
+                                               constrain=True).id, 300)
+        assert done.status == "finished", done.stdout_path.read_text(errors="replace")[-3000:]
+        strict_rows = _rows(workspace, strict)
+        assert len(strict_rows) == 2 * ITEMS and strict == f"judge:{q8}:zh-v1+schema"
+        parsed = [r for r in strict_rows if r["parsed"]]
+        assert parsed, [r["failure"] for r in strict_rows]
+        for row in parsed:
+            for scores in (json.loads(row["left_scores"]), json.loads(row["right_scores"])):
+                assert set(scores) == {"empathy", "professionalism", "safe"}
+                assert 1 <= scores["empathy"] <= 5 and 1 <= scores["professionalism"] <= 5 and scores["safe"] in (0, 1)
+        (strict_summary,) = [s for s in judge_summaries(workspace, session.id) if s.judge == strict]
+        assert strict_summary.parsed == len(parsed) and strict_summary.consistency.pairs >= 1
+        assert len(current_ratings(workspace, rater=strict)) == sum(1 for r in parsed if r["orientation"] == "shown")
+        assert "position consistency" in done.stdout_path.read_text(encoding="utf-8").splitlines()[-1]
     finally:
         for server in list_servers(workspace, active_only=True):
             stop_server(workspace, server.id, timeout=20)

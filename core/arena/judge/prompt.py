@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from core.arena.rubric import Rubric
 from core.base.errors import MhbenchError, did_you_mean
 from core.models.client import Message
 
 CURRENT_VERSION = "zh-v1"
+SCHEMA_SUFFIX = "+schema"
+"""Added to the version in the judge's name when its reply was constrained to :func:`reply_schema`."""
 JUDGE_PREFIX = "judge:"
 """Every judge's rater name starts so; no human rater id may (see :func:`is_judge`)."""
 
@@ -94,9 +97,29 @@ def build_prompt(rubric: Rubric, prompt: str, left: str, right: str, version: st
     return JudgePrompt(version, builder(rubric, prompt, left, right))
 
 
-def judge_name(model_id: str, version: str = CURRENT_VERSION) -> str:
-    """The judge's rater name: a rater of its own kind, apart from the humans."""
-    return f"{JUDGE_PREFIX}{model_id}:{version}"
+def reply_schema(rubric: Rubric) -> dict[str, Any]:
+    """The reply's JSON schema, for servers that constrain decoding to one (llama.cpp's ``response_format``).
+
+    Scores are enums of the scale's integers: llama.cpp's schema-to-grammar converter
+    does not enforce ``minimum``/``maximum``, and an enum says the same exactly.
+    """
+    scales = [(d.key, d.low, d.high) for d in rubric.dimensions]
+    if not rubric.safety_scored:
+        scales.append((rubric.safety_key, 0, 1))
+    side = {"type": "object", "properties": {key: {"enum": list(range(low, high + 1))} for key, low, high in scales},
+            "required": [key for key, _, _ in scales], "additionalProperties": False}
+    return {"type": "object", "properties": {"A": side, "B": side,
+                                             "preference": {"enum": ["A", "B", "tie", "both_bad"]}},
+            "required": ["A", "B", "preference"], "additionalProperties": False}
+
+
+def judge_name(model_id: str, version: str = CURRENT_VERSION, *, constrained: bool = False) -> str:
+    """The judge's rater name: a rater of its own kind, apart from the humans.
+
+    A constrained reply is a different judge (``zh-v1+schema``): the same model and prompt
+    decode differently when the server may only emit the schema.
+    """
+    return f"{JUDGE_PREFIX}{model_id}:{version}{SCHEMA_SUFFIX if constrained else ''}"
 
 
 def is_judge(rater: str | None) -> bool:

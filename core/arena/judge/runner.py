@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.arena.judge.parse import ParseFailure, Verdict, parse_reply
-from core.arena.judge.prompt import CURRENT_VERSION, build_prompt, judge_name
+from core.arena.judge.prompt import CURRENT_VERSION, build_prompt, judge_name, reply_schema
 from core.arena.judge.store import Judgement, JudgeSummary, Orientation, judge_summaries, judged, record, unlinked
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
@@ -92,9 +92,14 @@ async def run_judge(
     rubric_name: str | None = None,
     both_orders: bool = False,
     max_tokens: int = JUDGE_MAX_TOKENS,
+    constrain: bool = False,
     say: Callable[[str], None] = lambda text: print(text, flush=True),
 ) -> JudgeSummary:
-    """Judge what is not judged yet; returns the judge's summary over the whole session."""
+    """Judge what is not judged yet; returns the judge's summary over the whole session.
+
+    ``constrain``: ask the server to decode only replies that fit :func:`reply_schema`
+    (``response_format``; llama.cpp's server honours it), a judge of its own name.
+    """
     from core.arena.judge.store import link_rating
     from core.arena.ratings import RatingStore
     from core.arena.rubric import get_rubric
@@ -106,7 +111,8 @@ async def run_judge(
     session = get_session(workspace, session_ref)
     rubric = get_rubric(rubric_name or session.rubric)
     model_id = get_model(workspace, model_ref).id
-    judge = judge_name(model_id, CURRENT_VERSION)
+    judge = judge_name(model_id, CURRENT_VERSION, constrained=constrain)
+    extra = {"response_format": {"type": "json_object", "schema": reply_schema(rubric)}} if constrain else {}
     cases, missing = answered_cases(workspace, session)
     if not cases:
         raise MhbenchError(f"session {session.id} has no item with both answers stored.",
@@ -133,8 +139,8 @@ async def run_judge(
             shown = (case.left, case.right) if order == "shown" else (case.right, case.left)
             prompt = build_prompt(rubric, case.item.prompt, shown[0].text, shown[1].text)
             started = time.monotonic()
-            reply, _stats = await complete(target.base_url, ChatRequest(list(prompt.messages), judge_params(max_tokens),
-                                                                        target.model), api_key=target.api_key)
+            request = ChatRequest(list(prompt.messages), judge_params(max_tokens), target.model, extra=extra)
+            reply, _stats = await complete(target.base_url, request, api_key=target.api_key)
             seconds = round(time.monotonic() - started, 3)
             outcome: Verdict | ParseFailure = parse_reply(reply, rubric)
             judgement_id = record(workspace, Judgement(
@@ -161,7 +167,7 @@ def summary_line(summary: JudgeSummary) -> str:
 
 
 def start_judge(workspace: Workspace, session_ref: str, model_ref: str, *, rubric_name: str | None = None,
-                both_orders: bool = False, max_tokens: int = JUDGE_MAX_TOKENS) -> Job:
+                both_orders: bool = False, max_tokens: int = JUDGE_MAX_TOKENS, constrain: bool = False) -> Job:
     """Check what can be judged, then start the detached job; it shows in the Models screen's jobs."""
     from core.arena.rubric import get_rubric
     from core.arena.sessions import get_session
@@ -176,7 +182,8 @@ def start_judge(workspace: Workspace, session_ref: str, model_ref: str, *, rubri
         raise MhbenchError(f"session {session.id} has no item with both answers stored.",
                            fix=missing_answers_fix(session))
     argv = [sys.executable, "-m", "core.arena.judge.runner", str(workspace.root), session.id, model_id,
-            "--rubric", rubric.name, "--max-tokens", str(max_tokens)] + (["--both-orders"] if both_orders else [])
+            "--rubric", rubric.name, "--max-tokens", str(max_tokens)] + (["--both-orders"] if both_orders else []) \
+        + (["--constrain"] if constrain else [])
     job = new_job_dir(workspace, "judge", f"{session.id}-{model_id}")
     return start_job(workspace, "judge", argv, source_id=session.id, job=job, env={"PYTHONUNBUFFERED": "1"})
 
@@ -189,10 +196,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rubric")
     parser.add_argument("--both-orders", action="store_true")
     parser.add_argument("--max-tokens", type=int, default=JUDGE_MAX_TOKENS)
+    parser.add_argument("--constrain", action="store_true")
     args = parser.parse_args(argv)
     try:
         asyncio.run(run_judge(Workspace(Path(args.workspace)), args.session, args.model, rubric_name=args.rubric,
-                              both_orders=args.both_orders, max_tokens=args.max_tokens))
+                              both_orders=args.both_orders, max_tokens=args.max_tokens, constrain=args.constrain))
     except MhbenchError as error:
         print(f"mhbench: error: {error}", file=sys.stderr)
         return 1
