@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal
 
+import numpy as np
+
 from core.arena.judge.prompt import is_judge
 from core.arena.judge.store import JudgeSummary, judge_summaries
 from core.arena.rubric import RUBRICS
@@ -98,9 +100,11 @@ def pair_agreement(pairs: Sequence[tuple[float, float]], level: Level, units: in
     """α, exact and within-one over ``pairs``, each pair one comparison of two raters on one unit."""
     if not pairs:
         return PairAgreement(math.nan, math.nan, None if level == "nominal" else math.nan, 0, units)
-    alpha = krippendorff_alpha([[a for a, _ in pairs], [b for _, b in pairs]], level=level)
-    exact = sum(a == b for a, b in pairs) / len(pairs)
-    within = None if level == "nominal" else sum(abs(a - b) <= 1 for a, b in pairs) / len(pairs)
+    values = np.asarray(pairs, dtype=np.float64)
+    alpha = krippendorff_alpha(values.T.tolist(), level=level)
+    distance = np.abs(values[:, 0] - values[:, 1])
+    exact = float(np.mean(distance == 0))
+    within = None if level == "nominal" else float(np.mean(distance <= 1))
     return PairAgreement(alpha, exact, within, len(pairs), units)
 
 
@@ -119,19 +123,21 @@ def _human_agreement(units: Units, humans: Sequence[str], level: Level) -> PairA
 def calibrate_dimension(units: Units, judge: str, humans: Sequence[str], dimension: str,
                         level: Level) -> DimensionCalibration:
     """One dimension's judge–human and human–human agreement on the units ``judge`` rated with a human."""
-    mine = {key: unit for key, unit in units.items() if judge in unit and any(h in unit for h in humans)}
-    pairs = [(unit[judge], unit[h]) for unit in mine.values() for h in humans if h in unit]
-    per_human = []
-    for human in humans:
-        with_judge = [(unit[judge], unit[human]) for unit in mine.values() if human in unit]
-        if not with_judge:
-            continue
-        others = [(unit[human], unit[o]) for unit in mine.values() if human in unit
-                  for o in humans if o != human and o in unit]
-        per_human.append(HumanCalibration(
-            human, pair_agreement(with_judge, level, len(with_judge)),
-            pair_agreement(others, level, sum(1 for unit in mine.values() if human in unit and
-                                              any(o in unit for o in humans if o != human)))))
+    human_set = frozenset(humans)
+    mine = {key: unit for key, unit in units.items() if judge in unit and not human_set.isdisjoint(unit)}
+    with_judge: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    others: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    shared: dict[str, int] = defaultdict(int)
+    for unit in mine.values():
+        present = [h for h in humans if h in unit]
+        for human in present:  # one pass: each human against the judge, and against the other humans here
+            with_judge[human].append((unit[judge], unit[human]))
+            others[human].extend((unit[human], unit[o]) for o in present if o != human)
+            shared[human] += len(present) > 1
+    pairs = [pair for human in humans for pair in with_judge[human]]
+    per_human = [HumanCalibration(human, pair_agreement(with_judge[human], level, len(with_judge[human])),
+                                  pair_agreement(others[human], level, shared[human]))
+                 for human in humans if with_judge[human]]
     return DimensionCalibration(dimension, level, pair_agreement(pairs, level, len(mine)),
                                 _human_agreement(mine, humans, level), tuple(per_human))
 
@@ -159,6 +165,7 @@ def compute_calibration(workspace: Workspace, *, session: str | None = None) -> 
     scores: dict[tuple[str, str], dict[Any, dict[str, float]]] = defaultdict(dict)
     preferences: dict[str, dict[Any, dict[str, float]]] = defaultdict(dict)
     judged: dict[str, set[str]] = defaultdict(set)
+    parsed: dict[str, dict[str, Any]] = {}
     for row in rows:
         rubric = RUBRICS.get(row["rubric"])
         if rubric is None:
@@ -168,7 +175,9 @@ def compute_calibration(workspace: Workspace, *, session: str | None = None) -> 
             judged[rater].add(rubric.name)
         for side, raw, response in (("left", row["left_scores"], row["left_response_id"]),
                                     ("right", row["right_scores"], row["right_response_id"])):
-            values = json.loads(raw)
+            values = parsed.get(raw)
+            if values is None:  # score texts repeat across many ratings
+                values = parsed[raw] = json.loads(raw)
             unit = (row["session_id"], row["item_position"], row["turn"], side, response)
             for dimension in rubric.dimensions:
                 if dimension.key in values:
