@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import work
 from textual.containers import VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Static
 
 from tui.results.hbars import clip
@@ -80,6 +81,63 @@ def stopping_view(results: Results) -> Text:
     if not results.ratings or stop.second is None:
         return Text("")
     return Text("stop: " + stopping_text(stop), style="green" if stop.separated else "yellow")
+
+
+JUDGE_MODES = ("shown order only", "both orders (position consistency)",
+               "both orders, reply constrained to the JSON schema")
+
+
+def start_judge_dialogs(screen: Screen[None], workspace: Workspace, session: str | None) -> None:
+    """``g`` in Results: choose the session (unless filtered to one), the judge model and the mode, then start the
+    detached judge job. Reads the catalog in a thread; the dialogs run on the UI thread."""
+
+    def read() -> None:
+        from core.arena.sessions import list_sessions
+        from core.models import list_models
+
+        sessions = [s.id for s in list_sessions(workspace)]
+        models = [m.id for m in list_models(workspace) if not m.missing]
+        screen.app.call_from_thread(ask, sessions, models)
+
+    def ask(sessions: list[str], models: list[str]) -> None:
+        from tui.shell.dialogs import Choose
+
+        if not sessions or not models:
+            screen.notify("a judge needs a session with stored answers and a catalog model.", title="Judge",
+                          severity="warning")
+            return
+
+        def with_session(chosen: str | None) -> None:
+            if chosen is not None:
+                screen.app.push_screen(Choose(f"Judge session {chosen} with:", models),
+                                       lambda model: with_model(chosen, model))
+
+        def with_model(chosen: str, model: str | None) -> None:
+            if model is not None:
+                screen.app.push_screen(Choose(f"Judge {chosen} with {model}:", JUDGE_MODES),
+                                       lambda mode: mode is not None and start(chosen, model, JUDGE_MODES.index(mode)))
+
+        if session is not None:
+            with_session(session)
+        else:
+            screen.app.push_screen(Choose("Judge which session (stored answers only)?", sessions), with_session)
+
+    def start(chosen: str, model: str, mode: int) -> None:
+        screen.run_worker(lambda: launch(chosen, model, mode), thread=True, group="results-judge")
+
+    def launch(chosen: str, model: str, mode: int) -> None:
+        from core.arena.judge.runner import start_judge
+        from core.base.errors import MhbenchError
+
+        try:
+            job = start_judge(workspace, chosen, model, both_orders=mode > 0, constrain=mode == 2)
+        except MhbenchError as error:
+            screen.app.call_from_thread(screen.notify, str(error), title="Judge", severity="error", timeout=15)
+            return
+        screen.app.call_from_thread(screen.notify, f"job {job.id} started; the Judges tab shows its results "
+                                    f"(log: {job.stdout_path})", title="Judge", timeout=10)
+
+    screen.run_worker(read, thread=True, group="results-judge")
 
 
 class CalibrationPane(VerticalScroll):

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from tui.messages import ActionFinished, ResultsComputed
 from tui.modes import mode_title
-from tui.results.calibration import CalibrationPane, stopping_view
+from tui.results.calibration import CalibrationPane, start_judge_dialogs, stopping_view
 from tui.results.hbars import Bar, HBars, clip
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class ResultsScreen(Screen[None]):
         Binding("r", "recompute", "Redo", show=False, id="results.recompute"),
         Binding("e", "export", "Export", id="results.export"),
         Binding("j", "toggle_judges", "Judges", show=False, id="results.include_judges"),
+        Binding("g", "judge", "Judge", show=False, id="results.start_judge"),
     ]
 
     def __init__(self) -> None:
@@ -178,6 +179,10 @@ class ResultsScreen(Screen[None]):
         self.filters["judges"] = None if self.filters.get("judges") else "on"
         self.show_filters()
         self.recompute()
+
+    def action_judge(self) -> None:
+        """Start an LLM judge on the filtered session's stored answers (asks the session when unfiltered)."""
+        start_judge_dialogs(self, self.workspace, self.filters["session"])
 
     def action_recompute(self) -> None:
         self.recompute(force=True)
