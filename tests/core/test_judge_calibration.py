@@ -195,3 +195,13 @@ def test_a_database_of_the_previous_schema_migrates_with_its_sessions_and_rating
         assert connection.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 0
     finally:
         connection.close()
+
+
+def test_a_person_cannot_take_a_judges_name(tmp_path: Path) -> None:
+    from core.arena.ratings import remember_rater
+    from core.base.errors import MhbenchError
+
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
+    with pytest.raises(MhbenchError, match="LLM judge's name"):
+        remember_rater(workspace, JUDGE)
+    assert remember_rater(workspace, "judge-kim") == "judge-kim"
