@@ -1,8 +1,10 @@
-"""The Results mode's Judges tab: each LLM judge's agreement with the humans, beside the humans' with each other.
+"""The Results mode's judges and stopping rule: the Judges tab, the ``stop:`` line, and ``g`` to start a judge.
 
-The numbers come from :func:`core.results.compute_calibration`, computed in a thread
-worker whenever the Results screen redraws; this pane only draws them. Judge and rater
-names are user text: shown as plain text.
+The Judges tab shows each LLM judge's agreement with the humans beside the humans' with
+each other; its numbers come from :func:`core.results.compute_calibration`, computed in a
+thread worker whenever the Results screen redraws; this module only draws them and asks,
+through dialogs, what to judge (the job itself is :func:`core.arena.judge.runner.start_judge`).
+Judge and rater names are user text: shown as plain text.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def calibration_view(calibration: Calibration) -> Text:
         out.append(f"  {judge.rubric}, {judge.items} items shared with humans\n", style="dim")
         out.append(f"  {s.asked} asked · {s.parsed} parsed · ")
         out.append(f"{s.failed} parse failures", style="red" if s.failed else "")
-        out.append(" · position consistency ")
+        out.append(" · position consistency " if c.pairs else " · consistency ")
         out.append(f"{_pct(c.rate)} ({c.agree}/{c.pairs})\n" if c.pairs else "– (needs --both-orders)\n",
                    style="" if c.pairs else "dim")
         for d in (*judge.dimensions, judge.preference):
@@ -60,7 +62,10 @@ def calibration_view(calibration: Calibration) -> Text:
             out.append_text(_row("judge–human", d.judge_human))
             out.append_text(_row("human–human", d.human_human))
             for h in d.per_human:
-                out.append_text(_row(f"vs {h.human}", h.judge, dim=True))
+                row = _row(f"vs {h.human}", h.judge, dim=True)
+                row.rstrip()
+                row.append(f"  ({clip(h.human, 8)}–others α {_alpha(h.others.alpha)})\n", style="dim")
+                out.append_text(row)
         for reason, count in list(s.failures.items())[:3]:
             out.append(f"  ×{count} {reason}\n", style="red")
         out.append("\n")
