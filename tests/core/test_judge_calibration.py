@@ -205,3 +205,34 @@ def test_a_person_cannot_take_a_judges_name(tmp_path: Path) -> None:
     with pytest.raises(MhbenchError, match="LLM judge's name"):
         remember_rater(workspace, JUDGE)
     assert remember_rater(workspace, "judge-kim") == "judge-kim"
+
+
+def test_a_resume_stores_the_rating_of_a_judgement_killed_before_its_rating(tmp_path: Path) -> None:
+    """A kill between storing a judgement and its rating: the next run writes the rating, asking nothing again
+    (the judge's endpoint is not even there)."""
+    import asyncio
+
+    from core.arena.judge.runner import run_judge
+    from core.arena.ratings import current_ratings
+
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
+    a = register_endpoint(workspace, "m-a", "http://127.0.0.1:9/a").id
+    b = register_endpoint(workspace, "m-b", "http://127.0.0.1:9/b").id
+    judge_model = register_endpoint(workspace, "m-j", "http://127.0.0.1:9/j").id
+    session = create_session(workspace, register_prompt_set(workspace).id, a, b, side_seed=1)
+    items = session_items(workspace, session.id)
+    verdict = Verdict({"empathy": 4, "professionalism": 3, "safe": 1}, {"empathy": 2, "professionalism": 2, "safe": 1},
+                      "left")
+    for item in items:
+        left, right = (store_response(workspace, session, model, opening_messages(item), "回答", STATS)
+                       for model in (item.left_model, item.right_model))
+        record(workspace, Judgement(session.id, item.position, judge_name(judge_model), judge_model, "zh-v1",
+                                    "default", "shown", left.id, right.id, [], "{}", verdict))
+    said: list[str] = []
+    summary = asyncio.run(run_judge(workspace, session.id, judge_model, say=said.append))
+    assert f"0 to ask, {len(items)} already asked" in said[0] and summary.parsed == len(items)
+    ratings = current_ratings(workspace, rater=judge_name(judge_model))
+    assert len(ratings) == len(items) and all(r.preference == "left" and r.left_scores["empathy"] == 4
+                                              for r in ratings)
+    with sqlite3.connect(workspace.db_path) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM judgements WHERE rating_id IS NULL").fetchone()[0] == 0
