@@ -80,10 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser("resume", help="resume a run from its last checkpoint as a new, linked run")
     resume.add_argument("run", help="run id, unique id prefix, or name")
 
-    from tui import cli_config, cli_export, cli_models, cli_raters, cli_results, cli_session, cli_web
+    from tui import cli_config, cli_export, cli_judge, cli_models, cli_raters, cli_results, cli_session, cli_web
 
     cli_models.add_commands(commands)
     cli_session.add_commands(commands)
+    cli_judge.add_commands(commands)
     cli_results.add_commands(commands)
     cli_export.add_commands(commands)
     cli_raters.add_commands(commands)
@@ -364,10 +365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_config.apply_config(args)
         if args.command is None:
             return open_tui(args)
-        from tui import cli_export, cli_models, cli_raters, cli_results, cli_session, cli_web
+        from tui import cli_export, cli_judge, cli_models, cli_raters, cli_results, cli_session, cli_web
 
         handlers = {**HANDLERS, **cli_models.HANDLERS, **cli_results.HANDLERS, **cli_export.HANDLERS,
-                    **cli_config.HANDLERS, **cli_raters.HANDLERS, **cli_web.HANDLERS, **cli_session.HANDLERS}
+                    **cli_config.HANDLERS, **cli_raters.HANDLERS, **cli_web.HANDLERS, **cli_session.HANDLERS,
+                    **cli_judge.HANDLERS}
         return handlers[args.command](args)
     except MhbenchError as error:
         print(f"mhbench: error: {error}", file=sys.stderr)

@@ -40,6 +40,8 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--session", metavar="S", dest="export_session",
                         help="only this session (id, name or unique id prefix)")
     export.add_argument("--rater", metavar="R", dest="export_rater", help="only this rater's ratings")
+    export.add_argument("--include-judges", action="store_true",
+                        help="include the LLM judges' ratings (rater judge:<model>:<version>); humans only by default")
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -61,7 +63,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not workspace.db_path.is_file():
         say(f"{workspace.root} has no database yet: the export will be empty.")
     out = export_path(workspace, what, fmt, Path(args.out) if args.out else None)
-    rows = export(workspace, what, out, format=fmt, session=args.export_session, rater=args.export_rater)
+    rows = export(workspace, what, out, format=fmt, session=args.export_session, rater=args.export_rater,
+                  include_judges=args.include_judges)
     per = " (two per rating)" if what == "ratings" else ""
     say(f"exported {rows} {'row' if rows == 1 else 'rows'}{per} of {what} as {fmt}")
     print(out)

@@ -34,6 +34,11 @@ def add_commands(commands: Any) -> None:
     results.add_argument("--model", dest="only_model", metavar="M", help="only battles with this model on either side")
     results.add_argument("--rounds", type=positive, default=1000, help="bootstrap rounds for the CIs (default 1000)")
     results.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    results.add_argument("--include-judges", action="store_true",
+                         help="pool the LLM judges' ratings with the humans' (humans only by default)")
+    results.add_argument("--calibration", action="store_true",
+                         help="judge–human agreement beside human–human agreement (α, exact, within-one, "
+                              "preference %%, position consistency) instead of the leaderboard")
     results.add_argument("--json", action="store_true", help="machine-readable output (NaN as null)")
 
 
@@ -41,19 +46,34 @@ def cmd_results(args: argparse.Namespace) -> int:
     from core.base.workspace import resolve
     from core.results import compute_results, results_dict, results_text
 
+    workspace = resolve(args.workspace, must_exist=True)
+    if args.calibration:
+        return _calibration(workspace, args)
     results = compute_results(
-        resolve(args.workspace, must_exist=True),
+        workspace,
         rater=args.only_rater,
         session=args.only_session,
         tag=args.only_tag,
         model=args.only_model,
         rounds=args.rounds,
         seed=args.seed,
+        include_judges=args.include_judges,
     )
     if args.json:
         print(json.dumps(results_dict(results), ensure_ascii=False, indent=2, allow_nan=False))
     else:
         print(results_text(results))
+    return 0
+
+
+def _calibration(workspace: Any, args: argparse.Namespace) -> int:
+    from core.results import calibration_dict, calibration_text, compute_calibration
+
+    calibration = compute_calibration(workspace, session=args.only_session)
+    if args.json:
+        print(json.dumps(calibration_dict(calibration), ensure_ascii=False, indent=2, allow_nan=False))
+    else:
+        print(calibration_text(calibration))
     return 0
 
 

@@ -15,6 +15,7 @@ import hashlib
 import sqlite3
 from typing import TYPE_CHECKING
 
+from core.arena.raters import JUDGE_PREFIX
 from core.base.errors import MhbenchError
 
 if TYPE_CHECKING:
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from core.base.workspace import Workspace
     from core.stats import Battle
 
-JUDGE_PREFIX = "judge:"
-"""Raters whose id starts so are machine judges: the schedule listens to the humans only."""
 WINNERS = {"left": "model_a", "right": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.arena.draws import JUDGE_PREFIX
+from core.arena.raters import JUDGE_PREFIX
 
 if TYPE_CHECKING:
     from core.arena.sessions import Session

@@ -243,6 +243,34 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE items SET draw_seed = (SELECT side_seed FROM sessions WHERE sessions.id = items.session_id);
     CREATE INDEX items_drawn_for ON items (session_id, drawn_for);
     """,
+    # Issue 10B, the LLM judge: every judgement asked (both orders with --both-orders), with the exact prompt and
+    # the raw reply, parsed or not. A parse failure is a row with its reason and no scores: counted, never guessed.
+    # The shown-order judgement that parsed is also a rating (rating_id) by the rater judge:<model>:<version>.
+    """
+    CREATE TABLE judgements (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        item_position INTEGER NOT NULL,
+        judge TEXT NOT NULL,
+        judge_model TEXT NOT NULL,
+        prompt_version TEXT NOT NULL,
+        rubric TEXT NOT NULL,
+        orientation TEXT NOT NULL CHECK (orientation IN ('shown', 'swapped')),
+        left_response_id INTEGER REFERENCES responses(id),
+        right_response_id INTEGER REFERENCES responses(id),
+        prompt TEXT NOT NULL,
+        reply TEXT NOT NULL,
+        parsed INTEGER NOT NULL,
+        failure TEXT,
+        left_scores TEXT,
+        right_scores TEXT,
+        preference TEXT,
+        rating_id INTEGER REFERENCES ratings(id),
+        seconds REAL,
+        created_at TEXT NOT NULL,
+        UNIQUE (session_id, item_position, judge, rubric, orientation)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,12 +20,16 @@ Decisions a reader of the numbers should know:
   regenerated answer that differs between raters is a different unit). Scores are
   ordinal; the preference is nominal over (session, item, turn, both responses). α is
   NaN when no unit has two raters; ``paired`` says how many units had at least two.
+* Judges: ratings by LLM judges (rater ``judge:<model>:<version>``) are left out unless
+  ``include_judges`` (``--include-judges``); :func:`compute_calibration` sets them beside
+  the humans instead. The stopping rule is :func:`core.stats.stopping_rule`.
 * BLEU-4 / ROUGE-L: turn-1 responses of prompts with a reference answer, each distinct
   response once per model (however many raters rated it), on jieba words.
 """
 
 from __future__ import annotations
 
+from core.results.calibration import Calibration, compute_calibration
 from core.results.compute import compute_results, data_version
 from core.results.records import (
     Agreement,
@@ -38,10 +42,19 @@ from core.results.records import (
     Standing,
     UnsafeRate,
 )
-from core.results.report import fmt, fmt_ci, results_dict, results_text
+from core.results.report import (
+    calibration_dict,
+    calibration_text,
+    fmt,
+    fmt_ci,
+    results_dict,
+    results_text,
+    stopping_text,
+)
 
 __all__ = [
     "Agreement",
+    "Calibration",
     "FilterValues",
     "Filters",
     "ModelScores",
@@ -50,10 +63,14 @@ __all__ = [
     "Results",
     "Standing",
     "UnsafeRate",
+    "calibration_dict",
+    "calibration_text",
+    "compute_calibration",
     "compute_results",
     "data_version",
     "fmt",
     "fmt_ci",
     "results_dict",
     "results_text",
+    "stopping_text",
 ]

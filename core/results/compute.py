@@ -38,6 +38,7 @@ from core.stats import (
     mean_ci,
     position_bias,
     rouge_l,
+    stopping_rule,
     win_matrix,
 )
 
@@ -49,14 +50,15 @@ ScoresOf = Callable[[str], dict[str, float]]
 
 # --- reading ---------------------------------------------------------------------------------------
 
-_RATINGS_SQL = f"""
+_RATINGS_SQL = """
 SELECT r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_model, r.right_model,
        r.left_response_id, r.right_response_id, r.left_scores, r.right_scores, r.preference, r.seconds_spent,
        s.name AS session_name, s.created_at AS session_created, s.prompt_set_id, i.prompt_id,
        COALESCE(p.tags, '[]') AS tags, p.reference IS NOT NULL AS has_reference
-{current_ratings(joins="LEFT JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id")}
+{source}
 ORDER BY r.id
 """
+_PROMPT_JOIN = "LEFT JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id"
 
 _TEXTS_SQL = """
 WITH wanted(response_id, set_id, prompt_id) AS (
@@ -90,20 +92,24 @@ def compute_results(
     model: str | None = None,
     rounds: int = 1000,
     seed: int = 0,
+    include_judges: bool = False,
 ) -> Results:
     """Every statistic of the current ratings that match all the given filters.
 
     ``rater``, ``tag`` and ``model`` (either side) must match exactly; ``session`` is an
     id, a name or a unique id prefix. A value that matches no current rating is an error
     naming the closest one. An empty workspace gives empty results. Deterministic given ``seed``.
+    The LLM judges' ratings count only with ``include_judges`` (or when ``rater`` names a judge).
     """
+    from core.arena.judge.prompt import is_judge
     from core.base.db import registry
 
     if not workspace.db_path.is_file():
         rows: list[sqlite3.Row] = []
     else:
         with registry(workspace) as connection:
-            rows = connection.execute(_RATINGS_SQL).fetchall()
+            source = current_ratings(joins=_PROMPT_JOIN, include_judges=include_judges or is_judge(rater))
+            rows = connection.execute(_RATINGS_SQL.format(source=source)).fetchall()
     tags_of = _cached(lambda raw: tuple(str(t) for t in json.loads(raw)))
     values = _filter_values(rows, tags_of)
     filters = Filters(rater=_check(rater, values.raters, "rater"), session=_resolve_session(session, values),
@@ -118,12 +124,13 @@ def compute_results(
         with registry(workspace) as connection:
             texts = {int(r[0]): (str(r[1]), str(r[2])) for r in connection.execute(_TEXTS_SQL, (json.dumps(wanted),))}
     rubric_counts = Counter(str(row["rubric"]) for row in chosen)
+    standings = _standings(battles, matrix, rounds, seed)
     return Results(
         filters=filters,
         values=values,
         ratings=len(chosen),
         rubrics=tuple(name for name, _ in rubric_counts.most_common()),
-        standings=_standings(battles, matrix, rounds, seed),
+        standings=standings,
         scores=_scores(chosen, scores_of, rounds, seed),
         matrix=matrix,
         position=position_bias(battles, rounds=rounds, seed=seed),
@@ -131,6 +138,8 @@ def compute_results(
         preference_agreement=_preference_agreement(chosen),
         raters=_rater_summaries(chosen),
         overlap=_overlaps(chosen, texts),
+        include_judges=include_judges or is_judge(rater),
+        stopping=stopping_rule({s.model: s.rating for s in standings}, len(battles)),
     )
 
 

@@ -6,9 +6,15 @@ always come from the same ratings: only the current version of each (an edited r
 its older versions in the database for audit), joined to its session ``s`` (which always
 exists: deleting a session cascades to its ratings) and, where it still exists, to its item
 ``i`` (an item removed by hand empties the prompt; it does not drop the rating).
+
+Judges (raters named ``judge:<model>:<version>``, see :mod:`core.arena.judge`) are left
+out unless asked for: humans and judges are never pooled by accident. This is the one
+place that decides it, for the leaderboard and for every export.
 """
 
 from __future__ import annotations
+
+from core.arena.raters import JUDGE_PREFIX
 
 _FROM = """
 FROM ratings r
@@ -17,12 +23,19 @@ LEFT JOIN items i ON i.session_id = r.session_id AND i.position = r.item_positio
 """
 
 
-def current_ratings(*, joins: str = "", where: str = "") -> str:
+HUMANS_ONLY = f"substr(r.rater, 1, {len(JUDGE_PREFIX)}) != '{JUDGE_PREFIX}'"
+"""The condition that leaves the judges' ratings out."""
+
+
+def current_ratings(*, joins: str = "", where: str = "", include_judges: bool = False) -> str:
     """``FROM … WHERE …`` over the current ratings ``r``, their sessions ``s`` and items ``i``.
 
     ``joins`` joins more tables to those aliases; ``where`` narrows the ratings further
     (its ``?`` parameters are the caller's). The caller writes ``SELECT`` before it and any
-    ``ORDER BY`` after it, so the same text serves as a subquery too.
+    ``ORDER BY`` after it, so the same text serves as a subquery too. ``include_judges``:
+    the judges' ratings count too (by default only the humans' do).
     """
-    condition = f"r.current = 1 AND ({where})" if where else "r.current = 1"
+    condition = "r.current = 1" if include_judges else f"r.current = 1 AND {HUMANS_ONLY}"
+    if where:
+        condition += f" AND ({where})"
     return f"{_FROM}{joins}\nWHERE {condition}\n"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from core.arena.rubric import RUBRICS
-from core.stats import MeanCI, PositionBias, RatingCI, WinTieLoss, position_bias
+from core.stats import MeanCI, PositionBias, RatingCI, Stopping, WinTieLoss, position_bias, stopping_rule
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,6 @@ class Filters:
     session: str | None = None
     tag: str | None = None
     model: str | None = None
-
     @property
     def active(self) -> bool:
         return any((self.rater, self.session, self.tag, self.model))
@@ -136,6 +135,10 @@ class Results:
         default_factory=lambda: Agreement("", "preference", "nominal", math.nan, 0, 0, 0))
     raters: tuple[RaterSummary, ...] = ()
     overlap: tuple[Overlap, ...] = ()
+    include_judges: bool = False
+    """The LLM judges' ratings are pooled with the humans' (asked for; never by default)."""
+    stopping: Stopping = field(default_factory=lambda: stopping_rule({}, 0))
+    """Is the top model separated from the second at 95 %, and roughly how many more ratings until it is."""
 
     @property
     def models(self) -> tuple[str, ...]:

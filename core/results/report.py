@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.arena.rubric import RUBRICS
 from core.results.records import Results
-from core.stats import MeanCI, RatingCI
+from core.stats import MeanCI, RatingCI, Stopping
+
+if TYPE_CHECKING:
+    from core.results.calibration import Calibration, PairAgreement
 
 # --- reports ---------------------------------------------------------------------------------------
 
 
+def clean(value: Any) -> Any:
+    """JSON-ready: NaN becomes null, tuples lists, keys strings."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    return value
+
+
 def results_dict(results: Results) -> dict[str, Any]:
     """Everything as JSON-ready data; NaN becomes null."""
-    def clean(value: Any) -> Any:
-        if isinstance(value, float):
-            return None if math.isnan(value) else value
-        if isinstance(value, dict):
-            return {str(k): clean(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        return value
-
     data: dict[str, Any] = clean(asdict(results))
+    data["stopping"]["verdict"] = stopping_text(results.stopping)
     for entry, score in zip(data["scores"], results.scores, strict=True):
         entry["unsafe"]["rate"] = clean(score.unsafe.rate)
     return data
@@ -50,10 +56,13 @@ def results_text(results: Results) -> str:
     lines = [f"{results.ratings} current ratings" + (f" ({active})" if active else "")]
     if not results.ratings:
         return lines[0] + ": nothing to report yet. Rate some items in the Arena (F5)."
+    if results.include_judges:
+        lines[0] += ", LLM judges included"
     lines += ["", "Bradley–Terry (Elo scale, 95% bootstrap CI)"]
     for rank, s in enumerate(results.standings, 1):
         lines.append(f"  {rank:>2}. {s.model}  {fmt_ci(s.rating, 0)}  battles {s.battles} "
                      f"(W {s.wins} / T {s.ties} / L {s.losses})")
+    lines.append(f"  Stopping rule: {stopping_text(results.stopping)}")
     for name in results.rubrics:
         rubric = RUBRICS.get(name)
         if rubric is None:
@@ -87,3 +96,58 @@ def results_text(results: Results) -> str:
         for o in results.overlap:
             lines.append(f"  {o.model}: BLEU-4 {o.bleu4:.3f}  ROUGE-L {o.rouge_l:.3f}  ({o.responses} responses)")
     return "\n".join(lines)
+
+
+def stopping_text(stopping: Stopping) -> str:
+    """One line: is the top model separated from the second at 95 %, and roughly how many more ratings."""
+    if stopping.top is None or stopping.second is None:
+        return "needs two rated models."
+    head = f"{stopping.top} vs {stopping.second}: "
+    if stopping.separated:
+        return head + f"separated at 95% (gap {stopping.gap:.0f} Elo, intervals apart) after {stopping.ratings} ratings."
+    if stopping.more is None:
+        return head + f"not separated at 95%; level after {stopping.ratings} ratings, no estimate of how many more."
+    return head + (f"not separated at 95% (gap {stopping.gap:.0f}, intervals overlap); "
+                   f"about {stopping.more} more ratings expected (width ~ 1/sqrt(n)).")
+
+
+def _agreement_text(a: PairAgreement) -> str:
+    within = "" if a.within_one is None else f" within-1 {fmt(100 * a.within_one, 0)}%"
+    return f"α {fmt(a.alpha, 3)}, exact {fmt(100 * a.exact, 0)}%{within} ({a.pairs} pairs)"
+
+
+def calibration_text(calibration: Calibration) -> str:
+    """The calibration report as plain text, for ``mhbench results --calibration`` and the Results tab."""
+    lines = ["Judge calibration: judge–human agreement beside human–human agreement on the same units"]
+    if calibration.session:
+        lines[0] += f" (session {calibration.session})"
+    if not calibration.judges and not calibration.unmatched:
+        lines.append("  no LLM judge has rated yet: `mhbench judge SESSION --model M` rates stored answers.")
+    for j in calibration.judges:
+        s, c = j.summary, j.summary.consistency
+        lines += ["", f"{j.judge} ({j.rubric}): {j.items} items shared with humans; {s.asked} asked, "
+                      f"{s.parsed} parsed, {s.failed} parse failures"]
+        consistency = f"{fmt(100 * c.rate, 0)}% ({c.agree}/{c.pairs} items in both orders)" if c.pairs else \
+            "– (run the judge with --both-orders)"
+        lines.append(f"  position consistency {consistency}")
+        for d in (*j.dimensions, j.preference):
+            lines.append(f"  {d.dimension:<18} judge–human {_agreement_text(d.judge_human)}")
+            lines.append(f"  {'':<18} human–human {_agreement_text(d.human_human)}")
+            for h in d.per_human:
+                lines.append(f"  {'':<18}   vs {h.human}: {_agreement_text(h.judge)}; {h.human} vs others: "
+                             f"{_agreement_text(h.others)}")
+    for s in calibration.unmatched:
+        lines += ["", f"{s.judge}: {s.asked} asked, {s.parsed} parsed, {s.failed} parse failures; "
+                      "no judged item shared with a human rating yet"]
+    for s in (*[j.summary for j in calibration.judges], *calibration.unmatched):
+        for reason, count in list(s.failures.items())[:5]:
+            lines.append(f"  {s.judge} failure ×{count}: {reason}")
+    return "\n".join(lines)
+
+
+def calibration_dict(calibration: Calibration) -> dict[str, Any]:
+    data: dict[str, Any] = clean(asdict(calibration))
+    for entry, judge in zip(data["judges"], calibration.judges, strict=True):
+        entry["summary"]["consistency"]["rate"] = clean(judge.summary.consistency.rate)
+        entry["summary"]["failed"] = judge.summary.failed
+    return data

@@ -19,6 +19,8 @@ of question:
   the leader's interval clears every other model's (the tournament's stopping rule).
 * :mod:`~core.stats.overlap`: :func:`bleu4` and :func:`rouge_l`, overlap with
   a reference answer on jieba words.
+* :mod:`~core.stats.stopping`: :func:`stopping_rule`, whether the top model is
+  separated from the second at 95 % and how many more ratings that roughly needs.
 
 numpy is imported at module top; scipy is not needed, and jieba is imported only
 inside the text metrics, so importing ``core`` stays light.
@@ -32,6 +34,7 @@ from core.stats.bootstrap import MeanCI, mean_ci
 from core.stats.bradley_terry import RatingCI, bootstrap_bradley_terry, bradley_terry
 from core.stats.overlap import bleu4, rouge_l
 from core.stats.separation import Separation, separated, separation
+from core.stats.stopping import Stopping, stopping_rule
 
 __all__ = [
     "Battle",
@@ -39,6 +42,7 @@ __all__ = [
     "PositionBias",
     "RatingCI",
     "Separation",
+    "Stopping",
     "WinTieLoss",
     "Winner",
     "bleu4",
@@ -50,5 +54,6 @@ __all__ = [
     "rouge_l",
     "separated",
     "separation",
+    "stopping_rule",
     "win_matrix",
 ]

@@ -166,7 +166,7 @@ def test_sources_are_recorded_and_exported_and_judges_are_derived(workspace: Wor
     assert {r.rater: r.source for r in current_ratings(workspace)} == {
         "r1": "terminal", "r2": "browser", "judge:qwen:v1": "judge"}
     out = tmp_path / "c.csv"
-    export(workspace, "comparisons", out=out)
+    export(workspace, "comparisons", out=out, include_judges=True)  # judges are exported when asked (issue 10B)
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].endswith(",source")
     assert sorted(line.rsplit(",", 1)[1] for line in lines[1:]) == ["browser", "judge", "terminal"]

@@ -31,4 +31,7 @@ class FilterBar(Static):
                         style="reverse" if value else "")
             text.append("  ")
         text.append("0 clears", style="dim")
+        judges = bool(filters.get("judges"))
+        text.append("  j judges: ", style="dim")
+        text.append("in" if judges else "out", style="reverse" if judges else "")
         self.update(text)

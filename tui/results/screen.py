@@ -23,6 +23,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from tui.messages import ActionFinished, ResultsComputed
 from tui.modes import mode_title
+from tui.results.calibration import CalibrationPane, start_judge_dialogs, stopping_view
 from tui.results.chart import MetricChart
 from tui.results.figures import stats_text
 from tui.results.filter_bar import FILTERS, FilterBar
@@ -32,9 +33,9 @@ if TYPE_CHECKING:
     from core.base.workspace import Workspace
     from core.results import FilterValues, Results
 
-TABS = ("tab-board", "tab-matrix", "tab-chart", "tab-stats")
+TABS = ("tab-board", "tab-matrix", "tab-chart", "tab-stats", "tab-judges")
 FOCUS = {"tab-board": "#results-board", "tab-matrix": "#results-matrix", "tab-chart": "#results-chart-box",
-         "tab-stats": "#results-stats-box"}
+         "tab-stats": "#results-stats-box", "tab-judges": "#results-judges-box"}
 REFRESH_S = 10.0
 
 
@@ -51,6 +52,8 @@ class ResultsScreen(Screen[None]):
         Binding("c", "next_metric", "Chart", show=False, id="results.chart_metric"),
         Binding("r", "recompute", "Redo", show=False, id="results.recompute"),
         Binding("e", "export", "Export", id="results.export"),
+        Binding("j", "toggle_judges", "Judges", show=False, id="results.include_judges"),
+        Binding("g", "judge", "Judge", show=False, id="results.start_judge"),
     ]
 
     def __init__(self) -> None:
@@ -73,6 +76,7 @@ class ResultsScreen(Screen[None]):
         yield Header()
         yield FilterBar("", id="results-filters", markup=False)
         yield Static("reading the ratings…", id="results-status", markup=False)
+        yield Static("", id="results-stopping", markup=False)
         with TabbedContent(id="results-tabs", initial="tab-board"):
             with TabPane("Leaderboard", id="tab-board"):
                 yield LeaderBoard(id="results-board", cursor_type="row", zebra_stripes=True)
@@ -82,6 +86,8 @@ class ResultsScreen(Screen[None]):
                 yield MetricChart(id="results-chart")
             with TabPane("Stats", id="tab-stats"), VerticalScroll(id="results-stats-box"):
                 yield Static("", id="results-stats", markup=False)
+            with TabPane("Judges", id="tab-judges"):
+                yield CalibrationPane(id="results-judges-box")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -117,7 +123,8 @@ class ResultsScreen(Screen[None]):
                 self.post_message(ResultsComputed(None, filters, key, None, unchanged=True))
                 return
             results = compute_results(self.workspace, rater=filters["rater"], session=filters["session"],
-                                      tag=filters["tag"], model=filters["model"])
+                                      tag=filters["tag"], model=filters["model"],
+                                      include_judges=bool(filters.get("judges")))
         except MhbenchError as error:
             self.post_message(ResultsComputed(None, filters, key, str(error)))
             return
@@ -150,6 +157,16 @@ class ResultsScreen(Screen[None]):
         self.show_filters()
         self.recompute()
 
+    def action_toggle_judges(self) -> None:
+        """Pool the LLM judges' ratings with the humans' in the numbers (off: humans only)."""
+        self.filters["judges"] = None if self.filters.get("judges") else "on"
+        self.show_filters()
+        self.recompute()
+
+    def action_judge(self) -> None:
+        """Start an LLM judge on the filtered session's stored answers (asks the session when unfiltered)."""
+        start_judge_dialogs(self, self.workspace, self.filters["session"])
+
     def action_recompute(self) -> None:
         self.recompute(force=True)
 
@@ -167,15 +184,15 @@ class ResultsScreen(Screen[None]):
         if self.filters["tag"] or self.filters["model"]:
             self.notify("exports honour the rater and session filters only; the tag and model filters are ignored.",
                         title="Export", severity="warning")
-        self.run_export(self.filters["rater"], self.filters["session"])
+        self.run_export(self.filters["rater"], self.filters["session"], bool(self.filters.get("judges")))
 
     @work(thread=True, group="results-export")
-    def run_export(self, rater: str | None, session: str | None) -> None:
+    def run_export(self, rater: str | None, session: str | None, include_judges: bool = False) -> None:
         from core.base.errors import MhbenchError
         from core.results.export import export_all
 
         try:
-            written = export_all(self.workspace, rater=rater, session=session)
+            written = export_all(self.workspace, rater=rater, session=session, include_judges=include_judges)
         except MhbenchError as error:
             self.post_message(ActionFinished("Export", "", str(error)))
             return
@@ -226,6 +243,8 @@ class ResultsScreen(Screen[None]):
         self.query_one("#results-matrix", WinMatrix).show(self.results)
         self.draw_chart()
         self.query_one("#results-stats", Static).update(stats_text(self.results))
+        self.query_one("#results-stopping", Static).update(stopping_view(self.results))
+        self.query_one(CalibrationPane).recompute(self.workspace, self.filters["session"])
         self.show_filters()
 
     def draw_chart(self) -> None:

@@ -45,9 +45,13 @@ Models
 
 Results
   1 2 3 4   cycle the rater / session / tag / model filter    0  clear the filters
-  t         next tab: leaderboard, win matrix, chart, stats   c  next chart (BT, each dimension, unsafe %)
+  t         next tab: leaderboard, matrix, chart, stats, judges  c  next chart (BT, each dimension, unsafe %)
   r         recompute now (it also refreshes every 10 s)      e  export ratings, comparisons, battles
+  j         pool the LLM judges' ratings with the humans' (off by default; the Judges tab compares them)
+  g         start an LLM judge on a session's stored answers (choose the model and the orders)
   Current ratings only; every turn counts. Exports go to <workspace>/exports/ (rater and session filters).
+  The "stop:" line says whether the top model is separated from the second at 95% (Bradley–Terry
+  intervals apart) and roughly how many more ratings that needs.
 
 Profiles are TOML files: shipped ones in profiles/, your own in <workspace>/profiles/.
 A workspace profile with the same name replaces a shipped one; `extends = "name"`

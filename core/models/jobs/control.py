@@ -33,8 +33,8 @@ from core.base.processes import (
 )
 from core.base.workspace import Workspace
 
-JobKind = Literal["merge", "convert", "quantize", "pregenerate"]
-JOB_KINDS: tuple[JobKind, ...] = ("merge", "convert", "quantize", "pregenerate")
+JobKind = Literal["merge", "convert", "quantize", "pregenerate", "judge"]
+JOB_KINDS: tuple[JobKind, ...] = ("merge", "convert", "quantize", "pregenerate", "judge")
 ACTIVE_STATUSES = frozenset({"starting", "running", "stopping"})
 JOB_FILE = "job.json"
 EXIT_FILE = "exit.json"

@@ -11,13 +11,16 @@ import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.processes import ChildSupervisor, utc_now, write_json_atomic
 from core.base.workspace import Workspace
 from core.models.jobs.control import EXIT_FILE, JOB_FILE, STDOUT_FILE, _record_end
+
+if TYPE_CHECKING:
+    import psutil
 
 # --- the supervisor ------------------------------------------------------------------------------
 
@@ -31,6 +34,24 @@ class JobSupervisor(ChildSupervisor):
         super().__init__(job_dir)
         self.job_dir = job_dir
         self.workspace = Workspace(Path(self.spec["workspace"]))
+
+    def stop_targets(self, root: psutil.Process) -> list[psutil.Process]:
+        """The tool's tree, less what it started detached in a session of its own: a shared model server that a
+        pre-generate or judge job started serves the raters too, and outlives the job that started it."""
+        import psutil
+
+        try:
+            session = os.getsid(root.pid)
+        except OSError:
+            return [root]
+        targets = []
+        for process in [*root.children(recursive=True), root]:
+            try:
+                if os.getsid(process.pid) == session:
+                    targets.append(process)
+            except (OSError, psutil.Error):
+                continue
+        return targets
 
     def run(self) -> int:
         self.install_signal_handlers()

@@ -21,7 +21,9 @@ from core.results.export.columns import _LABELS, BATTLE_WINNERS, SCORE_COLUMNS, 
 class _Query:
     """The exported ratings: the current ones (:func:`current_ratings`), narrowed to a session and a rater if asked."""
 
-    def __init__(self, session_id: str | None, rater: str | None) -> None:
+    def __init__(self, session_id: str | None, rater: str | None, include_judges: bool = False) -> None:
+        from core.arena.judge.prompt import is_judge
+
         clauses, parameters = [], []
         if session_id is not None:
             clauses.append("r.session_id = ?")
@@ -29,7 +31,8 @@ class _Query:
         if rater is not None:
             clauses.append("r.rater = ?")
             parameters.append(rater)
-        self.source = current_ratings(where=" AND ".join(clauses))
+        # Naming a judge as the rater is asking for its ratings.
+        self.source = current_ratings(where=" AND ".join(clauses), include_judges=include_judges or is_judge(rater))
         """``FROM … WHERE …`` over ``ratings r``, ``sessions s`` and ``items i``."""
         self.parameters: tuple[str, ...] = tuple(parameters)
 
@@ -71,7 +74,8 @@ def _ratings(connection: sqlite3.Connection, query: _Query) -> Iterator[_Rating]
     return map(_Rating._make, cursor)
 
 
-def _resolve_filters(connection: sqlite3.Connection, session: str | None, rater: str | None) -> _Query:
+def _resolve_filters(connection: sqlite3.Connection, session: str | None, rater: str | None,
+                     include_judges: bool = False) -> _Query:
     from core.base.db import find_row
 
     session_id: str | None = None
@@ -87,7 +91,7 @@ def _resolve_filters(connection: sqlite3.Connection, session: str | None, rater:
         if rater not in known:
             raise MhbenchError(f"no ratings by rater '{rater}'.{did_you_mean(rater, known)}",
                                fix=f"use one of: {', '.join(known) or 'none yet: rate in the Arena mode'}.")
-    return _Query(session_id, rater)
+    return _Query(session_id, rater, include_judges)
 
 
 class _Session:

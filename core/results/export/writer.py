@@ -49,7 +49,7 @@ def filtered_export_path(workspace: Workspace, what: ExportKind, format: ExportF
 
 
 def export_all(workspace: Workspace, *, rater: str | None = None,
-               session: str | None = None) -> list[tuple[Path, int]]:
+               session: str | None = None, include_judges: bool = False) -> list[tuple[Path, int]]:
     """Every kind of :data:`EVERY_KIND` at its :func:`filtered_export_path`; (file, rows) for each, in order.
 
     Stops at the first failure (a :class:`MhbenchError`); the files written before it stay.
@@ -57,7 +57,8 @@ def export_all(workspace: Workspace, *, rater: str | None = None,
     written: list[tuple[Path, int]] = []
     for what, format in EVERY_KIND:
         out = filtered_export_path(workspace, what, format, rater=rater, session=session)
-        written.append((out, export(workspace, what, out, format=format, session=session, rater=rater)))
+        written.append((out, export(workspace, what, out, format=format, session=session, rater=rater,
+                                    include_judges=include_judges)))
     return written
 
 
@@ -123,10 +124,12 @@ def export(
     format: ExportFormat = "csv",
     session: str | None = None,
     rater: str | None = None,
+    include_judges: bool = False,
 ) -> int:
     """Write the current ratings of ``workspace`` as ``what`` to ``out``; the number of rows written.
 
-    ``session`` (an id, name or unique id prefix) and ``rater`` narrow the export. ``out``
+    ``session`` (an id, name or unique id prefix) and ``rater`` narrow the export; the LLM
+    judges' ratings are included only with ``include_judges`` (or when ``rater`` names one). ``out``
     is replaced atomically, its folders created; an existing folder gets a dated file inside.
     """
     if what not in EXPORT_KINDS:
@@ -144,7 +147,8 @@ def export(
     write = _write_csv if format == "csv" else _write_jsonl
     try:
         if workspace.db_path.is_file():
-            count = _export_from_db(workspace, what, temporary, _Cells(format), write, session, rater)
+            count = _export_from_db(workspace, what, temporary, _Cells(format), write, session, rater,
+                                    include_judges)
         elif session is not None or rater is not None:
             noun = f"session '{session}'" if session is not None else f"ratings by rater '{rater}'"
             raise MhbenchError(f"no {noun}: the workspace has no database yet.", path=workspace.root,
@@ -162,7 +166,7 @@ def export(
 
 def _export_from_db(workspace: Workspace, what: ExportKind, path: Path, cells: _Cells,
                     write: Callable[[Path, Sequence[str], Iterable[Row]], int],
-                    session: str | None, rater: str | None) -> int:
+                    session: str | None, rater: str | None, include_judges: bool = False) -> int:
     from core.base.db import connect
 
     connection = connect(workspace.db_path)
@@ -170,7 +174,7 @@ def _export_from_db(workspace: Workspace, what: ExportKind, path: Path, cells: _
         # One read transaction: the ratings and the texts they show are one snapshot while raters go on writing.
         connection.execute("BEGIN")
         try:
-            query = _resolve_filters(connection, session, rater)
+            query = _resolve_filters(connection, session, rater, include_judges)
             return write(path, COLUMNS[what], _checked(COLUMNS[what], _ROWS[what](connection, cells, query)))
         finally:
             connection.execute("COMMIT")
