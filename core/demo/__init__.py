@@ -83,7 +83,7 @@ def training_corpus() -> list[str]:
 _LEARNING_LORA = """rank = 64
 alpha = 128
 dropout = 0.0
-target_modules = ["all-linear", "all-embedding"]"""
+target_modules = ["all-linear", "all-embedding", "lm_head"]"""
 _LEARNING_TRAIN = """split_dataset_ratio = 0.1
 batch_size = 4
 grad_accum = 1

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
@@ -109,8 +110,8 @@ def generate_answers(
     from core.stats import rouge_l
 
     torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    tokenizer: Any = AutoTokenizer.from_pretrained(model_dir)
+    model: Any = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     if adapter is not None:
         from peft import PeftModel
 
@@ -119,7 +120,7 @@ def generate_answers(
     texts: list[str] = []
     for item in prompts:
         messages = [{"role": "system", "content": DEMO_SYSTEM}, {"role": "user", "content": item.prompt}]
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        ids: Any = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         with torch.no_grad():
             output = model.generate(
                 **ids, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.05,
