@@ -115,18 +115,25 @@ def generate_answers(
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter)
+        # Merged in memory: the same weights `swift export --merge_lora` writes, and a faster loop.
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     model.eval()
-    texts: list[str] = []
-    for item in prompts:
-        messages = [{"role": "system", "content": DEMO_SYSTEM}, {"role": "user", "content": item.prompt}]
-        ids: Any = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        with torch.no_grad():
-            output = model.generate(
-                **ids, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.05,
-                pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
-            )
-        texts.append(tokenizer.decode(output[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+    # All prompts in one left-padded batch: the same greedy answers, a fraction of the loop.
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    rendered = [
+        tokenizer.apply_chat_template(
+            [{"role": "system", "content": DEMO_SYSTEM}, {"role": "user", "content": item.prompt}],
+            tokenize=False, add_generation_prompt=True)
+        for item in prompts
+    ]
+    batch = tokenizer(rendered, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.no_grad():
+        output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.05,
+                                pad_token_id=tokenizer.pad_token_id)
+    start = batch["input_ids"].shape[1]
+    texts = [tokenizer.decode(row[start:], skip_special_tokens=True).strip() for row in output]
     return Answers(tuple(texts), tuple(rouge_l(text, item.reference) for text, item in zip(texts, prompts, strict=True)))
 
 
@@ -155,6 +162,7 @@ def train_and_wait(workspace: Workspace, profile_name: str, *, timeout: float = 
     wall = time.monotonic() - started
     finished = get_run(workspace, record.id)
     if finished.status != "finished":
-        raise MhbenchError(f"the demo run {record.id} ended {finished.status}: {finished.diagnosis or 'see its log'}.",
-                           path=record.run_dir / "stdout.log", fix="read the log's last lines.")
+        diagnosis = finished.diagnosis or {}
+        raise MhbenchError(f"the demo run {record.id} ended {finished.status}: {diagnosis.get('summary', 'see its log')}.",
+                           path=record.run_dir / "stdout.log", fix=str(diagnosis.get("fix", "read the log's last lines.")))
     return record.id, wall
