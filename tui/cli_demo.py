@@ -24,15 +24,15 @@ def add_demo_options(demo: argparse.ArgumentParser) -> None:
 
 
 def train_and_compare(workspace: Workspace, args: argparse.Namespace) -> int:
-    from core.demo import DEMO_QWEN
+    from core.demo import DEMO_LEARNER
     from core.demo.learning import eval_losses, train_and_wait
     from core.demo.session import create_demo_session
     from core.train.runs import get_run
 
     run_ref = args.run
     if args.train:
-        print(f"mhbench demo: training {DEMO_QWEN} with real swift sft (follow it in the Train mode, F3)", flush=True)
-        run_ref, wall = train_and_wait(workspace, DEMO_QWEN)
+        print(f"mhbench demo: training {DEMO_LEARNER} with real swift sft (follow it in the Train mode, F3)", flush=True)
+        run_ref, wall = train_and_wait(workspace, DEMO_LEARNER)
         run = get_run(workspace, run_ref)
         losses = eval_losses(run.output_dir / "logging.jsonl")
         if len(losses) >= 2:

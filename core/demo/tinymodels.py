@@ -3,8 +3,10 @@
 They are built from ``tokenizers``, ``sentencepiece``, ``safetensors`` and ``numpy``
 alone, so the demo needs neither torch nor a download, and takes seconds.
 
-- ``tiny-qwen2``: Qwen2 architecture (untied output layer, as the 7B has), a byte-level BPE
-  of 320 pieces, the Qwen2.5 ChatML template; its LoRA learns the counselling style.
+- ``tiny-qwen2``: Qwen2 architecture, byte-level BPE, the Qwen2.5 ChatML template.
+- ``learning-qwen2``: Qwen2 too, 128 wide with an untied output layer (as the 7B has), a
+  byte-level BPE of 320 pieces and unit-scale random weights; its LoRA learns the
+  counselling style in a short CPU run (:func:`build_learning_qwen2`).
 - ``tiny-llama3``: Llama architecture, SentencePiece, the Llama-3 template; the GGUF
   converter accepts it, since it recognises SentencePiece vocabularies.
 """
@@ -41,12 +43,13 @@ class TinyShape:
     kv_heads: int
 
 
-# The Qwen2 demo is the one that learns: wide enough for its LoRA to pick up the counselling
-# style, small enough for a CPU run of a minute or two (see core/demo/learning.py).
-QWEN_SHAPE = TinyShape(hidden=128, intermediate=352, layers=2, heads=4, kv_heads=2)
+QWEN_SHAPE = TinyShape(hidden=64, intermediate=176, layers=2, heads=4, kv_heads=2)
+# The learning demo (a Qwen2 too): wide enough for its LoRA to pick up the counselling style,
+# small enough for a CPU run of a minute or two (see core/demo/learning.py).
+LEARNER_SHAPE = TinyShape(hidden=128, intermediate=352, layers=2, heads=4, kv_heads=2)
 # About 60 merges over the 256 bytes: short words merge, most characters stay three byte
 # pieces whose second and third are easy to predict, so a short run halves the loss.
-QWEN_VOCAB = 320
+LEARNER_VOCAB = 320
 # 256-wide rows let llama.cpp's k-quants (blocks of 256) apply to every matrix.
 LLAMA_SHAPE = TinyShape(hidden=256, intermediate=512, layers=2, heads=4, kv_heads=4)
 
@@ -59,21 +62,25 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def _weights(shape: TinyShape, vocab: int, *, qkv_bias: bool, tied: bool, seed: int) -> dict[str, object]:
+def _weights(
+    shape: TinyShape, vocab: int, *, qkv_bias: bool, tied: bool, seed: int, unit_scale: bool = False
+) -> dict[str, object]:
     import numpy as np
 
     rng = np.random.default_rng(seed)
     head_dim = shape.hidden // shape.heads
     kv = shape.kv_heads * head_dim
-    # Random weights of the usual 0.02 are far too small for a model this narrow: the
-    # signal fades layer by layer, and with the final RMSNorm fixing |h| at sqrt(hidden) a
-    # logit can move by at most 0.02 * hidden, so the model can never say a word with
-    # confidence and no LoRA can teach it to. Scaling every matrix by 1/sqrt(fan-in) keeps
-    # activations of unit size and gives the output rows a range of sqrt(hidden) nats.
-    row_std = shape.hidden**-0.5
+    # For a model that must learn (``unit_scale``), the usual 0.02 is far too small at this
+    # width: the signal fades layer by layer, and with the final RMSNorm fixing |h| at
+    # sqrt(hidden) a logit can move by at most 0.02 * hidden, so the model can never say a
+    # word with confidence and no LoRA can teach it to. Scaling every matrix by
+    # 1/sqrt(fan-in) keeps activations of unit size and gives the output rows a range of
+    # sqrt(hidden) nats. The quick demo models keep 0.02: they only have to run.
+    row_std = shape.hidden**-0.5 if unit_scale else 0.02
 
     def normal(*dims: int, std: float | None = None) -> object:
-        return (rng.standard_normal(dims) * (std if std is not None else dims[-1] ** -0.5)).astype(np.float32)
+        scale = std if std is not None else (dims[-1] ** -0.5 if unit_scale else 0.02)
+        return (rng.standard_normal(dims) * scale).astype(np.float32)
 
     tensors: dict[str, object] = {"model.embed_tokens.weight": normal(vocab, shape.hidden, std=row_std)}
     for layer in range(shape.layers):
@@ -107,10 +114,11 @@ def build_tiny_qwen2(
     directory: Path,
     corpus: Sequence[str],
     *,
-    vocab_size: int = QWEN_VOCAB,
+    vocab_size: int = 4000,
     seed: int = 0,
     shape: TinyShape | None = None,
-    tied: bool = False,
+    tied: bool = True,
+    unit_scale: bool = False,
 ) -> Path:
     """A Qwen2-architecture chat model with a byte-level BPE tokenizer trained on ``corpus``."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -192,8 +200,13 @@ def build_tiny_qwen2(
         },
     )
     _write_generation_config(directory, bos=ids["<|endoftext|>"], eos=[ids["<|im_end|>"], ids["<|endoftext|>"]], pad=ids["<|endoftext|>"])
-    _save_weights(directory, _weights(shape, padded_vocab, qkv_bias=True, tied=tied, seed=seed))
+    _save_weights(directory, _weights(shape, padded_vocab, qkv_bias=True, tied=tied, seed=seed, unit_scale=unit_scale))
     return directory
+
+
+def build_learning_qwen2(directory: Path, corpus: Sequence[str]) -> Path:
+    """The demo model whose LoRA visibly learns: see :data:`LEARNER_SHAPE` and :data:`LEARNER_VOCAB`."""
+    return build_tiny_qwen2(directory, corpus, vocab_size=LEARNER_VOCAB, shape=LEARNER_SHAPE, tied=False, unit_scale=True)
 
 
 def build_tiny_llama3(

@@ -1,6 +1,6 @@
 """Does the demo fine-tune learn? The demo run's wall time, its eval-loss drop, base vs fine-tuned ROUGE-L.
 
-Creates a fresh demo workspace, runs the real `swift sft` of the `demo-tiny-qwen2` profile
+Creates a fresh demo workspace, runs the real `swift sft` of the `demo-learning-qwen2` profile
 exactly as `mhbench demo --train` does (detached supervisor, the profile's own settings),
 then answers the held-out demo prompts (those with a reference; none is in the training
 dialogues) greedily with the random base and with the base plus the run's adapter, and
@@ -25,7 +25,7 @@ for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "
 
 
 def main() -> int:
-    from core.demo import DEMO_QWEN, create_demo
+    from core.demo import DEMO_LEARNER, create_demo
     from core.demo.learning import measure_run, train_and_wait
     from core.train.runs import get_run
 
@@ -36,11 +36,11 @@ def main() -> int:
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="mhbench-demo-learning-")) / "ws"
     demo = create_demo(root)
     print(f"demo workspace: {demo.workspace.root} (made in {demo.seconds:.1f} s)")
-    run_id, wall = train_and_wait(demo.workspace, DEMO_QWEN)
+    run_id, wall = train_and_wait(demo.workspace, DEMO_LEARNER)
     run = get_run(demo.workspace, run_id)
-    report = measure_run(demo.qwen_dir, Path(str(run.last_checkpoint)), run.output_dir / "logging.jsonl",
+    report = measure_run(demo.learner_dir, Path(str(run.last_checkpoint)), run.output_dir / "logging.jsonl",
                          demo.prompts, wall)
-    print(f"run {run_id}: real swift sft of {DEMO_QWEN}, wall {wall:.1f} s, last checkpoint {run.last_checkpoint}")
+    print(f"run {run_id}: real swift sft of {DEMO_LEARNER}, wall {wall:.1f} s, last checkpoint {run.last_checkpoint}")
     print("eval loss by evaluation: " + " → ".join(f"{loss:.3f}" for loss in report.eval_losses))
     print(f"eval loss: first {report.eval_losses[0]:.3f}, last {report.eval_losses[-1]:.3f}, "
           f"drop {report.eval_loss_drop:.1%} of the first")

@@ -23,7 +23,7 @@ def test_eval_losses_in_order_skipping_steps_summary_and_a_partial_line(tmp_path
     ]
     log.write_text("\n".join(json.dumps(line) for line in lines) + '\n{"eval_loss": 1.', encoding="utf-8")
     assert eval_losses(log) == (6.4, 3.5)
-    with pytest.raises(MhbenchError, match="no logging.jsonl"):
+    with pytest.raises(MhbenchError, match=r"no logging\.jsonl"):
         eval_losses(tmp_path / "missing.jsonl")
 
 

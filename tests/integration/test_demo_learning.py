@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.demo import DEMO_QWEN, create_demo
+from core.demo import DEMO_LEARNER, create_demo
 from core.demo.learning import measure_run, train_and_wait
 from core.train.runs import get_run
 from core.train.swift import installed_swift_version
@@ -38,9 +38,9 @@ def test_demo_run_learns_and_offers_an_ab_session(tmp_path: Path) -> None:
     from core.models import get_model
 
     demo = create_demo(tmp_path / "ws")
-    run_id, wall = train_and_wait(demo.workspace, DEMO_QWEN, timeout=600)
+    run_id, wall = train_and_wait(demo.workspace, DEMO_LEARNER, timeout=600)
     run = get_run(demo.workspace, run_id)
-    report = measure_run(demo.qwen_dir, Path(str(run.last_checkpoint)), run.output_dir / "logging.jsonl",
+    report = measure_run(demo.learner_dir, Path(str(run.last_checkpoint)), run.output_dir / "logging.jsonl",
                          demo.prompts, wall)
     print(report.summary_line())
     assert len(report.eval_losses) >= 2
@@ -57,4 +57,4 @@ def test_demo_run_learns_and_offers_an_ab_session(tmp_path: Path) -> None:
     assert made.session.name == DEMO_SESSION_NAME
     tuned = get_model(demo.workspace, made.tuned_id)
     assert tuned.kind == "adapter" and tuned.run_id == run_id and tuned.base_id == made.base_id
-    assert get_model(demo.workspace, made.base_id).path == demo.qwen_dir
+    assert get_model(demo.workspace, made.base_id).path == demo.learner_dir
