@@ -85,20 +85,20 @@ def training_corpus() -> list[str]:
 # at the base's loss. The two tiny demos stay the quick ones the other screens and tests use.
 _LEARNING_LORA = """rank = 64
 alpha = 128
-dropout = 0.0
+dropout = 0.05
 target_modules = ["all-linear", "all-embedding", "lm_head"]"""
 _LEARNING_TRAIN = """split_dataset_ratio = 0.1
 batch_size = 4
 grad_accum = 1
 learning_rate = 5e-3
-epochs = 10
+epochs = 14
 max_length = 1024
 gradient_checkpointing = false
 dtype = "fp32"
-save_steps = 150
+save_steps = 210
 save_total_limit = 2
 logging_steps = 1
-eval_steps = 30
+eval_steps = 42
 extra_args = {eval_on_start = true}"""
 _QUICK_LORA = """rank = 8
 alpha = 32
