@@ -30,7 +30,8 @@ class DemoSession:
 
 
 def finished_demo_run(workspace: Workspace, run_ref: str | None = None) -> RunRecord:
-    """``run_ref``, or the newest finished run of a demo profile that saved a checkpoint."""
+    """``run_ref``, or the newest finished demo run that saved a checkpoint (the learning demo's first)."""
+    from core.demo import DEMO_LEARNER
     from core.train.runs import get_run, list_runs
 
     if run_ref is not None:
@@ -39,9 +40,11 @@ def finished_demo_run(workspace: Workspace, run_ref: str | None = None) -> RunRe
             raise MhbenchError(f"run {run.id} is {run.status} with no final checkpoint.",
                                fix="pick a finished run (`mhbench runs`), or wait for this one to end.")
         return run
-    for run in list_runs(workspace):  # newest first
-        if run.profile.startswith("demo-") and run.status == "finished" and run.last_checkpoint:
-            return run
+    finished = [run for run in list_runs(workspace)  # newest first
+                if run.profile.startswith("demo-") and run.status == "finished" and run.last_checkpoint]
+    if finished:
+        learned = [run for run in finished if run.profile == DEMO_LEARNER]
+        return (learned or finished)[0]
     raise MhbenchError("no demo run has finished yet.",
                        fix="train one first: `mhbench demo --train`, or `n` in the Train mode (F3) on a demo profile.")
 
