@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="create the demo workspace (tiny models, data, profiles; no download)")
     demo.add_argument("dir", nargs="?", help="where to create it (default: the workspace)")
+    from tui.cli_demo import add_demo_options
+
+    add_demo_options(demo)
 
     dataset = commands.add_parser("dataset", help="check a dataset: format, invalid lines, token lengths, encoding")
     dataset.add_argument("paths", nargs="*", metavar="PATH", help="JSONL/JSON/CSV files (default: the profile's)")
@@ -322,8 +325,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     # The one command that creates a workspace the user names.
     root = Path(args.dir) if args.dir else resolve(args.workspace).root
-    demo = create_demo(root, progress=lambda message: print(f"mhbench demo: {message}", flush=True))
-    print(f"open it with: mhbench --workspace {demo.workspace.root}")
+    if not args.compare or args.dir:
+        demo = create_demo(root, progress=lambda message: print(f"mhbench demo: {message}", flush=True))
+        root = demo.workspace.root
+    if args.train or args.compare:
+        from core.base.workspace import Workspace
+        from tui.cli_demo import train_and_compare
+
+        return train_and_compare(Workspace(root), args)
+    print(f"open it with: mhbench --workspace {root}")
+    print("train the demo model and get a base vs fine-tuned A/B session: "
+          f"mhbench --workspace {root} demo --train")
     return 0
 
 

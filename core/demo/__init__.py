@@ -23,6 +23,8 @@ PROMPTS_FILE = DATA_DIR / "prompts.jsonl"
 
 DEMO_QWEN = "demo-tiny-qwen2"
 DEMO_LLAMA = "demo-tiny-llama3"
+DEMO_LEARNER = "demo-learning-qwen2"
+"""The demo profile whose run visibly learns (sorted first, so the launch form offers it first)."""
 
 Progress = Callable[[str], None]
 
@@ -34,6 +36,7 @@ class DemoWorkspace:
     workspace: Workspace
     qwen_dir: Path
     llama_dir: Path
+    learner_dir: Path
     dataset: Path
     prompts: Path
     seconds: float
@@ -75,12 +78,60 @@ def training_corpus() -> list[str]:
     return texts
 
 
-def _profile_text(name: str, title: str, model_dir: Path, family: str, template: str, dataset: Path) -> str:
-    return f"""# Demo profile made by `mhbench demo`: a tiny random model, so runs finish in seconds on a CPU.
+# The learning demo (see core/demo/learning.py for how that is measured):
+# a byte-level vocabulary of ~320 pieces, so that most of a Chinese character is predictable
+# from its first byte; LoRA of rank 64 on every linear layer and on the embedding; a high
+# learning rate for a short run; an evaluation before the first step, so the curve starts
+# at the base's loss. The two tiny demos stay the quick ones the other screens and tests use.
+_LEARNING_LORA = """rank = 64
+alpha = 128
+dropout = 0.05
+target_modules = ["all-linear", "all-embedding", "lm_head"]"""
+_LEARNING_TRAIN = """split_dataset_ratio = 0.1
+batch_size = 4
+grad_accum = 1
+learning_rate = 5e-3
+epochs = 14
+max_length = 1024
+gradient_checkpointing = false
+dtype = "fp32"
+save_steps = 210
+save_total_limit = 2
+logging_steps = 1
+eval_steps = 42
+extra_args = {eval_on_start = true}"""
+_QUICK_LORA = """rank = 8
+alpha = 32
+dropout = 0.05
+target_modules = ["all-linear"]"""
+_QUICK_TRAIN = """split_dataset_ratio = 0.1
+batch_size = 2
+grad_accum = 1
+learning_rate = 1e-3
+epochs = 1
+max_length = 512
+gradient_checkpointing = false
+dtype = "fp32"
+save_steps = 10
+save_total_limit = 2
+logging_steps = 1
+eval_steps = 10"""
+
+
+def _profile_text(
+    name: str, title: str, model_dir: Path, family: str, template: str, dataset: Path, *, learns: bool = False
+) -> str:
+    if learns:
+        description = "Tiny offline model that learns the counselling style in a short CPU run; its base babbles."
+        note = "Random base weights: the base answers noise; after the demo run the adapter answers like a counsellor."
+    else:
+        description = "Tiny offline model for trying every screen; its answers are noise."
+        note = "Random weights, one short epoch: the loss falls, the text stays gibberish."
+    return f"""# Demo profile made by `mhbench demo`: a tiny random model, trained on a CPU in a minute or two.
 name = "{name}"
 display_name = "{title}"
-description = "Tiny offline model for trying every screen; its answers are noise."
-notes = ["Random weights: the loss falls, the text stays gibberish."]
+description = "{description}"
+notes = ["{note}"]
 
 [model]
 id = {json.dumps(str(model_dir))}
@@ -92,26 +143,12 @@ licence = "Apache-2.0"
 
 [lora]
 tuner = "lora"
-rank = 8
-alpha = 32
-dropout = 0.05
-target_modules = ["all-linear"]
+{_LEARNING_LORA if learns else _QUICK_LORA}
 
 [train]
 dataset = [{json.dumps(str(dataset))}]
 dataset_format = "sharegpt"
-split_dataset_ratio = 0.1
-batch_size = 2
-grad_accum = 1
-learning_rate = 1e-3
-epochs = 1
-max_length = 512
-gradient_checkpointing = false
-dtype = "fp32"
-save_steps = 10
-save_total_limit = 2
-logging_steps = 1
-eval_steps = 10
+{_LEARNING_TRAIN if learns else _QUICK_TRAIN}
 
 [resources]
 train_vram_gb = [0, 1]
@@ -127,7 +164,7 @@ served_model_name = "{name}"
 
 def create_demo(root: Path, progress: Progress | None = None) -> DemoWorkspace:
     """Create (or complete) the demo workspace at ``root``. Safe to run again."""
-    from core.demo.tinymodels import build_tiny_llama3, build_tiny_qwen2
+    from core.demo.tinymodels import build_learning_qwen2, build_tiny_llama3, build_tiny_qwen2
 
     say = progress or (lambda message: None)
     started = time.perf_counter()
@@ -142,12 +179,16 @@ def create_demo(root: Path, progress: Progress | None = None) -> DemoWorkspace:
     corpus = training_corpus()
     qwen_dir = workspace.models_dir / "tiny-qwen2"
     llama_dir = workspace.models_dir / "tiny-llama3"
+    learner_dir = workspace.models_dir / "learning-qwen2"
     if not (qwen_dir / "model.safetensors").is_file():
         say("training a byte-level BPE tokenizer and making tiny-qwen2 (Qwen2 architecture)")
         build_tiny_qwen2(qwen_dir, corpus)
     if not (llama_dir / "model.safetensors").is_file():
         say("training a SentencePiece tokenizer and making tiny-llama3 (Llama architecture)")
         build_tiny_llama3(llama_dir, corpus)
+    if not (learner_dir / "model.safetensors").is_file():
+        say("training a 320-piece byte-level BPE and making learning-qwen2 (Qwen2 architecture, the one that learns)")
+        build_learning_qwen2(learner_dir, corpus)
 
     say("writing the demo profiles")
     (workspace.profiles_dir / f"{DEMO_QWEN}.toml").write_text(
@@ -156,6 +197,11 @@ def create_demo(root: Path, progress: Progress | None = None) -> DemoWorkspace:
     (workspace.profiles_dir / f"{DEMO_LLAMA}.toml").write_text(
         _profile_text(DEMO_LLAMA, "Demo: tiny Llama-3 (SentencePiece)", llama_dir, "llama3", "llama3", dataset), encoding="utf-8"
     )
+    (workspace.profiles_dir / f"{DEMO_LEARNER}.toml").write_text(
+        _profile_text(DEMO_LEARNER, "Demo: Qwen2 that learns (ChatML)", learner_dir, "qwen2_5", "qwen2_5", dataset,
+                      learns=True),
+        encoding="utf-8",
+    )
     seconds = time.perf_counter() - started
     say(f"demo workspace ready in {seconds:.1f} s: {workspace.root}")
-    return DemoWorkspace(workspace, qwen_dir, llama_dir, dataset, prompts, seconds)
+    return DemoWorkspace(workspace, qwen_dir, llama_dir, learner_dir, dataset, prompts, seconds)

@@ -4,6 +4,9 @@ They are built from ``tokenizers``, ``sentencepiece``, ``safetensors`` and ``num
 alone, so the demo needs neither torch nor a download, and takes seconds.
 
 - ``tiny-qwen2``: Qwen2 architecture, byte-level BPE, the Qwen2.5 ChatML template.
+- ``learning-qwen2``: Qwen2 too, 128 wide with an untied output layer (as the 7B has), a
+  byte-level BPE of 320 pieces and unit-scale random weights; its LoRA learns the
+  counselling style in a short CPU run (:func:`build_learning_qwen2`).
 - ``tiny-llama3``: Llama architecture, SentencePiece, the Llama-3 template; the GGUF
   converter accepts it, since it recognises SentencePiece vocabularies.
 """
@@ -41,6 +44,12 @@ class TinyShape:
 
 
 QWEN_SHAPE = TinyShape(hidden=64, intermediate=176, layers=2, heads=4, kv_heads=2)
+# The learning demo (a Qwen2 too): wide enough for its LoRA to pick up the counselling style,
+# small enough for a CPU run of a minute or two (see core/demo/learning.py).
+LEARNER_SHAPE = TinyShape(hidden=128, intermediate=352, layers=2, heads=4, kv_heads=2)
+# About 60 merges over the 256 bytes: short words merge, most characters stay three byte
+# pieces whose second and third are easy to predict, so a short run halves the loss.
+LEARNER_VOCAB = 320
 # 256-wide rows let llama.cpp's k-quants (blocks of 256) apply to every matrix.
 LLAMA_SHAPE = TinyShape(hidden=256, intermediate=512, layers=2, heads=4, kv_heads=4)
 
@@ -53,17 +62,27 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def _weights(shape: TinyShape, vocab: int, *, qkv_bias: bool, tied: bool, seed: int) -> dict[str, object]:
+def _weights(
+    shape: TinyShape, vocab: int, *, qkv_bias: bool, tied: bool, seed: int, unit_scale: bool = False
+) -> dict[str, object]:
     import numpy as np
 
     rng = np.random.default_rng(seed)
     head_dim = shape.hidden // shape.heads
     kv = shape.kv_heads * head_dim
+    # For a model that must learn (``unit_scale``), the usual 0.02 is far too small at this
+    # width: the signal fades layer by layer, and with the final RMSNorm fixing |h| at
+    # sqrt(hidden) a logit can move by at most 0.02 * hidden, so the model can never say a
+    # word with confidence and no LoRA can teach it to. Scaling every matrix by
+    # 1/sqrt(fan-in) keeps activations of unit size and gives the output rows a range of
+    # sqrt(hidden) nats. The quick demo models keep 0.02: they only have to run.
+    row_std = shape.hidden**-0.5 if unit_scale else 0.02
 
-    def normal(*dims: int) -> object:
-        return (rng.standard_normal(dims) * 0.02).astype(np.float32)
+    def normal(*dims: int, std: float | None = None) -> object:
+        scale = std if std is not None else (dims[-1] ** -0.5 if unit_scale else 0.02)
+        return (rng.standard_normal(dims) * scale).astype(np.float32)
 
-    tensors: dict[str, object] = {"model.embed_tokens.weight": normal(vocab, shape.hidden)}
+    tensors: dict[str, object] = {"model.embed_tokens.weight": normal(vocab, shape.hidden, std=row_std)}
     for layer in range(shape.layers):
         prefix = f"model.layers.{layer}"
         tensors[f"{prefix}.self_attn.q_proj.weight"] = normal(shape.hidden, shape.hidden)
@@ -81,7 +100,7 @@ def _weights(shape: TinyShape, vocab: int, *, qkv_bias: bool, tied: bool, seed: 
         tensors[f"{prefix}.post_attention_layernorm.weight"] = np.ones(shape.hidden, np.float32)
     tensors["model.norm.weight"] = np.ones(shape.hidden, np.float32)
     if not tied:
-        tensors["lm_head.weight"] = normal(vocab, shape.hidden)
+        tensors["lm_head.weight"] = normal(vocab, shape.hidden, std=row_std)
     return tensors
 
 
@@ -91,7 +110,16 @@ def _save_weights(directory: Path, tensors: dict[str, object]) -> None:
     save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})  # type: ignore[arg-type]
 
 
-def build_tiny_qwen2(directory: Path, corpus: Sequence[str], *, vocab_size: int = 4000, seed: int = 0) -> Path:
+def build_tiny_qwen2(
+    directory: Path,
+    corpus: Sequence[str],
+    *,
+    vocab_size: int = 4000,
+    seed: int = 0,
+    shape: TinyShape | None = None,
+    tied: bool = True,
+    unit_scale: bool = False,
+) -> Path:
     """A Qwen2-architecture chat model with a byte-level BPE tokenizer trained on ``corpus``."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -143,7 +171,7 @@ def build_tiny_qwen2(directory: Path, corpus: Sequence[str], *, vocab_size: int 
         },
     )
     _write_json(directory / "special_tokens_map.json", {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"})
-    shape = QWEN_SHAPE
+    shape = shape or QWEN_SHAPE
     _write_json(
         directory / "config.json",
         {
@@ -163,7 +191,7 @@ def build_tiny_qwen2(directory: Path, corpus: Sequence[str], *, vocab_size: int 
             "hidden_act": "silu",
             "initializer_range": 0.02,
             "attention_dropout": 0.0,
-            "tie_word_embeddings": True,
+            "tie_word_embeddings": tied,
             "vocab_size": padded_vocab,
             "bos_token_id": ids["<|endoftext|>"],
             "eos_token_id": ids["<|im_end|>"],
@@ -172,11 +200,18 @@ def build_tiny_qwen2(directory: Path, corpus: Sequence[str], *, vocab_size: int 
         },
     )
     _write_generation_config(directory, bos=ids["<|endoftext|>"], eos=[ids["<|im_end|>"], ids["<|endoftext|>"]], pad=ids["<|endoftext|>"])
-    _save_weights(directory, _weights(shape, padded_vocab, qkv_bias=True, tied=True, seed=seed))
+    _save_weights(directory, _weights(shape, padded_vocab, qkv_bias=True, tied=tied, seed=seed, unit_scale=unit_scale))
     return directory
 
 
-def build_tiny_llama3(directory: Path, corpus: Iterable[str], *, vocab_size: int = 3000, seed: int = 1) -> Path:
+def build_learning_qwen2(directory: Path, corpus: Sequence[str]) -> Path:
+    """The demo model whose LoRA visibly learns: see :data:`LEARNER_SHAPE` and :data:`LEARNER_VOCAB`."""
+    return build_tiny_qwen2(directory, corpus, vocab_size=LEARNER_VOCAB, shape=LEARNER_SHAPE, tied=False, unit_scale=True)
+
+
+def build_tiny_llama3(
+    directory: Path, corpus: Iterable[str], *, vocab_size: int = 3000, seed: int = 1, shape: TinyShape | None = None
+) -> Path:
     """A Llama-architecture chat model with a SentencePiece tokenizer and the Llama-3 template."""
     import sentencepiece as spm
 
@@ -229,7 +264,7 @@ def build_tiny_llama3(directory: Path, corpus: Iterable[str], *, vocab_size: int
         },
     )
     _write_json(directory / "special_tokens_map.json", {"bos_token": LLAMA_BOS, "eos_token": "<|eot_id|>", "unk_token": "<unk>"})
-    shape = LLAMA_SHAPE
+    shape = shape or LLAMA_SHAPE
     _write_json(
         directory / "config.json",
         {
