@@ -55,14 +55,19 @@ def _spawn(workspace: Workspace, session: str, a: str, b: str, rater: str, start
     )
 
 
+# Enough submits that several kills land mid-run even on an idle machine, where one process
+# starts in ~0.15 s and submits 1,000 ratings in ~0.25 s.
+KILL_RUN_TOTAL = 3000
+
+
 def test_every_acknowledged_rating_survives_kill_9(workspace: Workspace) -> None:
     session, a, b = _session(workspace)
     rng = random.Random(20261122)
     acknowledged: dict[int, int] = {}
     next_n, kills = 0, 0
-    while next_n < 1000:
-        process = _spawn(workspace, session, a, b, "crash", next_n, 1000 - next_n)
-        time.sleep(rng.uniform(0.1, 0.3))  # start-up is ~0.15 s; 1,000 submits take ~0.5 s
+    while next_n < KILL_RUN_TOTAL:
+        process = _spawn(workspace, session, a, b, "crash", next_n, KILL_RUN_TOTAL - next_n)
+        time.sleep(rng.uniform(0.1, 0.3))  # start-up is ~0.15 s
         process.send_signal(signal.SIGKILL)
         out, _ = process.communicate()
         kills += process.returncode == -signal.SIGKILL
@@ -81,7 +86,7 @@ def test_every_acknowledged_rating_survives_kill_9(workspace: Workspace) -> None
     assert integrity == "ok"
     missing = [n for n, rating_id in acknowledged.items() if rating_id not in rows]
     assert not missing, f"acknowledged but lost: {missing[:10]}"
-    assert len(rows) == 1000 and all(row["comment"] == f"n={n}" for n, rid in acknowledged.items()
+    assert len(rows) == KILL_RUN_TOTAL and all(row["comment"] == f"n={n}" for n, rid in acknowledged.items()
                                      for row in [rows[rid]])
 
 
