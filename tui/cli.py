@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from core.train.profiles import Profile
 
 
-def build_parser() -> argparse.ArgumentParser:
+def top_parser(*, add_help: bool = True, exit_on_error: bool = True) -> argparse.ArgumentParser:
+    """``mhbench`` and the options that come before a command."""
     parser = argparse.ArgumentParser(
-        prog="mhbench",
+        prog="mhbench", add_help=add_help, exit_on_error=exit_on_error,
         description="Fine-tune chat models with ms-swift LoRA, convert them to GGUF, and compare them blind, side by side.",
         epilog="With no command, opens the TUI. Workspace: --workspace, else $MHBENCH_HOME, else the config's "
                "workspace, else the platform data dir. Config: --config, else $MHBENCH_CONFIG, else "
@@ -31,6 +32,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", "-w", metavar="DIR",
                         help="workspace folder; it must exist (`mhbench demo DIR` or mkdir creates one)")
     parser.add_argument("--rater", metavar="NAME", help="your rater id in the Arena (remembered per workspace)")
+    return parser
+
+
+def tui_start_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The options of a plain TUI start, parsed without building the subcommands' parsers.
+
+    Thirty subcommands with their options take longer to build than the rest of the start-up
+    before textual; a start with only global options needs none of them. Anything else (a
+    command, --help, a typo) returns None, and the full parser handles it with its messages.
+    """
+    from tui import cli_config
+
+    parser = top_parser(add_help=False, exit_on_error=False)
+    cli_config.add_global_option(parser)
+    try:
+        args, rest = parser.parse_known_args(argv)
+    except argparse.ArgumentError:
+        return None
+    if rest:
+        return None
+    args.command = None
+    return args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = top_parser()
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     profiles = commands.add_parser("profiles", help="list the profiles with their validation status")
@@ -368,7 +395,8 @@ HANDLERS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = tui_start_args(argv) or build_parser().parse_args(argv)
     from core.base.errors import MhbenchError
 
     try:

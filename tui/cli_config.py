@@ -17,14 +17,14 @@ if TYPE_CHECKING:
 CONFIG_HELP = "config file (default: config.toml in the platform config dir, or $MHBENCH_CONFIG)"
 
 
-def add_global_option(parser: argparse.ArgumentParser, commands: Any) -> None:
-    """``--config FILE`` before the command, and after it on every subcommand.
+def add_global_option(parser: argparse.ArgumentParser, commands: Any = None) -> None:
+    """``--config FILE`` before the command, and after it on every subcommand (when ``commands`` is given).
 
     The subcommands' copies default to SUPPRESS, so a ``--config`` given before the command is
     not overwritten by a subcommand that did not see one.
     """
     parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
-    for subparser in commands.choices.values():
+    for subparser in commands.choices.values() if commands is not None else ():
         subparser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=CONFIG_HELP)
 
 
@@ -56,7 +56,7 @@ def apply_config(args: argparse.Namespace) -> ConfigFile:
         args.workspace = workspace.value
     args.rater = choose_rater(args.rater, file).value
     args.config_file = file
-    if args.command is None:
+    if args.command is None and (file.config.theme is not None or file.config.keymap):
         # The TUI is about to start: check what only the app knows before a workspace is touched.
         from tui.shell.keymap import check_config
 

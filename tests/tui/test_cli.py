@@ -96,3 +96,15 @@ def test_doctor_reports(tmp_path: Path) -> None:
     result = mhbench("doctor", "--json", workspace=tmp_path / "ws")
     names = [check["name"] for check in json.loads(result.stdout)]
     assert names[0] == "Python" and "ms-swift" in names and "disk" in names
+
+
+def test_a_plain_tui_start_parses_as_the_full_parser_would() -> None:
+    """The quick path for a TUI start (no subcommand parsers built) reads its options the same way."""
+    from tui.cli import build_parser, tui_start_args
+
+    for argv in ([], ["-w", "ws"], ["--workspace=ws", "--rater", "r1"], ["--config", "c.toml", "-w", "ws"]):
+        quick = tui_start_args(argv)
+        assert quick is not None, argv
+        assert vars(quick) == vars(build_parser().parse_args(argv)), argv
+    for argv in (["profiles"], ["--help"], ["-w"], ["--bogus"], ["-w", "ws", "demo"]):
+        assert tui_start_args(argv) is None, argv
