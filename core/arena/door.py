@@ -149,7 +149,7 @@ def live_targets(workspace: Workspace, model_ids: list[str]) -> list[ChatTarget]
     model: the sides are blind.
     """
     from core.models import endpoint_api_key, get_model
-    from core.models.targets import ChatTarget, _request_name, servers_of
+    from core.models.targets import ChatTarget, request_name, servers_of
 
     targets: list[ChatTarget] = []
     for model_id in model_ids:
@@ -161,7 +161,7 @@ def live_targets(workspace: Workspace, model_ids: list[str]) -> list[ChatTarget]
         ready = [server for server in servers_of(workspace, entry.id) if server.ready]
         if not ready:
             raise MhbenchError(NO_ANSWER_SOURCE)
-        targets.append(ChatTarget(entry.id, ready[0].base_url, _request_name(ready[0], entry), None, ready[0].id))
+        targets.append(ChatTarget(entry.id, ready[0].base_url, request_name(ready[0], entry), None, ready[0].id))
     return targets
 
 

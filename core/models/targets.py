@@ -281,11 +281,11 @@ def connect_models(
         record = find_or_start(workspace, spec, model_ids=[entry.id for entry in group], progress=progress,
                                check=check)
         for entry in group:
-            targets[entry.id] = ChatTarget(entry.id, record.base_url, _request_name(record, entry), None, record.id)
+            targets[entry.id] = ChatTarget(entry.id, record.base_url, request_name(record, entry), None, record.id)
     return [targets[entry.id] for entry in entries]
 
 
-def _request_name(record: ServerRecord, entry: ModelEntry) -> str:
+def request_name(record: ServerRecord, entry: ModelEntry) -> str:
     name = served_name(entry)
     if name in record.served_names:
         return name
