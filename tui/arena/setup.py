@@ -103,9 +103,13 @@ class ArenaSetup(ModalScreen["SessionRequest | None"]):
 
     @work(thread=True)
     def load_models(self) -> None:
-        from core.models import list_models
+        from core.models import discover, list_models
 
-        entries = [e for e in list_models(self.app.workspace) if not e.missing]  # type: ignore[attr-defined]
+        workspace = self.app.workspace  # type: ignore[attr-defined]
+        # A new workspace's models are on disk but not yet in the catalog until something scans
+        # (the Models mode does on its first visit): scan here too, or the form offers nothing.
+        discover(workspace)
+        entries = [e for e in list_models(workspace) if not e.missing]
         self.app.call_from_thread(self.show_models, entries)
 
     def show_models(self, entries: list[ModelEntry]) -> None:
@@ -115,12 +119,17 @@ class ArenaSetup(ModalScreen["SessionRequest | None"]):
         options = [(f"{e.id} ({e.kind})", e.id) for e in chat_ready]
         for select_id, index in (("#model_a", 0), ("#model_b", 1)):
             select = self.query_one(select_id, Select)
+            select.prompt = "choose a model" if options else "no model in the catalog"
             select.set_options(options)
             if len(options) > index:
                 select.value = options[index][1]
         more = self.query_one("#more_models", SelectionList)
         more.clear_options()
         more.add_options(options)
+        if len(options) < 2:
+            self.query_one("#launch-error", Static).update(safe_text(
+                f"✗ the catalog has {len(options)} model(s) and a session needs two: add them in Models (F4: "
+                "a adds a folder or GGUF, r rescans runs/ and models/), or `mhbench models --add PATH`.", "red"))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
