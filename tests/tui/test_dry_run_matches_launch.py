@@ -25,7 +25,8 @@ from core.train.profiles import find_profile, load_profiles
 from core.train.runner import Supervisor
 from core.train.swift import installed_swift_version
 from tui.app import MhbenchApp
-from tui.cli import build_parser, launch_request, main
+from tui.cli import build_parser, main
+from tui.cli_train import launch_request
 from tui.train.launch import ConfirmLaunch
 from tui.train.profiles import ProfilesScreen
 
