@@ -6,7 +6,8 @@ widgets, the keys and the workers: answers come from the store when another rate
 the pre-generate job) made them, else they stream live from both servers at once, side
 by side (:mod:`tui.arena.side`), and are stored when complete. Names stay hidden until
 the rating is saved. A submit is one SQLite transaction in a thread worker; the screen
-moves on only when it is on disk. Choosing or creating a session is :mod:`tui.arena.choosing`.
+moves on only when it is on disk. Choosing or creating a session is :mod:`tui.arena.choosing`;
+moving to the next or previous item is :mod:`tui.arena.moving`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from textual.widgets import Footer, Header, Static
 
 from core.arena.answers import ModelServers
 from core.base.errors import MhbenchError
-from tui.arena.choosing import SessionChoice
+from tui.arena.moving import ItemMoves
 from tui.arena.rating_bar import RatingBar
 from tui.arena.side import ArenaSide
 from tui.modes import mode_title
@@ -34,12 +35,12 @@ if TYPE_CHECKING:
     from core.arena.controller import ArenaController
     from core.arena.ratings import Rating, RatingInput
     from core.arena.rubric import Side
-    from core.arena.sessions import Item, Session
+    from core.arena.sessions import Session
 
 SIDES: tuple[Side, Side] = ("left", "right")
 
 
-class ArenaScreen(SessionChoice):
+class ArenaScreen(ItemMoves):
     """One session, one item at a time; resumes at the rater's first unrated item."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -58,7 +59,6 @@ class ArenaScreen(SessionChoice):
     ]
     SERVERS: ClassVar[type[ModelServers]] = ModelServers
     """How the screen reaches the session's servers (the rater mode's only reuses running ones)."""
-    SESSION_DONE = "That was the last item: the leaderboard is in Results (F6)."
 
     # --- widgets -------------------------------------------------------------------------------
 
@@ -217,45 +217,6 @@ class ArenaScreen(SessionChoice):
         if controller is self.controller and controller.saved(saved):
             self.show_titles()
             self.redraw_bar()
-
-    def action_next(self) -> None:
-        if self.controller is None:
-            return
-        try:
-            moved = self.controller.next_item()
-        except MhbenchError as error:
-            self.notify(str(error), severity="warning")
-            return
-        if moved:
-            self.show_item()
-        elif self.controller.can_draw:
-            self.draw_next(self.controller)  # adaptive: the schedule picks the next pair from the ratings so far
-        else:
-            self.session_done()
-
-    def session_done(self) -> None:
-        self.notify(self.SESSION_DONE, title="Session done")
-
-    @work(thread=True, exclusive=True, group="arena-draw")
-    def draw_next(self, controller: ArenaController) -> None:
-        try:
-            item = controller.draw_next()
-        except MhbenchError as error:
-            self.app.call_from_thread(self.notify, str(error), title="Next item", severity="error", timeout=15)
-            return
-        self.app.call_from_thread(self.after_draw, controller, item)
-
-    def after_draw(self, controller: ArenaController, item: Item | None) -> None:
-        if controller is not self.controller:
-            return
-        if controller.take_drawn(item):
-            self.show_item()
-        elif item is None:
-            self.session_done()
-
-    def action_previous(self) -> None:
-        if self.controller is not None and self.controller.previous_item():
-            self.show_item()
 
     def action_edit(self) -> None:
         if self.controller is not None and self.controller.edit():
