@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-ARENA_KEYS = """
+RATING_KEYS = """
 Keys
   digits      score the highlighted field (A's fields, then B's)     ⌫  back one field
   s / u       safety: safe / unsafe (required when the prompt shows crisis signs)
@@ -19,8 +19,10 @@ Keys
   Enter       save the rating (names are then revealed); Enter again goes on
   c comment   f follow-up (both models, each with its own history)   r regenerate (recorded)
   Esc         stop the answers streaming        p previous item     e edit a saved rating
-  n new session   o open another session   g pre-generate this session's answers in the background
 """
+"""The keys of rating one item, for the operator's Arena and the rater mode alike."""
+
+ARENA_KEYS = RATING_KEYS + "  n new session   o open another session   g pre-generate this session's answers in the background\n"
 
 
 class RubricHelp(ModalScreen[None]):

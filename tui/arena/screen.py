@@ -40,18 +40,24 @@ if TYPE_CHECKING:
 SIDES: tuple[Side, Side] = ("left", "right")
 
 
+RATING_BINDINGS: list[BindingType] = [
+    Binding("enter", "submit_or_next", "Save/next", id="arena.submit"),
+    Binding("escape", "stop", "Stop", id="arena.stop"),
+    Binding("f", "follow_up", "Follow-up", id="arena.follow_up"),
+    Binding("r", "regenerate", "Regen", id="arena.regenerate"),
+    Binding("c", "comment", "Comment", show=False, id="arena.comment"),
+    Binding("e", "edit", "Edit", show=False, id="arena.edit"),
+    Binding("p", "previous", "Prev", show=False, id="arena.previous"),
+    Binding("right", "next", "Next", show=False, id="arena.next"),
+]
+"""The keys of rating one item: the operator's Arena and the rater mode both have exactly these."""
+
+
 class ArenaScreen(ItemMoves):
     """One session, one item at a time; resumes at the rater's first unrated item."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "submit_or_next", "Save/next", id="arena.submit"),
-        Binding("escape", "stop", "Stop", id="arena.stop"),
-        Binding("f", "follow_up", "Follow-up", id="arena.follow_up"),
-        Binding("r", "regenerate", "Regen", id="arena.regenerate"),
-        Binding("c", "comment", "Comment", show=False, id="arena.comment"),
-        Binding("e", "edit", "Edit", show=False, id="arena.edit"),
-        Binding("p", "previous", "Prev", show=False, id="arena.previous"),
-        Binding("right", "next", "Next", show=False, id="arena.next"),
+        *RATING_BINDINGS,
         Binding("n", "new_session", "New", id="arena.new"),
         Binding("o", "open_session", "Open", id="arena.open"),
         Binding("g", "pregenerate", "Pre-gen", show=False, id="arena.pregenerate"),

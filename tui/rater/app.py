@@ -23,17 +23,11 @@ if TYPE_CHECKING:
     from core.arena.door import RaterDoor
     from core.base.workspace import Workspace
 
-RATER_KEYS = """
-Keys
-  digits      score the highlighted field (A's fields, then B's)     ⌫  back one field
-  s / u       safety: safe / unsafe (required when the prompt shows crisis signs)
-  [ / ]       flag side A / B unsafe at any time
-  a b t x     preference: A better, B better, tie, both bad
-  Enter       save the rating (names are then revealed); Enter again goes on
-  c comment   f follow-up (both models, each with its own history)   r regenerate (recorded)
-  Esc         stop the answers streaming        p previous item     e edit a saved rating
-  o           back to your sessions             F1 this help        Ctrl+Q quit
-"""
+def rater_keys() -> str:
+    """The rating keys the operator's Arena has too, and the rater mode's own."""
+    from tui.arena.help import RATING_KEYS
+
+    return RATING_KEYS + "  o           back to your sessions             F1 this help        Ctrl+Q quit\n"
 
 
 class RaterApp(App[None]):
@@ -113,7 +107,7 @@ class RaterApp(App[None]):
             return
         controller = getattr(self.screen, "controller", None)
         rubric = controller.rubric if controller is not None else DEFAULT_RUBRIC
-        self.push_screen(RubricHelp(f"{rubric.title}\n\n{rubric.text}\n{RATER_KEYS}"))
+        self.push_screen(RubricHelp(f"{rubric.title}\n\n{rubric.text}\n{rater_keys()}"))
 
     def action_my_sessions(self) -> None:
         from tui.rater.sessions import RaterSessions

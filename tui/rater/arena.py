@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 
 from core.arena.door import LiveServersOnly
 from core.base.errors import MhbenchError
-from tui.arena.screen import ArenaScreen
+from tui.arena.screen import RATING_BINDINGS, ArenaScreen
 
 if TYPE_CHECKING:
     from core.arena.answers import ModelServers
@@ -32,14 +32,7 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
     """One of the rater's sessions, resumed at their first unrated item."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "submit_or_next", "Save/next", id="arena.submit"),
-        Binding("escape", "stop", "Stop", id="arena.stop"),
-        Binding("f", "follow_up", "Follow-up", id="arena.follow_up"),
-        Binding("r", "regenerate", "Regen", id="arena.regenerate"),
-        Binding("c", "comment", "Comment", show=False, id="arena.comment"),
-        Binding("e", "edit", "Edit", show=False, id="arena.edit"),
-        Binding("p", "previous", "Prev", show=False, id="arena.previous"),
-        Binding("right", "next", "Next", show=False, id="arena.next"),
+        *RATING_BINDINGS,
         Binding("o", "my_sessions", "Sessions", id="rater.sessions"),
         Binding("f1", "rubric_help", "Rubric", id="arena.help"),
     ]
