@@ -103,7 +103,11 @@ def chrome() -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
-                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                     # Two raters' tabs live in one browser: a background tab must keep its websocket
+                     # and timers running, as a person's second window would, not be throttled.
+                     "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
+                     "--disable-renderer-backgrounding"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
     try:

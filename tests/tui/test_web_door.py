@@ -147,6 +147,7 @@ def test_two_browser_raters_and_a_terminal_rater_share_a_session_and_the_export_
         for tab, name in ((first, "r1"), (second, "r2")):
             driver.switch_to.window(tab.handle)
             _log_in(tab, tokens[name])
+            tab.wait_text("0/3 rated")  # the list has loaded: an Enter before it opens nothing
             tab.keys(Keys.ENTER)
             tab.wait_text("item 1/3")
         for tab, comment, scores in ((second, "SECRETr2", "2222b"), (first, "", "4354a")):
