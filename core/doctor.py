@@ -18,8 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
-from core.train.gpu import GpuReport, sample_gpus
-from core.train.swift import dialect_for, installed_swift_version
+from core.base.gpu import GpuReport, sample_gpus
+from core.swift.dialects import dialect_for, installed_swift_version
 
 Status = Literal["ok", "warn", "missing"]
 

@@ -78,7 +78,7 @@ class Smoke:
 
 
 def find_gpu(smoke: Smoke) -> str:
-    from core.train.gpu import sample_gpus
+    from core.base.gpu import sample_gpus
 
     report = sample_gpus()
     if not report.gpus:
@@ -129,7 +129,7 @@ def make_models(smoke: Smoke, root: Path) -> str:
 
 def train(smoke: Smoke, profile_name: str, *, qlora: bool, watch_gpu: bool) -> str:
     from core.train.launch import LaunchRequest, launch, plan_run
-    from core.train.profiles import apply_overrides, find_profile, load_profiles
+    from core.profiles import apply_overrides, find_profile, load_profiles
     from core.train.runs import get_run
 
     if qlora and importlib.util.find_spec("bitsandbytes") is None:
@@ -179,7 +179,7 @@ class GpuWatcher:
         self._thread.join(timeout=10)
 
     def _sample(self) -> None:
-        from core.train.gpu import map_processes_to_runs, sample_gpus
+        from core.base.gpu import map_processes_to_runs, sample_gpus
 
         while not self._stop.is_set():
             for gpu in sample_gpus().gpus:
@@ -254,7 +254,7 @@ def serve(smoke: Smoke) -> str:
 
 def server_on_gpu(smoke: Smoke, server_id: str) -> str:
     from core.models.serving import get_server
-    from core.train.gpu import map_processes_to_runs, sample_gpus
+    from core.base.gpu import map_processes_to_runs, sample_gpus
 
     workspace = smoke.workspace
     assert workspace is not None

@@ -36,7 +36,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from core.train.gpu import sample_gpus
+    from core.base.gpu import sample_gpus
 
     if any(item.get_closest_marker("gpu") for item in items) and not sample_gpus().available:
         skip = pytest.mark.skip(reason="needs an NVIDIA GPU")

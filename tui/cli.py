@@ -102,7 +102,7 @@ def command_workspace(args: argparse.Namespace) -> Workspace:
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    from core.train.profiles import load_profiles
+    from core.profiles import load_profiles
 
     entries = load_profiles(command_workspace(args).profiles_dir)
     if args.json:

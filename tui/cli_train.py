@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from core.base.workspace import Workspace
     from core.train.distributed import Topology
     from core.train.launch import LaunchRequest
-    from core.train.profiles import Profile
+    from core.profiles import Profile
 
 
 def add_commands(commands: Any) -> None:
@@ -64,7 +64,7 @@ def add_commands(commands: Any) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     """Print (``--dry-run``) or launch a run; both are the one plan that core builds for the request."""
     from core.train.launch import plan_nodes
-    from core.train.profiles import find_profile, load_profiles
+    from core.profiles import find_profile, load_profiles
 
     workspace = command_workspace(args)
     request = launch_request(args, find_profile(load_profiles(workspace.profiles_dir), args.profile))
@@ -149,7 +149,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     from core.base.db import open_workspace
     from core.base.errors import MhbenchError
     from core.train.datasets import check_dataset, check_profile_datasets
-    from core.train.profiles import find_profile, load_profiles
+    from core.profiles import find_profile, load_profiles
     workspace = open_workspace(command_workspace(args))
     profile = find_profile(load_profiles(workspace.profiles_dir), args.profile) if args.profile else None
     convert_dir = workspace.data_dir if args.convert else None

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from core.models.targets import ChatTarget
     from core.results import Results
     from core.train.curve import RunCurve
-    from core.train.gpu import GpuHistory, GpuReport
-    from core.train.profiles import ProfileEntry
+    from core.base.gpu import GpuHistory, GpuReport
+    from core.profiles import ProfileEntry
     from core.train.runs import RunRecord
 
 

@@ -148,7 +148,7 @@ def measure_run(model_dir: Path, adapter: Path, logging_jsonl: Path, prompts_fil
 def train_and_wait(workspace: Workspace, profile_name: str, *, timeout: float = 900.0, name: str | None = None) -> tuple[str, float]:
     """Launch the demo profile's real ``swift sft`` run detached, wait for it; its run id and wall time."""
     from core.train.launch import LaunchRequest, launch, plan_run
-    from core.train.profiles import find_profile, load_profiles
+    from core.profiles import find_profile, load_profiles
     from core.train.runs import get_run
 
     profile = find_profile(load_profiles(workspace.profiles_dir), profile_name)

@@ -32,7 +32,7 @@ from core.models.catalog import (
 )
 
 if TYPE_CHECKING:
-    from core.train.profiles import Profile
+    from core.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _insert(workspace: Workspace, new: _New, *, api_key: str | None = None) -> M
 
 
 def _load_profile(workspace: Workspace, name: str) -> Profile:
-    from core.train.profiles import find_profile, load_profiles
+    from core.profiles import find_profile, load_profiles
 
     return find_profile(load_profiles(workspace.profiles_dir), name)
 
@@ -110,7 +110,7 @@ def register_base(
     A profile whose model lives on a hub and is not downloaded here gets an entry without a
     path, so runs and arena sessions can still name it.
     """
-    from core.train.profiles import Profile
+    from core.profiles import Profile
 
     chosen: Profile | None = profile_or_path if isinstance(profile_or_path, Profile) else None
     path: Path | None = None

@@ -22,8 +22,8 @@ from core.base.workspace import Workspace
 if TYPE_CHECKING:
     from core.models import ModelEntry
     from core.models.serving import ServerRecord, ServerSpec
-    from core.train.gpu import GpuReport
-    from core.train.profiles import Profile
+    from core.base.gpu import GpuReport
+    from core.profiles import Profile
 
 GGUF_OVERHEAD = 1.2
 """GPU memory of a GGUF served with every layer offloaded, per byte of file: weights plus KV cache."""
@@ -64,7 +64,7 @@ class ServeOptions:
 def profile_of(workspace: Workspace, name: str | None) -> Profile | None:
     if not name:
         return None
-    from core.train.profiles import load_profiles
+    from core.profiles import load_profiles
 
     for entry in load_profiles(workspace.profiles_dir):
         if entry.name == name and entry.profile is not None:
@@ -81,7 +81,7 @@ def swift_names(profile: Profile | None) -> tuple[str | None, str | None]:
     """(model_type, template) for the installed swift, from the profile's family."""
     if profile is None:
         return None, None
-    from core.train.swift import installed_dialect
+    from core.swift.dialects import installed_dialect
 
     names = installed_dialect().families.get(profile.model.family)
     if names is None:
@@ -112,7 +112,7 @@ def check_backend(backend: str) -> None:
 
 
 def _gpu_visible() -> bool:
-    from core.train.gpu import sample_gpus
+    from core.base.gpu import sample_gpus
 
     return bool(sample_gpus().gpus)
 
@@ -304,7 +304,7 @@ def servers_of(workspace: Workspace, ref: str) -> list[ServerRecord]:
 def sync_catalog(workspace: Workspace) -> list[ModelEntry]:
     """Register every valid profile's base model and every model found on disk; returns the new entries."""
     from core.models import discover, list_models, register_base
-    from core.train.profiles import load_profiles
+    from core.profiles import load_profiles
 
     known = {entry.profile for entry in list_models(workspace, "base") if entry.profile}
     new: list[ModelEntry] = []

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from core.base.errors import MhbenchError
 
 if TYPE_CHECKING:
-    from core.train.profiles import Profile
+    from core.profiles import Profile
 
 DeepSpeedPreset = Literal["zero2", "zero3", "zero2_offload", "zero3_offload"]
 DEEPSPEED_PRESETS: tuple[DeepSpeedPreset, ...] = ("zero2", "zero3", "zero2_offload", "zero3_offload")

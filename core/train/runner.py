@@ -103,7 +103,7 @@ class Supervisor(ChildSupervisor):
 
 def diagnose_run(record: RunRecord, code: int, signal_name: str | None) -> dict[str, Any]:
     from core.base.tail import last_lines
-    from core.train.diagnose import diagnose
+    from core.swift.diagnose import diagnose
 
     result = diagnose(code, last_lines(record.stdout_path, 300), signal_name=signal_name)
     return {"kind": result.kind, "summary": result.summary, "fix": result.fix, "evidence": result.evidence,

@@ -8,7 +8,7 @@ Prints figures, passes nothing. Measured in one run:
    two ``ChatPane`` widgets). The two models are two GGUF catalog entries of
    ``tests/bench/stream.py``'s benchmark model (about 140 M parameters): the f16 file and its
    Q8_0 quantisation. Below the panes the same screen holds a ``GpuPane`` fed by a
-   ``core.train.gpu.GpuSampler`` (over a fake NVML where the real one finds no GPU) and a ``Log``
+   ``core.base.gpu.GpuSampler`` (over a fake NVML where the real one finds no GPU) and a ``Log``
    fed by ``core.base.tail.TextTail`` following a file that another thread appends to, wired as
    the Train screen wires them. A callback re-armed every 10 ms on the event loop records
    lag = actual - expected firing time over every streaming period (target: p99 <= 20 ms).
@@ -215,7 +215,7 @@ class DirectPair:
 
 
 class FakeNvml:
-    """The part of ``pynvml`` that ``core.train.gpu`` reads (as in tests/core/test_gpu.py), with moving numbers."""
+    """The part of ``pynvml`` that ``core.base.gpu`` reads (as in tests/core/test_gpu.py), with moving numbers."""
 
     NVML_TEMPERATURE_GPU = 0
 
@@ -415,7 +415,7 @@ def tui_classes() -> tuple[type, type]:
 
         def on_mount(self) -> None:  # ArenaScreen.on_mount runs too (Textual calls each class's handler)
             from core.base.tail import TextTail
-            from core.train.gpu import GpuSampler
+            from core.base.gpu import GpuSampler
 
             def on_sample(report: object) -> None:
                 assert self.sampler is not None
@@ -609,7 +609,7 @@ def measure_arena(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from core.models import register_gguf
     from core.models.serving import LlamaCppSpec, find_or_start, list_servers, stop_server
     from core.models.targets import server_spec
-    from core.train.gpu import sample_gpus
+    from core.base.gpu import sample_gpus
     from tests.bench.stream import PROMPT, SYSTEM, build_model
 
     args.model_dir.mkdir(parents=True, exist_ok=True)

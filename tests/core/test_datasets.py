@@ -362,7 +362,7 @@ def test_token_lengths_with_the_models_own_template(tmp_path: Path, tiny_qwen: P
 
 
 def test_profile_datasets(tmp_path: Path, tiny_qwen: Path) -> None:
-    from core.train.profiles import validate_profile
+    from core.profiles import validate_profile
 
     data = _jsonl(tmp_path / "train.jsonl", [SHAREGPT, SHAREGPT])
     profile = validate_profile(

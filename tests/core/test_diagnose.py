@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.train.diagnose import RULES, TAIL_LINES, Diagnosis, clean_line, diagnose
+from core.swift.diagnose import RULES, TAIL_LINES, Diagnosis, clean_line, diagnose
 
 SWIFT = "/opt/venv/lib/python3.11/site-packages/swift"
 
@@ -451,7 +451,7 @@ def test_rule_table_is_well_formed() -> None:
 
 
 def _swift_installed() -> bool:
-    from core.train.swift import installed_swift_version
+    from core.swift.dialects import installed_swift_version
 
     return installed_swift_version() is not None
 

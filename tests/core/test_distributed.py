@@ -21,9 +21,9 @@ from core.train.distributed import (
     parse_host_port,
 )
 from core.train.launch import LaunchRequest, launch, launch_environment, plan_nodes, plan_run
-from core.train.profiles import Profile, apply_overrides, find_profile, load_profiles
+from core.profiles import Profile, apply_overrides, find_profile, load_profiles
 from core.train.runs import get_run, list_runs
-from core.train.swift import installed_swift_version
+from core.swift.dialects import installed_swift_version
 from tests.core.test_launch import flag_values
 
 HAS_SWIFT = installed_swift_version() is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.doctor import Check, check_package, report_json, report_text, run_doctor
-from core.train.gpu import GpuReport, GpuSample, sample_gpus
+from core.base.gpu import GpuReport, GpuSample, sample_gpus
 
 NAMES = [
     "Python",

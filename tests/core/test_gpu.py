@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.train.gpu import GpuReport, GpuSample, sample_gpus
+from core.base.gpu import GpuReport, GpuSample, sample_gpus
 
 GB = 10**9
 
@@ -24,7 +24,7 @@ class FakeGpu:
 
 
 class FakeNvml:
-    """Just the part of ``pynvml`` that ``core.train.gpu`` calls."""
+    """Just the part of ``pynvml`` that ``core.base.gpu`` calls."""
 
     NVML_TEMPERATURE_GPU = 0
 

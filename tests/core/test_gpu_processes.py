@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from core.train.gpu import (
+from core.base.gpu import (
     GIB,
     GpuHistory,
     GpuProcess,
@@ -38,7 +38,7 @@ class FakeGpu:
 
 
 class FakeNvml:
-    """The part of ``pynvml`` that ``core.train.gpu`` calls, with running processes."""
+    """The part of ``pynvml`` that ``core.base.gpu`` calls, with running processes."""
 
     NVML_TEMPERATURE_GPU = 0
 

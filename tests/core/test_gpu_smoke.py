@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.train.gpu import sample_gpus
+from core.base.gpu import sample_gpus
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu-smoke.sh"
 STEPS = ("gpu", "setup", "cuda-torch", "tiny-models", "sft-lora", "nvml-run", "sft-qlora", "merge", "gguf",

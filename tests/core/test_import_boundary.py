@@ -59,9 +59,11 @@ def test_core_imports_without_ui_or_heavy_libraries() -> None:
     assert report["failed"] == {}, f"core modules that fail to import: {report['failed']}"
     for expected in (
         "core.base.errors",
-        "core.train.profiles",
-        "core.train.swift",
-        "core.train.gpu",
+        "core.profiles",
+        "core.swift.dialects",
+        "core.swift.flags",
+        "core.swift.diagnose",
+        "core.base.gpu",
         "core.doctor",
         "core.base.db",
         "core.base.workspace",
@@ -76,11 +78,13 @@ def test_core_imports_without_ui_or_heavy_libraries() -> None:
 
 
 # Each room may import its own floor and the floors below it, never one above: a change to
-# one stage then stays in its folder. The demo, the doctor and the user config sit on top;
-# core/stats is pure statistics (Bradley–Terry, α, BLEU/ROUGE) beside the ground floor, so the
-# arena's pair schedule and the results can share one fit.
-FLOORS = {"base": 0, "stats": 0, "train": 1, "models": 2, "arena": 3, "results": 4}
-TOP = 5
+# one stage then stays in its folder. The ground holds what several stages share, in its own
+# order: base and stats (pure statistics, so the arena's pair schedule and the results share
+# one fit), then the profiles, then swift (dialects, flags and failure diagnosis, used by
+# training, export and deploy alike). The stages follow the path of the data; the demo, the
+# doctor and the user config sit on top.
+FLOORS = {"base": 0, "stats": 0, "profiles": 1, "swift": 2, "train": 3, "models": 4, "arena": 5, "results": 6}
+TOP = 7
 
 
 def _floor(module: str) -> int:

@@ -32,7 +32,7 @@ from core.models import (
 from core.models.gguf import normalise_quant, prepare_converter_input, tokenizer_fixes
 from core.models.jobs import get_job, list_jobs, start_job, stop_job, wait_job
 from core.models.parity import first_text_difference
-from core.train.diagnose import diagnose
+from core.swift.diagnose import diagnose
 
 SECRET = "sk-test-do-not-leak-4f2a9c"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-import core.train.profiles.schema as profiles_module
+import core.profiles.schema as profiles_module
 from core.base.errors import MhbenchError
-from core.train.profiles import (
+from core.profiles import (
     SHIPPED_PROFILES_DIR,
     Profile,
     ProfileEntry,

@@ -15,7 +15,7 @@ from core.models import register_base
 from core.models.serving import SwiftDeploySpec, build_argv, check_deploy_argv
 from core.models.serving.specs import ENGINE_FLAGS, ENGINE_INSTALL, engine_flags
 from core.models.targets import ServeOptions, check_backend, planned_servers, server_spec
-from core.train.swift import installed_swift_version
+from core.swift.dialects import installed_swift_version
 
 HAS_SWIFT = installed_swift_version() is not None
 

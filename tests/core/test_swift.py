@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from core.base.errors import MhbenchError
-from core.train.profiles import Profile, apply_overrides, find_profile, load_profiles
-from core.train.swift import DIALECT_3, DIALECT_4, build_sft_command, dialect_for, installed_swift_version
-from core.train.swift_flags import FlagSpec, check_command, installed_flag_specs, validate_argv
+from core.profiles import Profile, apply_overrides, find_profile, load_profiles
+from core.swift.dialects import DIALECT_3, DIALECT_4, build_sft_command, dialect_for, installed_swift_version
+from core.swift.flags import FlagSpec, check_command, installed_flag_specs, validate_argv
 
 QWEN = "qwen2.5-7b-instruct"
 LLAMA31 = "llama3.1-8b-instruct"

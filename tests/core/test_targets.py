@@ -21,7 +21,7 @@ from core.models.targets import (
     server_spec,
     sync_catalog,
 )
-from core.train.gpu import GpuReport, GpuSample
+from core.base.gpu import GpuReport, GpuSample
 from tests.core.test_models import make_adapter, make_hf_dir
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from core.demo import create_demo, read_jsonl
-from core.train.profiles import find_profile, load_profiles
-from core.train.swift import build_sft_command, dialect_for, installed_swift_version
-from core.train.swift_flags import check_command
+from core.profiles import find_profile, load_profiles
+from core.swift.dialects import build_sft_command, dialect_for, installed_swift_version
+from core.swift.flags import check_command
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def _swift_env() -> dict[str, str]:
 @pytest.mark.parametrize("profile_name", ["demo-tiny-qwen2", "demo-tiny-llama3"])
 def test_dry_run_command_trains_for_real(demo, tmp_path: Path, profile_name: str) -> None:
     """The printed command, run as printed, trains the demo model and saves a checkpoint."""
-    from core.train.profiles import apply_overrides
+    from core.profiles import apply_overrides
 
     profile = apply_overrides(find_profile(load_profiles(demo.workspace.profiles_dir), profile_name), ["train.max_steps=2"])
     command = build_sft_command(profile, dialect=dialect_for(installed_swift_version()), output_dir=tmp_path / "out")

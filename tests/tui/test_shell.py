@@ -119,7 +119,7 @@ async def test_every_binding_has_an_id() -> None:
 async def test_check_command_against_installed_swift(demo) -> None:
     import pytest
 
-    from core.train.swift import installed_swift_version
+    from core.swift.dialects import installed_swift_version
 
     if installed_swift_version() is None:
         pytest.skip("ms-swift not installed")

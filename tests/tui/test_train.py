@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import DataTable, Input, Log, Select, Static
 
 from core.demo import create_demo
-from core.train.swift import installed_swift_version
+from core.swift.dialects import installed_swift_version
 from tui.app import MhbenchApp
 from tui.train.launch import ConfirmLaunch, LaunchForm
 from tui.train.loss_plot import LossPlot
@@ -74,7 +74,7 @@ async def test_form_confirm_live_panes_then_stop(tmp_path: Path) -> None:
 
 async def test_reopened_app_shows_the_whole_finished_curve(tmp_path: Path) -> None:
     from core.train.launch import LaunchRequest, launch, plan_run
-    from core.train.profiles import apply_overrides, find_profile, load_profiles
+    from core.profiles import apply_overrides, find_profile, load_profiles
     from core.train.runs import get_run
 
     workspace = create_demo(tmp_path / "ws").workspace

@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import DataTable, Input, Select
 
 from core.base.db import registry
-from core.train.swift import installed_swift_version
+from core.swift.dialects import installed_swift_version
 from tests.tui.test_train import text_of, wait_until
 from tui.app import MhbenchApp
 from tui.train.launch import ConfirmLaunch, LaunchForm

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from core.train.gpu import GpuHistory, GpuReport
+    from core.base.gpu import GpuHistory, GpuReport
 
 SPARKS = "▁▂▃▄▅▆▇█"
 

@@ -18,7 +18,7 @@ from tui.train.loss_plot import LossPlot, Series
 
 if TYPE_CHECKING:
     from core.train.launch import LaunchRequest, RunPlan
-    from core.train.profiles import Profile
+    from core.profiles import Profile
     from core.train.runs import RunRecord
 
 FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -99,7 +99,7 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
 
     @work(thread=True)
     def load_profiles(self) -> None:
-        from core.train.profiles import load_profiles
+        from core.profiles import load_profiles
 
         entries = load_profiles(self.app.workspace.profiles_dir)  # type: ignore[attr-defined]
         profiles = {entry.name: entry.profile for entry in entries if entry.profile is not None}

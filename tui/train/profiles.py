@@ -16,7 +16,7 @@ from tui.messages import FlagCheckDone, GpusSampled, ProfilesLoaded
 from tui.modes import mode_title
 
 if TYPE_CHECKING:
-    from core.train.profiles import Profile, ProfileEntry
+    from core.profiles import Profile, ProfileEntry
 
 
 class ProfilesScreen(Screen[None]):
@@ -67,14 +67,14 @@ class ProfilesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="profiles")
     def load_profiles(self) -> None:
-        from core.train.profiles import load_profiles
+        from core.profiles import load_profiles
 
         entries = load_profiles(self.app.workspace.profiles_dir)  # type: ignore[attr-defined]
         self.post_message(ProfilesLoaded(entries))
 
     @work(thread=True, exclusive=True, group="gpus")
     def sample_gpus(self) -> None:
-        from core.train.gpu import sample_gpus
+        from core.base.gpu import sample_gpus
 
         self.post_message(GpusSampled(sample_gpus()))
 
@@ -82,7 +82,7 @@ class ProfilesScreen(Screen[None]):
     def check_flags(self, profile: Profile) -> None:
         from core.base.errors import MhbenchError
         from core.train.launch import LaunchRequest, plan_run
-        from core.train.swift import installed_swift_version
+        from core.swift.dialects import installed_swift_version
 
         try:
             # The same plan as the dry-run text and a launch with the form left blank.
@@ -183,7 +183,7 @@ class ProfilesScreen(Screen[None]):
         """What a launch of this profile with the form left blank runs, as core plans it (unchecked here)."""
         from core.base.errors import MhbenchError
         from core.train.launch import LaunchRequest, plan_run
-        from core.train.swift import installed_swift_version
+        from core.swift.dialects import installed_swift_version
 
         try:
             plan = plan_run(self.app.workspace, LaunchRequest(profile=profile), check=False, dry_run=True)  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from tui.train.run_table import RunTable
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
-    from core.train.gpu import GpuSampler
+    from core.base.gpu import GpuSampler
     from core.train.launch import LaunchRequest, RunPlan
     from core.train.runs import RunRecord
 
@@ -78,11 +78,11 @@ class TrainScreen(Screen[None]):
     # --- background work -----------------------------------------------------------------------
 
     def start_gpu_sampler(self) -> None:
-        from core.train.gpu import GpuSampler, map_processes_to_runs
+        from core.base.gpu import GpuSampler, map_processes_to_runs
         from core.train.runs import active_runs
 
         def on_sample(report: object) -> None:
-            from core.train.gpu import GpuReport
+            from core.base.gpu import GpuReport
 
             assert isinstance(report, GpuReport) and self.sampler is not None
             pids = [process.pid for gpu in report.gpus for process in gpu.processes]

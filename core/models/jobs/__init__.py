@@ -5,7 +5,7 @@ the TUI may quit or lose SSH meanwhile: a small supervisor (``python -m core.mod
 JOB_DIR``) leads its own session and process group, runs the tool with output to
 ``<workspace>/jobs/<id>/stdout.log``, and when the tool ends writes ``exit.json``
 (durably, before the registry), registers the result in the model catalog with its
-lineage, or explains the failure with :mod:`core.train.diagnose`. Outputs are written under
+lineage, or explains the failure with :mod:`core.swift.diagnose`. Outputs are written under
 the job's folder and moved into ``models/`` only on success, so a half-written GGUF is
 never catalogued. Quantisation runs llama-cpp-python's ``llama_model_quantize`` in a
 child of the supervisor (``python -m core.models.jobs quantize SRC DST TYPE``), so a crash in

@@ -79,7 +79,7 @@ def _export_settings(workspace: Workspace, profile_name: str | None) -> list[str
     if not profile_name:
         return []
     try:
-        from core.train.profiles import find_profile, load_profiles
+        from core.profiles import find_profile, load_profiles
 
         export = find_profile(load_profiles(workspace.profiles_dir), profile_name).export
     except MhbenchError:
@@ -91,8 +91,8 @@ def _export_settings(workspace: Workspace, profile_name: str | None) -> list[str
 def merge(workspace: Workspace, checkpoint_ref: str, *, name: str | None = None, check: bool = True) -> Job:
     """Merge a LoRA checkpoint into its base: ``swift export --merge_lora`` into ``models/<name>``."""
     from core.models import get_model
-    from core.train.swift import installed_swift_version
-    from core.train.swift_flags import installed_flag_specs, validate_argv
+    from core.swift.dialects import installed_swift_version
+    from core.swift.flags import installed_flag_specs, validate_argv
 
     adapter = _adapter_for(workspace, checkpoint_ref)
     assert adapter.path is not None

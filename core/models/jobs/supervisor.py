@@ -101,7 +101,7 @@ class JobSupervisor(ChildSupervisor):
 
 def _diagnose(log: Path, code: int, signal_name: str | None) -> dict[str, Any]:
     from core.base.tail import last_lines
-    from core.train.diagnose import diagnose
+    from core.swift.diagnose import diagnose
 
     result = diagnose(code, last_lines(log, 300), signal_name=signal_name)
     return {"kind": result.kind, "summary": result.summary, "fix": result.fix, "evidence": result.evidence,

@@ -24,7 +24,7 @@ from core.models.serving.specs import HOST
 if TYPE_CHECKING:
     import httpx  # imported where used: its import pulls in rich, which core must not load
 
-    from core.train.diagnose import Diagnosis
+    from core.swift.diagnose import Diagnosis
 
 START_TIMEOUT = 900.0
 """Seconds a server may take to answer: a 14B model on a busy disk loads for minutes."""
@@ -74,7 +74,7 @@ def _probe(record: ServerRecord, client: httpx.Client) -> dict[str, str] | None:
 def server_diagnosis(record: ServerRecord, exit_code: int | None = None) -> Diagnosis:
     """Why a server died, from the end of its log (the training rules fit: OOM, missing files, bad flags)."""
     from core.base.tail import last_lines
-    from core.train.diagnose import diagnose
+    from core.swift.diagnose import diagnose
 
     found = diagnose(exit_code, last_lines(record.stdout_path, 300))
     if "model_type" in found.summary and "Multiple possible types" in found.summary:

@@ -50,7 +50,7 @@ from core.models.serving.specs import (
 )
 
 if TYPE_CHECKING:
-    from core.train.gpu import GpuReport
+    from core.base.gpu import GpuReport
 
 
 # --- starting ------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def memory_warning(
     if expected_gb <= 0:
         return None
     if gpu_report is None:
-        from core.train.gpu import sample_gpus
+        from core.base.gpu import sample_gpus
 
         gpu_report = sample_gpus()
     gpus = [gpu for gpu in gpu_report.gpus if gpu_indices is None or gpu.index in gpu_indices]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from core.base.errors import MhbenchError
 
 if TYPE_CHECKING:
-    from core.train.swift_flags import FlagSpec
+    from core.swift.flags import FlagSpec
 
 HOST = "127.0.0.1"
 
@@ -242,8 +242,8 @@ def _served_names(spec: ServerSpec) -> dict[str, str]:
 
 def check_deploy_argv(argv: Sequence[str], specs: Mapping[str, FlagSpec] | None = None) -> None:
     """Fail in a second, not after model loading, when the installed swift would reject a flag."""
-    from core.train.swift import installed_swift_version
-    from core.train.swift_flags import installed_flag_specs, validate_argv
+    from core.swift.dialects import installed_swift_version
+    from core.swift.flags import installed_flag_specs, validate_argv
 
     if specs is None:
         specs = installed_flag_specs(command="deploy")

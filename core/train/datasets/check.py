@@ -14,7 +14,7 @@ from core.train.datasets.lengths import LengthStats, token_lengths
 from core.train.datasets.reading import DatasetIssue, _scan
 
 if TYPE_CHECKING:
-    from core.train.profiles import Profile
+    from core.profiles import Profile
 
 
 @dataclass

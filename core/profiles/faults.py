@@ -4,7 +4,7 @@ Unknown keys are sorted out first: a key that surely belongs elsewhere (swift's 
 name, a flat key of a section) is moved there for the rest of the check, so that its
 value is checked too and the user learns both faults at once. Then pydantic checks
 the values, and each of its findings is said in the file's terms by
-:mod:`core.train.profiles.wording`.
+:mod:`core.profiles.wording`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.base.errors import MhbenchError, one_error
-from core.train.profiles import schema
-from core.train.profiles.aliases import PASSED_THROUGH, Home, closest, home_of
-from core.train.profiles.lines import key_lines, line_of
-from core.train.profiles.wording import NO_EXAMPLE, example, explain, field_info, section_model, toml_value
+from core.profiles import schema
+from core.profiles.aliases import PASSED_THROUGH, Home, closest, home_of
+from core.profiles.lines import key_lines, line_of
+from core.profiles.wording import NO_EXAMPLE, example, explain, field_info, section_model, toml_value
 
 Key = tuple[str, ...]
 

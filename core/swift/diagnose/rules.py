@@ -1,7 +1,7 @@
 """The table of known failures: each row, a log line that means a kind of failure, its summary and its fix.
 
 A new failure seen on the GPU box is one row here, not a new branch in the matcher
-(:mod:`core.train.diagnose.explain`). The texts were taken from ms-swift 4.6,
+(:mod:`core.swift.diagnose.explain`). The texts were taken from ms-swift 4.6,
 transformers 5, huggingface_hub, modelscope_hub, datasets and torch, several of them from
 real failed runs (see tests/core/test_diagnose.py).
 """
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from core.train.diagnose.details import (
+from core.swift.diagnose.details import (
     DROPPED_ROW,
     dropped_reason,
     hub_item,
@@ -21,7 +21,7 @@ from core.train.diagnose.details import (
     remaining_flags,
     unrecognized,
 )
-from core.train.diagnose.fixes import (
+from core.swift.diagnose.fixes import (
     FIX_BNB,
     FIX_CUDA_OOM,
     FIX_CUDA_UNAVAILABLE,

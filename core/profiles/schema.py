@@ -39,7 +39,7 @@ class ModelSection(_Strict):
     modelscope_id: str | None = None
     """The ModelScope id, when it differs from the Hugging Face ``id``."""
     family: Literal["qwen2_5", "llama3_1", "llama3_chinese", "llama3", "llama2", "qwen2", "auto"] = "auto"
-    """Model family; ``core.train.swift`` turns it into the installed swift's model type and template names. ``auto`` lets swift infer the type from the local config."""
+    """Model family; ``core.swift.dialects`` turns it into the installed swift's model type and template names. ``auto`` lets swift infer the type from the local config."""
     template: str = Field(min_length=1)
     """Chat template name as the source config gives it (``qwen2_5``, ``llama3``); renamed per swift dialect."""
     context_length: int = Field(default=4096, gt=0)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.base.errors import MhbenchError, did_you_mean
-from core.train.swift import SftCommand, dialect_for, installed_swift_version
+from core.swift.dialects import SftCommand, dialect_for, installed_swift_version
 
 
 @dataclass(frozen=True)

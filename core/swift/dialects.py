@@ -6,7 +6,7 @@ this module turns it into the installed swift's model type and template.
 
 This module knows the dialects and builds the ``swift sft`` argv of a profile. It is
 one layer of a launch: :mod:`core.train.launch` adds the run's folder, resume,
-DeepSpeed and the GPU environment, and :mod:`core.train.swift_flags` checks every
+DeepSpeed and the GPU environment, and :mod:`core.swift.flags` checks every
 flag against the installed swift. Launches, dry runs and previews go through
 :func:`core.train.launch.plan_run`, never through :func:`build_sft_command` alone.
 """
@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from core.train.profiles import Profile
+from core.profiles import Profile
 
 
 @dataclass(frozen=True)

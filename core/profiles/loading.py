@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.base.errors import MhbenchError, did_you_mean
-from core.train.profiles.faults import Fault, check_profile, file_error
-from core.train.profiles.schema import Profile
+from core.profiles.faults import Fault, check_profile, file_error
+from core.profiles.schema import Profile
 
 
 def _shipped_profiles_dir() -> Path:
     """The repository's ``profiles/``; in a wheel install, the copy packed into ``core``."""
-    repository = Path(__file__).resolve().parents[3] / "profiles"
-    return repository if repository.is_dir() else Path(__file__).resolve().parents[2] / "shipped_profiles"
+    repository = Path(__file__).resolve().parents[2] / "profiles"
+    return repository if repository.is_dir() else Path(__file__).resolve().parents[1] / "shipped_profiles"
 
 
 SHIPPED_PROFILES_DIR = _shipped_profiles_dir()

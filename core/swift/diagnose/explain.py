@@ -3,7 +3,7 @@
 A failed ``swift sft`` ends in hundreds of lines of traceback. The operator needs
 one line (what went wrong, quoting the telling fragment: the flag, the path,
 "Tried to allocate 2.00 GiB") and one fix in the profile's own terms. The rules
-are a table (:mod:`core.train.diagnose.rules`) so that a new failure seen on the GPU box is one
+are a table (:mod:`core.swift.diagnose.rules`) so that a new failure seen on the GPU box is one
 row, not a new branch here.
 
 How a kind is chosen:
@@ -25,15 +25,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.base.text import terminal_line
-from core.train.diagnose.details import ERROR_LINE
-from core.train.diagnose.fixes import (
+from core.swift.diagnose.details import ERROR_LINE
+from core.swift.diagnose.fixes import (
     FIX_HOST_OOM,
     FIX_OK,
     FIX_STOPPED,
     FIX_TERMINATED,
     FIX_UNKNOWN,
 )
-from core.train.diagnose.rules import RULES, SIGINT_CODES, SIGKILL_CODES, SIGTERM_CODES, Rule
+from core.swift.diagnose.rules import RULES, SIGINT_CODES, SIGKILL_CODES, SIGTERM_CODES, Rule
 
 TAIL_LINES = 30
 SUMMARY_MAX = 200

@@ -2,7 +2,7 @@
 the flags swift did not know, how many dataset rows survived.
 
 Each reader takes the match and the whole (cleaned) log and returns more ``str.format`` fields
-for the summary template of its rule (see :attr:`core.train.diagnose.rules.Rule.extra`).
+for the summary template of its rule (see :attr:`core.swift.diagnose.rules.Rule.extra`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticUndefined
 
-from core.train.profiles import schema
+from core.profiles import schema
 
 EXAMPLES: dict[str, Any] = {
     "name": "my-profile",

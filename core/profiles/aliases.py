@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Literal
 
-from core.train.profiles import schema
+from core.profiles import schema
 
 SWIFT_NAMES: dict[str, tuple[str, str]] = {
     "per_device_train_batch_size": ("train", "batch_size"),

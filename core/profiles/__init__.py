@@ -6,8 +6,8 @@ Shipped profiles live in the repository's ``profiles/``. A workspace's own
 """
 
 
-from core.train.profiles.faults import validate_profile
-from core.train.profiles.loading import (
+from core.profiles.faults import validate_profile
+from core.profiles.loading import (
     SHIPPED_PROFILES_DIR,
     ProfileEntry,
     deep_merge,
@@ -16,8 +16,8 @@ from core.train.profiles.loading import (
     profile_dirs,
     read_toml,
 )
-from core.train.profiles.overrides import apply_overrides, parse_override
-from core.train.profiles.schema import (
+from core.profiles.overrides import apply_overrides, parse_override
+from core.profiles.schema import (
     DeploySection,
     DistributedSection,
     ExportSection,

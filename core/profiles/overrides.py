@@ -9,11 +9,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.base.errors import MhbenchError, did_you_mean, one_error
-from core.train.profiles import schema
-from core.train.profiles.aliases import home_of
-from core.train.profiles.faults import Fault, Key, check_profile
-from core.train.profiles.schema import Profile
-from core.train.profiles.wording import NO_EXAMPLE, toml_value
+from core.profiles import schema
+from core.profiles.aliases import home_of
+from core.profiles.faults import Fault, Key, check_profile
+from core.profiles.schema import Profile
+from core.profiles.wording import NO_EXAMPLE, toml_value
 
 
 def _said(source: str, text: str) -> str:

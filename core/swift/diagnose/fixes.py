@@ -1,7 +1,7 @@
 """What to change after each kind of failure, said in the profile's own terms (``train.*``, ``lora.*``, ``model.*``).
 
-One text per fix, shared by the rules that lead to it (:mod:`core.train.diagnose.rules`)
-and by the verdicts read from the exit code alone (:mod:`core.train.diagnose.explain`).
+One text per fix, shared by the rules that lead to it (:mod:`core.swift.diagnose.rules`)
+and by the verdicts read from the exit code alone (:mod:`core.swift.diagnose.explain`).
 """
 
 from __future__ import annotations
