@@ -15,9 +15,9 @@ from tui.cli import command_workspace
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
+    from core.profiles import Profile
     from core.train.distributed import Topology
     from core.train.launch import LaunchRequest
-    from core.profiles import Profile
 
 
 def add_commands(commands: Any) -> None:
@@ -63,8 +63,8 @@ def add_commands(commands: Any) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Print (``--dry-run``) or launch a run; both are the one plan that core builds for the request."""
-    from core.train.launch import plan_nodes
     from core.profiles import find_profile, load_profiles
+    from core.train.launch import plan_nodes
 
     workspace = command_workspace(args)
     request = launch_request(args, find_profile(load_profiles(workspace.profiles_dir), args.profile))
@@ -148,8 +148,8 @@ def check_datasets_or_fail(workspace: Workspace, profile: Profile) -> None:
 def cmd_dataset(args: argparse.Namespace) -> int:
     from core.base.db import open_workspace
     from core.base.errors import MhbenchError
-    from core.train.datasets import check_dataset, check_profile_datasets
     from core.profiles import find_profile, load_profiles
+    from core.train.datasets import check_dataset, check_profile_datasets
     workspace = open_workspace(command_workspace(args))
     profile = find_profile(load_profiles(workspace.profiles_dir), args.profile) if args.profile else None
     convert_dir = workspace.data_dir if args.convert else None

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from core.base.gpu import GpuHistory, GpuReport
     from core.models import ModelEntry
     from core.models.jobs import Job
     from core.models.serving import ServerRecord
     from core.models.targets import ChatTarget
+    from core.profiles import ProfileEntry
     from core.results import Results
     from core.train.curve import RunCurve
-    from core.base.gpu import GpuHistory, GpuReport
-    from core.profiles import ProfileEntry
     from core.train.runs import RunRecord
 
 

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.arena.rubric import Side
+from core.arena.sessions import generate, next_generation, store_response, stored_response
 from core.base.errors import MhbenchError
+from core.base.processes import utc_now
+from core.models.targets import connect_models
 
 if TYPE_CHECKING:
     from core.arena.sessions import Item, Response, Session
@@ -100,7 +103,6 @@ class TurnAnswers:
 
     def stored_answer(self, pending: PendingAnswer) -> Response | None:
         """Blocking: the stored answer to what ``pending`` asks (never for a regenerate)."""
-        from core.arena.sessions import stored_response
 
         if pending.regenerate:
             return None
@@ -111,7 +113,6 @@ class TurnAnswers:
 
         When another rater stored the same answer first, theirs is returned: everyone reads the same.
         """
-        from core.arena.sessions import next_generation, store_response
 
         generation = next_generation(self.workspace, self.session, pending.model_id, pending.messages) \
             if pending.regenerate else 0
@@ -120,7 +121,6 @@ class TurnAnswers:
 
     def accept(self, pending: PendingAnswer, response: Response) -> bool:
         """Take ``response`` as its side's answer; False (and ignored) when the turn has moved on since."""
-        from core.base.processes import utc_now
 
         if not self.is_current(pending):
             return False
@@ -141,7 +141,6 @@ class ModelServers:
     async def connect(self, workspace: Workspace, session: Session,
                       progress: Callable[[str], None] | None = None) -> None:
         """Find or start every model's server in a thread (``progress`` is called from it); never raises."""
-        from core.models.targets import connect_models
 
         try:
             targets = await asyncio.to_thread(connect_models, workspace, list(session.models),
@@ -176,7 +175,6 @@ async def obtain_answer(
     each piece. A :class:`~core.models.client.ChatError` from the server propagates; so does
     cancellation (the rater pressed Esc), leaving nothing stored. The caller accepts the result.
     """
-    from core.arena.sessions import generate
 
     stored = await asyncio.to_thread(answers.stored_answer, pending)
     if stored is not None:

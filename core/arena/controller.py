@@ -25,12 +25,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.arena.answers import SIDES, PendingAnswer, TurnAnswers
+from core.arena.draws import draw_item
 from core.arena.place import SessionPlace
+from core.arena.prompts import get_prompt_set
+from core.arena.ratings import RatingInput, RatingStore, current_ratings, validate
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
+from core.arena.sessions import first_unrated, get_session, session_items
 from core.base.errors import MhbenchError
 
 if TYPE_CHECKING:
-    from core.arena.ratings import Rating, RatingInput, RatingStore
+    from core.arena.ratings import Rating
     from core.arena.sessions import Item, Response, Session
     from core.base.workspace import Workspace
     from core.models.client import Message
@@ -94,8 +98,6 @@ class ArenaController(SessionPlace):
 
         In an adaptive session with nothing unrated left for ``rater``, their next item is drawn first.
         """
-        from core.arena.draws import draw_item
-        from core.arena.sessions import first_unrated, get_session, session_items
 
         if not rater.strip():
             raise MhbenchError("rating needs a rater.", fix="give --rater NAME, or the rater asked at the start.")
@@ -114,16 +116,12 @@ class ArenaController(SessionPlace):
         controller.all_rated = position is None
         controller.exhausted = exhausted or not session.adaptive
         if session.adaptive:
-            from core.arena.prompts import get_prompt_set
-
             controller.prompt_count = len(get_prompt_set(workspace, session.prompt_set_id).prompts)
         return controller
 
     @property
     def store(self) -> RatingStore:
         if self._store is None:
-            from core.arena.ratings import RatingStore
-
             self._store = RatingStore(self.workspace)
         return self._store
 
@@ -249,7 +247,6 @@ class ArenaController(SessionPlace):
 
     def rating_input(self) -> RatingInput:
         """The rating as it would be saved now; ``MhbenchError`` says what is still missing."""
-        from core.arena.ratings import RatingInput, validate
 
         form, item = self.form, self.item
         if self.submitted:
@@ -290,7 +287,6 @@ class ArenaController(SessionPlace):
 
     def saved_rating(self) -> Rating | None:
         """Blocking: this rater's current rating of this item's opening turn, if any."""
-        from core.arena.ratings import current_ratings
 
         item = self.item
         return next((rating for rating in current_ratings(self.workspace, session_id=self.session.id,

@@ -23,14 +23,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.arena.answers import ModelServers
+from core.arena.controller import ArenaController
+from core.arena.raters import may_rate, rater_session_ids
+from core.arena.ratings import RatingStore, current_ratings
+from core.arena.sessions import get_session, vendor_flags
+from core.base.db import registry
 from core.base.errors import MhbenchError
+from core.models import endpoint_api_key, get_model
+from core.models.targets import ChatTarget, request_name, servers_of
 
 if TYPE_CHECKING:
-    from core.arena.controller import ArenaController
-    from core.arena.ratings import Rating, RatingStore
+    from core.arena.ratings import Rating
     from core.arena.sessions import Session
     from core.base.workspace import Workspace
-    from core.models.targets import ChatTarget
 
 NO_ANSWER_SOURCE = ("no stored answer and no server running for this session: "
                     "ask the operator to pre-generate the answers (or to start the servers).")
@@ -65,8 +70,6 @@ class RaterDoor:
     def store(self) -> RatingStore:
         """The door's one store, bound to this rater: a rating in another name is refused."""
         if self._store is None:
-            from core.arena.ratings import RatingStore
-
             self._store = RatingStore(self.workspace, rater=self.rater, source=self.source)
         return self._store
 
@@ -77,8 +80,6 @@ class RaterDoor:
 
     def sessions(self) -> list[SessionEntry]:
         """Blocking: the sessions this rater may rate, newest first, with their own progress."""
-        from core.arena.raters import rater_session_ids
-        from core.base.db import registry
 
         ids = rater_session_ids(self.workspace, self.rater)
         entries: list[SessionEntry] = []
@@ -97,9 +98,6 @@ class RaterDoor:
 
     def session(self, ref: str) -> Session:
         """Blocking: the session ``ref`` if this rater may rate it; the same error as for no session if not."""
-        from core.arena.raters import may_rate
-        from core.arena.sessions import get_session
-        from core.base.db import registry
 
         try:
             session = get_session(self.workspace, ref)
@@ -114,14 +112,12 @@ class RaterDoor:
 
     def open(self, ref: str) -> ArenaController:
         """Blocking: this rater's place in session ``ref``: the first item they have not rated."""
-        from core.arena.controller import ArenaController
 
         session = self.session(ref)
         return ArenaController.open(self.workspace, session.id, self.rater, store=self.store)
 
     def own_ratings(self, session_id: str) -> list[Rating]:
         """Blocking: this rater's current ratings of one of their sessions; never anyone else's."""
-        from core.arena.ratings import current_ratings
 
         return current_ratings(self.workspace, session_id=self.session(session_id).id, rater=self.rater)
 
@@ -132,7 +128,6 @@ def blind_name(row: sqlite3.Row) -> str:
     A blind session named after its models (the default name is ``<model A> vs <model B>``)
     or a vendor is listed by its id and prompt set instead: the list must not unblind it.
     """
-    from core.arena.sessions import vendor_flags
 
     name = str(row["name"])
     lowered = name.lower()
@@ -148,8 +143,6 @@ def live_targets(workspace: Workspace, model_ids: list[str]) -> list[ChatTarget]
     An endpoint model is its URL; a local one needs a ready shared server. The error names no
     model: the sides are blind.
     """
-    from core.models import endpoint_api_key, get_model
-    from core.models.targets import ChatTarget, request_name, servers_of
 
     targets: list[ChatTarget] = []
     for model_id in model_ids:

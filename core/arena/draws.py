@@ -16,19 +16,22 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from core.arena.raters import JUDGE_PREFIX
+from core.arena.schedule import next_draw, pair_key
+from core.arena.sessions import ITEM_QUERY, item_from_row
+from core.base.db import write_transaction
 from core.base.errors import MhbenchError
+from core.base.processes import utc_now
+from core.stats import Battle
 
 if TYPE_CHECKING:
     from core.arena.sessions import Item, Session
     from core.base.workspace import Workspace
-    from core.stats import Battle
 
 WINNERS = {"left": "model_a", "right": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 
 
 def human_battles(connection: sqlite3.Connection, session_id: str) -> list[Battle]:
     """The session's current opening-turn human ratings as battles (the left model is ``model_a``)."""
-    from core.stats import Battle
 
     rows = connection.execute(
         "SELECT left_model, right_model, preference FROM ratings WHERE session_id = ? AND current = 1 AND turn = 1 "
@@ -44,10 +47,6 @@ def draw_seed(session: Session, rater: str, position: int) -> int:
 
 def draw_item(workspace: Workspace, session: Session, rater: str) -> Item | None:
     """Draw and record ``rater``'s next item of an adaptive session; ``None`` when they have seen every comparison."""
-    from core.arena.schedule import next_draw, pair_key
-    from core.arena.sessions import ITEM_QUERY, item_from_row
-    from core.base.db import write_transaction
-    from core.base.processes import utc_now
 
     if not session.adaptive:
         raise MhbenchError(f"session {session.id} is {session.schedule}: its items were all drawn when it was made.")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.arena.draws import draw_item
+from core.arena.schedule import capacity
 from core.base.errors import MhbenchError
 
 if TYPE_CHECKING:
@@ -66,7 +68,6 @@ class SessionPlace:
 
         Call :meth:`take_drawn` with the result on the caller's own thread.
         """
-        from core.arena.draws import draw_item
 
         if not self.can_draw:
             raise MhbenchError("Save the rating first (Enter)." if not self.submitted else "No item left to draw.")
@@ -103,7 +104,6 @@ class SessionPlace:
         """Items to rate: every item of a round-robin session; an adaptive one's every possible comparison."""
         if not self.session.adaptive:
             return len(self.items)
-        from core.arena.schedule import capacity
 
         return max(len(self.items), capacity(self.session.models, self.prompt_count)) if not self.exhausted \
             else len(self.items)

@@ -16,8 +16,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.arena.prompts import get_prompt_set
+from core.arena.sessions import generate, get_session, session_items, store_response, stored_response
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
+from core.models.jobs import new_job_dir, start_job
+from core.models.targets import connect_models
 
 if TYPE_CHECKING:
     from core.arena.sessions import Session
@@ -27,8 +31,6 @@ if TYPE_CHECKING:
 
 async def pregenerate(workspace: Workspace, session_id: str) -> int:
     """Generate what is missing; returns how many responses were made."""
-    from core.arena.sessions import generate, get_session, store_response, stored_response
-    from core.models.targets import connect_models
 
     session = get_session(workspace, session_id)
     wanted = answers_wanted(workspace, session)
@@ -53,8 +55,6 @@ async def pregenerate(workspace: Workspace, session_id: str) -> int:
 
 def answers_wanted(workspace: Workspace, session: Session) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Per prompt id, in the set's order: its text and the models whose opening answer the session can show."""
-    from core.arena.prompts import get_prompt_set
-    from core.arena.sessions import session_items
 
     prompts = get_prompt_set(workspace, session.prompt_set_id).prompts
     if session.adaptive:
@@ -68,8 +68,6 @@ def answers_wanted(workspace: Workspace, session: Session) -> dict[str, tuple[st
 
 def start_pregeneration(workspace: Workspace, session_id: str) -> Job:
     """Start the detached job; it shows in ``mhbench jobs`` and the Models screen like the others."""
-    from core.arena.sessions import get_session
-    from core.models.jobs import new_job_dir, start_job
 
     session = get_session(workspace, session_id)
     job = new_job_dir(workspace, "pregenerate", session.id)

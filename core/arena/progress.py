@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.arena.raters import JUDGE_PREFIX
+from core.arena.schedule import capacity, pair_key, pairs_of
+from core.base.db import registry
 
 if TYPE_CHECKING:
     from core.arena.sessions import Session
@@ -52,8 +54,6 @@ class SessionProgress:
 
 def session_progress(workspace: Workspace, session: Session) -> SessionProgress:
     """Each rater's and each pair's progress in ``session``."""
-    from core.arena.schedule import capacity, pair_key, pairs_of
-    from core.base.db import registry
 
     models = list(session.models)
     with registry(workspace) as connection:

@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.base.db import find_row, registry, write_transaction
 from core.base.errors import MhbenchError
+from core.base.processes import utc_now
 from core.base.workspace import Workspace
 
 CRISIS_PATTERN = re.compile(
@@ -140,8 +142,6 @@ def demo_prompt_file() -> Path:
 
 def register_prompt_set(workspace: Workspace, source: str | Path = DEMO_SET) -> PromptSet:
     """Validate and store a prompt file (or the demo set); the same content is registered once."""
-    from core.base.db import write_transaction
-    from core.base.processes import utc_now
 
     path = demo_prompt_file() if str(source) == DEMO_SET else Path(source).expanduser().resolve()
     prompts = read_prompt_file(path)
@@ -161,8 +161,6 @@ def register_prompt_set(workspace: Workspace, source: str | Path = DEMO_SET) -> 
 
 
 def get_prompt_set(workspace: Workspace, set_id: str) -> PromptSet:
-    from core.base.db import find_row, registry
-
     with registry(workspace) as connection:
         row = find_row(connection, "prompt_sets", set_id, noun="prompt set", listing="`mhbench arena --help`")
         rows = connection.execute("SELECT * FROM prompts WHERE set_id = ? ORDER BY position", (row["id"],)).fetchall()

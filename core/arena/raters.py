@@ -22,6 +22,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.base.db import find_row, registry, write_transaction
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.processes import utc_now
 from core.base.workspace import Workspace
@@ -74,8 +75,6 @@ def check_rater_name(name: str) -> str:
 
 
 def _session_ids(connection: sqlite3.Connection, refs: Iterable[str]) -> list[str]:
-    from core.base.db import find_row
-
     return [str(find_row(connection, "sessions", ref.strip(), noun="session", listing="`mhbench arena --list`",
                          alternates=(("name", ref.strip()),))["id"]) for ref in refs if ref.strip()]
 
@@ -94,7 +93,6 @@ def add_rater(workspace: Workspace, name: str, sessions: Sequence[str] = ()) -> 
     A rater who already holds a live token is refused: revoke it first, so that a token is
     never replaced behind the back of the person who holds it.
     """
-    from core.base.db import write_transaction
 
     name = check_rater_name(name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -120,7 +118,6 @@ def _assign(connection: sqlite3.Connection, name: str, session_ids: Iterable[str
 
 def assign_sessions(workspace: Workspace, name: str, sessions: Sequence[str], *, remove: bool = False) -> RaterRecord:
     """Assign (or with ``remove``, unassign) ``sessions`` to an existing rater."""
-    from core.base.db import write_transaction
 
     with write_transaction(workspace) as connection:
         _rater_row(connection, name)
@@ -135,7 +132,6 @@ def assign_sessions(workspace: Workspace, name: str, sessions: Sequence[str], *,
 
 def revoke_rater(workspace: Workspace, name: str) -> RaterRecord:
     """Revoke ``name``'s token: no new connection gets in with it, and no later submit through the door."""
-    from core.base.db import write_transaction
 
     with write_transaction(workspace) as connection:
         row = _rater_row(connection, name)
@@ -156,15 +152,12 @@ def _record(connection: sqlite3.Connection, row: sqlite3.Row) -> RaterRecord:
 
 
 def get_rater(workspace: Workspace, name: str) -> RaterRecord:
-    from core.base.db import registry
-
     with registry(workspace) as connection:
         return _record(connection, _rater_row(connection, name))
 
 
 def list_raters(workspace: Workspace) -> list[RaterRecord]:
     """Every rater known to the workspace (judges left out), by name."""
-    from core.base.db import registry
 
     with registry(workspace) as connection:
         rows = connection.execute("SELECT * FROM raters WHERE name NOT LIKE 'judge:%' ORDER BY name").fetchall()
@@ -173,7 +166,6 @@ def list_raters(workspace: Workspace) -> list[RaterRecord]:
 
 def authenticate(workspace: Workspace, token: str) -> str | None:
     """The rater whose live token ``token`` is, else ``None``; every stored hash is compared, in constant time."""
-    from core.base.db import registry
 
     token = token.strip()
     with registry(workspace) as connection:
@@ -198,7 +190,6 @@ def is_revoked(connection: sqlite3.Connection, name: str) -> bool:
 
 def restrict_session(workspace: Workspace, session: str, restricted: bool = True) -> str:
     """Open ``session`` only to its assigned raters (or, with ``restricted=False``, to every rater again)."""
-    from core.base.db import write_transaction
 
     with write_transaction(workspace) as connection:
         (session_id,) = _session_ids(connection, [session])
@@ -216,7 +207,6 @@ def may_rate(connection: sqlite3.Connection, session_id: str, rater: str) -> boo
 
 def rater_session_ids(workspace: Workspace, rater: str) -> list[str]:
     """The sessions ``rater`` may see, newest first: the open ones and the restricted ones assigned to them."""
-    from core.base.db import registry
 
     with registry(workspace) as connection:
         rows = connection.execute(

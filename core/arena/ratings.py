@@ -17,7 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.arena.judge.prompt import is_judge
+from core.arena.raters import JUDGE_PREFIX, is_revoked, may_rate, source_of
 from core.arena.rubric import PREFERENCE_LABELS, Rubric, form_fields, get_rubric
+from core.base.db import connect, registry, write_transaction
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
 from core.base.workspace import Workspace
@@ -120,8 +123,6 @@ class RatingStore:
     """
 
     def __init__(self, workspace: Workspace, *, rater: str | None = None, source: str = "terminal") -> None:
-        from core.base.db import connect
-
         if source not in SOURCES:
             raise MhbenchError(f"'{source}' is not a rating source.", fix=f"use one of: {', '.join(SOURCES)}.")
         self.workspace = workspace.make_folders()
@@ -142,7 +143,6 @@ class RatingStore:
 
     def submit(self, rating: RatingInput) -> Rating:
         """Store ``rating`` as the current version; durable when this returns (WAL, synchronous=FULL)."""
-        from core.arena.raters import source_of
 
         validate(rating)
         source = source_of(rating.rater, rating.source or self.source)
@@ -184,7 +184,6 @@ class RatingStore:
 
     def _check_door(self, connection: sqlite3.Connection, rating: RatingInput) -> None:
         """Inside the submit's transaction: the bound rater is still live and may rate this session."""
-        from core.arena.raters import is_revoked, may_rate
 
         if self.source == "browser" and is_revoked(connection, rating.rater):
             raise MhbenchError(f"rater '{rating.rater}' was revoked: this rating is not saved.",
@@ -202,7 +201,6 @@ def current_ratings(
     workspace: Workspace, *, session_id: str | None = None, rater: str | None = None
 ) -> list[Rating]:
     """The current version of every rating, oldest first, optionally of one session or rater."""
-    from core.base.db import registry
 
     where, parameters = ["current = 1"], []
     if session_id:
@@ -220,7 +218,6 @@ def current_ratings(
 def rating_history(workspace: Workspace, session_id: str, item_position: int, rater: str,
                    turn: int = 1) -> list[Rating]:
     """Every version of one rating, oldest first: the audit trail of its edits."""
-    from core.base.db import registry
 
     with registry(workspace) as connection:
         rows = connection.execute(
@@ -241,9 +238,6 @@ def _rater_key() -> str:
 
 def remember_rater(workspace: Workspace, name: str) -> str:
     """Register ``name`` and remember it as this login's rater in this workspace."""
-    from core.arena.judge.prompt import is_judge
-    from core.arena.raters import JUDGE_PREFIX
-    from core.base.db import write_transaction
 
     name = name.strip()
     if not name or len(name) > 64 or any(ch.isspace() for ch in name):
@@ -259,8 +253,6 @@ def remember_rater(workspace: Workspace, name: str) -> str:
 
 
 def last_rater(workspace: Workspace) -> str | None:
-    from core.base.db import registry
-
     with registry(workspace) as connection:
         row = connection.execute("SELECT value FROM meta WHERE key = ?", (_rater_key(),)).fetchone()
     return str(row["value"]) if row is not None else None

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from core.base.errors import MhbenchError, did_you_mean
+
 Side = Literal["left", "right"]
 Preference = Literal["left", "right", "tie", "both_bad"]
 PREFERENCE_KEYS: Mapping[str, Preference] = {"a": "left", "b": "right", "t": "tie", "x": "both_bad"}
@@ -94,8 +96,6 @@ RUBRICS: Mapping[str, Rubric] = {rubric.name: rubric for rubric in (DEFAULT_RUBR
 
 
 def get_rubric(name: str) -> Rubric:
-    from core.base.errors import MhbenchError, did_you_mean
-
     try:
         return RUBRICS[name]
     except KeyError:

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.base.errors import MhbenchError
+from core.stats import Battle, bradley_terry
 
 if TYPE_CHECKING:
-    from core.stats import Battle
     from core.stats.arrays import FloatArray
 
 SCHEDULES = ("round-robin", "adaptive")
@@ -138,7 +138,6 @@ def pair_gains(models: Sequence[str], battles: Sequence[Battle], *, pending: Seq
     """
     import numpy as np
 
-    from core.stats import Battle, bradley_terry
 
     size = len(models)
     index = {model: i for i, model in enumerate(models)}

@@ -21,10 +21,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from core.arena.prompts import get_prompt_set
+from core.arena.rubric import get_rubric
+from core.arena.schedule import capacity, check_models, check_schedule, round_robin
+from core.base.db import find_row, registry, write_transaction
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
 from core.base.workspace import Workspace
-from core.models.client import GenerationParams, Message, StreamStats
+from core.models import get_model
+from core.models.client import ChatRequest, GenerationParams, Message, StreamStats, TextDelta, stream_chat
 
 _LATIN_NAMES = (
     "Qwen", "Alibaba", "Llama", "Meta AI", "Meta", "Facebook", "ChatGPT", "GPT-?[345]", "OpenAI", "Claude",
@@ -175,11 +180,6 @@ def create_session(
     ``round-robin`` stores every item now, drawn from ``side_seed`` (recorded); ``adaptive``
     stores none: each rater's items are drawn as they rate (:func:`core.arena.draws.draw_item`).
     """
-    from core.arena.prompts import get_prompt_set
-    from core.arena.rubric import get_rubric
-    from core.arena.schedule import check_models, check_schedule, round_robin
-    from core.base.db import write_transaction
-    from core.models import get_model
 
     get_rubric(rubric)
     check_schedule(schedule)
@@ -217,7 +217,6 @@ def create_session(
 
 def parity_warnings(workspace: Workspace, model_ids: Sequence[str]) -> list[str]:
     """A model whose chat template differs from its source answers out of form: say so before rating."""
-    from core.models import get_model
 
     warnings = []
     for model_id in model_ids:
@@ -231,8 +230,6 @@ def parity_warnings(workspace: Workspace, model_ids: Sequence[str]) -> list[str]
 
 
 def get_session(workspace: Workspace, ref: str) -> Session:
-    from core.base.db import find_row, registry
-
     with registry(workspace) as connection:
         row = find_row(connection, "sessions", ref, noun="session", listing="`mhbench session list`",
                        alternates=(("name", ref),))
@@ -240,8 +237,6 @@ def get_session(workspace: Workspace, ref: str) -> Session:
 
 
 def list_sessions(workspace: Workspace) -> list[Session]:
-    from core.base.db import registry
-
     with registry(workspace) as connection:
         rows = connection.execute("SELECT * FROM sessions ORDER BY created_at DESC").fetchall()
     return [Session.from_row(row) for row in rows]
@@ -260,7 +255,6 @@ def item_from_row(r: sqlite3.Row) -> Item:
 
 def session_items(workspace: Workspace, session_id: str, rater: str | None = None) -> list[Item]:
     """The session's items in order; with ``rater``, only those shown to them (theirs of an adaptive session)."""
-    from core.base.db import registry
 
     where, parameters = "i.session_id = ?", [session_id]
     if rater is not None:
@@ -272,7 +266,6 @@ def session_items(workspace: Workspace, session_id: str, rater: str | None = Non
 
 def first_unrated(workspace: Workspace, session_id: str, rater: str) -> int | None:
     """The position of the first item shown to ``rater`` they have not rated (turn 1); ``None`` when none is left."""
-    from core.base.db import registry
 
     with registry(workspace) as connection:
         row = connection.execute(
@@ -293,7 +286,6 @@ def opening_messages(item: Item) -> list[Message]:
 def stored_response(workspace: Workspace, session: Session, model_id: str, messages: Sequence[Message],
                     generation: int | None = None) -> Response | None:
     """The stored response for this context (the newest generation unless one is named)."""
-    from core.base.db import registry
 
     where = "context_key = ? AND model_id = ? AND params_key = ? AND seed = ?"
     parameters: tuple[Any, ...] = (context_key(messages), model_id, session.params_key, session.seed)
@@ -317,7 +309,6 @@ def store_response(
     created_by: str | None = None,
 ) -> Response:
     """Store a finished response; when another rater stored the same one first, theirs is kept and returned."""
-    from core.base.db import write_transaction
 
     key = context_key(messages)
     with write_transaction(workspace) as connection:
@@ -343,8 +334,6 @@ def next_generation(workspace: Workspace, session: Session, model_id: str, messa
 
 
 def get_response(workspace: Workspace, response_id: int) -> Response:
-    from core.base.db import registry
-
     with registry(workspace) as connection:
         row = connection.execute("SELECT * FROM responses WHERE id = ?", (response_id,)).fetchone()
     if row is None:
@@ -362,7 +351,6 @@ async def generate(
     on_text: Any = None,
 ) -> tuple[str, StreamStats]:
     """Stream one answer with the session's system prompt and parameters; ``on_text`` gets each piece."""
-    from core.models.client import ChatRequest, TextDelta, stream_chat
 
     request = ChatRequest(list(messages), session.params, model, system=session.system_prompt)
     parts: list[str] = []
@@ -380,8 +368,6 @@ async def generate(
 
 def session_summary(workspace: Workspace, session: Session) -> Mapping[str, Any]:
     """Counts for a session list: items to rate (an adaptive session's possible comparisons), ratings per rater."""
-    from core.arena.schedule import capacity
-    from core.base.db import registry
 
     with registry(workspace) as connection:
         items = connection.execute("SELECT COUNT(*) FROM items WHERE session_id = ?", (session.id,)).fetchone()[0]

@@ -16,6 +16,7 @@ from pathlib import Path
 from core.base.db import open_workspace
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
+from core.demo.tinymodels import build_learning_qwen2, build_tiny_llama3, build_tiny_qwen2
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DIALOGUES_FILE = DATA_DIR / "dialogues.jsonl"
@@ -164,7 +165,6 @@ served_model_name = "{name}"
 
 def create_demo(root: Path, progress: Progress | None = None) -> DemoWorkspace:
     """Create (or complete) the demo workspace at ``root``. Safe to run again."""
-    from core.demo.tinymodels import build_learning_qwen2, build_tiny_llama3, build_tiny_qwen2
 
     say = progress or (lambda message: None)
     started = time.perf_counter()

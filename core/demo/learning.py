@@ -18,6 +18,11 @@ from typing import Any
 
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
+from core.demo import read_jsonl
+from core.profiles import find_profile, load_profiles
+from core.stats import rouge_l
+from core.train.launch import LaunchRequest, launch, plan_run
+from core.train.runs import get_run
 
 # The system prompt the demo dialogues open with most often: the fine-tuned model saw it.
 DEMO_SYSTEM = "你是一位温暖、专业的心理咨询师，擅长倾听与共情，用平和、尊重的语气回应来访者，不做诊断，也不提供用药建议。"
@@ -76,7 +81,6 @@ class LearningReport:
 
 def held_out_prompts(path: Path) -> tuple[HeldOutPrompt, ...]:
     """The prompts of a prompt file that carry a reference answer."""
-    from core.demo import read_jsonl
 
     return tuple(
         HeldOutPrompt(str(record["id"]), str(record["prompt"]), str(record["reference"]))
@@ -107,7 +111,6 @@ def generate_answers(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from core.stats import rouge_l
 
     torch.manual_seed(0)
     tokenizer: Any = AutoTokenizer.from_pretrained(model_dir)
@@ -147,9 +150,6 @@ def measure_run(model_dir: Path, adapter: Path, logging_jsonl: Path, prompts_fil
 
 def train_and_wait(workspace: Workspace, profile_name: str, *, timeout: float = 900.0, name: str | None = None) -> tuple[str, float]:
     """Launch the demo profile's real ``swift sft`` run detached, wait for it; its run id and wall time."""
-    from core.train.launch import LaunchRequest, launch, plan_run
-    from core.profiles import find_profile, load_profiles
-    from core.train.runs import get_run
 
     profile = find_profile(load_profiles(workspace.profiles_dir), profile_name)
     started = time.monotonic()

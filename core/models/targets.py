@@ -17,12 +17,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.base.errors import MhbenchError
+from core.base.gpu import sample_gpus
 from core.base.workspace import Workspace
+from core.models import discover, endpoint_api_key, get_model, list_models, register_base
+from core.models.serving import (
+    LlamaCppSpec,
+    SwiftDeploySpec,
+    build_argv,
+    check_deploy_argv,
+    find_or_start,
+    list_servers,
+    memory_warning,
+)
+from core.models.serving.specs import ENGINE_FLAGS, ENGINE_INSTALL, engine_flags
+from core.profiles import load_profiles
+from core.swift.dialects import installed_dialect
 
 if TYPE_CHECKING:
+    from core.base.gpu import GpuReport
     from core.models import ModelEntry
     from core.models.serving import ServerRecord, ServerSpec
-    from core.base.gpu import GpuReport
     from core.profiles import Profile
 
 GGUF_OVERHEAD = 1.2
@@ -64,7 +78,6 @@ class ServeOptions:
 def profile_of(workspace: Workspace, name: str | None) -> Profile | None:
     if not name:
         return None
-    from core.profiles import load_profiles
 
     for entry in load_profiles(workspace.profiles_dir):
         if entry.name == name and entry.profile is not None:
@@ -81,7 +94,6 @@ def swift_names(profile: Profile | None) -> tuple[str | None, str | None]:
     """(model_type, template) for the installed swift, from the profile's family."""
     if profile is None:
         return None, None
-    from core.swift.dialects import installed_dialect
 
     names = installed_dialect().families.get(profile.model.family)
     if names is None:
@@ -101,7 +113,6 @@ def _base_location(workspace: Workspace, entry: ModelEntry) -> Path | str:
 
 def check_backend(backend: str) -> None:
     """An optional engine must be importable (looked up, never imported: vLLM's import takes seconds)."""
-    from core.models.serving.specs import ENGINE_INSTALL
 
     if backend in OPTIONAL_BACKENDS and importlib.util.find_spec(backend) is None:
         raise MhbenchError(
@@ -112,14 +123,10 @@ def check_backend(backend: str) -> None:
 
 
 def _gpu_visible() -> bool:
-    from core.base.gpu import sample_gpus
-
     return bool(sample_gpus().gpus)
 
 
 def _adapter_base(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
-    from core.models import get_model
-
     if entry.base_id is None:
         raise MhbenchError(
             f"adapter {entry.id} does not say which base model it was trained from.",
@@ -137,8 +144,6 @@ def server_spec(
     ``engine_installed`` refuses an optional engine (vLLM, lmdeploy, SGLang) that is not
     installed; a dry run turns it off to show the command anyway.
     """
-    from core.models.serving import LlamaCppSpec, SwiftDeploySpec
-    from core.models.serving.specs import ENGINE_FLAGS, engine_flags
 
     first = entries[0]
     if first.kind == "endpoint":
@@ -205,8 +210,6 @@ def expected_gpu_gb(workspace: Workspace, entry: ModelEntry) -> float:
 
 def memory_warnings(workspace: Workspace, refs: Sequence[str], gpu_report: GpuReport | None = None) -> list[str]:
     """Warnings to show before loading ``refs`` that have no live server yet."""
-    from core.models import get_model
-    from core.models.serving import list_servers, memory_warning
 
     served = {model_id for server in list_servers(workspace, active_only=True) for model_id in server.model_ids}
     total = sum(expected_gpu_gb(workspace, entry) for entry in (get_model(workspace, ref) for ref in refs)
@@ -232,8 +235,6 @@ def planned_servers(
     ``check`` checks ``swift deploy``'s flags against the installed swift's parser. An
     engine that is not installed here is named in the note rather than refused.
     """
-    from core.models import get_model
-    from core.models.serving import SwiftDeploySpec, build_argv, check_deploy_argv
 
     entries = [get_model(workspace, ref) for ref in refs]
     planned: list[tuple[list[str], list[str], str | None]] = []
@@ -262,8 +263,6 @@ def connect_models(
     check: bool = True,
 ) -> list[ChatTarget]:
     """A chat target for each of ``refs``, in order: a live server reused, or one started and waited for."""
-    from core.models import endpoint_api_key, get_model
-    from core.models.serving import find_or_start
 
     entries = [get_model(workspace, ref) for ref in refs]
     for entry in entries:
@@ -294,8 +293,6 @@ def request_name(record: ServerRecord, entry: ModelEntry) -> str:
 
 def servers_of(workspace: Workspace, ref: str) -> list[ServerRecord]:
     """The live servers that serve catalog model ``ref``."""
-    from core.models import get_model
-    from core.models.serving import list_servers
 
     model_id = get_model(workspace, ref).id
     return [server for server in list_servers(workspace, active_only=True) if model_id in server.model_ids]
@@ -303,8 +300,6 @@ def servers_of(workspace: Workspace, ref: str) -> list[ServerRecord]:
 
 def sync_catalog(workspace: Workspace) -> list[ModelEntry]:
     """Register every valid profile's base model and every model found on disk; returns the new entries."""
-    from core.models import discover, list_models, register_base
-    from core.profiles import load_profiles
 
     known = {entry.profile for entry in list_models(workspace, "base") if entry.profile}
     new: list[ModelEntry] = []

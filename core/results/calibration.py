@@ -34,6 +34,8 @@ import numpy as np
 from core.arena.judge.prompt import is_judge
 from core.arena.judge.store import JudgeSummary, judge_summaries
 from core.arena.rubric import RUBRICS
+from core.arena.sessions import get_session
+from core.base.db import registry
 from core.base.workspace import Workspace
 from core.results.current import current_ratings
 from core.stats import krippendorff_alpha
@@ -143,8 +145,6 @@ def calibrate_dimension(units: Units, judge: str, humans: Sequence[str], dimensi
 
 
 def _read(workspace: Workspace, session_id: str | None) -> list[Any]:
-    from core.base.db import registry
-
     where, parameters = ("r.session_id = ?", (session_id,)) if session_id else ("", ())
     sql = (f"SELECT r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_response_id, "
            f"r.right_response_id, r.left_scores, r.right_scores, r.preference "
@@ -155,7 +155,6 @@ def _read(workspace: Workspace, session_id: str | None) -> list[Any]:
 
 def compute_calibration(workspace: Workspace, *, session: str | None = None) -> Calibration:
     """The calibration report over every session, or one (an id, name or unique id prefix)."""
-    from core.arena.sessions import get_session
 
     if not workspace.db_path.is_file():
         return Calibration()

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
+from core.arena.judge.prompt import is_judge
 from core.arena.rubric import RUBRICS, get_rubric
+from core.base.db import registry
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.workspace import Workspace
 from core.results.current import current_ratings
@@ -73,7 +75,6 @@ WHERE p.reference IS NOT NULL
 
 def data_version(workspace: Workspace) -> tuple[int, int, int]:
     """Changes whenever a rating is submitted or edited, or a session is made: a cheap "anything new?" check."""
-    from core.base.db import registry
 
     if not workspace.db_path.is_file():
         return (0, 0, 0)
@@ -101,8 +102,6 @@ def compute_results(
     naming the closest one. An empty workspace gives empty results. Deterministic given ``seed``.
     The LLM judges' ratings count only with ``include_judges`` (or when ``rater`` names a judge).
     """
-    from core.arena.judge.prompt import is_judge
-    from core.base.db import registry
 
     if not workspace.db_path.is_file():
         rows: list[sqlite3.Row] = []

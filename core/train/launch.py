@@ -27,14 +27,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.base.db import registry
 from core.base.errors import MhbenchError
+from core.base.gpu import sample_gpus
 from core.base.processes import child_environment, process_start_time, utc_now, write_json_atomic
 from core.base.workspace import Workspace
-from core.train.distributed import DeepSpeedPreset, Topology, resolve_topology
+from core.profiles import apply_overrides
+from core.swift.dialects import DIALECTS, SftCommand, build_sft_command, installed_dialect
+from core.swift.flags import check_command
+from core.train.distributed import (
+    DeepSpeedPreset,
+    Topology,
+    check_deepspeed_installed,
+    check_local_gpus,
+    resolve_topology,
+)
 from core.train.runs import RUN_FILE, RunRecord, checkpoints_on_disk, get_run
 
 if TYPE_CHECKING:
     from core.profiles import Profile
-    from core.swift.dialects import Dialect, SftCommand
+    from core.swift.dialects import Dialect
 
 Tuner = Literal["lora", "qlora"]
 DRY_RUN_ID = "<run-id>"
@@ -81,7 +91,6 @@ class LaunchRequest:
 
     def effective_profile(self) -> Profile:
         """The profile with the request's overrides, datasets and tuner applied, validated again."""
-        from core.profiles import apply_overrides
 
         profile = self.profile
         if self.overrides:
@@ -128,7 +137,6 @@ def new_run_id(workspace: Workspace, label: str) -> str:
 
 def _dialect(major: int | None) -> Dialect:
     """The dialect to build for: the installed swift's, unless a preview names another."""
-    from core.swift.dialects import DIALECTS, installed_dialect
 
     if major is None:
         return installed_dialect()
@@ -165,8 +173,6 @@ def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True
     that the resume checkpoint exists; it is skipped for a preview in another dialect.
     ``dry_run`` names the run folder with :data:`DRY_RUN_ID`, for a command to show.
     """
-    from core.swift.dialects import SftCommand, build_sft_command
-    from core.swift.flags import check_command
 
     if request.dialect is not None and not dry_run:
         raise MhbenchError("a run is built for the installed ms-swift; another dialect is only for a dry run.",
@@ -213,8 +219,6 @@ def check_this_machine(plan: RunPlan) -> None:
     :func:`launch` calls it before anything starts; the confirm step shows its verdict. A plan
     is the same on every machine, so a dry run prints it anywhere.
     """
-    from core.train.distributed import check_deepspeed_installed, check_local_gpus
-    from core.base.gpu import sample_gpus
 
     argv = list(plan.command.argv)
     deepspeed = argv[argv.index("--deepspeed") + 1] if "--deepspeed" in argv[:-1] else None
@@ -231,8 +235,6 @@ def plan_resume(workspace: Workspace, run_ref: str, *, check: bool = True) -> Ru
     The parent's recorded argv is the truth (its profile may have changed since, and its
     overrides are not stored apart), so only the output folder and the checkpoint change.
     """
-    from core.swift.dialects import SftCommand
-    from core.swift.flags import check_command
 
     parent = get_run(workspace, run_ref)
     if parent.active:

@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from core.base.db import registry
 from core.base.processes import ChildSupervisor, utc_now, write_json_atomic
+from core.base.tail import JsonlTail, last_lines
 from core.base.workspace import Workspace
+from core.swift.diagnose import diagnose
+from core.train.records import parse_record
 from core.train.runs import EXIT_FILE, RUN_FILE, STDOUT_FILE, RunRecord, get_run, register_checkpoints
 
 if TYPE_CHECKING:
@@ -102,9 +105,6 @@ class Supervisor(ChildSupervisor):
 
 
 def diagnose_run(record: RunRecord, code: int, signal_name: str | None) -> dict[str, Any]:
-    from core.base.tail import last_lines
-    from core.swift.diagnose import diagnose
-
     result = diagnose(code, last_lines(record.stdout_path, 300), signal_name=signal_name)
     return {"kind": result.kind, "summary": result.summary, "fix": result.fix, "evidence": result.evidence,
             "tail": list(result.tail)}
@@ -114,8 +114,6 @@ class ProgressFollower:
     """Copies the newest step, max steps and loss from logging.jsonl into the registry."""
 
     def __init__(self, workspace: Workspace, run_id: str) -> None:
-        from core.base.tail import JsonlTail
-
         self.workspace = workspace
         self.record = get_run(workspace, run_id)
         self.tail = JsonlTail(self.record.logging_path)
@@ -123,8 +121,6 @@ class ProgressFollower:
         self.last_scan = 0.0
 
     def update(self) -> None:
-        from core.train.records import parse_record
-
         step = max_steps = loss = None
         for obj in self.tail.poll():
             record = parse_record(obj)

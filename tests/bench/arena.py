@@ -414,8 +414,8 @@ def tui_classes() -> tuple[type, type]:
                 yield Log(id="bench-log", max_lines=2000, highlight=False)
 
         def on_mount(self) -> None:  # ArenaScreen.on_mount runs too (Textual calls each class's handler)
-            from core.base.tail import TextTail
             from core.base.gpu import GpuSampler
+            from core.base.tail import TextTail
 
             def on_sample(report: object) -> None:
                 assert self.sampler is not None
@@ -606,10 +606,10 @@ def measure_arena(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from core.arena.prompts import register_prompt_set
     from core.arena.ratings import remember_rater
     from core.arena.sessions import create_session
+    from core.base.gpu import sample_gpus
     from core.models import register_gguf
     from core.models.serving import LlamaCppSpec, find_or_start, list_servers, stop_server
     from core.models.targets import server_spec
-    from core.base.gpu import sample_gpus
     from tests.bench.stream import PROMPT, SYSTEM, build_model
 
     args.model_dir.mkdir(parents=True, exist_ok=True)

@@ -111,8 +111,8 @@ def run_wall_ratio(pairs: int = 3, max_steps: int = 40) -> None:
     try:
         from core.base.processes import child_environment
         from core.demo import create_demo
-        from core.train.launch import LaunchRequest, launch, plan_run
         from core.profiles import apply_overrides, find_profile, load_profiles
+        from core.train.launch import LaunchRequest, launch, plan_run
         from core.train.runs import get_run
     except ImportError:
         print("wall-time ratio: see tests/bench/tail.py --with-swift (needs core.train.launch)")

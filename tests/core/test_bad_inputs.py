@@ -16,8 +16,8 @@ import pytest
 from core.base import workspace as workspace_module
 from core.base.errors import MhbenchError, MhbenchFaults
 from core.base.workspace import resolve
-from core.train.datasets import check_dataset
 from core.profiles import SHIPPED_PROFILES_DIR, apply_overrides, find_profile, load_profiles
+from core.train.datasets import check_dataset
 
 MODEL = '[model]\nid = "org/tiny"\ntemplate = "qwen2_5"\n'
 TRAIN = '[train]\ndataset = ["data.jsonl"]\n'

@@ -13,6 +13,8 @@ from core.base import db
 from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
+from core.profiles import Profile, apply_overrides, find_profile, load_profiles
+from core.swift.dialects import installed_swift_version
 from core.train.distributed import (
     DEEPSPEED_PRESETS,
     Topology,
@@ -21,9 +23,7 @@ from core.train.distributed import (
     parse_host_port,
 )
 from core.train.launch import LaunchRequest, launch, launch_environment, plan_nodes, plan_run
-from core.profiles import Profile, apply_overrides, find_profile, load_profiles
 from core.train.runs import get_run, list_runs
-from core.swift.dialects import installed_swift_version
 from tests.core.test_launch import flag_values
 
 HAS_SWIFT = installed_swift_version() is not None

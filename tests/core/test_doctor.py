@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.doctor import Check, check_package, report_json, report_text, run_doctor
 from core.base.gpu import GpuReport, GpuSample, sample_gpus
+from core.doctor import Check, check_package, report_json, report_text, run_doctor
 
 NAMES = [
     "Python",

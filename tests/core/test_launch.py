@@ -11,10 +11,10 @@ from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.lineage import walk_lineage
 from core.base.workspace import Workspace
-from core.train.launch import DRY_RUN_ID, LaunchRequest, launch, launch_environment, plan_run
 from core.profiles import Profile, find_profile, load_profiles
-from core.train.runs import get_run, lineage
 from core.swift.dialects import DIALECT_3
+from core.train.launch import DRY_RUN_ID, LaunchRequest, launch, launch_environment, plan_run
+from core.train.runs import get_run, lineage
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pytest
 
 from core.base.db import open_workspace
 from core.base.errors import MhbenchError
+from core.base.gpu import GpuReport, GpuSample
 from core.base.workspace import Workspace
 from core.models import register_adapter, register_base, register_endpoint, register_gguf, register_merged
 from core.models.serving import LlamaCppSpec, SwiftDeploySpec, build_argv
@@ -21,7 +22,6 @@ from core.models.targets import (
     server_spec,
     sync_catalog,
 )
-from core.base.gpu import GpuReport, GpuSample
 from tests.core.test_models import make_adapter, make_hf_dir
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from core.demo import DEMO_LEARNER, create_demo
 from core.demo.learning import measure_run, train_and_wait
-from core.train.runs import get_run
 from core.swift.dialects import installed_swift_version
+from core.train.runs import get_run
 
 pytestmark = [
     pytest.mark.integration,

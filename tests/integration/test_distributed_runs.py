@@ -15,11 +15,11 @@ import pytest
 
 from core.demo import create_demo
 from core.models.serving import free_port
-from core.train.launch import LaunchRequest, launch, plan_run
 from core.profiles import apply_overrides, find_profile, load_profiles
+from core.swift.dialects import installed_swift_version
+from core.train.launch import LaunchRequest, launch, plan_run
 from core.train.records import parse_record
 from core.train.runs import RunRecord, get_run
-from core.swift.dialects import installed_swift_version
 
 pytestmark = [
     pytest.mark.integration,

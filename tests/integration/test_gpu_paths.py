@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from core.demo import create_demo
 from core.base.gpu import map_processes_to_runs, sample_gpus
-from core.train.launch import LaunchRequest, launch, plan_run
+from core.demo import create_demo
 from core.profiles import apply_overrides, find_profile, load_profiles
-from core.train.runs import get_run
 from core.swift.dialects import installed_swift_version
+from core.train.launch import LaunchRequest, launch, plan_run
+from core.train.runs import get_run
 
 pytestmark = [pytest.mark.gpu, pytest.mark.integration]
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"

@@ -60,8 +60,8 @@ def _finished(workspace: Workspace, job: Job) -> Job:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    from core.train.launch import LaunchRequest, launch, plan_run
     from core.profiles import apply_overrides, find_profile, load_profiles
+    from core.train.launch import LaunchRequest, launch, plan_run
     from core.train.runs import get_run
 
     workspace = create_demo(tmp_path_factory.mktemp("pipeline") / "ws").workspace

@@ -16,12 +16,12 @@ from core.base.errors import MhbenchError
 from core.base.processes import group_alive
 from core.base.tail import JsonlTail
 from core.demo import create_demo
+from core.profiles import apply_overrides, find_profile, load_profiles
+from core.swift.dialects import installed_swift_version
 from core.train.follow import RunFollower
 from core.train.launch import LaunchRequest, launch, plan_run, resume_run
-from core.profiles import apply_overrides, find_profile, load_profiles
 from core.train.records import parse_record
 from core.train.runs import checkpoints, get_run, list_runs, stop_run
-from core.swift.dialects import installed_swift_version
 
 pytestmark = [
     pytest.mark.integration,

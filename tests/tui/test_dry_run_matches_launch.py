@@ -20,10 +20,10 @@ from textual.widgets import OptionList, Static
 
 from core.base.db import open_workspace
 from core.base.workspace import Workspace
-from core.train.launch import DRY_RUN_ID, LaunchRequest, plan_run, write_run_spec
 from core.profiles import find_profile, load_profiles
-from core.train.runner import Supervisor
 from core.swift.dialects import installed_swift_version
+from core.train.launch import DRY_RUN_ID, LaunchRequest, plan_run, write_run_spec
+from core.train.runner import Supervisor
 from tui.app import MhbenchApp
 from tui.cli import build_parser, main
 from tui.cli_train import launch_request

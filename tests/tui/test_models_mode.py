@@ -30,8 +30,8 @@ pytestmark = [
 
 
 def _trained_workspace(root: Path):
-    from core.train.launch import LaunchRequest, launch, plan_run
     from core.profiles import apply_overrides, find_profile, load_profiles
+    from core.train.launch import LaunchRequest, launch, plan_run
     from core.train.runs import get_run
 
     workspace = create_demo(root).workspace

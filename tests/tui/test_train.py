@@ -73,8 +73,8 @@ async def test_form_confirm_live_panes_then_stop(tmp_path: Path) -> None:
 
 
 async def test_reopened_app_shows_the_whole_finished_curve(tmp_path: Path) -> None:
-    from core.train.launch import LaunchRequest, launch, plan_run
     from core.profiles import apply_overrides, find_profile, load_profiles
+    from core.train.launch import LaunchRequest, launch, plan_run
     from core.train.runs import get_run
 
     workspace = create_demo(tmp_path / "ws").workspace

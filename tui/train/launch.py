@@ -17,8 +17,8 @@ from textual.widgets import Input, Label, Select, Static
 from tui.train.loss_plot import LossPlot, Series
 
 if TYPE_CHECKING:
-    from core.train.launch import LaunchRequest, RunPlan
     from core.profiles import Profile
+    from core.train.launch import LaunchRequest, RunPlan
     from core.train.runs import RunRecord
 
 FIELDS: tuple[tuple[str, str, str], ...] = (

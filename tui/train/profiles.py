@@ -81,8 +81,8 @@ class ProfilesScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="check")
     def check_flags(self, profile: Profile) -> None:
         from core.base.errors import MhbenchError
-        from core.train.launch import LaunchRequest, plan_run
         from core.swift.dialects import installed_swift_version
+        from core.train.launch import LaunchRequest, plan_run
 
         try:
             # The same plan as the dry-run text and a launch with the form left blank.
@@ -182,8 +182,8 @@ class ProfilesScreen(Screen[None]):
     def dry_run_text(self, profile: Profile) -> Text:
         """What a launch of this profile with the form left blank runs, as core plans it (unchecked here)."""
         from core.base.errors import MhbenchError
-        from core.train.launch import LaunchRequest, plan_run
         from core.swift.dialects import installed_swift_version
+        from core.train.launch import LaunchRequest, plan_run
 
         try:
             plan = plan_run(self.app.workspace, LaunchRequest(profile=profile), check=False, dry_run=True)  # type: ignore[attr-defined]

@@ -24,8 +24,8 @@ from tui.train.run_detail import RunDetail
 from tui.train.run_table import RunTable
 
 if TYPE_CHECKING:
-    from core.base.workspace import Workspace
     from core.base.gpu import GpuSampler
+    from core.base.workspace import Workspace
     from core.train.launch import LaunchRequest, RunPlan
     from core.train.runs import RunRecord
 

@@ -24,13 +24,27 @@ from typing import TYPE_CHECKING
 
 from core.arena.judge.parse import ParseFailure, Verdict, parse_reply
 from core.arena.judge.prompt import CURRENT_VERSION, build_prompt, judge_name, reply_schema
-from core.arena.judge.store import Judgement, JudgeSummary, Orientation, judge_summaries, judged, record, unlinked
+from core.arena.judge.store import (
+    Judgement,
+    JudgeSummary,
+    Orientation,
+    judge_summaries,
+    judged,
+    link_rating,
+    record,
+    unlinked,
+)
+from core.arena.ratings import RatingInput, RatingStore
+from core.arena.rubric import get_rubric
+from core.arena.sessions import get_session, opening_messages, session_items, stored_response
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
-from core.models.client import GenerationParams
+from core.models import get_model
+from core.models.client import ChatRequest, GenerationParams, complete
+from core.models.jobs import new_job_dir, start_job
+from core.models.targets import connect_models
 
 if TYPE_CHECKING:
-    from core.arena.ratings import RatingStore
     from core.arena.sessions import Item, Response, Session
     from core.models.jobs import Job
 
@@ -53,7 +67,6 @@ class Case:
 
 def answered_cases(workspace: Workspace, session: Session) -> tuple[list[Case], list[Item]]:
     """The items whose two answers are stored, and those that are not (never generated here)."""
-    from core.arena.sessions import opening_messages, session_items, stored_response
 
     cases, missing = [], []
     for item in session_items(workspace, session.id):
@@ -74,8 +87,6 @@ def missing_answers_fix(session: Session) -> str:
 
 def _submit(store: RatingStore, session: Session, case: Case, judge: str, rubric: str,
             left: dict[str, int], right: dict[str, int], preference: str, seconds: float | None) -> int:
-    from core.arena.ratings import RatingInput
-
     rating = store.submit(RatingInput(
         session_id=session.id, item_position=case.item.position, rater=judge, rubric=rubric,
         left_model=case.item.left_model, right_model=case.item.right_model, left_scores=left, right_scores=right,
@@ -100,13 +111,6 @@ async def run_judge(
     ``constrain``: ask the server to decode only replies that fit :func:`reply_schema`
     (``response_format``; llama.cpp's server honours it), a judge of its own name.
     """
-    from core.arena.judge.store import link_rating
-    from core.arena.ratings import RatingStore
-    from core.arena.rubric import get_rubric
-    from core.arena.sessions import get_session
-    from core.models import get_model
-    from core.models.client import ChatRequest, complete
-    from core.models.targets import connect_models
 
     session = get_session(workspace, session_ref)
     rubric = get_rubric(rubric_name or session.rubric)
@@ -169,10 +173,6 @@ def summary_line(summary: JudgeSummary) -> str:
 def start_judge(workspace: Workspace, session_ref: str, model_ref: str, *, rubric_name: str | None = None,
                 both_orders: bool = False, max_tokens: int = JUDGE_MAX_TOKENS, constrain: bool = False) -> Job:
     """Check what can be judged, then start the detached job; it shows in the Models screen's jobs."""
-    from core.arena.rubric import get_rubric
-    from core.arena.sessions import get_session
-    from core.models import get_model
-    from core.models.jobs import new_job_dir, start_job
 
     session = get_session(workspace, session_ref)
     rubric = get_rubric(rubric_name or session.rubric)

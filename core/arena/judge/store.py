@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from core.arena.judge.parse import ParseFailure, Verdict
 from core.arena.rubric import Preference
+from core.base.db import registry, write_transaction
 from core.base.processes import utc_now
 from core.base.workspace import Workspace
 
@@ -53,7 +54,6 @@ def in_item_order(verdict: Verdict, orientation: Orientation) -> tuple[Mapping[s
 
 def record(workspace: Workspace, judgement: Judgement) -> int:
     """Store one judgement in its own transaction; returns its id."""
-    from core.base.db import write_transaction
 
     outcome = judgement.outcome
     left = right = preference = failure = None
@@ -77,15 +77,12 @@ def record(workspace: Workspace, judgement: Judgement) -> int:
 
 
 def link_rating(workspace: Workspace, judgement_id: int, rating_id: int) -> None:
-    from core.base.db import write_transaction
-
     with write_transaction(workspace) as connection:
         connection.execute("UPDATE judgements SET rating_id = ? WHERE id = ?", (rating_id, judgement_id))
 
 
 def judged(workspace: Workspace, session_id: str, judge: str, rubric: str) -> set[tuple[int, str]]:
     """The (item, orientation) pairs this judge has already been asked, parsed or not: a resume skips them."""
-    from core.base.db import registry
 
     with registry(workspace) as connection:
         rows = connection.execute(
@@ -96,7 +93,6 @@ def judged(workspace: Workspace, session_id: str, judge: str, rubric: str) -> se
 
 def unlinked(workspace: Workspace, session_id: str, judge: str, rubric: str) -> list[Any]:
     """Parsed shown-order judgements whose rating was not stored yet (the job was killed in between)."""
-    from core.base.db import registry
 
     with registry(workspace) as connection:
         return list(connection.execute(
@@ -148,7 +144,6 @@ def position_consistency(rows: Iterable[tuple[Any, str, str | None]]) -> Consist
 
 def judge_summaries(workspace: Workspace, session_id: str | None = None) -> list[JudgeSummary]:
     """Every judge's summary (of one session, or all), by judge name."""
-    from core.base.db import registry
 
     if not workspace.db_path.is_file():
         return []

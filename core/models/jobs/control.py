@@ -31,6 +31,7 @@ from core.base.processes import (
     utc_now,
     write_json_atomic,
 )
+from core.base.tail import last_lines
 from core.base.workspace import Workspace
 
 JobKind = Literal["merge", "convert", "quantize", "pregenerate", "judge"]
@@ -91,8 +92,6 @@ class Job:
 
 
 def progress_text(job: Job) -> str:
-    from core.base.tail import last_lines
-
     for line in reversed(last_lines(job.stdout_path, 20)):
         line = line.strip()
         if line:

@@ -12,7 +12,20 @@ from typing import TYPE_CHECKING
 
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
+from core.models import get_model, list_models, register_adapter, slugify
+from core.models.gguf import (
+    FLOAT_TYPES,
+    converter_executable,
+    converter_version,
+    gguf_quant,
+    normalise_quant,
+    prepare_converter_input,
+)
 from core.models.jobs.control import Job, list_jobs, new_job_dir, start_job
+from core.profiles import find_profile, load_profiles
+from core.swift.dialects import installed_swift_version
+from core.swift.flags import installed_flag_specs, validate_argv
+from core.train.runs import checkpoints_on_disk, get_run
 
 if TYPE_CHECKING:
     from core.models import ModelEntry
@@ -20,7 +33,6 @@ if TYPE_CHECKING:
 
 def _taken_names(workspace: Workspace) -> frozenset[str]:
     """Names in use: catalogue ids, folders and files in models/, and outputs of jobs still running."""
-    from core.models import list_models
 
     names = {entry.id for entry in list_models(workspace)}
     if workspace.models_dir.is_dir():
@@ -33,8 +45,6 @@ def _taken_names(workspace: Workspace) -> frozenset[str]:
 
 
 def _output_name(workspace: Workspace, wanted: str, explicit: bool) -> str:
-    from core.models import slugify
-
     slug = slugify(wanted)
     taken = _taken_names(workspace)
     if slug not in taken:
@@ -50,8 +60,6 @@ def _output_name(workspace: Workspace, wanted: str, explicit: bool) -> str:
 
 def _adapter_for(workspace: Workspace, ref: str) -> ModelEntry:
     """An adapter by catalogue ref, checkpoint folder, or run (its newest checkpoint); registered if new."""
-    from core.models import get_model, register_adapter
-    from core.train.runs import checkpoints_on_disk, get_run
 
     try:
         entry = get_model(workspace, ref)
@@ -79,8 +87,6 @@ def _export_settings(workspace: Workspace, profile_name: str | None) -> list[str
     if not profile_name:
         return []
     try:
-        from core.profiles import find_profile, load_profiles
-
         export = find_profile(load_profiles(workspace.profiles_dir), profile_name).export
     except MhbenchError:
         return []
@@ -90,9 +96,6 @@ def _export_settings(workspace: Workspace, profile_name: str | None) -> list[str
 
 def merge(workspace: Workspace, checkpoint_ref: str, *, name: str | None = None, check: bool = True) -> Job:
     """Merge a LoRA checkpoint into its base: ``swift export --merge_lora`` into ``models/<name>``."""
-    from core.models import get_model
-    from core.swift.dialects import installed_swift_version
-    from core.swift.flags import installed_flag_specs, validate_argv
 
     adapter = _adapter_for(workspace, checkpoint_ref)
     assert adapter.path is not None
@@ -125,8 +128,6 @@ def convert_to_gguf(workspace: Workspace, model_ref: str, *, name: str | None = 
     ``fix_tokenizer`` lets the converter see what the folder's tokenizer really does (see
     :mod:`core.models.gguf`); turn it off only to reproduce the converter's own output.
     """
-    from core.models import get_model
-    from core.models.gguf import converter_executable, converter_version, prepare_converter_input
 
     entry = get_model(workspace, model_ref)
     if entry.kind not in ("base", "merged") or entry.path is None:
@@ -163,8 +164,6 @@ def quantize(workspace: Workspace, gguf_ref: str, quant: str, *, name: str | Non
     import importlib.util
     from importlib import metadata
 
-    from core.models import get_model
-    from core.models.gguf import FLOAT_TYPES, gguf_quant, normalise_quant
 
     quant = normalise_quant(quant)
     if importlib.util.find_spec("llama_cpp") is None:

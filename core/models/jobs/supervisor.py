@@ -16,8 +16,12 @@ from typing import TYPE_CHECKING, Any, cast
 from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.processes import ChildSupervisor, utc_now, write_json_atomic
+from core.base.tail import last_lines
 from core.base.workspace import Workspace
+from core.models import register_gguf, register_merged
+from core.models.gguf import llama_ftype
 from core.models.jobs.control import EXIT_FILE, JOB_FILE, STDOUT_FILE, _record_end
+from core.swift.diagnose import diagnose
 
 if TYPE_CHECKING:
     import psutil
@@ -100,9 +104,6 @@ class JobSupervisor(ChildSupervisor):
 
 
 def _diagnose(log: Path, code: int, signal_name: str | None) -> dict[str, Any]:
-    from core.base.tail import last_lines
-    from core.swift.diagnose import diagnose
-
     result = diagnose(code, last_lines(log, 300), signal_name=signal_name)
     return {"kind": result.kind, "summary": result.summary, "fix": result.fix, "evidence": result.evidence,
             "tail": list(result.tail)}
@@ -123,7 +124,6 @@ def _clean_up(workspace: Workspace, spec: Mapping[str, Any]) -> None:
 
 def _register_result(workspace: Workspace, result: Mapping[str, Any] | None) -> str | None:
     """Catalogue the job's output: move a partial file into place, then register it with its lineage."""
-    from core.models import register_gguf, register_merged
 
     if not result:
         return None
@@ -148,7 +148,6 @@ def quantize_file(source: Path, destination: Path, quant: str) -> None:
 
     import llama_cpp
 
-    from core.models.gguf import llama_ftype
 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = llama_ftype(quant)

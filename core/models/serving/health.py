@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
+from core.base.tail import last_lines
 from core.base.workspace import Workspace
 from core.models.serving.registry import LAUNCH_GRACE, ServerRecord, _age_s, _alive, _set_status, get_server
 from core.models.serving.specs import HOST
+from core.swift.diagnose import diagnose
 
 if TYPE_CHECKING:
     import httpx  # imported where used: its import pulls in rich, which core must not load
@@ -40,7 +42,6 @@ _UVICORN_PORT = re.compile(r"Uvicorn running on https?://[^\s:]+:(\d+)")
 
 def _announced_port(record: ServerRecord) -> int | None:
     """The port uvicorn says it bound (swift moves to the next free port when ours was taken meanwhile)."""
-    from core.base.tail import last_lines
 
     for line in reversed(last_lines(record.stdout_path, 40)):
         match = _UVICORN_PORT.search(line)
@@ -73,8 +74,6 @@ def _probe(record: ServerRecord, client: httpx.Client) -> dict[str, str] | None:
 
 def server_diagnosis(record: ServerRecord, exit_code: int | None = None) -> Diagnosis:
     """Why a server died, from the end of its log (the training rules fit: OOM, missing files, bad flags)."""
-    from core.base.tail import last_lines
-    from core.swift.diagnose import diagnose
 
     found = diagnose(exit_code, last_lines(record.stdout_path, 300))
     if "model_type" in found.summary and "Multiple possible types" in found.summary:
@@ -155,7 +154,6 @@ def wait_ready(
                 )
             if elapsed - last_said >= 2.0:
                 last_said = elapsed
-                from core.base.tail import last_lines
 
                 tail = next((line for line in reversed(last_lines(record.stdout_path, 5)) if line.strip()), "")
                 say(

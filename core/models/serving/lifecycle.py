@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.base.db import registry, write_transaction
 from core.base.errors import MhbenchError
+from core.base.gpu import sample_gpus
 from core.base.processes import (
     await_group_exit,
     child_environment,
@@ -263,8 +264,6 @@ def memory_warning(
     if expected_gb <= 0:
         return None
     if gpu_report is None:
-        from core.base.gpu import sample_gpus
-
         gpu_report = sample_gpus()
     gpus = [gpu for gpu in gpu_report.gpus if gpu_indices is None or gpu.index in gpu_indices]
     if not gpus:

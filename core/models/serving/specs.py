@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from core.base.errors import MhbenchError
+from core.swift.dialects import installed_swift_version
+from core.swift.flags import installed_flag_specs, validate_argv
 
 if TYPE_CHECKING:
     from core.swift.flags import FlagSpec
@@ -242,8 +244,6 @@ def _served_names(spec: ServerSpec) -> dict[str, str]:
 
 def check_deploy_argv(argv: Sequence[str], specs: Mapping[str, FlagSpec] | None = None) -> None:
     """Fail in a second, not after model loading, when the installed swift would reject a flag."""
-    from core.swift.dialects import installed_swift_version
-    from core.swift.flags import installed_flag_specs, validate_argv
 
     if specs is None:
         specs = installed_flag_specs(command="deploy")

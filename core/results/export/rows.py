@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from typing import Any, NamedTuple
 
+from core.arena.judge.prompt import is_judge
 from core.arena.rubric import RUBRICS
+from core.base.db import find_row
 from core.base.errors import MhbenchError, did_you_mean
 from core.results.current import current_ratings
 from core.results.export.cells import Row, _Cells, _Run, clean_text, language, unix_seconds
@@ -22,8 +24,6 @@ class _Query:
     """The exported ratings: the current ones (:func:`current_ratings`), narrowed to a session and a rater if asked."""
 
     def __init__(self, session_id: str | None, rater: str | None, include_judges: bool = False) -> None:
-        from core.arena.judge.prompt import is_judge
-
         clauses, parameters = [], []
         if session_id is not None:
             clauses.append("r.session_id = ?")
@@ -76,8 +76,6 @@ def _ratings(connection: sqlite3.Connection, query: _Query) -> Iterator[_Rating]
 
 def _resolve_filters(connection: sqlite3.Connection, session: str | None, rater: str | None,
                      include_judges: bool = False) -> _Query:
-    from core.base.db import find_row
-
     session_id: str | None = None
     if session is not None:
         connection.row_factory = sqlite3.Row

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.base.db import connect
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.workspace import Workspace
 from core.results.export.cells import Row, _Cells, _json_members, _json_value, _Run, csv_field
@@ -167,8 +168,6 @@ def export(
 def _export_from_db(workspace: Workspace, what: ExportKind, path: Path, cells: _Cells,
                     write: Callable[[Path, Sequence[str], Iterable[Row]], int],
                     session: str | None, rater: str | None, include_judges: bool = False) -> int:
-    from core.base.db import connect
-
     connection = connect(workspace.db_path)
     try:
         # One read transaction: the ratings and the texts they show are one snapshot while raters go on writing.
