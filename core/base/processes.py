@@ -1,7 +1,9 @@
-"""Detached processes: liveness that a reused pid cannot fool, group signals, durable files.
+"""Detached processes: one launcher, liveness that a reused pid cannot fool, group signals, durable files.
 
 Runs, jobs and model servers are all a leader in its own session and process group,
-recorded with its start time; these helpers are what they share.
+recorded with its start time in a registry row; these helpers are what they share.
+:func:`start_detached` starts such a leader and records it, and a start that fails
+marks its row failed with the reason, so no row waits ``starting`` for a pid that never comes.
 """
 
 from __future__ import annotations
@@ -11,19 +13,43 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from core.base.db import registry
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
+
 if TYPE_CHECKING:
     import psutil
 
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+LAUNCH_GRACE = 60.0
+"""A row still without a pid after this long lost its launcher (killed between insert and spawn)."""
+
 
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime(STAMP_FORMAT)
+
+
+def age_seconds(stamp: str) -> float:
+    """Seconds since a :func:`utc_now` stamp; 0 for a stamp that does not parse (treated as new)."""
+    try:
+        then = datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return 0.0
+    return (datetime.now(UTC) - then).total_seconds()
+
+
+def launch_abandoned(pid: int | None, created_at: str) -> bool:
+    """A row that never got its pid, long enough that its launcher must have died before the spawn."""
+    return pid is None and age_seconds(created_at) > LAUNCH_GRACE
 
 
 def process_start_time(pid: int) -> float | None:
@@ -178,3 +204,95 @@ def await_group_exit(
     while group_alive(pgid):
         time.sleep(0.05)
     return True
+
+
+# --- starting a detached leader ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessRow:
+    """The registry row that records one detached leader: which table, which row, and its columns.
+
+    Every such table (``runs``, ``jobs``, ``servers``) has ``id``, ``status``, ``pid``,
+    ``pgid``, ``start_time`` and ``ended_at``; the rest differs and is named here.
+    """
+
+    table: str
+    id: str
+    running_status: str | None = "running"
+    """The status once the leader is started; ``None`` keeps ``starting`` (a server is started once it answers)."""
+    reason_column: str | None = "diagnosis"
+    """Where a failed start's reason goes, as a diagnosis; ``None``: the table has none (the log has it)."""
+    started_column: str | None = None
+    """A column stamped with the time the leader started, if the table keeps one."""
+
+
+def start_detached(
+    workspace: Workspace,
+    row: ProcessRow,
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    log_path: Path,
+    env: Mapping[str, str],
+    fix: str,
+    insert: Mapping[str, Any] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` as the leader of its own session and record it in ``row``; returns at once.
+
+    ``insert``: the new row's other columns, inserted as ``starting`` before the spawn; without
+    it the row is already there (a server claims its row first). The leader's output goes to
+    ``log_path``; its environment is ours with ``env`` on top. The row gets the pid, the process
+    group and the start time; the leader is reaped when it ends, so a long-lived TUI keeps no
+    zombie, while a short-lived CLI exits first and the leader passes to init, running on.
+
+    A start that fails (no such executable, no permission) marks the row failed with the
+    reason, in the row when it has a place for one and always in the log, and raises an
+    error that names the log and ``fix``.
+    """
+    if insert is not None:
+        columns = ["id", "status", *insert]
+        with registry(workspace) as connection:
+            connection.execute(
+                f"INSERT INTO {row.table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                (row.id, "starting", *insert.values()),
+            )
+    try:
+        with log_path.open("ab") as log:
+            try:
+                process = subprocess.Popen(
+                    list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True, env=child_environment(env), close_fds=True,
+                )
+            except OSError as error:
+                log.write(f"mhbench: cannot start {argv[0]}: {error}\n".encode())
+                raise
+    except OSError as error:
+        reason = f"cannot start {argv[0]}: {error.strerror or error}"
+        _mark_failed(workspace, row, reason, fix)
+        raise MhbenchError(f"{reason}.", path=log_path, fix=fix) from None
+    except BaseException:
+        _mark_failed(workspace, row, "the launch was interrupted before the process started", fix)
+        raise
+    assignments = ["pid = ?", "pgid = ?", "start_time = ?"]
+    values: list[Any] = [process.pid, process.pid, process_start_time(process.pid)]
+    if row.running_status is not None:
+        # The leader may have written its own status already (it can be that quick).
+        assignments.append("status = CASE WHEN status = 'starting' THEN ? ELSE status END")
+        values.append(row.running_status)
+    if row.started_column is not None:
+        assignments.append(f"{row.started_column} = COALESCE({row.started_column}, ?)")
+        values.append(utc_now())
+    with registry(workspace) as connection:
+        connection.execute(f"UPDATE {row.table} SET {', '.join(assignments)} WHERE id = ?", (*values, row.id))
+    threading.Thread(target=process.wait, name=f"reap-{row.id}", daemon=True).start()
+    return process
+
+
+def _mark_failed(workspace: Workspace, row: ProcessRow, reason: str, fix: str) -> None:
+    assignments, values = ["status = 'failed'", "ended_at = COALESCE(ended_at, ?)"], [utc_now()]
+    if row.reason_column is not None:
+        assignments.append(f"{row.reason_column} = ?")
+        values.append(json.dumps({"kind": "launch_failed", "summary": f"{reason}.", "fix": fix}, ensure_ascii=False))
+    with registry(workspace) as connection:
+        connection.execute(f"UPDATE {row.table} SET {', '.join(assignments)} WHERE id = ?", (*values, row.id))

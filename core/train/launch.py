@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.gpu import sample_gpus
-from core.base.processes import child_environment, process_start_time, utc_now, write_json_atomic
+from core.base.processes import ProcessRow, start_detached, utc_now, write_json_atomic
 from core.base.workspace import Workspace
 from core.profiles import apply_overrides
 from core.swift.dialects import DIALECTS, SftCommand, build_sft_command, installed_dialect
@@ -303,45 +300,28 @@ def write_run_spec(workspace: Workspace, plan: RunPlan) -> dict[str, Any]:
 
 
 def launch(workspace: Workspace, plan: RunPlan) -> RunRecord:
-    """Start the supervisor detached and register the run; returns at once."""
+    """Start the supervisor detached and register the run; returns at once.
+
+    A supervisor that cannot start leaves the run failed with the reason, and raises.
+    """
     if plan.run_id == DRY_RUN_ID:
         raise MhbenchError("a dry-run plan cannot be launched.", fix="plan the run again without dry_run.")
     check_this_machine(plan)
     workspace.make_folders()
     spec = write_run_spec(workspace, plan)
-    with registry(workspace) as connection:
-        connection.execute(
-            """INSERT INTO runs (id, name, profile, parent_id, resume_from, run_dir, output_dir, argv, env,
-                                 status, created_at, node_rank, nnodes)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?, ?, ?)""",
-            (
-                plan.run_id, plan.name, plan.profile, plan.parent_id, spec["resume_from"], str(plan.run_dir),
-                str(plan.output_dir), json.dumps(spec["argv"]), json.dumps(spec["env"]), spec["created_at"],
-                plan.topology.node_rank, plan.topology.nnodes,
-            ),
-        )
-    supervisor_log = (plan.run_dir / "supervisor.log").open("ab")
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "core.train.runner", str(plan.run_dir)],
-            cwd=plan.run_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=supervisor_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=child_environment(plan.command.env),
-            close_fds=True,
-        )
-    finally:
-        supervisor_log.close()
-    start_time = process_start_time(process.pid)
-    with registry(workspace) as connection:
-        connection.execute(
-            "UPDATE runs SET pid = ?, pgid = ?, start_time = ?, status = CASE WHEN status = 'starting' "
-            "THEN 'running' ELSE status END, started_at = COALESCE(started_at, ?) WHERE id = ?",
-            (process.pid, process.pid, start_time, utc_now(), plan.run_id),
-        )
-    # Reap the supervisor when it ends so it never lingers as a zombie of a long-lived TUI;
-    # a short-lived CLI exits first and the supervisor passes to init.
-    threading.Thread(target=process.wait, name=f"reap-{plan.run_id}", daemon=True).start()
+    start_detached(
+        workspace,
+        ProcessRow("runs", plan.run_id, started_column="started_at"),
+        [sys.executable, "-m", "core.train.runner", str(plan.run_dir)],
+        cwd=plan.run_dir,
+        log_path=plan.run_dir / "supervisor.log",
+        env=plan.command.env,
+        fix="check the Python environment (`mhbench doctor`), then start the run again.",
+        insert={
+            "name": plan.name, "profile": plan.profile, "parent_id": plan.parent_id,
+            "resume_from": spec["resume_from"], "run_dir": str(plan.run_dir), "output_dir": str(plan.output_dir),
+            "argv": json.dumps(spec["argv"]), "env": json.dumps(spec["env"]), "created_at": spec["created_at"],
+            "node_rank": plan.topology.node_rank, "nnodes": plan.topology.nnodes,
+        },
+    )
     return get_run(workspace, plan.run_id)

@@ -24,7 +24,14 @@ from typing import Any
 from core.base.db import find_row, registry
 from core.base.errors import MhbenchError
 from core.base.lineage import walk_lineage
-from core.base.processes import await_group_exit, group_alive, process_alive, signal_group, utc_now
+from core.base.processes import (
+    await_group_exit,
+    group_alive,
+    launch_abandoned,
+    process_alive,
+    signal_group,
+    utc_now,
+)
 from core.base.workspace import Workspace
 from core.train.distributed import TORCHRUN_DEFAULT_PORT, Topology
 
@@ -33,6 +40,11 @@ RUN_FILE = "run.json"
 """The run's spec in its folder: the argv and env the supervisor executes (see core.train.launch)."""
 EXIT_FILE = "exit.json"
 STDOUT_FILE = "stdout.log"
+NEVER_STARTED: Mapping[str, str] = {
+    "kind": "launch_failed",
+    "summary": "the run's supervisor was never started (whatever launched it stopped first).",
+    "fix": "start the run again.",
+}
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,11 @@ class RunRecord:
 
 
 def reconcile(workspace: Workspace, connection: sqlite3.Connection | None = None) -> None:
-    """Settle the status of runs whose supervisor is gone without writing its exit (killed, host crash)."""
+    """Settle the status of runs whose supervisor is gone without writing its exit (killed, host crash).
+
+    A run that never got a pid is still being launched, unless that began so long ago that its
+    launcher must have died before the spawn: then it failed, and nothing of it ran.
+    """
     if connection is None:
         with registry(workspace) as own:
             reconcile(workspace, own)
@@ -155,7 +171,15 @@ def reconcile(workspace: Workspace, connection: sqlite3.Connection | None = None
     rows = connection.execute("SELECT * FROM runs WHERE status IN ('starting', 'running', 'stopping')").fetchall()
     for row in rows:
         record = RunRecord.from_row(row)
-        if record.pid is None or process_alive(record.pid, record.start_time) or group_alive(record.pgid):
+        if record.pid is None:
+            if launch_abandoned(record.pid, record.created_at):
+                connection.execute(
+                    "UPDATE runs SET status = 'failed', diagnosis = ?, ended_at = COALESCE(ended_at, ?) "
+                    "WHERE id = ? AND pid IS NULL AND status IN ('starting', 'running', 'stopping')",
+                    (json.dumps(NEVER_STARTED, ensure_ascii=False), utc_now(), record.id),
+                )
+            continue
+        if process_alive(record.pid, record.start_time) or group_alive(record.pgid):
             continue
         finish_from_files(workspace, record, connection)
 

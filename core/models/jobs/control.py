@@ -10,9 +10,7 @@ import os
 import re
 import signal
 import sqlite3
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,11 +21,12 @@ from typing import Any, Literal
 from core.base.db import find_row, registry
 from core.base.errors import MhbenchError
 from core.base.processes import (
+    ProcessRow,
     await_group_exit,
-    child_environment,
     group_alive,
+    launch_abandoned,
     process_alive,
-    process_start_time,
+    start_detached,
     utc_now,
     write_json_atomic,
 )
@@ -41,6 +40,11 @@ JOB_FILE = "job.json"
 EXIT_FILE = "exit.json"
 STDOUT_FILE = "stdout.log"
 PROGRESS_MAX = 160
+NEVER_STARTED: Mapping[str, str] = {
+    "kind": "launch_failed",
+    "summary": "the job's supervisor was never started (whatever launched it stopped first).",
+    "fix": "start the job again.",
+}
 
 
 def jobs_dir(workspace: Workspace) -> Path:
@@ -134,7 +138,8 @@ def start_job(
 ) -> Job:
     """Start the supervisor detached and register the job; returns at once.
 
-    ``result`` says how to catalogue the output on success (see :func:`_register_result`);
+    A supervisor that cannot start leaves the job failed with the reason, and raises.
+    ``result`` says how to catalogue the output on success (see :mod:`core.models.jobs.supervisor`);
     ``job`` is an id and folder from :func:`new_job_dir` that the caller already filled.
     """
     workspace.make_folders()
@@ -145,31 +150,17 @@ def start_job(
         "result": dict(result) if result else None, "notes": list(notes), "created_at": utc_now(),
     }
     write_json_atomic(job_dir / JOB_FILE, spec)
-    with registry(workspace) as connection:
-        connection.execute(
-            "INSERT INTO jobs (id, kind, source_id, target_path, job_dir, argv, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'starting', ?)",
-            (job_id, kind, source_id, spec["target_path"], str(job_dir), json.dumps(spec["argv"]), spec["created_at"]),
-        )
-    with (job_dir / "supervisor.log").open("ab") as supervisor_log:
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "core.models.jobs", str(job_dir)], cwd=job_dir, stdin=subprocess.DEVNULL,
-                stdout=supervisor_log, stderr=subprocess.STDOUT, start_new_session=True,
-                env=child_environment(spec["env"]), close_fds=True,
-            )
-        except OSError as error:
-            with registry(workspace) as connection:
-                connection.execute("UPDATE jobs SET status = 'failed', ended_at = ? WHERE id = ?", (utc_now(), job_id))
-            raise MhbenchError(f"cannot start the job supervisor: {error.strerror or error}.", path=job_dir,
-                               fix="check the Python environment (`mhbench doctor`).") from None
-    with registry(workspace) as connection:
-        connection.execute(
-            "UPDATE jobs SET pid = ?, pgid = ?, start_time = ?, "
-            "status = CASE WHEN status = 'starting' THEN 'running' ELSE status END WHERE id = ?",
-            (process.pid, process.pid, process_start_time(process.pid), job_id),
-        )
-    threading.Thread(target=process.wait, name=f"reap-{job_id}", daemon=True).start()
+    start_detached(
+        workspace,
+        ProcessRow("jobs", job_id),
+        [sys.executable, "-m", "core.models.jobs", str(job_dir)],
+        cwd=job_dir,
+        log_path=job_dir / "supervisor.log",
+        env=spec["env"],
+        fix="check the Python environment (`mhbench doctor`).",
+        insert={"kind": kind, "source_id": source_id, "target_path": spec["target_path"], "job_dir": str(job_dir),
+                "argv": json.dumps(spec["argv"]), "created_at": spec["created_at"]},
+    )
     return get_job(workspace, job_id)
 
 
@@ -180,7 +171,11 @@ def reconcile(workspace: Workspace, connection: sqlite3.Connection) -> None:
     """Settle jobs whose supervisor is gone without recording an end (killed, host rebooted)."""
     for row in connection.execute("SELECT * FROM jobs WHERE status IN ('starting', 'running', 'stopping')").fetchall():
         job = Job.from_row(row)
-        if job.pid is None or process_alive(job.pid, job.start_time) or group_alive(job.pgid):
+        if job.pid is None:
+            if launch_abandoned(job.pid, job.created_at):
+                record_end(connection, job.id, {"status": "failed", "diagnosis": NEVER_STARTED})
+            continue
+        if process_alive(job.pid, job.start_time) or group_alive(job.pgid):
             continue
         exit_file = job.job_dir / EXIT_FILE
         if exit_file.is_file():
@@ -190,10 +185,12 @@ def reconcile(workspace: Workspace, connection: sqlite3.Connection) -> None:
                        "result_model_id": None, "diagnosis": None if job.status == "stopping" else {
                            "kind": "lost", "summary": "the job's supervisor vanished without recording an exit.",
                            "fix": "start the job again."}}
-        _record_end(connection, job.id, outcome)
+        record_end(connection, job.id, outcome)
 
 
-def _record_end(connection: sqlite3.Connection, job_id: str, outcome: Mapping[str, Any]) -> None:
+def record_end(connection: sqlite3.Connection, job_id: str, outcome: Mapping[str, Any]) -> None:
+    """Write a job's end into its row: ``outcome`` is what ``exit.json`` holds (``status`` and optionally
+    ``exit_code``, ``result_model_id``, ``diagnosis``, ``ended_at``); used by the supervisor and by reconcile."""
     diagnosis = outcome.get("diagnosis")
     connection.execute(
         "UPDATE jobs SET status = ?, exit_code = ?, result_model_id = ?, diagnosis = ?, "

@@ -20,7 +20,7 @@ from core.base.tail import last_lines
 from core.base.workspace import Workspace
 from core.models import register_gguf, register_merged
 from core.models.gguf import llama_ftype
-from core.models.jobs.control import EXIT_FILE, JOB_FILE, STDOUT_FILE, _record_end
+from core.models.jobs.control import EXIT_FILE, JOB_FILE, STDOUT_FILE, record_end
 from core.swift.diagnose import diagnose
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class JobSupervisor(ChildSupervisor):
                    "result_model_id": result_id, "diagnosis": diagnosis, "ended_at": utc_now()}
         write_json_atomic(self.job_dir / EXIT_FILE, outcome)
         with registry(self.workspace) as connection:
-            _record_end(connection, self.spec["id"], outcome)
+            record_end(connection, self.spec["id"], outcome)
         return 0
 
 

@@ -9,7 +9,7 @@ same moment get one server; the second waits for the first's to become healthy.
 
 Each server is its own session and process group (``start_new_session``), writes to
 ``<workspace>/servers/<id>/stdout.log`` and binds 127.0.0.1 only. Its pid is trusted
-only together with its start time (see :func:`core.train.runs.process_alive`). Health is
+only together with its start time (see :func:`core.base.processes.process_alive`). Health is
 polled over HTTP by whoever waits, so a server started by a TUI that then crashed
 is still marked ready by the next process that looks.
 
@@ -20,11 +20,11 @@ is still marked ready by the next process that looks.
 
 from __future__ import annotations
 
+from core.base.processes import LAUNCH_GRACE
 from core.models.serving.health import START_TIMEOUT, Progress, server_diagnosis, wait_ready
 from core.models.serving.lifecycle import find_or_start, free_port, memory_warning, start_server, stop_server
 from core.models.serving.registry import (
     ACTIVE_STATUSES,
-    LAUNCH_GRACE,
     SERVER_FILE,
     SERVERS_DIR,
     STDOUT_FILE,

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from core.base.db import registry
 from core.base.errors import MhbenchError
-from core.base.processes import utc_now
+from core.base.processes import launch_abandoned, utc_now
 from core.base.tail import last_lines
 from core.base.workspace import Workspace
-from core.models.serving.registry import LAUNCH_GRACE, ServerRecord, _age_s, _alive, _set_status, get_server
+from core.models.serving.registry import ServerRecord, get_server, server_alive, set_status
 from core.models.serving.specs import HOST
 from core.swift.diagnose import diagnose
 
@@ -33,8 +33,19 @@ START_TIMEOUT = 900.0
 
 Progress = Callable[[str], None]
 
-_CHILDREN: dict[str, subprocess.Popen[bytes]] = {}
+_SPAWNED: dict[str, subprocess.Popen[bytes]] = {}
 """Servers this process spawned: their exit codes, for a diagnosis when one dies while starting."""
+
+
+def remember_spawned(server_id: str, process: subprocess.Popen[bytes]) -> None:
+    """Keep the server this process spawned, so :func:`wait_ready` can tell its exit code if it dies."""
+    _SPAWNED[server_id] = process
+
+
+def spawned_exit_code(server_id: str) -> int | None:
+    """The exit code of a server this process spawned, once it ended; ``None`` if running or not ours."""
+    child = _SPAWNED.get(server_id)
+    return child.poll() if child is not None else None
 
 
 _UVICORN_PORT = re.compile(r"Uvicorn running on https?://[^\s:]+:(\d+)")
@@ -103,7 +114,7 @@ def wait_ready(
     with httpx.Client(timeout=httpx.Timeout(3.0), trust_env=False) as client:
         while True:
             record = get_server(workspace, server_id)
-            if record.status == "ready" and _alive(record):
+            if record.status == "ready" and server_alive(record):
                 # Not probed: llama.cpp answers /v1/models only between generations, and a busy
                 # shared server is still a good one.
                 return record
@@ -113,18 +124,17 @@ def wait_ready(
                     path=record.stdout_path,
                     fix="start it again.",
                 )
-            if record.pid is not None and not _alive(record):
-                child = _CHILDREN.get(record.id)
-                code = child.poll() if child is not None else None
-                _set_status(workspace, record.id, "failed" if record.status == "starting" else "exited", ended=True)
+            if record.pid is not None and not server_alive(record):
+                code = spawned_exit_code(record.id)
+                set_status(workspace, record.id, "failed" if record.status == "starting" else "exited", ended=True)
                 found = server_diagnosis(record, code)
                 raise MhbenchError(
                     f"the {record.backend} server died while starting: {found.summary}",
                     path=record.stdout_path,
                     fix=found.fix,
                 )
-            if record.pid is None and _age_s(record.created_at) > LAUNCH_GRACE:
-                _set_status(workspace, record.id, "failed", ended=True)
+            if launch_abandoned(record.pid, record.created_at):
+                set_status(workspace, record.id, "failed", ended=True)
                 raise MhbenchError(f"server {record.id} was never launched.", fix="start it again.")
             if record.pid is not None:
                 port = _announced_port(record)

@@ -12,42 +12,40 @@ import re
 import secrets
 import signal
 import socket
-import subprocess
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from core.base.db import registry, write_transaction
+from core.base.db import write_transaction
 from core.base.errors import MhbenchError
 from core.base.gpu import sample_gpus
 from core.base.processes import (
+    ProcessRow,
     await_group_exit,
-    child_environment,
-    process_start_time,
     signal_group,
+    start_detached,
     utc_now,
     write_json_atomic,
 )
 from core.base.workspace import Workspace
-from core.models.serving.health import _CHILDREN, START_TIMEOUT, Progress, wait_ready
+from core.models.serving.health import START_TIMEOUT, Progress, remember_spawned, wait_ready
 from core.models.serving.registry import (
     SERVER_FILE,
     ServerRecord,
-    _set_status,
     get_server,
     reconcile_servers,
     servers_dir,
+    set_status,
 )
 from core.models.serving.specs import (
     HOST,
     ServerSpec,
     SwiftDeploySpec,
-    _served_names,
     argv_key,
     build_argv,
     check_deploy_argv,
+    expected_served_names,
 )
 
 if TYPE_CHECKING:
@@ -115,7 +113,7 @@ def _claim(
                 f"http://{HOST}:{port}/v1",
                 json.dumps(argv),
                 str(server_dir),
-                json.dumps(_served_names(spec), ensure_ascii=False),
+                json.dumps(expected_served_names(spec), ensure_ascii=False),
                 utc_now(),
             ),
         )
@@ -135,37 +133,17 @@ def _spawn(workspace: Workspace, record: ServerRecord) -> ServerRecord:
             "created_at": record.created_at,
         },
     )
-    env = child_environment({"PYTHONUNBUFFERED": "1"})
-    with record.stdout_path.open("ab") as log:
-        try:
-            process = subprocess.Popen(
-                list(record.argv),
-                cwd=record.server_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=env,
-                close_fds=True,
-            )
-        except OSError as error:
-            log.write(f"mhbench: cannot start {record.argv[0]}: {error}\n".encode())
-            _set_status(workspace, record.id, "failed", ended=True)
-            fix = (
-                "install the training extra (`pip install -e '.[train]'`)."
-                if record.backend == "swift"
-                else "install the gguf extra (`pip install -e '.[gguf]'`)."
-            )
-            raise MhbenchError(f"cannot start {record.argv[0]}: {error.strerror or error}.", fix=fix) from None
-    _CHILDREN[record.id] = process
-    with registry(workspace) as connection:
-        connection.execute(
-            "UPDATE servers SET pid = ?, pgid = ?, start_time = ? WHERE id = ?",
-            (process.pid, process.pid, process_start_time(process.pid), record.id),
-        )
-    # Reap it when it ends, so a long-lived TUI keeps no zombie; a short-lived CLI exits first
-    # and the server passes to init, running on.
-    threading.Thread(target=process.wait, name=f"reap-{record.id}", daemon=True).start()
+    fix = (
+        "install the training extra (`pip install -e '.[train]'`)."
+        if record.backend == "swift"
+        else "install the gguf extra (`pip install -e '.[gguf]'`)."
+    )
+    # The server stays `starting` until it answers (see health.wait_ready); its log holds a failed start's reason.
+    process = start_detached(
+        workspace, ProcessRow("servers", record.id, running_status=None, reason_column=None), record.argv,
+        cwd=record.server_dir, log_path=record.stdout_path, env={"PYTHONUNBUFFERED": "1"}, fix=fix,
+    )
+    remember_spawned(record.id, process)
     return get_server(workspace, record.id)
 
 
@@ -231,12 +209,12 @@ def _terminate(
     final_status: str = "stopped",
 ) -> None:
     say = progress or (lambda message: None)
-    _set_status(workspace, record.id, "stopping")
+    set_status(workspace, record.id, "stopping")
     if signal_group(record.pid, record.start_time, record.pgid, signal.SIGTERM):
         say(f"sent SIGTERM to server {record.id}")
     await_group_exit(record.pid, record.start_time, record.pgid, timeout,
                      lambda: say(f"server {record.id} still running after {timeout:.0f} s: killing its process group"))
-    _set_status(workspace, record.id, final_status, ended=True)
+    set_status(workspace, record.id, final_status, ended=True)
 
 
 def stop_server(

@@ -10,20 +10,17 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from core.base.db import find_row, registry
 from core.base.errors import MhbenchError
-from core.base.processes import group_alive, process_alive, utc_now
+from core.base.processes import group_alive, launch_abandoned, process_alive, utc_now
 from core.base.workspace import Workspace
 
 SERVERS_DIR = "servers"
 STDOUT_FILE = "stdout.log"
 SERVER_FILE = "server.json"
 ACTIVE_STATUSES = frozenset({"starting", "ready", "stopping"})
-LAUNCH_GRACE = 60.0
-"""A row still without a pid after this long lost its launcher (killed between insert and spawn)."""
 
 
 @dataclass(frozen=True)
@@ -108,16 +105,9 @@ def servers_dir(workspace: Workspace) -> Path:
     return workspace.root / SERVERS_DIR
 
 
-def _alive(record: ServerRecord) -> bool:
+def server_alive(record: ServerRecord) -> bool:
+    """Whether the server's leader (the very process started) or anything of its group still runs."""
     return process_alive(record.pid, record.start_time) or (record.pid is not None and group_alive(record.pgid))
-
-
-def _age_s(stamp: str) -> float:
-    try:
-        then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    except ValueError:
-        return 0.0
-    return (datetime.now(UTC) - then).total_seconds()
 
 
 def reconcile_servers(workspace: Workspace, connection: sqlite3.Connection | None = None) -> None:
@@ -129,10 +119,10 @@ def reconcile_servers(workspace: Workspace, connection: sqlite3.Connection | Non
     for row in connection.execute("SELECT * FROM servers WHERE status IN ('starting', 'ready', 'stopping')").fetchall():
         record = ServerRecord.from_row(row)
         if record.pid is None:
-            if _age_s(record.created_at) < LAUNCH_GRACE:
+            if not launch_abandoned(record.pid, record.created_at):
                 continue
             status = "failed"
-        elif _alive(record):
+        elif server_alive(record):
             continue
         else:
             status = {"stopping": "stopped", "starting": "failed"}.get(record.status, "exited")
@@ -159,7 +149,8 @@ def get_server(workspace: Workspace, ref: str) -> ServerRecord:
     return ServerRecord.from_row(row)
 
 
-def _set_status(workspace: Workspace, server_id: str, status: str, *, ended: bool = False) -> None:
+def set_status(workspace: Workspace, server_id: str, status: str, *, ended: bool = False) -> None:
+    """Set a server's status; ``ended`` also stamps when it ended (once)."""
     with registry(workspace) as connection:
         connection.execute(
             "UPDATE servers SET status = ?, ended_at = CASE WHEN ? THEN COALESCE(ended_at, ?) ELSE ended_at END "

@@ -228,7 +228,7 @@ def argv_key(argv: Sequence[str]) -> str:
     return json.dumps(kept)
 
 
-def _served_names(spec: ServerSpec) -> dict[str, str]:
+def expected_served_names(spec: ServerSpec) -> dict[str, str]:
     """What the server will list in ``/v1/models``, before it can be asked (confirmed once healthy)."""
     if isinstance(spec, LlamaCppSpec):
         path = str(Path(spec.gguf_path).expanduser().resolve())
