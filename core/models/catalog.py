@@ -175,14 +175,16 @@ def unique_id(connection: sqlite3.Connection, wanted: str, taken: frozenset[str]
     return candidate
 
 
-def _resolve(path: str | os.PathLike[str]) -> Path:
+def catalog_path(path: str | os.PathLike[str]) -> Path:
+    """A path as the catalog stores it: ``~`` expanded, absolute, links resolved (so one folder is one entry)."""
     return Path(path).expanduser().resolve()
 
 
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _find_by_path(workspace: Workspace, path: Path) -> ModelEntry | None:
+def find_by_path(workspace: Workspace, path: Path) -> ModelEntry | None:
+    """The entry whose weights are at ``path`` (give it as :func:`catalog_path` makes it), else ``None``."""
     with registry(workspace) as connection:
         row = connection.execute("SELECT * FROM models WHERE path = ?", (str(path),)).fetchone()
     return ModelEntry.from_row(row) if row is not None else None
@@ -213,7 +215,7 @@ def get_model(workspace: Workspace, ref: str) -> ModelEntry:
     with registry(workspace) as connection:
         alternates = [("name", ref)]
         if "/" in ref or ref.startswith("."):
-            alternates.append(("path", str(_resolve(ref))))
+            alternates.append(("path", str(catalog_path(ref))))
         row = find_row(connection, "models", ref, noun="model", listing="`mhbench models`", alternates=tuple(alternates))
     return ModelEntry.from_row(row)
 

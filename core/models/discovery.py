@@ -18,7 +18,7 @@ from pathlib import Path
 from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
-from core.models.catalog import ModelEntry, _find_by_path, _resolve, list_models
+from core.models.catalog import ModelEntry, catalog_path, find_by_path, list_models
 from core.models.register import register_adapter, register_base, register_gguf, register_merged
 from core.train.runs import checkpoints_on_disk
 
@@ -57,11 +57,11 @@ def _merged_origin(workspace: Workspace, path: Path) -> _MergedOrigin | None:
     if tuner in (None, "full") and not args.get("merge_lora"):
         return None
     model = args.get("model")
-    base = _resolve(model) if isinstance(model, str) and (_resolve(model) / "config.json").is_file() else None
+    base = catalog_path(model) if isinstance(model, str) and (catalog_path(model) / "config.json").is_file() else None
     adapter: Path | None = None
     adapters = args.get("adapters")
-    if isinstance(adapters, list) and adapters and isinstance(adapters[0], str) and _is_adapter(_resolve(adapters[0])):
-        adapter = _resolve(adapters[0])
+    if isinstance(adapters, list) and adapters and isinstance(adapters[0], str) and _is_adapter(catalog_path(adapters[0])):
+        adapter = catalog_path(adapters[0])
     named = re.fullmatch(r"(checkpoint-\d+)-merged", path.name)
     if adapter is None and named and _is_adapter(path.parent / named.group(1)):
         adapter = path.parent / named.group(1)
@@ -69,7 +69,7 @@ def _merged_origin(workspace: Workspace, path: Path) -> _MergedOrigin | None:
     output = args.get("output_dir")
     if isinstance(output, str):
         runs = workspace.runs_dir.resolve()
-        output_path = _resolve(output)
+        output_path = catalog_path(output)
         if runs in output_path.parents:
             run_id = output_path.relative_to(runs).parts[0]
     return _MergedOrigin(base, adapter, run_id)
@@ -139,11 +139,11 @@ def discover(workspace: Workspace, extra_paths: Iterable[str | os.PathLike[str]]
     seen: set[Path] = set()
 
     def consider(path: Path) -> None:
-        path = _resolve(path)
+        path = catalog_path(path)
         if path in seen:
             return
         seen.add(path)
-        if _find_by_path(workspace, path) is not None:
+        if find_by_path(workspace, path) is not None:
             return
         try:
             if path.is_file() and path.suffix == ".gguf":
@@ -165,7 +165,7 @@ def discover(workspace: Workspace, extra_paths: Iterable[str | os.PathLike[str]]
         for merged in sorted(output.glob("checkpoint-*-merged")):
             if _is_hf_model(merged):
                 consider(merged)
-    roots = [workspace.models_dir, *(_resolve(p) for p in extra_paths)]
+    roots = [workspace.models_dir, *(catalog_path(p) for p in extra_paths)]
     for root in roots:
         if root.is_file():
             consider(root)

@@ -23,9 +23,9 @@ from core.models.catalog import (
     ADAPTER_WEIGHTS,
     ModelEntry,
     ModelKind,
-    _find_by_path,
-    _resolve,
+    catalog_path,
     file_sha256,
+    find_by_path,
     get_model,
     model_size,
     unique_id,
@@ -111,7 +111,7 @@ def register_base(
     chosen: Profile | None = profile_or_path if isinstance(profile_or_path, Profile) else None
     path: Path | None = None
     if chosen is None:
-        candidate = _resolve(cast("str | os.PathLike[str]", profile_or_path))
+        candidate = catalog_path(cast("str | os.PathLike[str]", profile_or_path))
         if candidate.is_dir():
             path = candidate
         elif candidate.exists():
@@ -123,7 +123,7 @@ def register_base(
     if chosen is not None:
         profile = profile or chosen.name
         template = template or chosen.model.template
-        local = _resolve(chosen.model.id)
+        local = catalog_path(chosen.model.id)
         if chosen.model.hub == "local" or local.is_dir():
             path = local
         else:
@@ -189,9 +189,9 @@ def register_adapter(
     workspace: Workspace, checkpoint_dir: str | os.PathLike[str], run_id: str | None = None, *, name: str | None = None
 ) -> ModelEntry:
     """Register a LoRA checkpoint, linked to its base model (read from ``adapter_config.json``) and its run."""
-    path = _resolve(checkpoint_dir)
+    path = catalog_path(checkpoint_dir)
     config = read_adapter_config(path)
-    existing = _find_by_path(workspace, path)
+    existing = find_by_path(workspace, path)
     if existing is not None and existing.kind == "adapter" and existing.base_id is not None:
         return existing
     found_run, profile_name = _run_of(workspace, path)
@@ -231,8 +231,8 @@ def _base_for_adapter(workspace: Workspace, config: Mapping[str, Any], profile_n
     """The base entry an adapter was trained on: by its recorded path, else by its run's profile."""
     base_ref = config.get("base_model_name_or_path")
     if isinstance(base_ref, str) and base_ref:
-        base_path = _resolve(base_ref)
-        known = _find_by_path(workspace, base_path)
+        base_path = catalog_path(base_ref)
+        known = find_by_path(workspace, base_path)
         if known is not None:
             return known
         if (base_path / "config.json").is_file():
@@ -266,7 +266,7 @@ def register_merged(
     ``base_id`` and ``run_id`` are for a merged folder whose adapter is unknown (found on
     disk); with an adapter they come from it.
     """
-    folder = _resolve(path)
+    folder = catalog_path(path)
     if not (folder / "config.json").is_file():
         raise MhbenchError("not a merged model folder (no config.json).", path=folder,
                            fix="wait for the merge job to finish, or give the folder swift export wrote.")
@@ -295,7 +295,7 @@ def register_gguf(
 ) -> ModelEntry:
     """Register a GGUF file; its quantisation is read from the file when not given."""
 
-    file = _resolve(path)
+    file = catalog_path(path)
     if not file.is_file():
         raise MhbenchError("no such GGUF file.", path=file, fix="check the path.")
     parent = get_model(workspace, parent_id) if parent_id else None

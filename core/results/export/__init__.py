@@ -52,7 +52,7 @@ URLs are never read.
 
 Speed: one query joins each current rating to its session and item; sessions, prompts,
 responses and models are each read once into a dict, and the cells they fill are a
-:class:`_Run` rendered once (escaped, quoted, encoded) however many rows show them. The
+:class:`CellRun` rendered once (escaped, quoted, encoded) however many rows show them. The
 CSV is written by :func:`csv_field`, which quotes exactly as ``csv.writer`` with
 ``QUOTE_MINIMAL`` does (tested against it), so 100,000 ratings (200,000 rows, about 240 MB)
 export in about 1.3 s (``tests/bench/export_bench.py``).

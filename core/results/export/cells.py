@@ -85,7 +85,7 @@ def unix_seconds(value: str | None) -> float | None:
 # --- cells: how a value is written in each format ------------------------------------------------
 
 
-class _Cells:
+class Cells:
     """CSV cells are spreadsheet-safe text, ``;``-joined lists and 0/1; JSONL keeps types and text."""
 
     def __init__(self, format: ExportFormat) -> None:
@@ -144,7 +144,7 @@ def csv_field(value: Any) -> bytes:
     return str(value).encode()
 
 
-class _Run:
+class CellRun:
     """Cells that sit side by side in many rows (a prompt, a response, a model): rendered once per export.
 
     A row is a tuple of cells and runs; a run may hold runs. Its CSV text (or its JSON
@@ -165,12 +165,12 @@ class _Run:
     def width(self) -> int:
         """How many columns the run fills."""
         if self._width is None:
-            self._width = sum(c.width if type(c) is _Run else 1 for c in self.cells)
+            self._width = sum(c.width if type(c) is CellRun else 1 for c in self.cells)
         return self._width
 
     def csv(self) -> bytes:
         if self._csv is None:
-            self._csv = b",".join([(c._csv or c.csv()) if type(c) is _Run else csv_field(c) for c in self.cells])
+            self._csv = b",".join([(c._csv or c.csv()) if type(c) is CellRun else csv_field(c) for c in self.cells])
         return self._csv
 
     def flat(self) -> Row:
@@ -181,14 +181,14 @@ class _Run:
     def json(self, keys: Sequence[bytes], start: int) -> bytes:
         """The run's ``"column": value`` members when its first column is ``keys[start]``."""
         if self._json is None or self._json[0] != start:
-            self._json = (start, _json_members(self.cells, keys, start))
+            self._json = (start, json_members(self.cells, keys, start))
         return self._json[1]
 
 
 def _flatten(row: Row) -> list[Any]:
     values: list[Any] = []
     for cell in row:
-        if type(cell) is _Run:
+        if type(cell) is CellRun:
             values.extend(cell.flat())
         else:
             values.append(cell)
@@ -198,7 +198,7 @@ def _flatten(row: Row) -> list[Any]:
 # --- JSONL: a row's members -----------------------------------------------------------------------
 
 
-def _json_value(value: Any) -> bytes:
+def json_value(value: Any) -> bytes:
     """``value`` as JSON, UTF-8 (``ensure_ascii=False``), the line separators Python splits on escaped."""
     text = orjson.dumps(value)
     for raw, escaped in _LINE_BREAKS:
@@ -207,14 +207,15 @@ def _json_value(value: Any) -> bytes:
     return text
 
 
-def _json_members(row: Row, keys: Sequence[bytes], start: int = 0) -> bytes:
+def json_members(row: Row, keys: Sequence[bytes], start: int = 0) -> bytes:
+    """A row's ``"column": value`` members, comma-joined; ``keys[start]`` is its first column's key with ``:``."""
     parts: list[bytes] = []
     column = start
     for cell in row:
-        if type(cell) is _Run:
+        if type(cell) is CellRun:
             parts.append(cell.json(keys, column))
             column += cell.width
         else:
-            parts.append(keys[column] + _json_value(cell))
+            parts.append(keys[column] + json_value(cell))
             column += 1
     return b",".join(parts)

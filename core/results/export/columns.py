@@ -46,4 +46,5 @@ WON: Mapping[str, tuple[float, float]] = {
     "left": (1, 0), "right": (0, 1), "tie": (0.5, 0.5), "both_bad": (0.5, 0.5),
 }
 """``won`` of the (left, right) side for each preference."""
-_LABELS: Mapping[str, str] = {str(key): label for key, label in PREFERENCE_LABELS.items()}
+PREFERENCE_TEXT: Mapping[str, str] = {str(key): label for key, label in PREFERENCE_LABELS.items()}
+"""The rater's preference as the ratings and comparisons exports write it: the rubric's label."""

@@ -16,11 +16,11 @@ from core.arena.rubric import RUBRICS
 from core.base.db import find_row
 from core.base.errors import MhbenchError, did_you_mean
 from core.results.current import current_ratings
-from core.results.export.cells import Row, _Cells, _Run, clean_text, language, unix_seconds
-from core.results.export.columns import _LABELS, BATTLE_WINNERS, SCORE_COLUMNS, WON, ExportKind
+from core.results.export.cells import CellRun, Cells, Row, clean_text, language, unix_seconds
+from core.results.export.columns import BATTLE_WINNERS, PREFERENCE_TEXT, SCORE_COLUMNS, WON, ExportKind
 
 
-class _Query:
+class ExportQuery:
     """The exported ratings: the current ones (:func:`current_ratings`), narrowed to a session and a rater if asked."""
 
     def __init__(self, session_id: str | None, rater: str | None, include_judges: bool = False) -> None:
@@ -68,14 +68,15 @@ _RATING_COLUMNS = """r.id, r.session_id, r.item_position, r.turn, r.rater, r.ver
     r.shown_at, r.submitted_at, r.seconds_spent, s.prompt_set_id, i.prompt_id, r.source"""
 
 
-def _ratings(connection: sqlite3.Connection, query: _Query) -> Iterator[_Rating]:
+def _ratings(connection: sqlite3.Connection, query: ExportQuery) -> Iterator[_Rating]:
     """The exported ratings, oldest first: the one query every kind of export reads its rows from."""
     cursor = connection.execute(f"SELECT {_RATING_COLUMNS} {query.source} ORDER BY r.id", query.parameters)
     return map(_Rating._make, cursor)
 
 
-def _resolve_filters(connection: sqlite3.Connection, session: str | None, rater: str | None,
-                     include_judges: bool = False) -> _Query:
+def resolve_filters(connection: sqlite3.Connection, session: str | None, rater: str | None,
+                    include_judges: bool = False) -> ExportQuery:
+    """The export's filters checked against the database: a session by id, prefix or name, a known rater."""
     session_id: str | None = None
     if session is not None:
         connection.row_factory = sqlite3.Row
@@ -89,13 +90,13 @@ def _resolve_filters(connection: sqlite3.Connection, session: str | None, rater:
         if rater not in known:
             raise MhbenchError(f"no ratings by rater '{rater}'.{did_you_mean(rater, known)}",
                                fix=f"use one of: {', '.join(known) or 'none yet: rate in the Arena mode'}.")
-    return _Query(session_id, rater, include_judges)
+    return ExportQuery(session_id, rater, include_judges)
 
 
 class _Session:
     __slots__ = ("blind", "head", "system", "tail")
 
-    def __init__(self, head: _Run, tail: _Run, blind: bool, system: str | None) -> None:
+    def __init__(self, head: CellRun, tail: CellRun, blind: bool, system: str | None) -> None:
         self.head = head
         """session_id, session_name"""
         self.tail = tail
@@ -104,7 +105,7 @@ class _Session:
         self.system = system
 
 
-def _sessions(connection: sqlite3.Connection, cells: _Cells) -> dict[str, _Session]:
+def _sessions(connection: sqlite3.Connection, cells: Cells) -> dict[str, _Session]:
     found: dict[str, _Session] = {}
     for session_id, name, params, system, blind in connection.execute(
             "SELECT id, name, params, system_prompt, blind FROM sessions"):
@@ -117,7 +118,7 @@ def _sessions(connection: sqlite3.Connection, cells: _Cells) -> dict[str, _Sessi
         tail = (cells.number(settings.get("temperature")), cells.number(settings.get("top_p")),
                 cells.number(settings.get("repetition_penalty")), cells.number(settings.get("max_tokens")),
                 cells.number(settings.get("seed")), cells.opt(system), cells.flag(bool(blind)))
-        found[session_id] = _Session(_Run((cells.text(session_id), cells.text(name))), _Run(tail), bool(blind),
+        found[session_id] = _Session(CellRun((cells.text(session_id), cells.text(name))), CellRun(tail), bool(blind),
                                      clean_text(system) if system else None)
     return found
 
@@ -125,14 +126,14 @@ def _sessions(connection: sqlite3.Connection, cells: _Cells) -> dict[str, _Sessi
 class _Prompt:
     __slots__ = ("language", "run", "text")
 
-    def __init__(self, run: _Run, text: str) -> None:
+    def __init__(self, run: CellRun, text: str) -> None:
         self.run = run
         """prompt_id, prompt, prompt_tags, crisis"""
         self.text = text
         self.language = language(text)
 
 
-def _prompts(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> dict[tuple[str, str | None], _Prompt]:
+def _prompts(connection: sqlite3.Connection, cells: Cells, query: ExportQuery) -> dict[tuple[str, str | None], _Prompt]:
     """The prompts of the sets the exported sessions use."""
     found: dict[tuple[str, str | None], _Prompt] = {}
     for set_id, prompt_id, text, tags, crisis in connection.execute(
@@ -142,27 +143,27 @@ def _prompts(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> di
             tag_list = [str(tag) for tag in json.loads(tags)]
         except (ValueError, TypeError):
             tag_list = []
-        run = _Run((cells.text(prompt_id), cells.text(text), cells.items(tag_list), cells.flag(bool(crisis))))
+        run = CellRun((cells.text(prompt_id), cells.text(text), cells.items(tag_list), cells.flag(bool(crisis))))
         found[set_id, prompt_id] = _Prompt(run, clean_text(text))
     return found
 
 
-def _missing_prompt(cells: _Cells, prompt_id: str | None) -> _Prompt:
+def _missing_prompt(cells: Cells, prompt_id: str | None) -> _Prompt:
     """An item whose prompt is gone (a database edited by hand): its id, nothing else."""
-    return _Prompt(_Run((cells.opt(prompt_id), None, cells.items([]), None)), "")
+    return _Prompt(CellRun((cells.opt(prompt_id), None, cells.items([]), None)), "")
 
 
 class _Response:
     __slots__ = ("messages", "run", "text")
 
-    def __init__(self, run: _Run, text: str, messages: list[dict[str, str]]) -> None:
+    def __init__(self, run: CellRun, text: str, messages: list[dict[str, str]]) -> None:
         self.run = run
         """response_id, response, response_generation, vendor_flags, finish_reason, ttft_s, tokens, tokens_per_s"""
         self.text = text
         self.messages = messages
 
 
-def _responses(connection: sqlite3.Connection, cells: _Cells, query: _Query, *,
+def _responses(connection: sqlite3.Connection, cells: Cells, query: ExportQuery, *,
                messages: bool) -> dict[int, _Response]:
     """The responses the exported ratings show, each read once."""
     found: dict[int, _Response] = {}
@@ -183,24 +184,24 @@ def _responses(connection: sqlite3.Connection, cells: _Cells, query: _Query, *,
                                 for m in json.loads(history)]
             except (ValueError, KeyError, TypeError):
                 conversation = []
-        run = _Run((response_id, cells.text(text), generation, cells.items(flag_list), cells.opt(finish),
+        run = CellRun((response_id, cells.text(text), generation, cells.items(flag_list), cells.opt(finish),
                     cells.number(ttft), cells.number(tokens), cells.number(speed)))
         found[response_id] = _Response(run, clean_text(text), conversation)
     return found
 
 
-def _models(connection: sqlite3.Connection, cells: _Cells) -> dict[str, _Run]:
+def _models(connection: sqlite3.Connection, cells: Cells) -> dict[str, CellRun]:
     """Every catalog model's cells (model_id … profile). Never reads ``endpoint_secrets`` nor URLs."""
-    return {row[0]: _Run(tuple(cells.opt(value) for value in row)) for row in connection.execute(
+    return {row[0]: CellRun(tuple(cells.opt(value) for value in row)) for row in connection.execute(
         "SELECT id, kind, base_id, run_id, checkpoint, adapter_sha256, quant, converter_version, profile FROM models")}
 
 
-def _score_runs(cells: _Cells) -> Callable[[str, str], _Run]:
+def _score_runs(cells: Cells) -> Callable[[str, str], CellRun]:
     """A cached parser of a side's stored scores into the :data:`SCORE_COLUMNS` cells."""
     index = {column: i for i, column in enumerate(SCORE_COLUMNS)}
 
     @cache
-    def parse(rubric: str, raw: str) -> _Run:
+    def parse(rubric: str, raw: str) -> CellRun:
         places = dict(index, safe=index["safety"])
         known = RUBRICS.get(rubric)
         if known is not None:
@@ -214,7 +215,7 @@ def _score_runs(cells: _Cells) -> Callable[[str, str], _Run]:
             for key, value in scores.items():
                 if key in places:
                     values[places[key]] = cells.number(value)
-        return _Run(tuple(values))
+        return CellRun(tuple(values))
 
     return parse
 
@@ -224,7 +225,7 @@ class _Shown:
 
     __slots__ = ("cells", "prompts", "responses", "sessions")
 
-    def __init__(self, connection: sqlite3.Connection, cells: _Cells, query: _Query, *, messages: bool) -> None:
+    def __init__(self, connection: sqlite3.Connection, cells: Cells, query: ExportQuery, *, messages: bool) -> None:
         self.cells = cells
         self.sessions = _sessions(connection, cells)
         self.prompts = _prompts(connection, cells, query)
@@ -238,39 +239,39 @@ class _Shown:
         return found if found is not None else _missing_prompt(self.cells, rating.prompt_id)
 
 
-def _rating_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> Iterator[Row]:
+def _rating_rows(connection: sqlite3.Connection, cells: Cells, query: ExportQuery) -> Iterator[Row]:
     """Two rows per rating: (rating, side, model, response, scores, preference and won, the rest)."""
     shown = _Shown(connection, cells, query, messages=False)
     models = _models(connection, cells)
     scores = _score_runs(cells)
-    sides = (_Run(("A", "left")), _Run(("B", "right")))
-    no_response = _Run((None,) * 8)
+    sides = (CellRun(("A", "left")), CellRun(("B", "right")))
+    no_response = CellRun((None,) * 8)
 
     @cache
-    def model(model_id: str) -> _Run:
+    def model(model_id: str) -> CellRun:
         found = models.get(model_id)  # None: removed from the catalog since, and the id is all we know
-        return found if found is not None else _Run((cells.text(model_id), *(None,) * 8))
+        return found if found is not None else CellRun((cells.text(model_id), *(None,) * 8))
 
-    def response(response_id: int | None) -> _Run:
+    def response(response_id: int | None) -> CellRun:
         found = shown.responses.get(response_id) if response_id is not None else None
         return found.run if found is not None else no_response
 
     @cache
-    def judge(rater: str, rubric: str) -> _Run:
-        return _Run((cells.text(rater), cells.text(rubric)))
+    def judge(rater: str, rubric: str) -> CellRun:
+        return CellRun((cells.text(rater), cells.text(rubric)))
 
     @cache
-    def verdict(preference: str) -> tuple[_Run, _Run]:
-        label = cells.text(_LABELS.get(preference, preference))
+    def verdict(preference: str) -> tuple[CellRun, CellRun]:
+        label = cells.text(PREFERENCE_TEXT.get(preference, preference))
         left_won, right_won = WON.get(preference, (None, None))
-        return _Run((label, left_won)), _Run((label, right_won))
+        return CellRun((label, left_won)), CellRun((label, right_won))
 
     number, text, stamp = cells.number, cells.text, cells.stamp
     for rating in _ratings(connection, query):
         session = shown.session(rating)
-        head = _Run((rating.id, session.head, number(rating.item), shown.prompt(rating).run, number(rating.turn),
+        head = CellRun((rating.id, session.head, number(rating.item), shown.prompt(rating).run, number(rating.turn),
                      judge(rating.rater, rating.rubric)))
-        tail = _Run((text(rating.comment) if rating.comment else rating.comment, session.tail,
+        tail = CellRun((text(rating.comment) if rating.comment else rating.comment, session.tail,
                      number(rating.version), stamp(rating.shown_at), stamp(rating.submitted_at),
                      number(rating.seconds), cells.cached(rating.source)))
         left, right = verdict(rating.preference)
@@ -280,18 +281,18 @@ def _rating_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -
                scores(rating.rubric, rating.right_scores), right, tail)
 
 
-def _comparison_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> Iterator[Row]:
+def _comparison_rows(connection: sqlite3.Connection, cells: Cells, query: ExportQuery) -> Iterator[Row]:
     cached, number = cells.cached, cells.number
     for rating in _ratings(connection, query):
         left, right = cached(rating.left_model), cached(rating.right_model)
-        label = cached(_LABELS.get(rating.preference, rating.preference))
+        label = cached(PREFERENCE_TEXT.get(rating.preference, rating.preference))
         winner = left if rating.preference == "left" else right if rating.preference == "right" else label
         yield (rating.id, cached(rating.session_id), number(rating.item), cells.opt(rating.prompt_id),
                number(rating.turn), cached(rating.rater), left, right, label, winner, cached(rating.rubric),
                cells.stamp(rating.submitted_at), number(rating.seconds), cached(rating.source))
 
 
-def _battle_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -> Iterator[Row]:
+def _battle_rows(connection: sqlite3.Connection, cells: Cells, query: ExportQuery) -> Iterator[Row]:
     shown = _Shown(connection, cells, query, messages=True)
 
     def conversation(session: _Session, prompt: _Prompt, response_id: int | None) -> list[dict[str, str]]:
@@ -315,6 +316,7 @@ def _battle_rows(connection: sqlite3.Connection, cells: _Cells, query: _Query) -
                unix_seconds(rating.submitted_at), cached(rating.source))
 
 
-_ROWS: Mapping[ExportKind, Callable[[sqlite3.Connection, _Cells, _Query], Iterator[Row]]] = {
+ROW_READERS: Mapping[ExportKind, Callable[[sqlite3.Connection, Cells, ExportQuery], Iterator[Row]]] = {
     "ratings": _rating_rows, "comparisons": _comparison_rows, "battles": _battle_rows,
 }
+"""Each kind of export's rows, read with the filters :func:`resolve_filters` gives."""

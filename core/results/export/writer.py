@@ -15,9 +15,9 @@ from pathlib import Path
 from core.base.db import connect
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.workspace import Workspace
-from core.results.export.cells import Row, _Cells, _json_members, _json_value, _Run, csv_field
+from core.results.export.cells import CellRun, Cells, Row, csv_field, json_members, json_value
 from core.results.export.columns import COLUMNS, EXPORT_FORMATS, EXPORT_KINDS, ExportFormat, ExportKind
-from core.results.export.rows import _ROWS, _resolve_filters
+from core.results.export.rows import ROW_READERS, resolve_filters
 
 EVERY_KIND: tuple[tuple[ExportKind, ExportFormat], ...] = (("ratings", "csv"), ("comparisons", "csv"),
                                                             ("battles", "jsonl"))
@@ -70,7 +70,7 @@ def _checked(columns: Sequence[str], rows: Iterable[Row]) -> Iterator[Row]:
     """``rows``, the first one checked against the header (a programming error otherwise)."""
     iterator = iter(rows)
     for row in iterator:
-        width = sum(c.width if type(c) is _Run else 1 for c in row)
+        width = sum(c.width if type(c) is CellRun else 1 for c in row)
         if width != len(columns):
             raise AssertionError(f"an export row has {width} cells for {len(columns)} columns")
         yield row
@@ -82,7 +82,7 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Row]) -> int:
     """UTF-8 with a BOM, ``\\r\\n`` line ends, fields quoted only when they must be (like ``csv.QUOTE_MINIMAL``)."""
     count = 0
     field = csv_field
-    run = _Run
+    run = CellRun
     with path.open("xb", buffering=1 << 20) as handle:
         write = handle.write
         write(b"\xef\xbb\xbf" + b",".join([field(name) for name in columns]) + b"\r\n")
@@ -105,12 +105,12 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Row]) -> int:
 
 def _write_jsonl(path: Path, columns: Sequence[str], rows: Iterable[Row]) -> int:
     """One object per line with the columns as keys; runs contribute their members once rendered."""
-    keys = [_json_value(name) + b":" for name in columns]
+    keys = [json_value(name) + b":" for name in columns]
     count = 0
     with path.open("xb", buffering=1 << 20) as handle:
         write = handle.write
         for row in rows:
-            write(b"{" + _json_members(row, keys) + b"}\n")
+            write(b"{" + json_members(row, keys) + b"}\n")
             count += 1
         handle.flush()
         os.fsync(handle.fileno())
@@ -148,7 +148,7 @@ def export(
     write = _write_csv if format == "csv" else _write_jsonl
     try:
         if workspace.db_path.is_file():
-            count = _export_from_db(workspace, what, temporary, _Cells(format), write, session, rater,
+            count = _export_from_db(workspace, what, temporary, Cells(format), write, session, rater,
                                     include_judges)
         elif session is not None or rater is not None:
             noun = f"session '{session}'" if session is not None else f"ratings by rater '{rater}'"
@@ -165,7 +165,7 @@ def export(
     return count
 
 
-def _export_from_db(workspace: Workspace, what: ExportKind, path: Path, cells: _Cells,
+def _export_from_db(workspace: Workspace, what: ExportKind, path: Path, cells: Cells,
                     write: Callable[[Path, Sequence[str], Iterable[Row]], int],
                     session: str | None, rater: str | None, include_judges: bool = False) -> int:
     connection = connect(workspace.db_path)
@@ -173,8 +173,8 @@ def _export_from_db(workspace: Workspace, what: ExportKind, path: Path, cells: _
         # One read transaction: the ratings and the texts they show are one snapshot while raters go on writing.
         connection.execute("BEGIN")
         try:
-            query = _resolve_filters(connection, session, rater, include_judges)
-            return write(path, COLUMNS[what], _checked(COLUMNS[what], _ROWS[what](connection, cells, query)))
+            query = resolve_filters(connection, session, rater, include_judges)
+            return write(path, COLUMNS[what], _checked(COLUMNS[what], ROW_READERS[what](connection, cells, query)))
         finally:
             connection.execute("COMMIT")
     finally:
