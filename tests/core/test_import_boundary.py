@@ -122,3 +122,63 @@ def test_the_ground_floor_imports_nothing_above_it() -> None:
     for path in ground:
         above = {name for name in _core_imports(path) if _floor(name) > 0}
         assert not above, f"{path.relative_to(ROOT)} imports {sorted(above)}"
+
+
+# Packages whose modules may not take each other's private names: a name another module needs is
+# part of its module's interface (public, documented), or the code lives in the wrong module.
+# tui/ joins once the branch that cleans up tui/ is merged.
+NO_PRIVATE_IMPORTS = ("core",)
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _private_imports(text: str, module: str, *, package: bool = False) -> list[str]:
+    """``module imports _name from source`` for each private name the code takes from another project module."""
+    import ast
+
+    found: list[str] = []
+    for node in ast.walk(ast.parse(text)):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:  # relative: counted from the module's own package
+            parts = module.split(".")
+            base = parts[: len(parts) - node.level + (1 if package else 0)]
+            source = ".".join([*base, *([node.module] if node.module else [])])
+        else:
+            source = node.module or ""
+        if source.split(".")[0] not in ("core", "tui") or source == module:
+            continue
+        found += [f"{module} imports {alias.name} from {source}" for alias in node.names
+                  if alias.name.startswith("_") and not alias.name.startswith("__")]
+    return found
+
+
+def test_no_module_takes_a_private_name_from_another() -> None:
+    offenders: list[str] = []
+    for package in NO_PRIVATE_IMPORTS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            offenders += _private_imports(path.read_text(encoding="utf-8"), _module_name(path),
+                                          package=path.name == "__init__.py")
+    assert not offenders, (
+        "private names imported across modules (make the name public with a docstring, or move the code "
+        "to where it belongs):\n" + "\n".join(offenders)
+    )
+
+
+def test_the_private_import_check_sees_absolute_and_relative_imports() -> None:
+    code = (
+        "from core.base.processes import _mark_failed, utc_now\n"
+        "from .gpu import _sampler\n"
+        "from . import __doc__\n"
+        "import core.base._hidden\n"
+    )
+    assert _private_imports(code, "core.base.sample") == [
+        "core.base.sample imports _mark_failed from core.base.processes",
+        "core.base.sample imports _sampler from core.base.gpu",
+    ]
+    assert _private_imports("from .place import _Hidden\n", "core.arena", package=True) == [
+        "core.arena imports _Hidden from core.arena.place"
+    ]
+    assert _private_imports("from core.x import _own\n", "core.x") == []  # a module's own names are its own

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.base.errors import MhbenchError
-from core.train.datasets.conversion import _write_conversion, to_swift_messages
-from core.train.datasets.layouts import _FIXES, SWIFT_EXTENSIONS, Progress
+from core.train.datasets.conversion import to_swift_messages, write_conversion
+from core.train.datasets.layouts import LAYOUT_FIXES, SWIFT_EXTENSIONS, Progress
 from core.train.datasets.lengths import LengthStats, token_lengths
-from core.train.datasets.reading import DatasetIssue, _scan
+from core.train.datasets.reading import DatasetIssue, scan_dataset
 
 if TYPE_CHECKING:
     from core.profiles import Profile
@@ -108,7 +108,7 @@ def check_dataset(
     path = Path(path)
     say(f"reading {path}")
     try:
-        scan = _scan(path)
+        scan = scan_dataset(path)
     except MhbenchError as error:
         return _unreadable(path, error)
     report = DatasetReport(path, scan.format, scan.encoding, len(scan.good), list(scan.invalid))
@@ -125,14 +125,14 @@ def check_dataset(
     if scan.format == "unknown":
         first = scan.invalid[0].line if scan.invalid else None
         report.error = MhbenchError(
-            "has no record in a layout swift reads.", path=path, line=first, fix=_FIXES["unknown"]
+            "has no record in a layout swift reads.", path=path, line=first, fix=LAYOUT_FIXES["unknown"]
         )
         report.samples = 0
         return report
     if scan.format == "dolly":
         if convert_dir is not None:
             say(f"converting {path.name} from Dolly to messages")
-            report.converted_to, report.conversion_note = _write_conversion(scan, convert_dir)
+            report.converted_to, report.conversion_note = write_conversion(scan, convert_dir)
         else:
             report.notes.append(
                 "Dolly layout: swift would train on instruction→response and silently drop 'context'; "

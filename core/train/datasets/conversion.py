@@ -12,16 +12,16 @@ from typing import Any
 
 from core.base.errors import MhbenchError
 from core.train.datasets.layouts import (
-    _FIXES,
     ASSISTANT_ROLES,
+    LAYOUT_FIXES,
     TOOL_CALL_ROLES,
     TOOL_RESPONSE_ROLES,
     USER_ROLES,
     Message,
-    _parsed,
-    _turns_key,
+    decoded_cell,
+    turns_key,
 )
-from core.train.datasets.reading import _Scan, _scan
+from core.train.datasets.reading import DatasetScan, scan_dataset
 
 
 def _role(role: str) -> str:
@@ -38,7 +38,7 @@ def _role(role: str) -> str:
 
 def _history(record: Mapping[str, Any]) -> list[Message]:
     messages: list[Message] = []
-    for query, response in _parsed(record.get("history")) or []:
+    for query, response in decoded_cell(record.get("history")) or []:
         messages += [{"role": "user", "content": query}, {"role": "assistant", "content": response}]
     return messages
 
@@ -59,8 +59,8 @@ def to_swift_messages(record: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     with a blank line between.
     """
     if fmt in ("sharegpt", "messages"):
-        key = _turns_key(record)
-        turns = _parsed(record[key]) if key is not None else []
+        key = turns_key(record)
+        turns = decoded_cell(record[key]) if key is not None else []
         messages: list[Message] = []
         for turn in turns:
             role, content = turn.get("role", turn.get("from")), turn.get("content", turn.get("value"))
@@ -91,7 +91,7 @@ def to_swift_messages(record: Mapping[str, Any], fmt: str) -> dict[str, Any]:
                 {"role": "assistant", "content": record["response"]},
             ],
         )
-    raise MhbenchError(f"cannot convert a record of layout '{fmt}'.", fix=_FIXES["unknown"])
+    raise MhbenchError(f"cannot convert a record of layout '{fmt}'.", fix=LAYOUT_FIXES["unknown"])
 
 
 def _sha256(path: Path) -> str:
@@ -102,10 +102,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_conversion(scan: _Scan, out_dir: Path) -> tuple[Path, str]:
+def write_conversion(scan: DatasetScan, out_dir: Path) -> tuple[Path, str]:
+    """Write the scanned file's good records as ``messages`` and the note of where they came from (see
+    :func:`convert_dataset`); the check reuses its scan rather than reading the file again."""
     if scan.format == "unknown":
         raise MhbenchError(
-            "has no record in a known layout; nothing to convert.", path=scan.path, fix=_FIXES["unknown"]
+            "has no record in a known layout; nothing to convert.", path=scan.path, fix=LAYOUT_FIXES["unknown"]
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = scan.path.name.rsplit(".", 1)[0] if "." in scan.path.name else scan.path.name
@@ -147,5 +149,5 @@ def convert_dataset(path: Path, out_dir: Path) -> tuple[Path, str]:
     Returns the new file and a one-line note; the note is also kept as
     ``<stem>.swift-messages.conversion.json`` so a run can show where its data came from.
     """
-    return _write_conversion(_scan(path), out_dir)
+    return write_conversion(scan_dataset(path), out_dir)
 

@@ -9,7 +9,8 @@ from core.base.errors import MhbenchError
 BOM = b"\xef\xbb\xbf"
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_dataset_bytes(path: Path) -> bytes:
+    """The file's bytes; a missing, unreadable or folder path raises MhbenchError with the fix."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -32,7 +33,7 @@ def _decodes(data: bytes, encoding: str) -> bool:
     return True
 
 
-def _encoding_of(path: Path, data: bytes) -> str:
+def encoding_of(path: Path, data: bytes) -> str:
     """The encoding of ``data``; raises MhbenchError naming the first bad byte and the fix."""
     body, encoding = (data[len(BOM) :], "utf-8-sig") if data.startswith(BOM) else (data, "utf-8")
     try:
@@ -71,5 +72,5 @@ def _encoding_of(path: Path, data: bytes) -> str:
 
 def detect_encoding(path: Path) -> str:
     """``utf-8-sig`` when the file starts with a BOM, ``utf-8`` when it decodes, else MhbenchError."""
-    return _encoding_of(path, _read_bytes(path))
+    return encoding_of(path, read_dataset_bytes(path))
 

@@ -30,7 +30,7 @@ _LAYOUTS = (
     'alpaca {"instruction", "input", "output"}, dolly {"instruction", "context", "response"} '
     'or {"query", "response"}'
 )
-_FIXES = {
+LAYOUT_FIXES: Mapping[str, str] = {
     "sharegpt": 'give each record a "conversations" list of {"from": "human"|"gpt"|"system", "value": text}, starting with human and ending with gpt.',
     "messages": 'give each record a "messages" list of {"role": "user"|"assistant"|"system", "content": text}, starting with user and ending with assistant.',
     "alpaca": 'give each record a non-empty "instruction" (or "input") and a non-empty "output", all strings.',
@@ -38,10 +38,12 @@ _FIXES = {
     "query_response": 'give each record non-empty "query" and "response" strings; "history" is a list of [query, response] pairs.',
     "unknown": f"use one of the layouts swift reads: {_LAYOUTS}.",
 }
+"""Per layout (and ``unknown``), the fix a bad record of it is reported with."""
 
 
 
-def _turns_key(record: Mapping[str, Any]) -> str | None:
+def turns_key(record: Mapping[str, Any]) -> str | None:
+    """The key that holds a record's list of turns (``messages``, ``conversations``…), else ``None``."""
     for key in ("messages", "conversations", "conversation"):
         if key in record:
             return key
@@ -50,7 +52,7 @@ def _turns_key(record: Mapping[str, Any]) -> str | None:
 
 def detect_format(record: Mapping[str, Any]) -> str:
     """The layout of one record, by its keys, in the order swift's ``AutoPreprocessor`` checks them."""
-    key = _turns_key(record)
+    key = turns_key(record)
     if key is not None:
         return "messages" if key == "messages" else "sharegpt"
     if "instruction" in record and "context" in record and "response" in record:
@@ -78,7 +80,7 @@ def _turn_parts(turn: Any, index: int) -> tuple[str, Any] | str:
     return role, content
 
 
-def _parsed(value: Any) -> Any:
+def decoded_cell(value: Any) -> Any:
     """A JSON string decoded, as swift repairs CSV cells; an empty cell is None."""
     if isinstance(value, str):
         if not value.strip():
@@ -91,7 +93,7 @@ def _parsed(value: Any) -> Any:
 
 
 def _check_history(history: Any) -> str | None:
-    history = _parsed(history)
+    history = decoded_cell(history)
     if history is None:
         return None
     if not isinstance(history, list):
@@ -114,9 +116,9 @@ def _check_system(record: Mapping[str, Any]) -> str | None:
 
 
 def _check_turns(record: Mapping[str, Any]) -> str | None:
-    key = _turns_key(record)
+    key = turns_key(record)
     assert key is not None
-    turns = _parsed(record[key])  # swift repairs JSON in a string (CSV cells); so do we
+    turns = decoded_cell(record[key])  # swift repairs JSON in a string (CSV cells); so do we
     if isinstance(turns, str):
         return f'"{key}" is a string that is not JSON.'
     if not isinstance(turns, list):
@@ -167,7 +169,7 @@ def _nonempty(record: Mapping[str, Any], key: str) -> str | None:
 def validate_record(record: Mapping[str, Any], fmt: str) -> str | None:
     """The problem with one record read as layout ``fmt``, or None when swift will train on it as meant."""
     if fmt in ("sharegpt", "messages"):
-        if _turns_key(record) is None:
+        if turns_key(record) is None:
             return f"no conversation list ({'messages' if fmt == 'messages' else 'conversations'})."
         return _check_turns(record)
     if fmt == "alpaca":

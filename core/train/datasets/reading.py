@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.train.datasets.encoding import _encoding_of, _read_bytes
-from core.train.datasets.layouts import _FIXES, Record, detect_format, validate_record
+from core.train.datasets.encoding import encoding_of, read_dataset_bytes
+from core.train.datasets.layouts import LAYOUT_FIXES, Record, detect_format, validate_record
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,8 @@ def read_records(path: Path) -> tuple[list[tuple[int, Record]], list[DatasetIssu
     JSONL is read line by line so that every bad line is reported, not only the
     first (``datasets`` aborts there). A file that is not UTF-8 raises MhbenchError.
     """
-    data = _read_bytes(path)
-    return _parse(path, data.decode(_encoding_of(path, data)))
+    data = read_dataset_bytes(path)
+    return _parse(path, data.decode(encoding_of(path, data)))
 
 
 def _parse(path: Path, text: str) -> tuple[list[tuple[int, Record]], list[DatasetIssue]]:
@@ -151,7 +151,7 @@ def _parse(path: Path, text: str) -> tuple[list[tuple[int, Record]], list[Datase
 
 
 @dataclass
-class _Scan:
+class DatasetScan:
     """One pass over a file: its encoding, layout, good records and bad lines."""
 
     path: Path
@@ -161,14 +161,14 @@ class _Scan:
     invalid: list[DatasetIssue]
 
 
-def _scan(path: Path) -> _Scan:
+def scan_dataset(path: Path) -> DatasetScan:
     """Read, detect the file's layout by majority, and validate every record against it.
 
     swift picks one preprocessor per file from its columns, so a record of another
     layout in the same file would be dropped: it is reported as invalid here.
     """
-    data = _read_bytes(path)
-    encoding = _encoding_of(path, data)
+    data = read_dataset_bytes(path)
+    encoding = encoding_of(path, data)
     records, issues = _parse(path, data.decode(encoding))
     found = [(line, record, detect_format(record)) for line, record in records]
     counts = Counter(fmt for _, _, fmt in found if fmt != "unknown")
@@ -181,13 +181,13 @@ def _scan(path: Path) -> _Scan:
                 if own == "unknown"
                 else f"record is {own} but the file is {fmt}; swift reads one layout per file."
             )
-            issues.append(DatasetIssue(path, line, problem or "", _FIXES[fmt]))
+            issues.append(DatasetIssue(path, line, problem or "", LAYOUT_FIXES[fmt]))
             continue
         problem = validate_record(record, fmt)
         if problem is None:
             good.append((line, record))
         else:
-            issues.append(DatasetIssue(path, line, problem, _FIXES[fmt]))
+            issues.append(DatasetIssue(path, line, problem, LAYOUT_FIXES[fmt]))
     issues.sort(key=lambda issue: issue.line or 0)
-    return _Scan(path, encoding, fmt, good, issues)
+    return DatasetScan(path, encoding, fmt, good, issues)
 
