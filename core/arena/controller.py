@@ -8,9 +8,10 @@ between items. Names stay hidden until the rater's own submit. The per-side hist
 and the answers accepted for the current turn are a :class:`~core.arena.answers.TurnAnswers`
 (``controller.answers``), renewed with each item.
 
-The rater's place among the items, and the moves between them, are a
-:class:`~core.arena.place.SessionPlace`: in an adaptive session the items are drawn as
-the rater goes (``draw_next``, blocking, then ``take_drawn``, quick).
+The rater's place among the items, and the moves between them, are the controller's
+:class:`~core.arena.place.SessionPlace` (``controller.place``); the controller allows a move
+once the item is saved and resets the item's state after it. In an adaptive session the
+items are drawn as the rater goes (``draw_next``, blocking, then ``take_drawn``, quick).
 
 Threads: the blocking calls (:meth:`ArenaController.open`, :meth:`~ArenaController.saved_rating`,
 :meth:`~ArenaController.save`, and the answers' ``stored_answer``/``store_answer``) only
@@ -25,12 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.arena.answers import SIDES, PendingAnswer, TurnAnswers
-from core.arena.draws import draw_item
 from core.arena.place import SessionPlace
-from core.arena.prompts import get_prompt_set
 from core.arena.ratings import RatingInput, RatingStore, current_ratings, validate
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
-from core.arena.sessions import first_unrated, get_session, session_items
 from core.base.errors import MhbenchError
 
 if TYPE_CHECKING:
@@ -79,16 +77,14 @@ class ItemView:
     sides: Mapping[Side, SideView]
 
 
-class ArenaController(SessionPlace):
+class ArenaController:
     """One rater in one session: the current item and turn, its answers, its form, and the moves."""
 
-    def __init__(self, workspace: Workspace, session: Session, items: list[Item], rater: str, *,
-                 index: int = 0, store: RatingStore | None = None) -> None:
-        super().__init__(workspace, session, items, rater, index=index)
-        self.rubric = get_rubric(session.rubric)
+    def __init__(self, place: SessionPlace, *, store: RatingStore | None = None) -> None:
+        self.place = place
+        """Which items this rater is shown and which is current (see :mod:`core.arena.place`)."""
+        self.rubric = get_rubric(place.session.rubric)
         self._store, self._owns_store = store, store is None
-        self.all_rated = False
-        """Opened with every item already rated by this rater (the last one is shown)."""
         self.reset_item()
 
     @classmethod
@@ -98,26 +94,7 @@ class ArenaController(SessionPlace):
 
         In an adaptive session with nothing unrated left for ``rater``, their next item is drawn first.
         """
-
-        if not rater.strip():
-            raise MhbenchError("rating needs a rater.", fix="give --rater NAME, or the rater asked at the start.")
-        session = get_session(workspace, session_id)
-        items = session_items(workspace, session.id, rater)
-        position = first_unrated(workspace, session.id, rater)
-        exhausted = False
-        if position is None and session.adaptive:
-            drawn = draw_item(workspace, session, rater)
-            if drawn is not None:
-                items, position = [*items, drawn], drawn.position
-            exhausted = drawn is None
-        index = len(items) - 1 if position is None else \
-            next((i for i, item in enumerate(items) if item.position == position), 0)
-        controller = cls(workspace, session, items, rater, index=index, store=store)
-        controller.all_rated = position is None
-        controller.exhausted = exhausted or not session.adaptive
-        if session.adaptive:
-            controller.prompt_count = len(get_prompt_set(workspace, session.prompt_set_id).prompts)
-        return controller
+        return cls(SessionPlace.open(workspace, session_id, rater), store=store)
 
     @property
     def store(self) -> RatingStore:
@@ -132,6 +109,87 @@ class ArenaController(SessionPlace):
             self._store = None
 
     # --- the place -----------------------------------------------------------------------------
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.place.workspace
+
+    @property
+    def session(self) -> Session:
+        return self.place.session
+
+    @property
+    def rater(self) -> str:
+        return self.place.rater
+
+    @property
+    def items(self) -> list[Item]:
+        """The items shown to this rater so far, in order."""
+        return self.place.items
+
+    @property
+    def index(self) -> int:
+        """Where the current item is in :attr:`items`."""
+        return self.place.index
+
+    @property
+    def item(self) -> Item:
+        return self.place.item
+
+    @property
+    def count(self) -> int:
+        """Items to rate: every item of a round-robin session; an adaptive one's every possible comparison."""
+        return self.place.count
+
+    @property
+    def exhausted(self) -> bool:
+        """No further item can be drawn for this rater (always so for a round-robin session)."""
+        return self.place.exhausted
+
+    @property
+    def all_rated(self) -> bool:
+        """Opened with every item already rated by this rater (the last one is shown)."""
+        return self.place.all_rated
+
+    def next_item(self) -> bool:
+        """Go on to the next item once this one is saved; False at the last item (the session is done)."""
+        if not self.submitted:
+            raise MhbenchError("Save the rating first (Enter), or p to go back.")
+        return self._moved(self.place.forward())
+
+    def previous_item(self) -> bool:
+        """Go back one item (to see or edit its rating); False at the first."""
+        return self._moved(self.place.back())
+
+    @property
+    def can_draw(self) -> bool:
+        """At the last item drawn, saved, in an adaptive session with comparisons left: :meth:`draw_next` may go on."""
+        return self.submitted and self.place.can_draw
+
+    def draw_next(self) -> Item | None:
+        """Blocking: draw and record this rater's next item (adaptive); ``None`` when none is left.
+
+        Call :meth:`take_drawn` with the result on the caller's own thread.
+        """
+        if not self.submitted:
+            raise MhbenchError("Save the rating first (Enter).")
+        return self.place.draw()
+
+    def take_drawn(self, item: Item | None) -> bool:
+        """Move onto a freshly drawn item; False (and the session done for this rater) when there is none."""
+        return self._moved(self.place.take(item))
+
+    def _moved(self, moved: bool) -> bool:
+        """After a move of the place: a new current item starts at its first turn, unanswered."""
+        if moved:
+            self.reset_item()
+        return moved
+
+    def advance(self) -> bool:
+        """Blocking: the next item, drawn when needed; for callers with no event loop (tests, scripts)."""
+        if self.next_item():
+            return True
+        return self.take_drawn(self.draw_next()) if self.can_draw else False
 
     def side_model(self, side: Side) -> str:
         return self.item.left_model if side == "left" else self.item.right_model

@@ -14,6 +14,7 @@ import pytest
 
 from core.arena.answers import ModelServers, PendingAnswer, obtain_answer
 from core.arena.controller import ArenaController
+from core.arena.place import SessionPlace
 from core.arena.prompts import register_prompt_set
 from core.arena.ratings import current_ratings, rating_history
 from core.arena.sessions import Session, create_session, opening_messages, session_items, store_response
@@ -95,6 +96,27 @@ def test_a_rater_resumes_at_the_first_unrated_item_and_sees_the_saved_rating_at_
     assert done.submitted and done.form.preference == "both_bad" and done.revealed
     assert done.previous_item() and done.index == 1 and not done.submitted
     assert ArenaController.open(workspace, session.id, "r2").index == 0  # each rater has their own place
+
+
+def test_the_place_moves_on_its_own_and_the_controller_resets_the_item_after_each_move(
+        workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path)
+    place = SessionPlace.open(workspace, session.id, "r1")
+    assert place.index == 0 and not place.all_rated and place.exhausted and place.count == 3
+    assert place.forward() and place.forward() and place.at_last and not place.forward()
+    assert place.back() and place.index == 1 and not place.can_draw  # a round-robin session draws nothing
+    with pytest.raises(MhbenchError, match="No item left to draw"):
+        place.draw()
+
+    _store_every_opening_answer(workspace, session)
+    controller = ArenaController(SessionPlace.open(workspace, session.id, "r1"))
+    assert not isinstance(controller, SessionPlace) and controller.index == 0
+    with pytest.raises(MhbenchError, match="Save the rating first"):
+        controller.next_item()  # the controller, not the place, holds the rule: saved before moving on
+    _fill_from_store(controller, controller.start_turn())
+    _rate(controller, "4354a")
+    assert controller.next_item() and controller.place.index == 1
+    assert controller.turn == 1 and not controller.submitted and controller.answers.item == controller.item
 
 
 def test_names_stay_hidden_until_the_raters_own_submit(workspace: Workspace, tmp_path: Path) -> None:
