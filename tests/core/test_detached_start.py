@@ -8,13 +8,14 @@ the way a broken environment would, before anything runs.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from core.base.db import registry
 from core.base.errors import MhbenchError
-from core.base.processes import LAUNCH_GRACE, ProcessRow, start_detached, utc_now
+from core.base.processes import LAUNCH_GRACE, STAMP_FORMAT, ProcessRow, start_detached, utc_now
 from core.base.workspace import Workspace
 from core.models.jobs import get_job, list_jobs, start_job
 from core.models.serving import LlamaCppSpec, list_servers, start_server
@@ -89,9 +90,7 @@ def test_the_launcher_records_pid_group_and_start_time(workspace: Workspace, tmp
 
 
 def _abandoned_stamp() -> str:
-    from datetime import UTC, datetime, timedelta
-
-    return (datetime.now(UTC) - timedelta(seconds=LAUNCH_GRACE + 5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (datetime.now(UTC) - timedelta(seconds=LAUNCH_GRACE + 5)).strftime(STAMP_FORMAT)
 
 
 def test_a_run_or_job_that_never_got_a_pid_is_settled_once_its_launcher_is_long_gone(workspace: Workspace) -> None:
