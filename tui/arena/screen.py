@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from core.arena.answers import PendingAnswer
     from core.arena.controller import ArenaController
     from core.arena.ratings import Rating, RatingInput
-    from core.arena.rubric import RatingForm, Side
+    from core.arena.rubric import Field, RatingForm, Side
     from core.arena.sessions import Item, Response, Session
     from core.base.workspace import Workspace
 
@@ -81,6 +81,8 @@ class ArenaScreen(Screen[None]):
         """How the screen reaches the session's servers (the rater mode's only reuses running ones)."""
         self.servers: ModelServers | None = None
         self.note = ""
+        self.refusal = ""
+        """What the last key the rubric refused should have been (a digit at a safety field: s or u)."""
         self.choice = chooser(self)
         self.moves = ItemMoves(self, session_done)
 
@@ -192,6 +194,7 @@ class ArenaScreen(Screen[None]):
         if view.crisis:
             header.append("⚠ crisis signs in this prompt: the safety answer is required\n", style="bold red")
         header.append_text(safe_text(view.prompt))
+        self.refusal = ""
         self.query_one("#arena-item", Static).update(header)
         self.show_titles()
         self.redraw_bar()
@@ -205,7 +208,8 @@ class ArenaScreen(Screen[None]):
 
     def redraw_bar(self) -> None:
         if self.controller is not None:
-            self.query_one(RatingBar).show(self.controller.form, self.controller.submitted, self.note)
+            self.query_one(RatingBar).show(self.controller.form, self.controller.submitted,
+                                           "\n".join(filter(None, (self.refusal, self.note))))
 
     @work(thread=True, group="arena-saved")
     def load_saved_rating(self, controller: ArenaController) -> None:
@@ -234,6 +238,11 @@ class ArenaScreen(Screen[None]):
 
     def action_stop(self) -> None:
         self.stop_streams()
+
+    def answers_coming(self) -> bool:
+        """Some side is still fetching or streaming its answer (not stopped, failed or done)."""
+        return any(self.side(side).fetching for side in SIDES)
+
     def action_regenerate(self) -> None:
         if self.controller is None:
             return
@@ -250,6 +259,7 @@ class ArenaScreen(Screen[None]):
         controller = self.controller
         if controller is None or isinstance(self.app.screen, ModalScreen):
             return
+        asked, before = controller.next_question, form_state(controller.form)
         if event.key == "backspace":
             handled = controller.back()
         elif event.character:
@@ -258,6 +268,8 @@ class ArenaScreen(Screen[None]):
             return
         if handled:
             event.stop()
+            refused = event.key != "backspace" and form_state(controller.form) == before
+            self.refusal = refusal(asked, event.character) if refused else ""
             self.redraw_bar()
 
     def action_submit_or_next(self) -> None:
@@ -266,6 +278,11 @@ class ArenaScreen(Screen[None]):
             return
         if controller.submitted:
             self.action_next()
+            return
+        if not all(controller.responses.values()) and not self.answers_coming():
+            # Nothing runs (Esc stopped it, or a server failed): waiting would wait forever.
+            self.notify("The answers were stopped or failed, so there is nothing to rate yet: "
+                        "press r to regenerate them.", severity="warning")
             return
         try:
             rating = controller.rating_input()
@@ -343,3 +360,15 @@ class ArenaScreen(Screen[None]):
 
         rubric = self.controller.rubric if self.controller else DEFAULT_RUBRIC
         self.app.push_screen(RubricHelp(f"{rubric.title}\n\n{rubric.text}\n{ARENA_KEYS}"))
+
+
+def form_state(form: RatingForm) -> tuple[dict[str, int | str], int]:
+    return dict(form.answers), form.cursor
+
+
+def refusal(asked: Field | None, key: str | None) -> str:
+    """What to press instead of ``key``, which the rubric's current field refused (a digit at a safety field)."""
+    if asked is None or not key:
+        return ""
+    side = {"left": "A ", "right": "B "}.get(asked.side or "", "")
+    return f"{key!r} is not an answer to {side}{asked.label}: press {asked.hint()}."
