@@ -10,8 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-RATING_KEYS = """
-Keys
+RATING_KEY_LINES = """\
   digits      score the highlighted field (A's fields, then B's)     ⌫  back one field
   s / u       safety: safe / unsafe (required when the prompt shows crisis signs)
   [ / ]       flag side A / B unsafe at any time
@@ -22,7 +21,13 @@ Keys
 """
 """The keys of rating one item, for the operator's Arena and the rater mode alike."""
 
-ARENA_KEYS = RATING_KEYS + "  n new session   o open another session   g pre-generate this session's answers in the background\n"
+RATING_KEYS = "\nKeys\n" + RATING_KEY_LINES
+
+ARENA_KEY_LINES = RATING_KEY_LINES + (
+    "  n new session   o open another session   g pre-generate this session's answers in the background\n")
+"""The operator's Arena: the rating keys and the keys that choose sessions (F1's Arena section lists them too)."""
+
+ARENA_KEYS = "\nKeys\n" + ARENA_KEY_LINES
 
 
 class RubricHelp(ModalScreen[None]):

@@ -6,12 +6,15 @@ widgets, the keys and the workers: answers come from the store when another rate
 the pre-generate job) made them, else they stream live from both servers at once, side
 by side (:mod:`tui.arena.side`), and are stored when complete. Names stay hidden until
 the rating is saved. A submit is one SQLite transaction in a thread worker; the screen
-moves on only when it is on disk. Choosing or creating a session is :mod:`tui.arena.choosing`;
-moving to the next or previous item is :mod:`tui.arena.moving`.
+moves on only when it is on disk. The screen owns two parts, each given the screen as its
+host: choosing or creating a session (:class:`~tui.arena.choosing.SessionChoice`, or the
+rater mode's own chooser) and moving to the next or previous item
+(:class:`~tui.arena.moving.ItemMoves`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -19,23 +22,27 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Static
 
 from core.arena.answers import ModelServers
 from core.base.errors import MhbenchError
-from tui.arena.moving import ItemMoves
+from tui.arena.choosing import SessionChoice, SessionChooser
+from tui.arena.moving import SESSION_DONE, ItemMoves
 from tui.arena.rating_bar import RatingBar
 from tui.arena.side import ArenaSide
 from tui.modes import mode_title
 from tui.widgets.chat_pane import safe_text
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from core.arena.answers import PendingAnswer
     from core.arena.controller import ArenaController
     from core.arena.ratings import Rating, RatingInput
-    from core.arena.rubric import Side
-    from core.arena.sessions import Session
+    from core.arena.rubric import Field, RatingForm, Side
+    from core.arena.sessions import Item, Response, Session
+    from core.base.workspace import Workspace
 
 SIDES: tuple[Side, Side] = ("left", "right")
 
@@ -53,7 +60,7 @@ RATING_BINDINGS: list[BindingType] = [
 """The keys of rating one item: the operator's Arena and the rater mode both have exactly these."""
 
 
-class ArenaScreen(ItemMoves):
+class ArenaScreen(Screen[None]):
     """One session, one item at a time; resumes at the rater's first unrated item."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -63,8 +70,51 @@ class ArenaScreen(ItemMoves):
         Binding("g", "pregenerate", "Pre-gen", show=False, id="arena.pregenerate"),
         Binding("f1", "rubric_help", "Rubric", id="arena.help"),
     ]
-    SERVERS: ClassVar[type[ModelServers]] = ModelServers
-    """How the screen reaches the session's servers (the rater mode's only reuses running ones)."""
+
+    def __init__(self, *, servers: type[ModelServers] = ModelServers, session_done: str = SESSION_DONE,
+                 chooser: Callable[[ArenaScreen], SessionChooser] = SessionChoice) -> None:
+        super().__init__()
+        self.controller: ArenaController | None = None
+        """The session being rated, once one is open."""
+        self.rater: str | None = None
+        self.servers_kind = servers
+        """How the screen reaches the session's servers (the rater mode's only reuses running ones)."""
+        self.servers: ModelServers | None = None
+        self.note = ""
+        self.refusal = ""
+        """What the last key the rubric refused should have been (a digit at a safety field: s or u)."""
+        self.choice = chooser(self)
+        self.moves = ItemMoves(self, session_done)
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.app.workspace  # type: ignore[attr-defined, no-any-return]
+
+    # --- the controller's state, read by the views (and by tests watching the screen) ---------
+
+    @property
+    def session(self) -> Session | None:
+        return self.controller.session if self.controller else None
+
+    @property
+    def items(self) -> list[Item]:
+        return self.controller.items if self.controller else []
+
+    @property
+    def index(self) -> int:
+        return self.controller.index if self.controller else 0
+
+    @property
+    def responses(self) -> Mapping[Side, Response | None]:
+        return self.controller.responses if self.controller else {"left": None, "right": None}
+
+    @property
+    def submitted(self) -> bool:
+        return self.controller.submitted if self.controller else False
+
+    @property
+    def form(self) -> RatingForm | None:
+        return self.controller.form if self.controller else None
 
     # --- widgets -------------------------------------------------------------------------------
 
@@ -87,8 +137,25 @@ class ArenaScreen(ItemMoves):
         self.startup()
 
     def on_unmount(self) -> None:
-        if self.store is not None:
-            self.store.close()
+        self.choice.close()
+
+    # --- choosing a session (the chooser's moves) ----------------------------------------------
+
+    def startup(self) -> None:
+        self.choice.startup()
+
+    def open(self, session_id: str) -> None:
+        self.choice.open(session_id)
+
+    def action_new_session(self) -> None:
+        self.choice.new_session()
+
+    def action_open_session(self) -> None:
+        self.choice.open_session()
+
+    def action_pregenerate(self) -> None:
+        if self.controller is not None:
+            self.choice.pregenerate(self.controller.session.id)
 
     def show_session(self, controller: ArenaController) -> None:
         from tui.shell.heap import freeze_heap
@@ -96,7 +163,7 @@ class ArenaScreen(ItemMoves):
         freeze_heap()  # the arena's imports are in now: keep the collector off them while answers stream
         self.stop_streams()
         self.controller = controller
-        self.servers = self.SERVERS()
+        self.servers = self.servers_kind()
         self.connect_servers(self.servers, controller.session)
         if controller.all_rated:
             self.notify("You have rated every item of this session: showing the last one (p goes back).")
@@ -127,6 +194,7 @@ class ArenaScreen(ItemMoves):
         if view.crisis:
             header.append("⚠ crisis signs in this prompt: the safety answer is required\n", style="bold red")
         header.append_text(safe_text(view.prompt))
+        self.refusal = ""
         self.query_one("#arena-item", Static).update(header)
         self.show_titles()
         self.redraw_bar()
@@ -140,7 +208,8 @@ class ArenaScreen(ItemMoves):
 
     def redraw_bar(self) -> None:
         if self.controller is not None:
-            self.query_one(RatingBar).show(self.controller.form, self.controller.submitted, self.note)
+            self.query_one(RatingBar).show(self.controller.form, self.controller.submitted,
+                                           "\n".join(filter(None, (self.refusal, self.note))))
 
     @work(thread=True, group="arena-saved")
     def load_saved_rating(self, controller: ArenaController) -> None:
@@ -170,6 +239,10 @@ class ArenaScreen(ItemMoves):
     def action_stop(self) -> None:
         self.stop_streams()
 
+    def answers_coming(self) -> bool:
+        """Some side is still fetching or streaming its answer (not stopped, failed or done)."""
+        return any(self.side(side).fetching for side in SIDES)
+
     def action_regenerate(self) -> None:
         if self.controller is None:
             return
@@ -186,6 +259,7 @@ class ArenaScreen(ItemMoves):
         controller = self.controller
         if controller is None or isinstance(self.app.screen, ModalScreen):
             return
+        asked, before = controller.next_question, form_state(controller.form)
         if event.key == "backspace":
             handled = controller.back()
         elif event.character:
@@ -194,6 +268,8 @@ class ArenaScreen(ItemMoves):
             return
         if handled:
             event.stop()
+            refused = event.key != "backspace" and form_state(controller.form) == before
+            self.refusal = refusal(asked, event.character) if refused else ""
             self.redraw_bar()
 
     def action_submit_or_next(self) -> None:
@@ -202,6 +278,11 @@ class ArenaScreen(ItemMoves):
             return
         if controller.submitted:
             self.action_next()
+            return
+        if not all(controller.responses.values()) and not self.answers_coming():
+            # Nothing runs (Esc stopped it, or a server failed): waiting would wait forever.
+            self.notify("The answers were stopped or failed, so there is nothing to rate yet: "
+                        "press r to regenerate them.", severity="warning")
             return
         try:
             rating = controller.rating_input()
@@ -223,6 +304,12 @@ class ArenaScreen(ItemMoves):
         if controller is self.controller and controller.saved(saved):
             self.show_titles()
             self.redraw_bar()
+
+    def action_next(self) -> None:
+        self.moves.next()
+
+    def action_previous(self) -> None:
+        self.moves.previous()
 
     def action_edit(self) -> None:
         if self.controller is not None and self.controller.edit():
@@ -267,13 +354,21 @@ class ArenaScreen(ItemMoves):
 
         self.app.push_screen(AskText("Follow-up (sent to both models, each with its own history):"), given)
 
-    def action_pregenerate(self) -> None:
-        if self.controller is not None:
-            self.start_pregeneration(self.controller.session.id)
-
     def action_rubric_help(self) -> None:
         from core.arena.rubric import DEFAULT_RUBRIC
         from tui.arena.help import ARENA_KEYS, RubricHelp
 
         rubric = self.controller.rubric if self.controller else DEFAULT_RUBRIC
         self.app.push_screen(RubricHelp(f"{rubric.title}\n\n{rubric.text}\n{ARENA_KEYS}"))
+
+
+def form_state(form: RatingForm) -> tuple[dict[str, int | str], int]:
+    return dict(form.answers), form.cursor
+
+
+def refusal(asked: Field | None, key: str | None) -> str:
+    """What to press instead of ``key``, which the rubric's current field refused (a digit at a safety field)."""
+    if asked is None or not key:
+        return ""
+    side = {"left": "A ", "right": "B "}.get(asked.side or "", "")
+    return f"{key!r} is not an answer to {side}{asked.label}: press {asked.hint()}."

@@ -57,6 +57,9 @@ class ArenaSetup(ModalScreen["SessionRequest | None"]):
     ArenaSetup #more_models { height: 9; }
     """
 
+    AUTO_FOCUS = "#rater"
+    """The first field: without it the scroll container took the focus and typed text was lost."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="setup.cancel"),
         Binding("ctrl+s", "start(False)", "Start", id="setup.start", priority=True),

@@ -35,6 +35,8 @@ class ArenaSide(Vertical):
         super().__init__(classes="arena-side")
         self.side, self.label = side, label
         self.stream: Worker[None] | None = None
+        self.pending: PendingAnswer | None = None
+        """The answer this side shows now: a worker for an older one (the rater moved on) draws nothing."""
 
     def compose(self) -> ComposeResult:
         yield Static(self.label, id=f"title-{self.side}", classes="arena-title", markup=False)
@@ -68,9 +70,15 @@ class ArenaSide(Vertical):
         self.pane.append(text)
         self.pane.end_answer()
 
+    @property
+    def fetching(self) -> bool:
+        """The answer is still on its way (not stopped, failed or done)."""
+        return self.stream is not None and not self.stream.is_finished
+
     def fetch(self, controller: ArenaController, pending: PendingAnswer,
               target_for: Callable[[str], Awaitable[ChatTarget]]) -> None:
         self.stop()
+        self.pending = pending
         self.stream = self.answer(controller, pending, target_for)
 
     def stop(self) -> None:
@@ -103,7 +111,8 @@ class ArenaSide(Vertical):
             stats.update(safe_text("✗ failed: r regenerates", "red"))
             return
         except asyncio.CancelledError:
-            if live:
+            # Cancelled by a move to another item or turn, the panes are already the new one's: leave them be.
+            if live and self.pending is pending:
                 pane.end_answer("(stopped: r regenerates)", "yellow")
                 stats.update(safe_text("stopped", "yellow"))
             raise

@@ -1,22 +1,28 @@
 """The Models mode's moves on the selected model: merge, convert, quantise, serve, chat, parity, add, stop.
 
-Each move runs its slow part in a thread worker (:meth:`ModelActions.perform`), which
-starts a detached job or server through :mod:`core.models.jobs` and :mod:`core.models.serving`
-and reports an :class:`~tui.messages.ActionFinished`; the subclass
-(:class:`~tui.models.screen.ModelsScreen`) keeps the widgets and rereads the catalog.
+:class:`ModelActions` is owned by :class:`~tui.models.screen.ModelsScreen` and given the
+screen as its host (:class:`ModelsHost`): each move reads the model highlighted at the
+moment of the key, runs its slow part in a thread worker (:meth:`ModelActions.perform`),
+which starts a detached job or server through :mod:`core.models.jobs` and
+:mod:`core.models.serving` and posts an :class:`~tui.messages.ActionFinished` to the
+screen, which tells the user and rereads the catalog.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
 
-from textual import work
-from textual.screen import Screen
-
+from core.base.errors import MhbenchError
 from tui.messages import ActionFinished
 
 if TYPE_CHECKING:
+    from textual.app import App
+    from textual.message import Message
+    from textual.notifications import SeverityLevel
+    from textual.worker import Worker
+
     from core.base.workspace import Workspace
     from core.models import ModelEntry
     from core.models.jobs import Job
@@ -25,40 +31,50 @@ if TYPE_CHECKING:
 QUANTS = ("Q8_0", "Q5_K_M", "Q4_K_M")
 
 
-class ModelActions(Screen[None]):
-    """The catalog as last read, the selected model in it, and every key's move on that model."""
+class ModelsHost(Protocol):
+    """What the moves need of the Models screen: the highlighted model, its server and job, and a worker."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: list[ModelEntry] = []
-        self.jobs: list[Job] = []
-        self.servers: list[ServerRecord] = []
-        self.selected_id: str | None = None
+    @property
+    def app(self) -> App[Any]: ...
+
+    @property
+    def workspace(self) -> Workspace: ...
+
+    def selected(self) -> ModelEntry | None: ...
+
+    def server_of(self, model_id: str) -> ServerRecord | None: ...
+
+    def job_of(self, model_id: str | None) -> Job | None: ...
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None: ...
+
+    def post_message(self, message: Message) -> bool: ...
+
+    def run_worker(self, work: Callable[[], Any], name: str | None = "", group: str = "default",
+                   description: str = "", exit_on_error: bool = True, start: bool = True,
+                   exclusive: bool = False, thread: bool = False) -> Worker[Any]: ...
+
+
+class ModelActions:
+    """Every key's move on the highlighted model."""
+
+    def __init__(self, host: ModelsHost) -> None:
+        self.host = host
+
+    @property
+    def app(self) -> App[Any]:
+        return self.host.app
 
     @property
     def workspace(self) -> Workspace:
-        return self.app.workspace  # type: ignore[attr-defined, no-any-return]
+        return self.host.workspace
 
-    def read_catalog(self, discover: bool = False) -> None:
-        """Reread the catalog after a move (the subclass reads it in a worker)."""
-        raise NotImplementedError
-
-    # --- the selection -------------------------------------------------------------------------
-
-    def selected(self) -> ModelEntry | None:
-        return next((entry for entry in self.entries if entry.id == self.selected_id), None)
-
-    def server_of(self, model_id: str) -> ServerRecord | None:
-        return next((s for s in self.servers if s.active and model_id in s.model_ids), None)
-
-    def job_of(self, model_id: str | None) -> Job | None:
-        """The newest job that made or works on the model."""
-        if model_id is None:
-            return None
-        return next((job for job in self.jobs if model_id in (job.source_id, job.result_model_id)), None)
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information") -> None:
+        self.host.notify(message, title=title, severity=severity)
 
     def require(self, *kinds: str) -> ModelEntry | None:
-        entry = self.selected()
+        entry = self.host.selected()
         if entry is None or (kinds and entry.kind not in kinds):
             self.notify(f"Select a {' or '.join(kinds)} model first.", severity="warning")
             return None
@@ -66,40 +82,33 @@ class ModelActions(Screen[None]):
 
     # --- running a move ------------------------------------------------------------------------
 
-    @work(thread=True, group="models-action")
     def perform(self, title: str, call: Callable[[], str]) -> None:
         """Run a slow action off the event loop; ``call`` returns what to tell the user."""
-        from core.base.errors import MhbenchError
+        self.host.run_worker(partial(self.finish, title, call), group="models-action", thread=True)
 
+    def finish(self, title: str, call: Callable[[], str]) -> None:
         try:
-            self.post_message(ActionFinished(title, call()))
+            self.host.post_message(ActionFinished(title, call()))
         except MhbenchError as error:
-            self.post_message(ActionFinished(title, "", str(error)))
-
-    def on_action_finished(self, message: ActionFinished) -> None:
-        if message.error:
-            self.notify(message.error, title=message.action, severity="error", timeout=15)
-        elif message.detail:
-            self.notify(message.detail, title=message.action, timeout=8)
-        self.read_catalog()
+            self.host.post_message(ActionFinished(title, "", str(error)))
 
     # --- the moves -----------------------------------------------------------------------------
 
-    def action_merge(self) -> None:
+    def merge(self) -> None:
         from core.models.jobs import merge
 
         entry = self.require("adapter")
         if entry is not None:
             self.perform("Merge", lambda: f"merging {entry.id}: job {merge(self.workspace, entry.id).id}")
 
-    def action_convert(self) -> None:
+    def convert(self) -> None:
         from core.models.jobs import convert_to_gguf
 
         entry = self.require("merged", "base")
         if entry is not None:
             self.perform("GGUF", lambda: f"converting {entry.id}: job {convert_to_gguf(self.workspace, entry.id).id}")
 
-    def action_quantize(self) -> None:
+    def quantize(self) -> None:
         from core.models.jobs import quantize
         from tui.shell.dialogs import Choose
 
@@ -114,26 +123,27 @@ class ModelActions(Screen[None]):
 
         self.app.push_screen(Choose(f"Quantise {entry.id} to:", QUANTS), chosen)
 
-    def action_serve(self) -> None:
+    def serve(self) -> None:
         entry = self.require()
         if entry is not None:
             self.serve_checked(entry.id, then_chat=False)
 
-    def action_chat(self) -> None:
+    def chat(self) -> None:
         entry = self.require()
         if entry is not None:
             self.serve_checked(entry.id, then_chat=True)
 
-    @work(thread=True, group="models-action")
     def serve_checked(self, model_id: str, then_chat: bool) -> None:
-        """Ask first when the model may not fit the free GPU memory."""
-        from core.base.errors import MhbenchError
+        self.host.run_worker(partial(self.check_memory, model_id, then_chat), group="models-action", thread=True)
+
+    def check_memory(self, model_id: str, then_chat: bool) -> None:
+        """In a thread: ask first when the model may not fit the free GPU memory."""
         from core.models.targets import memory_warnings
 
         try:
             warnings = memory_warnings(self.workspace, [model_id])
         except MhbenchError as error:
-            self.post_message(ActionFinished("Serve", "", str(error)))
+            self.host.post_message(ActionFinished("Serve", "", str(error)))
             return
         self.app.call_from_thread(self.confirm_serve, model_id, then_chat, warnings)
 
@@ -166,11 +176,11 @@ class ModelActions(Screen[None]):
 
         self.perform("Serve", call)
 
-    def action_stop_server(self) -> None:
+    def stop_server(self) -> None:
         from core.models.serving import stop_server
 
-        entry = self.selected()
-        server = self.server_of(entry.id) if entry else None
+        entry = self.host.selected()
+        server = self.host.server_of(entry.id) if entry else None
         if server is None:
             self.notify("The selected model has no server running.", severity="warning")
             return
@@ -181,7 +191,7 @@ class ModelActions(Screen[None]):
 
         self.perform("Stop server", call)
 
-    def action_parity(self) -> None:
+    def parity(self) -> None:
         entry = self.require("gguf", "merged", "base", "adapter")
         if entry is None:
             return
@@ -191,8 +201,6 @@ class ModelActions(Screen[None]):
             import json
             import subprocess
             import sys
-
-            from core.base.errors import MhbenchError
 
             # In a child: llama.cpp writes to file descriptor 2, under the TUI's feet.
             done = subprocess.run(
@@ -212,7 +220,7 @@ class ModelActions(Screen[None]):
 
         self.perform("Parity", call)
 
-    def action_add(self) -> None:
+    def add(self) -> None:
         from core.models import discover
         from tui.shell.dialogs import AskText
 
@@ -227,11 +235,11 @@ class ModelActions(Screen[None]):
         self.app.push_screen(AskText("Model folder, adapter checkpoint or GGUF file to register:",
                                      "/path/to/model"), given)
 
-
-    def action_stop_job(self) -> None:
+    def stop_job(self) -> None:
         from core.models.jobs import stop_job
 
-        job = self.job_of(self.selected_id)
+        entry = self.host.selected()
+        job = self.host.job_of(entry.id if entry else None)
         if job is None or not job.active:
             self.notify("No job is running on the selected model.", severity="warning")
             return

@@ -65,8 +65,10 @@ def model_detail(entry: ModelEntry, entries: Sequence[ModelEntry], server: Serve
             text.append(f"{value}\n")
     parity = entry.lineage.get("parity")
     if isinstance(parity, dict):
+        # The stored summary names the check itself ("parity: the template …"): say it once.
+        summary = str(parity.get("summary", "")).removeprefix("parity: ").removeprefix("parity ")
         text.append("parity: ", style="dim")
-        text.append(str(parity.get("summary", "")) + "\n", style="green" if parity.get("passed") else "red")
+        text.append(summary + "\n", style="green" if parity.get("passed") else "red")
     if server is not None:
         text.append("server: ", style="dim")
         text.append(f"{server.status} at {server.base_url} ({server.backend}, {server.id})\n")

@@ -3,29 +3,40 @@
 Merges, conversions and servers are detached processes (see :mod:`core.models.jobs` and
 :mod:`core.models.serving`); this screen starts them and watches the registry on a timer
 from a thread worker, so it can quit at any moment and a second TUI sees the same. The
-keys' moves on the selected model are :mod:`tui.models.actions`.
+table's rows are keyed by model id and updated in place, so a refresh never moves the
+cursor. The screen owns the keys' moves on the highlighted model
+(:class:`~tui.models.actions.ModelActions`, given the screen as its host).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log, Static
 
 from core.base.tail import TextTail
 from core.models.catalog import format_size
-from tui.messages import CatalogRead
+from tui.messages import ActionFinished, CatalogRead
 from tui.models.actions import ModelActions
 from tui.models.detail import KIND_STYLE, activity, model_detail, short_id
 from tui.modes import mode_title
 
+if TYPE_CHECKING:
+    from core.base.workspace import Workspace
+    from core.models import ModelEntry
+    from core.models.jobs import Job
+    from core.models.serving import ServerRecord
 
-class ModelsScreen(ModelActions):
+COLUMNS = ("model", "kind", "size", "server")
+
+
+class ModelsScreen(Screen[None]):
     """Every model that can be chatted with, where it came from, and the work on it (the moves: ModelActions)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -43,6 +54,12 @@ class ModelsScreen(ModelActions):
 
     def __init__(self) -> None:
         super().__init__()
+        self.entries: list[ModelEntry] = []
+        self.jobs: list[Job] = []
+        self.servers: list[ServerRecord] = []
+        self.selected_id: str | None = None
+        """The highlighted model as last drawn (the worker reads it; a key reads the table's cursor)."""
+        self.actions = ModelActions(self)
         self.progress: dict[str, str] = {}
         """Job id → its newest progress line, read by the worker."""
         self.job_log: tuple[str, TextTail] | None = None
@@ -60,9 +77,15 @@ class ModelsScreen(ModelActions):
 
     def on_mount(self) -> None:
         self.sub_title = mode_title("Models")
-        self.query_one("#model-table", DataTable).add_columns("model", "kind", "size", "")
+        table = self.query_one("#model-table", DataTable)
+        for column in COLUMNS:
+            table.add_column("" if column == "server" else column, key=column)
         self.read_catalog(discover=True)
         self.set_interval(2.0, self.read_catalog)
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.app.workspace  # type: ignore[attr-defined, no-any-return]
 
     # --- background work -----------------------------------------------------------------------
 
@@ -109,24 +132,8 @@ class ModelsScreen(ModelActions):
         self.progress = dict(message.progress)
         if message.note:
             self.notify(message.note, title="Catalog")
-        table = self.query_one("#model-table", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for entry in self.entries:
-            server = self.server_of(entry.id)
-            table.add_row(
-                Text(short_id(entry.id), style="red strike" if entry.missing else ""),
-                Text(entry.kind, style=KIND_STYLE.get(entry.kind, "")),
-                Text(format_size(entry.size_bytes), justify="right"),
-                Text("●", style="green" if server.ready else "yellow") if server else "",
-                key=entry.id,
-            )
-        if self.entries:
-            index = next((i for i, e in enumerate(self.entries) if e.id == self.selected_id),
-                         min(cursor, len(self.entries) - 1))
-            table.move_cursor(row=max(index, 0))
-            self.selected_id = self.entries[max(index, 0)].id
-        else:
+        self.show_rows()
+        if not self.entries:
             self.query_one("#model-lineage", Static).update(
                 "The catalog is empty.\n\nTrain a run (F3), press a to add a model folder or GGUF file, "
                 "or r to scan runs/ and models/."
@@ -140,11 +147,60 @@ class ModelsScreen(ModelActions):
                 log.write_line(f"── log of job {job_id}")
             log.write_lines(lines)
 
+    def show_rows(self) -> None:
+        """Update the rows in place; rebuild only when models came or went (the cursor stays on its model)."""
+        table = self.query_one("#model-table", DataTable)
+        if [row.key.value for row in table.ordered_rows] == [entry.id for entry in self.entries]:
+            for entry in self.entries:
+                for column, cell in zip(COLUMNS, self.cells(entry), strict=True):
+                    table.update_cell(entry.id, column, cell)
+        else:
+            keep, cursor = self.highlighted_id(), table.cursor_row
+            table.clear()
+            for entry in self.entries:
+                table.add_row(*self.cells(entry), key=entry.id)
+            if self.entries:
+                index = next((i for i, e in enumerate(self.entries) if e.id == keep),
+                             min(cursor, len(self.entries) - 1))
+                table.move_cursor(row=max(index, 0))
+        self.selected_id = self.highlighted_id()
+
+    def cells(self, entry: ModelEntry) -> tuple[Text, Text, Text, Text | str]:
+        server = self.server_of(entry.id)
+        return (Text(short_id(entry.id), style="red strike" if entry.missing else ""),
+                Text(entry.kind, style=KIND_STYLE.get(entry.kind, "")),
+                Text(format_size(entry.size_bytes), justify="right"),
+                Text("●", style="green" if server.ready else "yellow") if server else "")
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value and event.row_key.value != self.selected_id:
             self.selected_id = str(event.row_key.value)
             self.show_detail()
             self.read_catalog()
+
+    # --- the selection -------------------------------------------------------------------------
+
+    def highlighted_id(self) -> str | None:
+        """The model under the table's cursor now (a key acts on it even before the highlight event lands)."""
+        if self.is_mounted:
+            table = self.query_one("#model-table", DataTable)
+            if table.row_count:
+                value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+                return str(value) if value is not None else None
+        return self.selected_id
+
+    def selected(self) -> ModelEntry | None:
+        model_id = self.highlighted_id()
+        return next((entry for entry in self.entries if entry.id == model_id), None)
+
+    def server_of(self, model_id: str) -> ServerRecord | None:
+        return next((s for s in self.servers if s.active and model_id in s.model_ids), None)
+
+    def job_of(self, model_id: str | None) -> Job | None:
+        """The newest job that made or works on the model."""
+        if model_id is None:
+            return None
+        return next((job for job in self.jobs if model_id in (job.source_id, job.result_model_id)), None)
 
     # --- rendering -----------------------------------------------------------------------------
 
@@ -158,6 +214,42 @@ class ModelsScreen(ModelActions):
     def show_activity(self) -> None:
         self.query_one("#model-activity", Static).update(activity(self.jobs, self.servers, self.progress))
 
+    # --- the keys: the moves on the highlighted model ------------------------------------------
+
     def action_discover(self) -> None:
         self.read_catalog(discover=True)
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        if message.error:
+            self.notify(message.error, title=message.action, severity="error", timeout=15)
+        elif message.detail:
+            self.notify(message.detail, title=message.action, timeout=8)
+        self.read_catalog()
+
+    def action_merge(self) -> None:
+        self.actions.merge()
+
+    def action_convert(self) -> None:
+        self.actions.convert()
+
+    def action_quantize(self) -> None:
+        self.actions.quantize()
+
+    def action_serve(self) -> None:
+        self.actions.serve()
+
+    def action_stop_server(self) -> None:
+        self.actions.stop_server()
+
+    def action_chat(self) -> None:
+        self.actions.chat()
+
+    def action_parity(self) -> None:
+        self.actions.parity()
+
+    def action_add(self) -> None:
+        self.actions.add()
+
+    def action_stop_job(self) -> None:
+        self.actions.stop_job()
 

@@ -1,16 +1,17 @@
 """The Arena as a rater has it: the same screen, less everything that is the operator's.
 
 :class:`RaterArenaScreen` is :class:`~tui.arena.screen.ArenaScreen` opened on one session
-through the app's :class:`~core.arena.door.RaterDoor`: the session must be one the
-rater may rate, every submit goes through the door's store (bound to the rater), and
-answers come from the store or from servers already running, never a server started
-here. It declares its own bindings (none inherited), so the keys that create sessions,
-pre-generate or reach other sessions' progress do not exist here; the actions behind
-them refuse even if called.
+through the app's :class:`~core.arena.door.RaterDoor`: its chooser, :class:`DoorChoice`,
+opens only a session the rater may rate, every submit goes through the door's store
+(bound to the rater), and answers come from the store or from servers already running,
+never a server started here. It declares its own bindings (none inherited), so the keys
+that create sessions, pre-generate or reach other sessions' progress do not exist here;
+the chooser's moves behind them refuse even if called.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
@@ -24,8 +25,52 @@ if TYPE_CHECKING:
     from core.arena.answers import ModelServers
     from core.arena.door import RaterDoor
     from core.arena.sessions import Session
+    from tui.arena.choosing import ArenaHost
 
 NOT_HERE = "Not in the rater mode: ask your operator."
+SESSION_DONE = "That was the last item: thank you. o goes back to your sessions."
+
+
+def door_of(host: ArenaHost) -> RaterDoor:
+    door = host.app.door  # type: ignore[attr-defined]
+    assert door is not None, "the Arena is shown only to a bound rater"
+    return door  # type: ignore[no-any-return]
+
+
+class DoorChoice:
+    """The rater mode's session choice: open through the door, back to the sessions list, nothing else."""
+
+    def __init__(self, host: ArenaHost) -> None:
+        self.host = host
+
+    def startup(self) -> None:
+        self.open_session()
+
+    def open_session(self) -> None:
+        self.host.app.action_my_sessions()  # type: ignore[attr-defined]
+
+    def open(self, session_id: str) -> None:
+        self.host.run_worker(partial(self.open_blocking, session_id), group="arena-open", exclusive=True,
+                             thread=True)
+
+    def open_blocking(self, session_id: str) -> None:
+        app = self.host.app
+        try:
+            controller = door_of(self.host).open(session_id)
+        except MhbenchError as error:
+            app.call_from_thread(self.host.notify, str(error), title="Open session", severity="error", timeout=15)
+            app.call_from_thread(app.pop_screen)
+            return
+        app.call_from_thread(self.host.show_session, controller)
+
+    def new_session(self) -> None:
+        self.host.notify(NOT_HERE, severity="warning")
+
+    def pregenerate(self, session_id: str) -> None:
+        self.host.notify(NOT_HERE, severity="warning")
+
+    def close(self) -> None:
+        """The door's store is the door's: nothing of the screen's to close."""
 
 
 class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
@@ -36,34 +81,16 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
         Binding("o", "my_sessions", "Sessions", id="rater.sessions"),
         Binding("f1", "rubric_help", "Rubric", id="arena.help"),
     ]
-    SERVERS: ClassVar[type[ModelServers]] = LiveServersOnly
-    SESSION_DONE = "That was the last item: thank you. o goes back to your sessions."
 
     def __init__(self, session_id: str) -> None:
-        super().__init__()
+        super().__init__(servers=LiveServersOnly, session_done=SESSION_DONE, chooser=DoorChoice)
         self.session_id = session_id
-
-    @property
-    def door(self) -> RaterDoor:
-        door = self.app.door  # type: ignore[attr-defined]
-        assert door is not None, "the Arena is shown only to a bound rater"
-        return door  # type: ignore[no-any-return]
 
     def on_mount(self, event: events.Mount) -> None:  # type: ignore[override]
         event.prevent_default()  # not the workbench Arena's mount: its subtitle names the modes, it lists sessions
-        self.rater = self.door.rater
+        self.rater = door_of(self).rater
         self.sub_title = f"rater {self.rater} · F1 rubric · o your sessions"
         self.open(self.session_id)
-
-    @work(thread=True, exclusive=True, group="arena-open")
-    def open(self, session_id: str) -> None:
-        try:
-            controller = self.door.open(session_id)
-        except MhbenchError as error:
-            self.app.call_from_thread(self.notify, str(error), title="Open session", severity="error", timeout=15)
-            self.app.call_from_thread(self.app.pop_screen)
-            return
-        self.app.call_from_thread(self.show_session, controller)
 
     @work(exclusive=True, group="arena-connect")
     async def connect_servers(self, servers: ModelServers, session: Session) -> None:
@@ -75,29 +102,3 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
 
     def action_rubric_help(self) -> None:
         self.app.action_rubric_help()  # type: ignore[attr-defined]
-
-    # --- the operator's moves: unbound here, and refused if reached anyway ----------------------
-
-    def startup(self) -> None:  # type: ignore[override]
-        self.action_my_sessions()
-
-    def action_new_session(self) -> None:
-        self.notify(NOT_HERE, severity="warning")
-
-    def action_open_session(self) -> None:
-        self.action_my_sessions()
-
-    def action_pregenerate(self) -> None:
-        self.notify(NOT_HERE, severity="warning")
-
-    def list_for_choice(self, choose: type) -> None:  # type: ignore[override]
-        self.action_my_sessions()
-
-    def create(self, request: object) -> None:  # type: ignore[override]
-        self.notify(NOT_HERE, severity="warning")
-
-    def start_pregeneration(self, session_id: str) -> None:  # type: ignore[override]
-        self.notify(NOT_HERE, severity="warning")
-
-    def remember_and_open(self, name: str, session_id: str) -> None:  # type: ignore[override]
-        self.notify(NOT_HERE, severity="warning")

@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.arena.help import ARENA_KEY_LINES
+
 HELP_TEXT = """\
 mhbench — keys work over SSH: letters, digits, F1–F10, Ctrl, arrows.
 
@@ -43,6 +45,8 @@ Models
   Jobs and servers are detached: another TUI (a second rater) reuses a running server.
   In a chat: Enter sends, Esc stops the answer (or closes), Ctrl+L starts over.
 
+Arena (there, F1 shows the session's rubric with these keys)
+""" + ARENA_KEY_LINES + """
 Results
   1 2 3 4   cycle the rater / session / tag / model filter    0  clear the filters
   t         next tab: leaderboard, matrix, chart, stats, judges  c  next chart (BT, each dimension, unsafe %)
