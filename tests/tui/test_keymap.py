@@ -1,4 +1,4 @@
-"""The keymap: every binding has an id, config.toml moves keys in the running app, the README lists them all."""
+"""The keymap: every binding has an id, config.toml moves keys in the running app, docs/config.md lists them all."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from tui.shell.keymap import README_BEGIN, README_END, binding_catalogue, check_
 from tui.train.profiles import ProfilesScreen
 
 ROOT = Path(__file__).resolve().parents[2]
+# The manual's page on config and keys, where scripts/keymap_table.py writes the table of every binding id.
+KEYMAP_PAGE = ROOT / "docs" / "config.md"
 
 
 def _config(tmp_path: Path, text: str):
@@ -39,19 +41,19 @@ def test_the_catalogue_holds_every_binding_and_every_binding_has_an_id() -> None
     assert catalogue["app.mode.train"].keys == "f3" and catalogue["train.stop"].owners == ("TrainScreen",)
 
 
-def test_the_readme_lists_every_binding_id_as_the_code_has_it() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start, end = readme.find(README_BEGIN), readme.find(README_END)
-    assert 0 <= start < end, "README.md has no keymap table markers"
-    assert readme[start:end + len(README_END)] == keymap_markdown(), (
-        "the README's key table is out of date: run `.venv/bin/python scripts/keymap_table.py --write`")
+def test_the_docs_list_every_binding_id_as_the_code_has_it() -> None:
+    page = KEYMAP_PAGE.read_text(encoding="utf-8")
+    start, end = page.find(README_BEGIN), page.find(README_END)
+    assert 0 <= start < end, "docs/config.md has no keymap table markers"
+    assert page[start:end + len(README_END)] == keymap_markdown(), (
+        "docs/config.md's key table is out of date: run `.venv/bin/python scripts/keymap_table.py --write`")
     for binding_id in binding_catalogue():
-        assert f"| `{binding_id}` |" in readme
+        assert f"| `{binding_id}` |" in page
 
 
-def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Config and keys"):]
+def test_the_docs_example_is_a_valid_config(tmp_path: Path) -> None:
+    page = KEYMAP_PAGE.read_text(encoding="utf-8")
+    section = page[page.index("# Config and keys"):]
     example = section[section.index("```toml\n") + 8:section.index("```", section.index("```toml\n") + 8)]
     assert tomllib.loads(example)["keymap"]
     check_config(_config(tmp_path, example))
