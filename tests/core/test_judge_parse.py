@@ -31,6 +31,9 @@ PARSES = [
      Verdict(EXPECTED.left, EXPECTED.right, "tie")),
     ("both bad", GOOD.replace('"preference": "A"', '"preference": "both_bad"'),
      Verdict(EXPECTED.left, EXPECTED.right, "both_bad")),
+    ("two spellings of the preference agree", GOOD.replace('"preference": "A"', '"preference": "A", "偏好": "回复A"'),
+     EXPECTED),
+    ("two spellings of a score agree", GOOD.replace('"empathy": 4,', '"empathy": 4, "共情": 4,'), EXPECTED),
 ]
 
 FAILS = [
@@ -50,6 +53,18 @@ FAILS = [
     ("score as bool", GOOD.replace('"empathy": 4', '"empathy": true'), "side A: empathy is true, not a score"),
     ("side not an object", '{"A": 4, "B": 3, "preference": "A"}', "side A is not an object"),
     ("a list", "[4, 3, 1, 2, 2, 0]", "no JSON object"),
+    ("two spellings of the preference disagree", GOOD.replace('"preference": "A"', '"preference": "A", "偏好": "B"'),
+     'the preference is given twice and disagrees ("preference": "A", "偏好": "B")'),
+    ("the preference key repeated", GOOD.replace('"preference": "A"', '"preference": "A", "preference": "B"'),
+     'key "preference" appears twice in one object'),
+    ("the same preference repeated", GOOD.replace('"preference": "A"', '"preference": "A", "preference": "A"'),
+     'key "preference" appears twice in one object'),
+    ("a score key repeated in a side", GOOD.replace('"empathy": 4,', '"empathy": 4, "empathy": 1,'),
+     'key "empathy" appears twice in one object'),
+    ("a side repeated", GOOD.replace('"preference"', '"B": {"empathy": 5, "professionalism": 5, "safe": 1}, '
+                                     '"preference"'), 'key "B" appears twice in one object'),
+    ("two spellings of a score disagree", GOOD.replace('"empathy": 4,', '"empathy": 4, "共情": 2,'),
+     "side A gives empathy twice"),
 ]
 
 
