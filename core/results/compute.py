@@ -31,6 +31,7 @@ from core.results.records import (
     UnsafeRate,
 )
 from core.stats import (
+    LEADERBOARD_PENALTY,
     Battle,
     Winner,
     WinTieLoss,
@@ -53,7 +54,7 @@ ScoresOf = Callable[[str], dict[str, float]]
 # --- reading ---------------------------------------------------------------------------------------
 
 _RATINGS_SQL = """
-SELECT r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_model, r.right_model,
+SELECT r.id, r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_model, r.right_model,
        r.left_response_id, r.right_response_id, r.left_scores, r.right_scores, r.preference, r.seconds_spent,
        s.name AS session_name, s.created_at AS session_created, s.prompt_set_id, i.prompt_id,
        COALESCE(p.tags, '[]') AS tags, p.reference IS NOT NULL AS has_reference
@@ -115,7 +116,7 @@ def compute_results(
                       tag=_check(tag, values.tags, "tag"), model=_check(model, values.models, "model"))
     chosen = [row for row in rows if _keep(row, filters, tags_of)]
     scores_of = _cached(lambda raw: {str(k): float(v) for k, v in json.loads(raw).items()})
-    battles = [Battle(row["left_model"], row["right_model"], WINNERS[row["preference"]]) for row in chosen]
+    battles = [Battle(row["left_model"], row["right_model"], WINNERS[row["preference"]], _unit(row)) for row in chosen]
     matrix = win_matrix(battles)
     texts: dict[int, tuple[str, str]] = {}
     wanted = _overlap_wanted(chosen)
@@ -138,7 +139,7 @@ def compute_results(
         raters=_rater_summaries(chosen),
         overlap=_overlaps(chosen, texts),
         include_judges=include_judges or is_judge(rater),
-        stopping=stopping_rule({s.model: s.rating for s in standings}, len(battles)),
+        stopping=stopping_rule({s.model: s.rating for s in standings}, len(battles), battles),
     )
 
 
@@ -206,13 +207,22 @@ def _keep(row: sqlite3.Row, filters: Filters, tags_of: TagsOf) -> bool:
 
 def _standings(battles: list[Battle], matrix: Mapping[str, Mapping[str, WinTieLoss]], rounds: int,
                seed: int) -> tuple[Standing, ...]:
-    ratings = bootstrap_bradley_terry(battles, rounds=rounds, seed=seed)
+    ratings = bootstrap_bradley_terry(battles, rounds=rounds, seed=seed, penalty=LEADERBOARD_PENALTY)
     out = []
     for name, rating in ratings.items():
         record = matrix.get(name, {}).values()
         wins, ties, losses = (sum(r.wins for r in record), sum(r.ties for r in record), sum(r.losses for r in record))
         out.append(Standing(name, rating, wins + ties + losses, wins, ties, losses))
     return tuple(sorted(out, key=lambda s: (-s.rating.rating, s.model)))
+
+
+def _unit(row: sqlite3.Row) -> str:
+    """The independent unit of a rating: the stored comparison (its two stored answers), which every rater
+    of that comparison shares; a rating of answers that were never stored is a unit of its own."""
+    left, right = row["left_response_id"], row["right_response_id"]
+    if left is None or right is None:
+        return f"rating:{row['id']}"
+    return f"responses:{min(int(left), int(right))}:{max(int(left), int(right))}"
 
 
 def _sides(row: sqlite3.Row) -> tuple[tuple[str, str, str, Any], ...]:

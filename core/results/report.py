@@ -99,16 +99,20 @@ def results_text(results: Results) -> str:
 
 
 def stopping_text(stopping: Stopping) -> str:
-    """One line: is the top model separated from the second at 95 %, and roughly how many more ratings."""
+    """One line: is the top model known to be on top (both conditions of the rule), and roughly how many more."""
     if stopping.top is None or stopping.second is None:
         return "needs two rated models."
     head = f"{stopping.top} vs {stopping.second}: "
+    games = stopping.games
+    record = (f"{games.wins}-{games.losses} in their own decisive games, evidence {games.evidence:.3g} "
+              f"of {games.needed:.3g} needed") if games is not None else "no head-to-head games"
     if stopping.separated:
-        return head + f"separated at 95% (gap {stopping.gap:.0f} Elo, intervals apart) after {stopping.ratings} ratings."
+        return head + (f"separated (gap {stopping.gap:.0f} Elo, intervals apart; {record}: valid however often "
+                       f"this line is read) after {stopping.ratings} ratings.")
+    why = "intervals overlap" if not stopping.intervals_apart else "intervals apart"
     if stopping.more is None:
-        return head + f"not separated at 95%; level after {stopping.ratings} ratings, no estimate of how many more."
-    return head + (f"not separated at 95% (gap {stopping.gap:.0f}, intervals overlap); "
-                   f"about {stopping.more} more ratings expected (width ~ 1/sqrt(n)).")
+        return head + f"not separated ({why}; {record}) after {stopping.ratings} ratings, no estimate of how many more."
+    return head + f"not separated ({why}; {record}); about {stopping.more} more ratings expected."
 
 
 def _agreement_text(a: PairAgreement) -> str:
