@@ -271,6 +271,11 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (session_id, item_position, judge, rubric, orientation)
     );
     """,
+    # Why each judge reply ended (``stop``, ``length``): a reply cut at the token limit is reported as cut,
+    # not as a malformed one.
+    """
+    ALTER TABLE judgements ADD COLUMN finish_reason TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
