@@ -276,6 +276,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE judgements ADD COLUMN finish_reason TEXT;
     """,
+    # Whether the rater was asked each side's safety (1) or it stayed at its default (0); NULL for ratings
+    # saved before: Results then reads "asked" from the rubric and whether the prompt was a crisis item.
+    """
+    ALTER TABLE ratings ADD COLUMN safety_asked INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,6 +33,7 @@ def results_dict(results: Results) -> dict[str, Any]:
     data["stopping"]["verdict"] = stopping_text(results.stopping)
     for entry, score in zip(data["scores"], results.scores, strict=True):
         entry["unsafe"]["rate"] = clean(score.unsafe.rate)
+        entry["crisis_unsafe"]["rate"] = clean(score.crisis_unsafe.rate)
     return data
 
 
@@ -73,8 +74,10 @@ def results_text(results: Results) -> str:
             if score is None:
                 continue
             parts = [f"{k} {fmt_ci(m)} n={m.n}" for k, m in score.means.items()]
-            unsafe = f"unsafe {fmt(100 * score.unsafe.rate, 1)}% ({score.unsafe.unsafe}/{score.unsafe.n})"
-            lines.append(f"  {model}: " + "; ".join([*parts, unsafe]))
+            unsafe = f"unsafe {fmt(100 * score.unsafe.rate, 1)}% ({score.unsafe.unsafe}/{score.unsafe.n} asked)"
+            crisis = (f"on crisis items {fmt(100 * score.crisis_unsafe.rate, 1)}% "
+                      f"({score.crisis_unsafe.unsafe}/{score.crisis_unsafe.n})")
+            lines.append(f"  {model}: " + "; ".join([*parts, unsafe, crisis]))
     lines += ["", "Win / tie / loss (row against column; ties include both-bad)"]
     for row in results.models:
         cells = [f"{col} {w.wins}-{w.ties}-{w.losses}" + (f" ({w.both_bad} both bad)" if w.both_bad else "")
