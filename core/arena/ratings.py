@@ -14,12 +14,12 @@ import json
 import sqlite3
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core.arena.judge.prompt import is_judge
 from core.arena.raters import JUDGE_PREFIX, is_revoked, may_rate, source_of
-from core.arena.rubric import PREFERENCE_LABELS, Rubric, form_fields, get_rubric
+from core.arena.rubric import PREFERENCE_LABELS, Rubric, form_fields, get_rubric, safety_asked
 from core.base.db import connect, registry, write_transaction
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
@@ -142,8 +142,17 @@ class RatingStore:
         self.close()
 
     def submit(self, rating: RatingInput) -> Rating:
-        """Store ``rating`` as the current version; durable when this returns (WAL, synchronous=FULL)."""
+        """Store ``rating`` as the current version; durable when this returns (WAL, synchronous=FULL).
 
+        Whether the item is a crisis item is the database's word, not the caller's: a client that forgot to
+        say so still has to answer safety where the form asks it."""
+        with self.lock:
+            marked = self.connection.execute(
+                "SELECT p.crisis FROM items i JOIN sessions s ON s.id = i.session_id "
+                "JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id "
+                "WHERE i.session_id = ? AND i.position = ?", (rating.session_id, rating.item_position)).fetchone()
+        if marked is not None and marked[0] and not rating.crisis:
+            rating = replace(rating, crisis=True)
         validate(rating)
         source = source_of(rating.rater, rating.source or self.source)
         if source not in SOURCES:
@@ -168,12 +177,14 @@ class RatingStore:
                 cursor = connection.execute(
                     """INSERT INTO ratings (session_id, item_position, turn, rater, version, current, rubric,
                            left_model, right_model, left_response_id, right_response_id, left_scores, right_scores,
-                           preference, comment, shown_at, submitted_at, seconds_spent, source)
-                       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           preference, comment, shown_at, submitted_at, seconds_spent, source, safety_asked)
+                       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (*key, version, rating.rubric, rating.left_model, rating.right_model,
                      rating.left_response_id, rating.right_response_id,
                      json.dumps(dict(rating.left_scores)), json.dumps(dict(rating.right_scores)),
-                     rating.preference, rating.comment, rating.shown_at, utc_now(), rating.seconds_spent, source),
+                     rating.preference, rating.comment, rating.shown_at, utc_now(), rating.seconds_spent, source,
+                     # A judge answers every side's safety; a person only where the form asked it.
+                     int(source == "judge" or safety_asked(get_rubric(rating.rubric), rating.crisis))),
                 )
                 stored = connection.execute("SELECT * FROM ratings WHERE id = ?", (cursor.lastrowid,)).fetchone()
                 connection.execute("COMMIT")

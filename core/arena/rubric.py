@@ -142,6 +142,11 @@ def form_fields(rubric: Rubric, crisis: bool) -> tuple[Field, ...]:
     return tuple(fields)
 
 
+def safety_asked(rubric: Rubric, crisis: bool) -> bool:
+    """Whether the form asks each side's safety for an item (else it stays safe unless flagged)."""
+    return any(field.kind == "safety" or field.key == rubric.safety_key for field in form_fields(rubric, crisis))
+
+
 @dataclass
 class RatingForm:
     """The answers so far and the field the next key fills."""

@@ -271,6 +271,16 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (session_id, item_position, judge, rubric, orientation)
     );
     """,
+    # Why each judge reply ended (``stop``, ``length``): a reply cut at the token limit is reported as cut,
+    # not as a malformed one.
+    """
+    ALTER TABLE judgements ADD COLUMN finish_reason TEXT;
+    """,
+    # Whether the rater was asked each side's safety (1) or it stayed at its default (0); NULL for ratings
+    # saved before: Results then reads "asked" from the rubric and whether the prompt was a crisis item.
+    """
+    ALTER TABLE ratings ADD COLUMN safety_asked INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

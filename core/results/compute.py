@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 from core.arena.judge.prompt import is_judge
-from core.arena.rubric import RUBRICS, get_rubric
+from core.arena.rubric import RUBRICS, Rubric, get_rubric, safety_asked
 from core.base.db import registry
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.workspace import Workspace
@@ -31,6 +31,7 @@ from core.results.records import (
     UnsafeRate,
 )
 from core.stats import (
+    LEADERBOARD_PENALTY,
     Battle,
     Winner,
     WinTieLoss,
@@ -53,8 +54,9 @@ ScoresOf = Callable[[str], dict[str, float]]
 # --- reading ---------------------------------------------------------------------------------------
 
 _RATINGS_SQL = """
-SELECT r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_model, r.right_model,
+SELECT r.id, r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_model, r.right_model,
        r.left_response_id, r.right_response_id, r.left_scores, r.right_scores, r.preference, r.seconds_spent,
+       r.safety_asked, COALESCE(p.crisis, 0) AS crisis,
        s.name AS session_name, s.created_at AS session_created, s.prompt_set_id, i.prompt_id,
        COALESCE(p.tags, '[]') AS tags, p.reference IS NOT NULL AS has_reference
 {source}
@@ -115,7 +117,7 @@ def compute_results(
                       tag=_check(tag, values.tags, "tag"), model=_check(model, values.models, "model"))
     chosen = [row for row in rows if _keep(row, filters, tags_of)]
     scores_of = _cached(lambda raw: {str(k): float(v) for k, v in json.loads(raw).items()})
-    battles = [Battle(row["left_model"], row["right_model"], WINNERS[row["preference"]]) for row in chosen]
+    battles = [Battle(row["left_model"], row["right_model"], WINNERS[row["preference"]], _unit(row)) for row in chosen]
     matrix = win_matrix(battles)
     texts: dict[int, tuple[str, str]] = {}
     wanted = _overlap_wanted(chosen)
@@ -138,7 +140,7 @@ def compute_results(
         raters=_rater_summaries(chosen),
         overlap=_overlaps(chosen, texts),
         include_judges=include_judges or is_judge(rater),
-        stopping=stopping_rule({s.model: s.rating for s in standings}, len(battles)),
+        stopping=stopping_rule({s.model: s.rating for s in standings}, len(battles), battles),
     )
 
 
@@ -206,7 +208,7 @@ def _keep(row: sqlite3.Row, filters: Filters, tags_of: TagsOf) -> bool:
 
 def _standings(battles: list[Battle], matrix: Mapping[str, Mapping[str, WinTieLoss]], rounds: int,
                seed: int) -> tuple[Standing, ...]:
-    ratings = bootstrap_bradley_terry(battles, rounds=rounds, seed=seed)
+    ratings = bootstrap_bradley_terry(battles, rounds=rounds, seed=seed, penalty=LEADERBOARD_PENALTY)
     out = []
     for name, rating in ratings.items():
         record = matrix.get(name, {}).values()
@@ -215,16 +217,37 @@ def _standings(battles: list[Battle], matrix: Mapping[str, Mapping[str, WinTieLo
     return tuple(sorted(out, key=lambda s: (-s.rating.rating, s.model)))
 
 
+def _unit(row: sqlite3.Row) -> str:
+    """The independent unit of a rating: the stored comparison (its two stored answers), which every rater
+    of that comparison shares; a rating of answers that were never stored is a unit of its own."""
+    left, right = row["left_response_id"], row["right_response_id"]
+    if left is None or right is None:
+        return f"rating:{row['id']}"
+    return f"responses:{min(int(left), int(right))}:{max(int(left), int(right))}"
+
+
 def _sides(row: sqlite3.Row) -> tuple[tuple[str, str, str, Any], ...]:
     """(side, model, scores JSON, response id) for both sides of a rating."""
     return (("left", row["left_model"], row["left_scores"], row["left_response_id"]),
             ("right", row["right_model"], row["right_scores"], row["right_response_id"]))
 
 
+def _safety_answered(row: sqlite3.Row, rubric: Rubric, value: float) -> bool:
+    """Whether a side's stored safety is an answer: asked by the form, or flagged unsafe by the rater. A safety
+    that was never asked stays at its default and says nothing (ratings saved before this was recorded are
+    read as the form then asked: on crisis items, or always where the rubric scores it)."""
+    asked = row["safety_asked"]
+    if asked is None:
+        asked = safety_asked(rubric, bool(row["crisis"]))
+    return bool(asked) or value == 0
+
+
 def _scores(rows: list[sqlite3.Row], scores_of: ScoresOf, rounds: int, seed: int) -> tuple[ModelScores, ...]:
     values: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     unsafe: Counter[tuple[str, str]] = Counter()
     judged: Counter[tuple[str, str]] = Counter()
+    crisis_unsafe: Counter[tuple[str, str]] = Counter()
+    crisis_judged: Counter[tuple[str, str]] = Counter()
     for row in rows:
         rubric = RUBRICS.get(row["rubric"])
         if rubric is None:
@@ -235,13 +258,17 @@ def _scores(rows: list[sqlite3.Row], scores_of: ScoresOf, rounds: int, seed: int
             for dimension in rubric.dimensions:
                 if dimension.key in scores:
                     bucket[dimension.key].append(scores[dimension.key])
-            if rubric.safety_key in scores:
+            if rubric.safety_key in scores and _safety_answered(row, rubric, scores[rubric.safety_key]):
                 judged[model, rubric.name] += 1
                 unsafe[model, rubric.name] += scores[rubric.safety_key] == 0
+                if row["crisis"]:
+                    crisis_judged[model, rubric.name] += 1
+                    crisis_unsafe[model, rubric.name] += scores[rubric.safety_key] == 0
     out = []
     for (model, name), bucket in sorted(values.items()):
         means = {d.key: mean_ci(bucket.get(d.key, []), rounds=rounds, seed=seed) for d in get_rubric(name).dimensions}
-        out.append(ModelScores(model, name, means, UnsafeRate(unsafe[model, name], judged[model, name])))
+        out.append(ModelScores(model, name, means, UnsafeRate(unsafe[model, name], judged[model, name]),
+                               UnsafeRate(crisis_unsafe[model, name], crisis_judged[model, name])))
     return tuple(out)
 
 

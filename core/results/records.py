@@ -84,6 +84,9 @@ class ModelScores:
     rubric: str
     means: dict[str, MeanCI]
     unsafe: UnsafeRate
+    """Sides judged unsafe over sides whose safety was answered (asked, or flagged unsafe)."""
+    crisis_unsafe: UnsafeRate = UnsafeRate(0, 0)
+    """The same on crisis items alone: where safety matters most."""
 
 
 @dataclass(frozen=True)

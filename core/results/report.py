@@ -33,6 +33,7 @@ def results_dict(results: Results) -> dict[str, Any]:
     data["stopping"]["verdict"] = stopping_text(results.stopping)
     for entry, score in zip(data["scores"], results.scores, strict=True):
         entry["unsafe"]["rate"] = clean(score.unsafe.rate)
+        entry["crisis_unsafe"]["rate"] = clean(score.crisis_unsafe.rate)
     return data
 
 
@@ -73,8 +74,10 @@ def results_text(results: Results) -> str:
             if score is None:
                 continue
             parts = [f"{k} {fmt_ci(m)} n={m.n}" for k, m in score.means.items()]
-            unsafe = f"unsafe {fmt(100 * score.unsafe.rate, 1)}% ({score.unsafe.unsafe}/{score.unsafe.n})"
-            lines.append(f"  {model}: " + "; ".join([*parts, unsafe]))
+            unsafe = f"unsafe {fmt(100 * score.unsafe.rate, 1)}% ({score.unsafe.unsafe}/{score.unsafe.n} asked)"
+            crisis = (f"on crisis items {fmt(100 * score.crisis_unsafe.rate, 1)}% "
+                      f"({score.crisis_unsafe.unsafe}/{score.crisis_unsafe.n})")
+            lines.append(f"  {model}: " + "; ".join([*parts, unsafe, crisis]))
     lines += ["", "Win / tie / loss (row against column; ties include both-bad)"]
     for row in results.models:
         cells = [f"{col} {w.wins}-{w.ties}-{w.losses}" + (f" ({w.both_bad} both bad)" if w.both_bad else "")
@@ -99,16 +102,20 @@ def results_text(results: Results) -> str:
 
 
 def stopping_text(stopping: Stopping) -> str:
-    """One line: is the top model separated from the second at 95 %, and roughly how many more ratings."""
+    """One line: is the top model known to be on top (both conditions of the rule), and roughly how many more."""
     if stopping.top is None or stopping.second is None:
         return "needs two rated models."
     head = f"{stopping.top} vs {stopping.second}: "
+    games = stopping.games
+    record = (f"{games.wins}-{games.losses} in their own decisive games, evidence {games.evidence:.3g} "
+              f"of {games.needed:.3g} needed") if games is not None else "no head-to-head games"
     if stopping.separated:
-        return head + f"separated at 95% (gap {stopping.gap:.0f} Elo, intervals apart) after {stopping.ratings} ratings."
+        return head + (f"separated (gap {stopping.gap:.0f} Elo, intervals apart; {record}: valid however often "
+                       f"this line is read) after {stopping.ratings} ratings.")
+    why = "intervals overlap" if not stopping.intervals_apart else "intervals apart"
     if stopping.more is None:
-        return head + f"not separated at 95%; level after {stopping.ratings} ratings, no estimate of how many more."
-    return head + (f"not separated at 95% (gap {stopping.gap:.0f}, intervals overlap); "
-                   f"about {stopping.more} more ratings expected (width ~ 1/sqrt(n)).")
+        return head + f"not separated ({why}; {record}) after {stopping.ratings} ratings, no estimate of how many more."
+    return head + f"not separated ({why}; {record}); about {stopping.more} more ratings expected."
 
 
 def _agreement_text(a: PairAgreement) -> str:

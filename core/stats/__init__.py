@@ -7,7 +7,9 @@ of question:
 
 * :mod:`~core.stats.bradley_terry`: :func:`bradley_terry` and
   :func:`bootstrap_bradley_terry`, Elo-scale ratings as Chatbot Arena reports them,
-  with percentile bootstrap intervals, all rounds fitted at once.
+  with percentile bootstrap intervals (resampled by independent unit, never narrower than the
+  penalised fit's normal approximation), all rounds fitted at once; :data:`LEADERBOARD_PENALTY`
+  is the weak prior the leaderboard uses.
 * :mod:`~core.stats.battles`: :class:`Battle`, and the raw counts behind the
   ratings (:func:`win_matrix`) and whether raters favour the left answer
   (:func:`position_bias`).
@@ -19,8 +21,11 @@ of question:
   the leader's interval clears every other model's (the tournament's stopping rule).
 * :mod:`~core.stats.overlap`: :func:`bleu4` and :func:`rouge_l`, overlap with
   a reference answer on jieba words.
+* :mod:`~core.stats.sequential`: :func:`head_to_head`, an always-valid test of one pair's
+  games, safe to read after every rating.
 * :mod:`~core.stats.stopping`: :func:`stopping_rule`, whether the top model is
-  separated from the second at 95 % and how many more ratings that roughly needs.
+  known to be on top (intervals apart and the always-valid test passed) and how many more
+  ratings that roughly needs.
 
 numpy is imported at module top; scipy is not needed, and jieba is imported only
 inside the text metrics, so importing ``core`` stays light.
@@ -31,13 +36,16 @@ from __future__ import annotations
 from core.stats.agreement import krippendorff_alpha
 from core.stats.battles import Battle, PositionBias, Winner, WinTieLoss, position_bias, win_matrix
 from core.stats.bootstrap import MeanCI, mean_ci
-from core.stats.bradley_terry import RatingCI, bootstrap_bradley_terry, bradley_terry
+from core.stats.bradley_terry import LEADERBOARD_PENALTY, RatingCI, bootstrap_bradley_terry, bradley_terry
 from core.stats.overlap import bleu4, rouge_l
 from core.stats.separation import Separation, separated, separation
+from core.stats.sequential import HeadToHead, head_to_head
 from core.stats.stopping import Stopping, stopping_rule
 
 __all__ = [
+    "LEADERBOARD_PENALTY",
     "Battle",
+    "HeadToHead",
     "MeanCI",
     "PositionBias",
     "RatingCI",
@@ -48,6 +56,7 @@ __all__ = [
     "bleu4",
     "bootstrap_bradley_terry",
     "bradley_terry",
+    "head_to_head",
     "krippendorff_alpha",
     "mean_ci",
     "position_bias",

@@ -28,6 +28,10 @@ class Battle:
     model_a: str
     model_b: str
     winner: Winner
+    unit: str | None = None
+    """The independent unit this battle belongs to: the stored comparison (one pair of stored answers)
+    that several raters may have judged. Battles of one unit are resampled together; ``None`` makes
+    the battle a unit of its own."""
 
 
 @dataclass(frozen=True, slots=True)

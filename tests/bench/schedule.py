@@ -4,12 +4,13 @@ Eight models of known strengths (Elo points below) are rated by three simulated 
 who favour the left answer (a position bias of 0.15 to 0.35 logits) and tie one time in
 ten. Each simulated session runs one schedule of :mod:`core.arena.schedule` (the same
 functions the arena uses: ``round_robin`` items in order, or ``next_draw`` before every
-rating, from the ratings so far), the raters taking turns. Every ``--every`` ratings
-the leaderboard is fitted (``bootstrap_bradley_terry``, 1,000 rounds) and the session
-stops at the first check where ``core.stats.separated`` says the leader's 95 % interval
-clears every other model's: the figures are the number of ratings that took (median
-over ``--sessions`` sessions; a session that never separates counts as its cap) and how
-often the declared leader was not the true best.
+rating, from the ratings so far), the raters taking turns. Every ``--every`` ratings the stop line is read as Results
+draws it (``tests/bench/simulation.py``: the leaderboard's weakly regularised
+``bootstrap_bradley_terry``, 1,000 rounds, then ``core.stats.stopping_rule``: the leader's
+interval clears every other model's *and* its own games against the closest challenger pass
+the always-valid test) and the session stops at the first check that says separated: the
+figures are the number of ratings that took (median over ``--sessions`` sessions; a session
+that never separates counts as its cap) and how often the declared leader was not the true best.
 
 Then the time to choose one next pair (``next_draw``) with 16 models and 20,000 ratings
 (median of 15). The last line is the summary.
@@ -31,15 +32,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from core.arena.schedule import Draw, next_draw, pair_key, round_robin  # noqa: E402
-from core.stats import Battle, Winner, bootstrap_bradley_terry, separation  # noqa: E402
+from core.arena.schedule import next_draw, pair_key  # noqa: E402
+from core.stats import Battle  # noqa: E402
+from tests.bench.simulation import RATERS, TIE_RATE, run_session  # noqa: E402
 
 STRENGTHS = {"m1": 1200.0, "m2": 1130.0, "m3": 1090.0, "m4": 1060.0, "m5": 1030.0, "m6": 1000.0, "m7": 960.0,
              "m8": 900.0}
 BEST = "m1"
 PROMPTS = [f"p{i:02d}" for i in range(30)]
-RATERS = 3
-TIE_RATE = 0.1
 
 
 @dataclass(frozen=True)
@@ -49,40 +49,10 @@ class Outcome:
     wrong: bool
 
 
-def judge(draw: Draw, bias: float, rng: random.Random) -> Winner:
-    """A noisy rater: Bradley–Terry on the true strengths, plus a pull towards the left answer."""
-    if rng.random() < TIE_RATE:
-        return "tie"
-    logit = (STRENGTHS[draw.left] - STRENGTHS[draw.right]) * math.log(10.0) / 400.0 + bias
-    return "model_a" if rng.random() < 1.0 / (1.0 + math.exp(-logit)) else "model_b"
-
 
 def simulate(schedule: str, seed: int, every: int) -> Outcome:
-    rng = random.Random(seed)
-    models = list(STRENGTHS)
-    rng.shuffle(models)  # the schedule must not profit from the order models are listed in
-    biases = [rng.uniform(0.15, 0.35) for _ in range(RATERS)]
-    queues = [round_robin(models, PROMPTS, seed + rater) for rater in range(RATERS)]
-    seen: list[set[tuple[str, tuple[str, str]]]] = [set() for _ in range(RATERS)]
-    left_counts: dict[tuple[str, str], int] = {}
-    battles: list[Battle] = []
-    cap = RATERS * len(queues[0])
-    for count in range(cap):
-        rater = count % RATERS
-        if schedule == "round-robin":
-            draw: Draw | None = queues[rater][count // RATERS]
-        else:
-            draw = next_draw(models, PROMPTS, battles, seen=seen[rater], left_counts=left_counts,
-                             seed=seed * 100_003 + count)
-        assert draw is not None
-        seen[rater].add((draw.prompt_id, pair_key(models, draw.left, draw.right)))
-        left_counts[draw.left, draw.right] = left_counts.get((draw.left, draw.right), 0) + 1
-        battles.append(Battle(draw.left, draw.right, judge(draw, biases[rater], rng)))
-        if len(battles) % every == 0:
-            verdict = separation(bootstrap_bradley_terry(battles, rounds=1000, seed=seed))
-            if verdict.separated:
-                return Outcome(len(battles), True, verdict.top != BEST)
-    return Outcome(cap, False, False)
+    outcome = run_session(STRENGTHS, PROMPTS, schedule, seed, cap=10**9, every=every)
+    return Outcome(outcome.ratings, outcome.separated, outcome.separated and outcome.top != BEST)
 
 
 def next_pair_ms(repeats: int = 15) -> float:
@@ -122,7 +92,7 @@ def main() -> int:
         medians[schedule] = statistics.median(o.ratings for o in outcomes)
         wrong[schedule] = sum(o.wrong for o in outcomes)
         never = sum(not o.separated for o in outcomes)
-        print(f"{schedule:>11}: median {medians[schedule]:.0f} ratings until the leader is separated at 95 % "
+        print(f"{schedule:>11}: median {medians[schedule]:.0f} ratings until the stop line says separated "
               f"(quartiles {statistics.quantiles([o.ratings for o in outcomes], n=4)[0]:.0f}-"
               f"{statistics.quantiles([o.ratings for o in outcomes], n=4)[2]:.0f}); wrong winner "
               f"{wrong[schedule]}/{args.sessions}; never separated {never}; {time.perf_counter() - start:.1f} s")

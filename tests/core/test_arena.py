@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.arena.prompts import read_prompt_file, register_prompt_set, shows_crisis
+from core.arena.crisis import shows_crisis
+from core.arena.prompts import read_prompt_file, register_prompt_set
 from core.arena.ratings import RatingInput, RatingStore, current_ratings, last_rater, rating_history, remember_rater
 from core.arena.rubric import CPSYCOUN_RUBRIC, DEFAULT_RUBRIC, RatingForm
 from core.arena.sessions import (
@@ -34,7 +35,9 @@ def two_models(workspace: Workspace) -> tuple[str, str]:
 def test_the_demo_prompt_set_registers_once_with_crisis_marks(workspace: Workspace) -> None:
     first = register_prompt_set(workspace)
     assert len(first.prompts) == 49 and register_prompt_set(workspace).id == first.id
-    assert sum(p.crisis for p in first.prompts) == 7
+    # The seven tagged crisis openings, and two that the learned tier reads as worth a safety question:
+    # p019 (日子过得没有意义) and p031 (觉得自己不如别人).
+    assert sum(p.crisis for p in first.prompts) == 9
     assert sum(p.reference is not None for p in first.prompts) == 24
     assert shows_crisis("我真的不想活了") and shows_crisis("I keep thinking about self-harm")
     assert not shows_crisis("最近睡不好，很焦虑")

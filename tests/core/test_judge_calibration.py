@@ -24,7 +24,15 @@ from core.models.client import StreamStats
 from core.results import calibration_text, compute_calibration, compute_results, results_text
 from core.results.calibration import pair_agreement
 from core.results.export import export
-from core.stats import RatingCI, krippendorff_alpha, stopping_rule
+from core.stats import (
+    LEADERBOARD_PENALTY,
+    Battle,
+    RatingCI,
+    bootstrap_bradley_terry,
+    head_to_head,
+    krippendorff_alpha,
+    stopping_rule,
+)
 
 STATS = StreamStats(0.1, 20, 40.0, "stop", 0.5)
 JUDGE = judge_name("m-judge")
@@ -154,16 +162,52 @@ def test_pair_agreement_on_known_pairs() -> None:
     assert math.isnan(pair_agreement([], "nominal", 0).alpha)
 
 
+def _games(winner: str, loser: str, wins: int, losses: int) -> list[Battle]:
+    """``wins`` decisive games of ``winner`` over ``loser`` and ``losses`` the other way, on alternating sides."""
+    games = [Battle(winner, loser, "model_a") if i % 2 else Battle(loser, winner, "model_b") for i in range(wins)]
+    return games + [Battle(winner, loser, "model_b") for _ in range(losses)]
+
+
 def test_stopping_rule_separation_and_the_extrapolated_number_of_ratings() -> None:
-    apart = stopping_rule({"a": RatingCI(1100, 1060, 1140), "b": RatingCI(1000, 960, 1040), "c": RatingCI(900, 0, 1)},
-                          200)
+    three = {"a": RatingCI(1100, 1060, 1140), "b": RatingCI(1000, 960, 1040), "c": RatingCI(900, 0, 1)}
+    apart = stopping_rule(three, 200, _games("a", "b", 40, 10))
     assert (apart.top, apart.second, apart.separated, apart.more) == ("a", "b", True, 0)
-    close = stopping_rule({"a": RatingCI(1030, 990, 1070), "b": RatingCI(1000, 960, 1040)}, 100)
+    assert apart.games is not None and (apart.games.wins, apart.games.losses) == (40, 10)
+    assert apart.games.needed == pytest.approx(3 / 0.05)  # three pairs, α = 0.05
+    # Intervals apart but no head-to-head evidence: not separated, whatever the intervals say.
+    alone = stopping_rule(three, 200)
+    assert alone.intervals_apart and not alone.separated and alone.more is None
+    close = stopping_rule({"a": RatingCI(1030, 990, 1070), "b": RatingCI(1000, 960, 1040)}, 100,
+                          _games("a", "b", 45, 5))
     # spread 40 + 40 = 80 against a gap of 30: N = 100 · (80/30)² = 711.1 → 612 more.
     assert not close.separated and close.gap == 30 and close.spread == 80 and close.more == 612
     level = stopping_rule({"a": RatingCI(1000, 950, 1050), "b": RatingCI(1000, 950, 1050)}, 50)
     assert not level.separated and level.more is None
     assert stopping_rule({"a": RatingCI(1000, 1000, 1000)}, 3).second is None
+
+
+def test_the_head_to_head_test_needs_real_evidence_and_says_how_much_more() -> None:
+    # Five wins of five (p = 1/32 for a fair coin) is not enough for an always-valid test at 5 %.
+    assert not head_to_head(5, 0).apart and head_to_head(9, 0).apart
+    assert not head_to_head(0, 9).apart  # the other one is better: not "the first model" apart
+    few = head_to_head(12, 8)
+    assert not few.apart and few.more_games() is not None and few.more_games() > 20
+    assert head_to_head(10, 10).more_games() is None
+    assert head_to_head(5000, 0).apart and math.isfinite(head_to_head(5000, 0).evidence)
+    # The estimate lands near where the test passes at that win rate.
+    more = few.more_games()
+    assert more is not None
+    later = head_to_head(round((20 + more) * 0.6), round((20 + more) * 0.4))
+    assert later.apart or later.evidence > 0.5 * later.needed
+
+
+def test_thin_one_sided_data_is_not_a_verdict() -> None:
+    """After five ratings all won by one model, the old rule printed 'separated' with a zero-width interval."""
+    battles = _games("a", "b", 5, 0)
+    ratings = bootstrap_bradley_terry(battles, rounds=300, seed=0, penalty=LEADERBOARD_PENALTY)
+    assert ratings["a"].high - ratings["a"].low > 200, ratings  # the interval keeps an honest width
+    verdict = stopping_rule(ratings, 5, battles)
+    assert not verdict.separated
 
 
 def test_results_carry_the_stopping_verdict(rated) -> None:

@@ -31,6 +31,9 @@ PARSES = [
      Verdict(EXPECTED.left, EXPECTED.right, "tie")),
     ("both bad", GOOD.replace('"preference": "A"', '"preference": "both_bad"'),
      Verdict(EXPECTED.left, EXPECTED.right, "both_bad")),
+    ("two spellings of the preference agree", GOOD.replace('"preference": "A"', '"preference": "A", "偏好": "回复A"'),
+     EXPECTED),
+    ("two spellings of a score agree", GOOD.replace('"empathy": 4,', '"empathy": 4, "共情": 4,'), EXPECTED),
 ]
 
 FAILS = [
@@ -50,6 +53,18 @@ FAILS = [
     ("score as bool", GOOD.replace('"empathy": 4', '"empathy": true'), "side A: empathy is true, not a score"),
     ("side not an object", '{"A": 4, "B": 3, "preference": "A"}', "side A is not an object"),
     ("a list", "[4, 3, 1, 2, 2, 0]", "no JSON object"),
+    ("two spellings of the preference disagree", GOOD.replace('"preference": "A"', '"preference": "A", "偏好": "B"'),
+     'the preference is given twice and disagrees ("preference": "A", "偏好": "B")'),
+    ("the preference key repeated", GOOD.replace('"preference": "A"', '"preference": "A", "preference": "B"'),
+     'key "preference" appears twice in one object'),
+    ("the same preference repeated", GOOD.replace('"preference": "A"', '"preference": "A", "preference": "A"'),
+     'key "preference" appears twice in one object'),
+    ("a score key repeated in a side", GOOD.replace('"empathy": 4,', '"empathy": 4, "empathy": 1,'),
+     'key "empathy" appears twice in one object'),
+    ("a side repeated", GOOD.replace('"preference"', '"B": {"empathy": 5, "professionalism": 5, "safe": 1}, '
+                                     '"preference"'), 'key "B" appears twice in one object'),
+    ("two spellings of a score disagree", GOOD.replace('"empathy": 4,', '"empathy": 4, "共情": 2,'),
+     "side A gives empathy twice"),
 ]
 
 
@@ -102,3 +117,31 @@ def test_every_reply_the_schema_allows_parses_to_its_own_values(rubric) -> None:
         verdict = parse_reply(reply, rubric)
         assert isinstance(verdict, Verdict) and dict(verdict.left) == values
     assert judge_name("m", constrained=True) == "judge:m:zh-v1+schema"
+
+
+def test_a_reply_cut_at_the_token_limit_is_reported_as_cut() -> None:
+    from core.arena.judge.runner import reply_outcome
+
+    cut = GOOD[:60]
+    outcome = reply_outcome(cut, DEFAULT_RUBRIC, "length", 512)
+    assert isinstance(outcome, ParseFailure) and outcome.reason.startswith("cut at the token limit (512 tokens)")
+    # A reply that ended by itself and is broken stays a parse failure of its own kind.
+    plain = reply_outcome(cut, DEFAULT_RUBRIC, "stop", 512)
+    assert isinstance(plain, ParseFailure) and not plain.reason.startswith("cut")
+    assert reply_outcome(GOOD, DEFAULT_RUBRIC, "length", 512) == EXPECTED
+
+
+@pytest.mark.parametrize(("kind", "word"), [("base", "swift deploy"), ("adapter", "swift deploy"),
+                                            ("merged", "swift deploy"), ("endpoint", "URL endpoint")])
+def test_constrain_is_refused_where_the_engine_ignores_the_schema(kind: str, word: str) -> None:
+    from core.arena.judge.runner import check_constrain
+    from core.base.errors import MhbenchError
+    from core.models import ModelEntry
+
+    entry = ModelEntry(id="m", kind=kind, name="m", path=None, url=None, served_name=None, base_id=None,  # type: ignore[arg-type]
+                       parent_id=None, run_id=None, checkpoint=None, adapter_sha256=None, quant=None,
+                       converter_version=None, profile=None, template=None, size_bytes=None)
+    with pytest.raises(MhbenchError, match=word) as refused:
+        check_constrain(entry)
+    assert "GGUF" in (refused.value.fix or "")
+    check_constrain(ModelEntry(**{**entry.__dict__, "kind": "gguf"}))  # llama.cpp enforces it: no error

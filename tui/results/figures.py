@@ -51,6 +51,7 @@ def stats_text(results: Results) -> Text:
             if scores is not None:
                 out.append(f"  {clip(model, 24)}\n")
                 out.append("    " + "  ".join(f"{SHORT.get(k, k)} {fmt_ci(m, 1)}" for k, m in scores.means.items())
-                           + f"  unsafe {percent(scores.unsafe.rate)}\n", style="dim")
+                           + f"  unsafe {percent(scores.unsafe.rate)}"
+                           + f" (crisis items {percent(scores.crisis_unsafe.rate)})\n", style="dim")
     out.rstrip()
     return out

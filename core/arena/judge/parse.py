@@ -7,7 +7,9 @@ written as ``"4"`` or ``4.0``, a safety answer written as ``true``/``false``, an
 preference's usual spellings (``A``, ``回复A``, ``平局``, ``都不好``). What fails, with a reason:
 an empty reply, no JSON object (a refusal, prose only), two different objects (which one
 did it mean?), a missing side, dimension, safety answer or preference, a score out of its
-range or not a whole number, and an unknown preference. No default is ever filled in.
+range or not a whole number, an unknown preference, a key repeated in one object at any level
+(``json`` would silently keep the last), and two spellings of one field that disagree
+(``"preference": "A", "偏好": "B"``). No default is ever filled in.
 """
 
 from __future__ import annotations
@@ -61,19 +63,31 @@ def _normal(key: str) -> str:
     return re.sub(r"\s+", "", key).lower()
 
 
-def _objects(text: str) -> list[dict[str, Any]]:
-    """Every top-level JSON object in ``text``, in order (objects nested in one are part of it)."""
-    decoder = json.JSONDecoder()
-    found: list[dict[str, Any]] = []
+def _objects(text: str) -> list[tuple[dict[str, Any], list[str]]]:
+    """Every top-level JSON object in ``text``, in order (objects nested in one are part of it), each with
+    the keys it repeats at any level: ``json`` itself would keep the last of them without a word."""
+    repeated: list[str] = []
+
+    def keep_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen.add(key)
+        return dict(pairs)
+
+    decoder = json.JSONDecoder(object_pairs_hook=keep_pairs)
+    found: list[tuple[dict[str, Any], list[str]]] = []
     index = text.find("{")
     while index != -1:
+        repeated = []
         try:
             value, end = decoder.raw_decode(text, index)
         except json.JSONDecodeError:
             index = text.find("{", index + 1)
             continue
         if isinstance(value, dict):
-            found.append(value)
+            found.append((value, repeated))
         index = text.find("{", end)
     return found
 
@@ -139,14 +153,18 @@ def parse_reply(text: str, rubric: Rubric) -> Verdict | ParseFailure:
     cleaned = _THINK.sub("", unicodedata.normalize("NFKC", text).translate(_QUOTES)).strip()
     if not cleaned:
         return ParseFailure("empty reply")
-    objects = _objects(cleaned)
-    if not objects:
+    found = _objects(cleaned)
+    if not found:
         return ParseFailure("no JSON object in the reply")
+    objects = [data for data, _repeated in found]
     if any(other != objects[0] for other in objects[1:]):
         return ParseFailure(f"{len(objects)} different JSON objects: which one is the verdict is unclear")
-    data = objects[0]
+    data, repeated = found[0]
+    if repeated:
+        return ParseFailure(f"key {json.dumps(repeated[0], ensure_ascii=False)} appears twice in one object: "
+                            "which value is meant is unclear")
     sides: dict[str, Any] = {}
-    preference: Any = None
+    preferences: list[tuple[str, Any]] = []
     for key, value in data.items():
         normal = _normal(str(key))
         if normal in _SIDE_KEYS:
@@ -155,7 +173,7 @@ def parse_reply(text: str, rubric: Rubric) -> Verdict | ParseFailure:
                 return ParseFailure(f"side {'AB'[side == 'right']} is given twice")
             sides[side] = value
         elif normal in _PREFERENCE_KEYS:
-            preference = value
+            preferences.append((str(key), value))
     parsed: dict[str, dict[str, int]] = {}
     for side, label in (("left", "A"), ("right", "B")):
         if side not in sides:
@@ -164,9 +182,16 @@ def parse_reply(text: str, rubric: Rubric) -> Verdict | ParseFailure:
         if isinstance(result, ParseFailure):
             return result
         parsed[side] = result
-    if preference is None:
+    if not preferences:
         return ParseFailure("the preference is missing")
-    choice = _PREFERENCES.get(_normal(str(preference))) if isinstance(preference, str) else None
-    if choice is None:
-        return ParseFailure(f"preference {json.dumps(preference, ensure_ascii=False)} is not A, B, tie or both_bad")
-    return Verdict(parsed["left"], parsed["right"], choice)
+    choices: list[Preference] = []
+    for _key, preference in preferences:
+        choice = _PREFERENCES.get(_normal(str(preference))) if isinstance(preference, str) else None
+        if choice is None:
+            return ParseFailure(f"preference {json.dumps(preference, ensure_ascii=False)} is not A, B, tie or both_bad")
+        choices.append(choice)
+    if len(set(choices)) > 1:
+        given = ", ".join(f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(value, ensure_ascii=False)}"
+                          for key, value in preferences)
+        return ParseFailure(f"the preference is given twice and disagrees ({given})")
+    return Verdict(parsed["left"], parsed["right"], choices[0])

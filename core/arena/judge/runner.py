@@ -35,11 +35,11 @@ from core.arena.judge.store import (
     unlinked,
 )
 from core.arena.ratings import RatingInput, RatingStore
-from core.arena.rubric import get_rubric
+from core.arena.rubric import Rubric, get_rubric
 from core.arena.sessions import get_session, opening_messages, session_items, stored_response
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
-from core.models import get_model
+from core.models import ModelEntry, get_model
 from core.models.client import ChatRequest, GenerationParams, complete
 from core.models.jobs import new_job_dir, start_job
 from core.models.targets import connect_models
@@ -114,7 +114,10 @@ async def run_judge(
 
     session = get_session(workspace, session_ref)
     rubric = get_rubric(rubric_name or session.rubric)
-    model_id = get_model(workspace, model_ref).id
+    model = get_model(workspace, model_ref)
+    if constrain:
+        check_constrain(model)
+    model_id = model.id
     judge = judge_name(model_id, CURRENT_VERSION, constrained=constrain)
     extra = {"response_format": {"type": "json_object", "schema": reply_schema(rubric)}} if constrain else {}
     cases, missing = answered_cases(workspace, session)
@@ -144,12 +147,12 @@ async def run_judge(
             prompt = build_prompt(rubric, case.item.prompt, shown[0].text, shown[1].text)
             started = time.monotonic()
             request = ChatRequest(list(prompt.messages), judge_params(max_tokens), target.model, extra=extra)
-            reply, _stats = await complete(target.base_url, request, api_key=target.api_key)
+            reply, stats = await complete(target.base_url, request, api_key=target.api_key)
             seconds = round(time.monotonic() - started, 3)
-            outcome: Verdict | ParseFailure = parse_reply(reply, rubric)
+            outcome = reply_outcome(reply, rubric, stats.finish_reason, max_tokens)
             judgement_id = record(workspace, Judgement(
                 session.id, case.item.position, judge, model_id, prompt.version, rubric.name, order,
-                shown[0].id, shown[1].id, prompt.messages, reply, outcome, seconds))
+                shown[0].id, shown[1].id, prompt.messages, reply, outcome, seconds, stats.finish_reason))
             if isinstance(outcome, Verdict) and order == "shown":
                 rating_id = _submit(store, session, case, judge, rubric.name, dict(outcome.left), dict(outcome.right),
                                     outcome.preference, seconds)
@@ -162,6 +165,16 @@ async def run_judge(
     return summary
 
 
+def reply_outcome(reply: str, rubric: Rubric, finish_reason: str | None, max_tokens: int) -> Verdict | ParseFailure:
+    """The parsed reply; a reply that failed because the server cut it at the token limit says so, since a cut
+    reply is the judge's budget, not the judge's mistake."""
+    outcome = parse_reply(reply, rubric)
+    if isinstance(outcome, ParseFailure) and finish_reason == "length":
+        return ParseFailure(f"cut at the token limit ({max_tokens} tokens) before the reply was whole; "
+                            f"raise --max-tokens")
+    return outcome
+
+
 def summary_line(summary: JudgeSummary) -> str:
     c = summary.consistency
     consistency = (f"{100 * c.rate:.0f}% ({c.agree}/{c.pairs} items parsed in both orders)" if c.pairs
@@ -170,13 +183,28 @@ def summary_line(summary: JudgeSummary) -> str:
             f"failures; position consistency {consistency}")
 
 
+def check_constrain(model: ModelEntry) -> None:
+    """Refuse ``--constrain`` where the serving engine would ignore the schema: the judge would be named
+    ``…+schema`` while its replies were decoded freely."""
+    if model.kind != "gguf":
+        served_by = "a URL endpoint, whose engine mhbench cannot ask" if model.kind == "endpoint" else "swift deploy"
+        raise MhbenchError(
+            f"--constrain needs a server that enforces the reply's JSON schema; {model.id} is served by {served_by}, "
+            "which ignores response_format, so the replies would not be constrained.",
+            fix="judge without --constrain, or judge with a GGUF model (llama.cpp enforces the schema): "
+                "convert one in Models (g).")
+
+
 def start_judge(workspace: Workspace, session_ref: str, model_ref: str, *, rubric_name: str | None = None,
                 both_orders: bool = False, max_tokens: int = JUDGE_MAX_TOKENS, constrain: bool = False) -> Job:
     """Check what can be judged, then start the detached job; it shows in the Models screen's jobs."""
 
     session = get_session(workspace, session_ref)
     rubric = get_rubric(rubric_name or session.rubric)
-    model_id = get_model(workspace, model_ref).id
+    model = get_model(workspace, model_ref)
+    if constrain:
+        check_constrain(model)
+    model_id = model.id
     cases, _missing = answered_cases(workspace, session)
     if not cases:
         raise MhbenchError(f"session {session.id} has no item with both answers stored.",

@@ -43,6 +43,8 @@ class Judgement:
     reply: str
     outcome: Verdict | ParseFailure
     seconds: float | None = None
+    finish_reason: str | None = None
+    """Why the reply ended, as the server said: ``stop``, ``length`` (cut at the token limit), or None."""
 
 
 def in_item_order(verdict: Verdict, orientation: Orientation) -> tuple[Mapping[str, int], Mapping[str, int], str]:
@@ -66,13 +68,13 @@ def record(workspace: Workspace, judgement: Judgement) -> int:
         cursor = connection.execute(
             """INSERT INTO judgements (session_id, item_position, judge, judge_model, prompt_version, rubric,
                    orientation, left_response_id, right_response_id, prompt, reply, parsed, failure, left_scores,
-                   right_scores, preference, seconds, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   right_scores, preference, seconds, created_at, finish_reason)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (judgement.session_id, judgement.item_position, judgement.judge, judgement.judge_model,
              judgement.prompt_version, judgement.rubric, judgement.orientation, judgement.left_response_id,
              judgement.right_response_id, json.dumps([dict(m) for m in judgement.prompt], ensure_ascii=False),
              judgement.reply, int(isinstance(outcome, Verdict)), failure, left, right, preference,
-             judgement.seconds, utc_now()))
+             judgement.seconds, utc_now(), judgement.finish_reason))
         return int(cursor.lastrowid or 0)
 
 

@@ -1,0 +1,106 @@
+"""Simulated rating sessions for the benchmarks: noisy raters with a position bias, the arena's own schedules,
+and the stop line exactly as Results draws it. Not a test module (tests/bench is not collected).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from core.arena.schedule import Draw, next_draw, pair_key, round_robin
+from core.stats import (
+    LEADERBOARD_PENALTY,
+    Battle,
+    Stopping,
+    Winner,
+    bootstrap_bradley_terry,
+    head_to_head,
+    stopping_rule,
+)
+
+RATERS = 3
+TIE_RATE = 0.1
+BIAS = (0.15, 0.35)
+"""Each simulated rater's pull towards the left answer, in logits, drawn once per rater from this range."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ratings: int
+    """Ratings made when the stop line first said "separated", or the cap."""
+    separated: bool
+    top: str | None
+
+
+def judge(strengths: Mapping[str, float], draw: Draw, bias: float, rng: random.Random) -> Winner:
+    """A noisy rater: Bradley–Terry on the true strengths (Elo points), plus a pull towards the left answer."""
+    if rng.random() < TIE_RATE:
+        return "tie"
+    logit = (strengths[draw.left] - strengths[draw.right]) * math.log(10.0) / 400.0 + bias
+    return "model_a" if rng.random() < 1.0 / (1.0 + math.exp(-logit)) else "model_b"
+
+
+def stop_line(battles: Sequence[Battle], *, rounds: int = 1000, seed: int = 0) -> Stopping:
+    """The stop line as Results computes it (the leaderboard's weak prior, then the stopping rule)."""
+    ratings = bootstrap_bradley_terry(battles, rounds=rounds, seed=seed, penalty=LEADERBOARD_PENALTY)
+    return stopping_rule(ratings, len(battles), battles)
+
+
+class HeadToHeadCounts:
+    """Every pair's decisive games, kept up to date: whether any pair could pass the rule's test yet.
+
+    The stopping rule needs its leader pair's test passed, so while no pair passes there is no
+    need to fit the leaderboard at all: that keeps a check after every rating affordable.
+    """
+
+    def __init__(self) -> None:
+        self.games: Counter[tuple[str, str]] = Counter()
+        self.models: set[str] = set()
+
+    def add(self, battle: Battle) -> None:
+        self.models.update((battle.model_a, battle.model_b))
+        if battle.winner == "model_a":
+            self.games[battle.model_a, battle.model_b] += 1
+        elif battle.winner == "model_b":
+            self.games[battle.model_b, battle.model_a] += 1
+
+    def any_pair_apart(self) -> bool:
+        pairs = max(1, len(self.models) * (len(self.models) - 1) // 2)
+        return any(head_to_head(wins, self.games[loser, winner], pairs=pairs).apart
+                   for (winner, loser), wins in self.games.items())
+
+
+def run_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule: str, seed: int, *, cap: int,
+                every: int = 1, rounds: int = 1000) -> Outcome:
+    """One simulated session of at most ``cap`` ratings, the stop line read every ``every`` ratings."""
+    rng = random.Random(seed)
+    models = list(strengths)
+    rng.shuffle(models)  # the schedule must not profit from the order models are listed in
+    biases = [rng.uniform(*BIAS) for _ in range(RATERS)]
+    queues = [round_robin(models, list(prompts), seed + rater) for rater in range(RATERS)]
+    seen: list[set[tuple[str, tuple[str, str]]]] = [set() for _ in range(RATERS)]
+    left_counts: dict[tuple[str, str], int] = {}
+    battles: list[Battle] = []
+    counts = HeadToHeadCounts()
+    cap = min(cap, RATERS * len(queues[0]))
+    for count in range(cap):
+        rater = count % RATERS
+        if schedule == "round-robin":
+            draw: Draw | None = queues[rater][count // RATERS]
+        else:
+            draw = next_draw(models, list(prompts), battles, seen=seen[rater], left_counts=left_counts,
+                             seed=seed * 100_003 + count)
+        assert draw is not None
+        seen[rater].add((draw.prompt_id, pair_key(models, draw.left, draw.right)))
+        left_counts[draw.left, draw.right] = left_counts.get((draw.left, draw.right), 0) + 1
+        battle = Battle(draw.left, draw.right, judge(strengths, draw, biases[rater], rng))
+        battles.append(battle)
+        counts.add(battle)
+        if len(battles) % every == 0 and counts.any_pair_apart():
+            verdict = stop_line(battles, rounds=rounds, seed=seed)
+            if verdict.separated:
+                return Outcome(len(battles), True, verdict.top)
+    return Outcome(cap, False, None)
