@@ -127,7 +127,7 @@ def test_the_ground_floor_imports_nothing_above_it() -> None:
 # Packages whose modules may not take each other's private names: a name another module needs is
 # part of its module's interface (public, documented), or the code lives in the wrong module.
 # tui/ joins once the branch that cleans up tui/ is merged.
-NO_PRIVATE_IMPORTS = ("core",)
+NO_PRIVATE_IMPORTS = ("core", "tui")
 
 
 def _module_name(path: Path) -> str:
