@@ -39,6 +39,7 @@ from core.train.runs import RUN_FILE, RunRecord, lineage
 
 DatasetRole = Literal["train", "val"]
 NOT_FINE_TUNED = "not fine-tuned here: nothing to check."
+GONE_FROM_CATALOG = "no longer in the catalog, so its runs are unknown: nothing checked."
 SNIPPET_CHARS = 60
 METHOD = (f"exact after NFKC, case folding and dropping whitespace; near: at least {NEAR_THRESHOLD:.0%} of the "
           f"prompt's character {NGRAM}-grams in one user turn")
@@ -95,7 +96,7 @@ class ModelCheck:
     runs: tuple[RunCheck, ...] = ()
     """Every run in the model's lineage, oldest first, each after the runs it resumed."""
     note: str | None = None
-    """Why nothing was checked (:data:`NOT_FINE_TUNED`)."""
+    """Why nothing was checked (:data:`NOT_FINE_TUNED`, :data:`GONE_FROM_CATALOG`)."""
 
     @property
     def run_id(self) -> str | None:
@@ -225,7 +226,11 @@ class _Checker:
         return RunCheck(run_id, tuple(self.dataset(role, entry, run_dir) for role, entry in dataset_entries(argv)))
 
     def model(self, model_id: str) -> ModelCheck:
-        run_ids = list(dict.fromkeys(entry.run_id for entry in ancestry(self.workspace, model_id) if entry.run_id))
+        try:
+            chain = ancestry(self.workspace, model_id)
+        except MhbenchError:  # removed from the catalog since the session was made: its lineage went with it
+            return ModelCheck(model_id, note=GONE_FROM_CATALOG)
+        run_ids = list(dict.fromkeys(entry.run_id for entry in chain if entry.run_id))
         if not run_ids:
             return ModelCheck(model_id, note=NOT_FINE_TUNED)
         checks: dict[str, RunCheck] = {}
@@ -310,7 +315,7 @@ def latest_session_check(workspace: Workspace, session_ref: str) -> Contaminatio
     order = {model_id: position for position, model_id in enumerate(session.models)}
     first = next(iter(details.values()))
     models = tuple(_model_from(details[model_id]["model"]) for model_id in sorted(details,
-                                                                                  key=lambda m: order.get(m, 99)))
+                                                                                  key=lambda m: order.get(m, len(order))))
     return ContaminationReport(first["prompt_set_id"], first["prompts"], models, rows[0]["checked_at"], session.id,
                                first["ngram"], first["threshold"], first["method"])
 

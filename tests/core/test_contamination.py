@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.arena.contamination import (
+    GONE_FROM_CATALOG,
     NOT_FINE_TUNED,
     check_contamination,
     contamination_lines,
@@ -21,7 +22,7 @@ from core.arena.prompts import register_prompt_set
 from core.arena.sessions import create_session
 from core.base.db import open_workspace, registry
 from core.base.workspace import Workspace
-from core.models import ModelEntry, register_adapter, register_base, register_gguf, register_merged
+from core.models import ModelEntry, register_adapter, register_base, register_gguf, register_merged, remove_model
 from tests.core.test_models import make_adapter, make_hf_dir
 
 EXAM = "下个月就要期末考了，我已经连续三晚失眠，一打开书就心慌，觉得自己肯定要挂科。"
@@ -219,3 +220,13 @@ def test_a_session_check_is_recorded_and_replaced_when_run_again(ws: Workspace, 
     assert {row["checked_at"] for row in rows} == {second.checked_at}
     latest = latest_session_check(ws, session.id)
     assert latest is not None and not latest.contaminated and latest.models == second.models
+
+
+def test_a_session_model_removed_from_the_catalog_is_named_not_raised(ws: Workspace, tmp_path: Path) -> None:
+    add_run(ws, "r1", [str(sharegpt(ws.data_dir / "train.jsonl", [EXAM]))])
+    base, _, _, gguf = chain(ws, "r1")
+    session = create_session(ws, prompt_set(ws, tmp_path), base.id, gguf.id, side_seed=1)
+    remove_model(ws, gguf.id)
+    report = record_session_check(ws, session.id)
+    assert [(m.model_id, m.note) for m in report.models] == [(base.id, NOT_FINE_TUNED), (gguf.id, GONE_FROM_CATALOG)]
+    assert not report.contaminated
