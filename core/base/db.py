@@ -281,6 +281,20 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE ratings ADD COLUMN safety_asked INTEGER;
     """,
+    # The contamination check: per session and model, the prompts its runs' training and validation data
+    # hold (exact and near counts; the files, lines and snippets in details). Checking again replaces the session's rows.
+    """
+    CREATE TABLE contamination_checks (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        model_id TEXT NOT NULL,
+        run_id TEXT,
+        checked_at TEXT NOT NULL,
+        exact INTEGER NOT NULL,
+        near INTEGER NOT NULL,
+        details TEXT NOT NULL,
+        PRIMARY KEY (session_id, model_id)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -163,7 +163,7 @@ def check_dataset(
     return report
 
 
-def _local_file(entry: str, base_dir: Path) -> Path | None:
+def local_dataset_file(entry: str, base_dir: Path) -> Path | None:
     """The local file a ``--dataset`` entry names (swift allows a ``#N`` sample count), or None for a hub id."""
     for candidate in (entry, entry.rsplit("#", 1)[0]):
         path = Path(candidate).expanduser()
@@ -173,7 +173,8 @@ def _local_file(entry: str, base_dir: Path) -> Path | None:
     return None
 
 
-def _looks_like_path(entry: str) -> bool:
+def looks_like_dataset_path(entry: str) -> bool:
+    """Whether a ``--dataset`` entry that names no existing file was meant as a path (a typo) rather than a hub id."""
     name = entry.rsplit("#", 1)[0]
     return name.startswith(("/", "./", "../", "~")) or Path(name).suffix.lower() in SWIFT_EXTENSIONS | {
         ".txt",
@@ -198,8 +199,8 @@ def check_profile_datasets(
     tokenizer_dir = model_dir if profile.model.hub == "local" and model_dir.is_dir() else None
     reports: list[DatasetReport] = []
     for entry in (*profile.train.dataset, *profile.train.val_dataset):
-        path = _local_file(entry, base)
-        if path is None and not _looks_like_path(entry):
+        path = local_dataset_file(entry, base)
+        if path is None and not looks_like_dataset_path(entry):
             reports.append(
                 DatasetReport(
                     Path(entry),
