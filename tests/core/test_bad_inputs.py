@@ -234,6 +234,14 @@ COMMANDS = {
     "results": ["results"],
     "export": ["export", "ratings"],
     "stop": ["stop", "some-run"],
+    "resume": ["resume", "some-run"],
+    "merge": ["merge", "some-run"],
+    "jobs": ["jobs"],
+    "session list": ["session", "list"],
+    "judge": ["judge", "some-session", "--model", "m"],
+    "raters list": ["raters", "list"],
+    "rate": ["rate"],
+    "web": ["web"],
     "the TUI": [],
 }
 

@@ -423,15 +423,15 @@ def test_writes_are_atomic_and_a_folder_gets_a_dated_file(arena: Arena, tmp_path
 
 
 def test_the_export_command(arena: Arena, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tui import cli_export
+    from tui.cli import export as export_commands
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--workspace")
-    cli_export.add_commands(parser.add_subparsers(dest="command"))
+    export_commands.add_commands(parser.add_subparsers(dest="command"))
 
     def run(*argv: str) -> Path:
         args = parser.parse_args(["--workspace", str(arena.workspace.root), "export", *argv])
-        assert cli_export.HANDLERS[args.command](args) == 0
+        assert args.handler(args) == 0
         captured = capsys.readouterr()
         return Path(captured.out.strip())
 

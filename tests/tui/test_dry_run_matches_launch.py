@@ -26,7 +26,7 @@ from core.train.launch import DRY_RUN_ID, LaunchRequest, plan_run, write_run_spe
 from core.train.runner import Supervisor
 from tui.app import MhbenchApp
 from tui.cli import build_parser, main
-from tui.cli_train import launch_request
+from tui.cli.train import launch_request
 from tui.train.launch import ConfirmLaunch
 from tui.train.profiles import ProfilesScreen
 

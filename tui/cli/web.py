@@ -14,12 +14,15 @@ import shlex
 import sys
 from typing import Any
 
+from tui.cli.common import opened_workspace, say
+
 
 def add_commands(commands: Any) -> None:
     web = commands.add_parser("web", help="serve the rater mode to browsers (textual-serve; 127.0.0.1 by default)")
     web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: reach it by ssh -L)")
     web.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     web.add_argument("--public", action="store_true", help="allow a non-loopback --host (plain HTTP: use TLS)")
+    web.set_defaults(handler=cmd_web)
 
 
 def is_loopback(host: str) -> bool:
@@ -37,11 +40,9 @@ def tab_command(workspace: str) -> str:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from core.base.db import open_workspace
     from core.base.errors import MhbenchError
-    from core.base.workspace import resolve
 
-    workspace = open_workspace(resolve(args.workspace, must_exist=True))
+    workspace = opened_workspace(args)
     if not is_loopback(args.host) and not args.public:
         raise MhbenchError(f"--host {args.host} is not a loopback address: anyone who can reach it gets the token "
                            "page, over plain HTTP.",
@@ -51,12 +52,10 @@ def cmd_web(args: argparse.Namespace) -> int:
     except ImportError:
         raise MhbenchError("textual-serve is not installed.", fix="pip install textual-serve (see README).") from None
     if not is_loopback(args.host):
-        print(f"mhbench: WARNING: serving on {args.host}: the traffic (tokens, prompts and answers) is plain HTTP "
-              "unless you put this behind TLS (a reverse proxy).", file=sys.stderr, flush=True)
-    print(f"mhbench: rater door on http://{args.host}:{args.port} (workspace {workspace.root}); Ctrl+C stops it. "
-          "Raters need a token: `mhbench raters add NAME`.", file=sys.stderr, flush=True)
+        say(f"WARNING: serving on {args.host}: the traffic (tokens, prompts and answers) is plain HTTP "
+            "unless you put this behind TLS (a reverse proxy).")
+    say(f"rater door on http://{args.host}:{args.port} (workspace {workspace.root}); Ctrl+C stops it. "
+        "Raters need a token: `mhbench raters add NAME`.")
     Server(tab_command(str(workspace.root)), host=args.host, port=args.port, title="mhbench rater").serve()
     return 0
 
-
-HANDLERS = {"web": cmd_web}

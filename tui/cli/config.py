@@ -1,6 +1,6 @@
 """``mhbench --config FILE`` and ``mhbench config``: the user's config file, and what it changed.
 
-Like :mod:`tui.cli`, nothing heavy loads before a command runs: pydantic and tomllib come with
+Like the rest of :mod:`tui.cli`, nothing heavy loads before a command runs: pydantic and tomllib come with
 :mod:`core.config`, imported in :func:`apply_config`, after argparse has handled ``--help``.
 """
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING, Any
+
+from tui.cli.common import say
 
 if TYPE_CHECKING:
     from core.config import ConfigFile
@@ -37,6 +38,7 @@ def add_commands(commands: Any) -> None:
     config.add_argument("--show", action="store_true", help="print every setting, its value and its source")
     config.add_argument("--json", action="store_true", help="the same as JSON")
     config.add_argument("--path", action="store_true", help="print only the config file's path")
+    config.set_defaults(handler=cmd_config)
 
 
 def apply_config(args: argparse.Namespace) -> ConfigFile:
@@ -134,8 +136,6 @@ def cmd_config(args: argparse.Namespace) -> int:
     else:
         print(config_text(effective))
     if not file.exists and file.origin == "default":
-        print(f"mhbench: no config file yet; create {file.path} to change a value.", file=sys.stderr)
+        say(f"no config file yet; create {file.path} to change a value.")
     return 0
 
-
-HANDLERS = {"config": cmd_config}

@@ -1,8 +1,6 @@
 """The ``mhbench results`` command: the Results mode's numbers as text or JSON.
 
-Like :mod:`tui.cli`, nothing heavy loads before the command runs. Wire it in
-:func:`tui.cli.build_parser` with ``cli_results.add_commands(commands)`` and merge
-:data:`HANDLERS` into the handlers that :func:`tui.cli.main` dispatches on.
+Like the rest of :mod:`tui.cli`, nothing heavy loads before the command runs.
 """
 
 from __future__ import annotations
@@ -10,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 from typing import Any
+
+from tui.cli.common import command_workspace
 
 
 def positive(text: str) -> int:
@@ -40,13 +40,13 @@ def add_commands(commands: Any) -> None:
                          help="judge–human agreement beside human–human agreement (α, exact, within-one, "
                               "preference %%, position consistency) instead of the leaderboard")
     results.add_argument("--json", action="store_true", help="machine-readable output (NaN as null)")
+    results.set_defaults(handler=cmd_results)
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from core.base.workspace import resolve
     from core.results import compute_results, results_dict, results_text
 
-    workspace = resolve(args.workspace, must_exist=True)
+    workspace = command_workspace(args)
     if args.calibration:
         return _calibration(workspace, args)
     results = compute_results(
@@ -76,5 +76,3 @@ def _calibration(workspace: Any, args: argparse.Namespace) -> int:
         print(calibration_text(calibration))
     return 0
 
-
-HANDLERS = {"results": cmd_results}

@@ -1,17 +1,16 @@
 """The training commands of ``mhbench``: train (dry run or launch), dataset, runs, stop and resume.
 
-Like :mod:`tui.cli`, nothing heavy loads before a command runs: each imports what it needs.
+Like the rest of :mod:`tui.cli`, nothing heavy loads before a command runs: each imports what it needs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli import command_workspace
+from tui.cli.common import command_workspace, opened_workspace, say
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
@@ -43,6 +42,7 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--no-dataset-check", action="store_true", help="skip the dataset check before launch")
     train.add_argument("--no-check", action="store_true", help="skip checking the flags against the installed swift")
     train.add_argument("--json", action="store_true", help="print the argv as JSON")
+    train.set_defaults(handler=cmd_train)
 
     dataset = commands.add_parser("dataset", help="check a dataset: format, invalid lines, token lengths, encoding")
     dataset.add_argument("paths", nargs="*", metavar="PATH", help="JSONL/JSON/CSV files (default: the profile's)")
@@ -51,14 +51,18 @@ def add_commands(commands: Any) -> None:
     dataset.add_argument("--allow-invalid", action="store_true",
                          help="exit 0 for a usable file with invalid lines (swift drops them); default: exit 1")
     dataset.add_argument("--json", action="store_true", help="machine-readable output")
+    dataset.set_defaults(handler=cmd_dataset)
 
     runs = commands.add_parser("runs", help="list training runs with status, step and last loss")
     runs.add_argument("--json", action="store_true", help="machine-readable output")
+    runs.set_defaults(handler=cmd_runs)
     stop = commands.add_parser("stop", help="stop a run gracefully (checkpoint first), then kill its group")
     stop.add_argument("run", help="run id, unique id prefix, or name")
     stop.add_argument("--timeout", type=float, default=120.0, help="seconds to wait before SIGKILL (default 120)")
+    stop.set_defaults(handler=cmd_stop)
     resume = commands.add_parser("resume", help="resume a run from its last checkpoint as a new, linked run")
     resume.add_argument("run", help="run id, unique id prefix, or name")
+    resume.set_defaults(handler=cmd_resume)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -129,8 +133,7 @@ def launch_run(args: argparse.Namespace, workspace: Workspace, request: LaunchRe
         check_datasets_or_fail(workspace, plan.effective_profile)
     record = launch(workspace, plan)
     print(record.id)
-    print(f"mhbench: run started detached (pid {record.pid}); follow it with `mhbench runs` or the Train mode (F3).",
-          file=sys.stderr)
+    say(f"run started detached (pid {record.pid}); follow it with `mhbench runs` or the Train mode (F3).")
     return 0
 
 
@@ -140,20 +143,19 @@ def check_datasets_or_fail(workspace: Workspace, profile: Profile) -> None:
 
     for report in check_profile_datasets(profile, convert_dir=workspace.data_dir):
         for issue in report.invalid[:5]:
-            print(f"mhbench: dataset: {issue}", file=sys.stderr)
+            say(f"dataset: {issue}")
         if not report.ok:
             raise MhbenchError("has no valid samples.", path=report.path, fix="repair the lines listed above.")
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from core.base.db import open_workspace
     from core.base.errors import MhbenchError
     from core.profiles import find_profile, load_profiles
     from core.train.datasets import check_dataset, check_profile_datasets
-    workspace = open_workspace(command_workspace(args))
+
+    workspace = opened_workspace(args)
     profile = find_profile(load_profiles(workspace.profiles_dir), args.profile) if args.profile else None
     convert_dir = workspace.data_dir if args.convert else None
-    say = (lambda message: print(f"mhbench: {message}", file=sys.stderr))  # noqa: E731
     if args.paths:
         tokenizer_dir = None
         max_length = 2048
@@ -194,9 +196,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from core.base.db import open_workspace
     from core.train.runs import list_runs
-    records = list_runs(open_workspace(command_workspace(args)))
+
+    records = list_runs(opened_workspace(args))
     if args.json:
         print(json.dumps([
             {
@@ -225,24 +227,16 @@ def cmd_stop(args: argparse.Namespace) -> int:
     from core.train.runs import stop_run
 
     record = stop_run(command_workspace(args), args.run, timeout=args.timeout,
-                      progress=lambda message: print(f"mhbench: {message}", file=sys.stderr))
+                      progress=say)
     print(f"{record.id} {record.status} (last checkpoint: {record.last_checkpoint or 'none'})")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from core.train.runs import resume_run
+    from core.train.launch import resume_run
 
     record = resume_run(command_workspace(args), args.run)
     print(record.id)
-    print(f"mhbench: resumed from {record.resume_from} as a new run.", file=sys.stderr)
+    say(f"resumed from {record.resume_from} as a new run.")
     return 0
 
-
-HANDLERS = {
-    "train": cmd_train,
-    "runs": cmd_runs,
-    "dataset": cmd_dataset,
-    "stop": cmd_stop,
-    "resume": cmd_resume,
-}

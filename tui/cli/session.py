@@ -1,16 +1,15 @@
 """``mhbench session new|list|show``: arena sessions from the command line, the same as the Arena's new-session form.
 
-Like :mod:`tui.cli`, nothing heavy loads before a command runs. Registered from
-:func:`tui.cli.build_parser` with ``cli_session.add_commands(commands)``; :data:`HANDLERS`
-joins the handlers :func:`tui.cli.main` dispatches on.
+Like the rest of :mod:`tui.cli`, nothing heavy loads before a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING, Any
+
+from tui.cli.common import opened_workspace, say
 
 if TYPE_CHECKING:
     from core.arena.progress import SessionProgress
@@ -25,6 +24,7 @@ def add_commands(commands: Any) -> None:
     session = commands.add_parser(
         "session", help="create, list and show arena sessions (2 to 16 models, round-robin or adaptive pairs)",
         description="Sessions are rated in the Arena (F5): `mhbench --rater r1` opens it at your first unrated item.")
+    session.set_defaults(handler=cmd_session)
     actions = session.add_subparsers(dest="session_command", metavar="ACTION", required=True)
     new = actions.add_parser("new", help="create a session of 2 to 16 catalog models")
     new.add_argument("--models", required=True, metavar="M1,M2,...",
@@ -54,10 +54,7 @@ def add_commands(commands: Any) -> None:
 
 
 def cmd_session(args: argparse.Namespace) -> int:
-    from core.base.db import open_workspace
-    from core.base.workspace import resolve
-
-    workspace = open_workspace(resolve(args.workspace, must_exist=True))
+    workspace = opened_workspace(args)
     if args.session_command == "new":
         return _new(args, workspace)
     if args.session_command == "list":
@@ -94,10 +91,9 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
         return 0
     print(session.id)
     for warning in warnings:
-        print(f"mhbench: warning: {warning}", file=sys.stderr)
-    print(f"mhbench: {session.schedule} session of {len(session.models)} models on {len(prompt_set.prompts)} "
-          f"prompts{f'; pre-generating (job {job})' if job else ''}. Rate it in the Arena: "
-          f"`mhbench --rater NAME` (F5).", file=sys.stderr)
+        say(f"warning: {warning}")
+    say(f"{session.schedule} session of {len(session.models)} models on {len(prompt_set.prompts)} "
+        f"prompts{f'; pre-generating (job {job})' if job else ''}. Rate it in the Arena: `mhbench --rater NAME` (F5).")
     return 0
 
 
@@ -163,5 +159,3 @@ def progress_text(progress: SessionProgress) -> str:
               f"{p.first_wins:>3}-{p.second_wins:<3} ties {p.ties}" for p in progress.pairs]
     return "\n".join(line.rstrip() for line in lines)
 
-
-HANDLERS = {"session": cmd_session}
