@@ -85,7 +85,7 @@ def check_rater_name(name: str) -> str:
 
 
 def _session_ids(connection: sqlite3.Connection, refs: Iterable[str]) -> list[str]:
-    return [str(find_row(connection, "sessions", ref.strip(), noun="session", listing="`mhbench arena --list`",
+    return [str(find_row(connection, "sessions", ref.strip(), noun="session", listing="`mhbench session list`",
                          alternates=(("name", ref.strip()),))["id"]) for ref in refs if ref.strip()]
 
 
