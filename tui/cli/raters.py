@@ -79,7 +79,11 @@ def cmd_raters(args: argparse.Namespace) -> int:
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
+    from core.arena.sessions import get_session
+
     workspace = opened_workspace(args)
+    # Resolved before the app starts: a mistyped session is named on the terminal, not in a screen.
+    session = get_session(workspace, args.rate_session).id if args.rate_session else None
     rater = args.rate_rater or args.rater
     if rater:
         from core.arena.raters import check_rater_name
@@ -89,6 +93,6 @@ def cmd_rate(args: argparse.Namespace) -> int:
     from tui.rater.app import RaterApp
 
     config = args.config_file.config
-    RaterApp(workspace, rater, session=args.rate_session, keymap=config.keymap, theme=config.theme).run()
+    RaterApp(workspace, rater, session=session, keymap=config.keymap, theme=config.theme).run()
     return 0
 

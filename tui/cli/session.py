@@ -66,7 +66,7 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
     from dataclasses import replace
 
     from core.arena.prompts import register_prompt_set
-    from core.arena.sessions import DEFAULT_PARAMS, create_session, parity_warnings
+    from core.arena.sessions import DEFAULT_PARAMS, checked_session_models, create_session, parity_warnings
     from core.base.errors import MhbenchError
     from core.models.targets import sync_catalog
 
@@ -74,6 +74,8 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
     if len(models) < 2:
         raise MhbenchError(f"--models names {len(models)} model(s).", fix="list 2 to 16 models: --models A,B,C.")
     sync_catalog(workspace)
+    # Every refusal comes before the prompt set is registered: a refused command registers nothing.
+    checked_session_models(workspace, models, schedule=args.schedule, rubric=args.rubric)
     prompt_set = register_prompt_set(workspace, args.prompts)
     params = replace(DEFAULT_PARAMS, max_tokens=args.max_tokens, seed=args.seed)
     session = create_session(workspace, prompt_set.id, *models, schedule=args.schedule, system_prompt=args.system,
