@@ -6,4 +6,6 @@ import sys
 
 from tui.cli import main
 
-sys.exit(main())
+# Guarded: the keymap catalogue and the import test import every tui module, this one included.
+if __name__ == "__main__":
+    sys.exit(main())

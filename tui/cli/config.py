@@ -42,7 +42,10 @@ def add_commands(commands: Any) -> None:
 
 
 def apply_config(args: argparse.Namespace) -> ConfigFile:
-    """Read the config once for every command and fold it into ``args``; check it all for the TUI.
+    """Read the config once for every command and fold it into ``args``; check it all for a command that starts an app.
+
+    A command's parser marks that with ``set_defaults(starts_app=True)`` (``rate``, ``web``); the
+    operator TUI, which has no command, always does.
 
     The workspace order is ``--workspace`` > ``MHBENCH_HOME`` > the config's ``workspace`` > the
     platform data dir: the config's folder becomes the explicit value only when neither of the
@@ -58,8 +61,9 @@ def apply_config(args: argparse.Namespace) -> ConfigFile:
         args.workspace = workspace.value
     args.rater = choose_rater(args.rater, file).value
     args.config_file = file
-    if args.command is None and (file.config.theme is not None or file.config.keymap):
-        # The TUI is about to start: check what only the app knows before a workspace is touched.
+    starts_app = args.command is None or getattr(args, "starts_app", False)
+    if starts_app and (file.config.theme is not None or file.config.keymap):
+        # An app is about to start: check what only the app knows before a workspace is touched.
         from tui.shell.keymap import check_config
 
         check_config(file)

@@ -42,7 +42,7 @@ def add_commands(commands: Any) -> None:
     rate.add_argument("--rater", dest="rate_rater", metavar="NAME", help="your rater id (default: --rater, the "
                       "config's default_rater, else the last one in this workspace, else asked)")
     rate.add_argument("--session", dest="rate_session", metavar="S", help="open this session at once")
-    rate.set_defaults(handler=cmd_rate)
+    rate.set_defaults(handler=cmd_rate, starts_app=True)
 
 
 def cmd_raters(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ def add_commands(commands: Any) -> None:
     web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: reach it by ssh -L)")
     web.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     web.add_argument("--public", action="store_true", help="allow a non-loopback --host (plain HTTP: use TLS)")
-    web.set_defaults(handler=cmd_web)
+    web.set_defaults(handler=cmd_web, starts_app=True)
 
 
 def is_loopback(host: str) -> bool:
