@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from tui.cli.common import command_workspace, say
+from tui.cli.common import POSITIVE, command_workspace, say
 
 
 def add_commands(commands: Any) -> None:
@@ -28,7 +28,7 @@ def add_commands(commands: Any) -> None:
     judge.add_argument("--rubric", choices=("default", "cpsycoun"), help="the rubric (default: the session's)")
     judge.add_argument("--both-orders", action="store_true",
                        help="ask each item a second time with the sides swapped; reports position consistency")
-    judge.add_argument("--max-tokens", type=int, default=512, metavar="N", help="reply length limit (default 512)")
+    judge.add_argument("--max-tokens", type=POSITIVE, default=512, metavar="N", help="reply length limit (default 512)")
     judge.add_argument("--constrain", action="store_true",
                        help="ask the server to decode only replies that fit the reply's JSON schema (llama.cpp's "
                             "response_format); a judge of its own name, judge:<model>:zh-v1+schema")

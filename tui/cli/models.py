@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import opened_workspace, say
+from tui.cli.common import POSITIVE, SEED, SHARE, opened_workspace, real_number, say, whole_number
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
@@ -57,14 +57,14 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--json", action="store_true", help="machine-readable output")
     serve.add_argument("--backend", choices=("transformers", "pt", "vllm", "lmdeploy", "sglang"),
                        help="swift deploy's engine (default: the profile's)")
-    serve.add_argument("--tensor-parallel", type=int, metavar="N",
+    serve.add_argument("--tensor-parallel", type=POSITIVE, metavar="N",
                        help="vLLM/lmdeploy/SGLang: GPUs per replica (default: the profile's deploy.tensor_parallel)")
-    serve.add_argument("--gpu-memory", type=float, metavar="SHARE",
+    serve.add_argument("--gpu-memory", type=SHARE, metavar="SHARE",
                        help="vLLM/lmdeploy/SGLang: share of each GPU the engine takes, e.g. 0.9")
-    serve.add_argument("--max-model-len", type=int, metavar="N",
+    serve.add_argument("--max-model-len", type=POSITIVE, metavar="N",
                        help="vLLM/lmdeploy/SGLang: longest context (default: the profile's deploy.session_len)")
-    serve.add_argument("--n-gpu-layers", type=int, metavar="N", help="llama.cpp layers on the GPU (-1: all)")
-    serve.add_argument("--n-ctx", type=int, metavar="N", help="llama.cpp context length")
+    serve.add_argument("--n-gpu-layers", type=whole_number(-1), metavar="N", help="llama.cpp layers on the GPU (-1: all)")
+    serve.add_argument("--n-ctx", type=POSITIVE, metavar="N", help="llama.cpp context length")
     serve.add_argument("--force", action="store_true", help="start even when the GPU memory looks too small")
     serve.add_argument("--dry-run", action="store_true",
                        help="print each server's exact command (flags checked against the installed swift); start none")
@@ -83,11 +83,11 @@ def add_commands(commands: Any) -> None:
     chat.add_argument("model", help="catalog model (its server is started or reused)")
     chat.add_argument("prompt", help="the user's message")
     chat.add_argument("--system", help="system prompt")
-    chat.add_argument("--temperature", type=float, default=0.7)
-    chat.add_argument("--top-p", type=float, default=0.8)
-    chat.add_argument("--repetition-penalty", type=float, default=1.05)
-    chat.add_argument("--max-tokens", type=int, default=512)
-    chat.add_argument("--seed", type=int, default=1234)
+    chat.add_argument("--temperature", type=real_number(0.0, 2.0), default=0.7)
+    chat.add_argument("--top-p", type=SHARE, default=0.8)
+    chat.add_argument("--repetition-penalty", type=real_number(0.0, above_low=True), default=1.05)
+    chat.add_argument("--max-tokens", type=POSITIVE, default=512)
+    chat.add_argument("--seed", type=SEED, default=1234)
     chat.set_defaults(handler=cmd_chat)
 
     jobs = commands.add_parser("jobs", help="list merge, convert and quantise jobs; --stop ID")

@@ -9,14 +9,7 @@ import argparse
 import json
 from typing import Any
 
-from tui.cli.common import command_workspace
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+from tui.cli.common import POSITIVE, SEED, command_workspace
 
 
 def add_commands(commands: Any) -> None:
@@ -32,8 +25,8 @@ def add_commands(commands: Any) -> None:
     results.add_argument("--session", dest="only_session", metavar="S", help="only this session (id, name or prefix)")
     results.add_argument("--tag", dest="only_tag", metavar="T", help="only items whose prompt has this tag")
     results.add_argument("--model", dest="only_model", metavar="M", help="only battles with this model on either side")
-    results.add_argument("--rounds", type=positive, default=1000, help="bootstrap rounds for the CIs (default 1000)")
-    results.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    results.add_argument("--rounds", type=POSITIVE, default=1000, help="bootstrap rounds for the CIs (default 1000)")
+    results.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
     results.add_argument("--include-judges", action="store_true",
                          help="pool the LLM judges' ratings with the humans' (humans only by default)")
     results.add_argument("--calibration", action="store_true",

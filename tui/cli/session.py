@@ -9,7 +9,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import opened_workspace, say
+from tui.cli.common import POSITIVE, SEED, opened_workspace, say
 
 if TYPE_CHECKING:
     from core.arena.progress import SessionProgress
@@ -37,9 +37,9 @@ def add_commands(commands: Any) -> None:
     new.add_argument("--rubric", choices=RUBRICS, default="default", help="default or cpsycoun (default default)")
     new.add_argument("--name", help="session name (default: the models)")
     new.add_argument("--system", metavar="TEXT", help="system prompt (default: none)")
-    new.add_argument("--max-tokens", type=int, default=512, help="answer length (default 512)")
-    new.add_argument("--seed", type=int, default=1234, help="generation seed (default 1234)")
-    new.add_argument("--side-seed", type=int, help="seed of the pair and side draws (default: random, recorded)")
+    new.add_argument("--max-tokens", type=POSITIVE, default=512, help="answer length (default 512)")
+    new.add_argument("--seed", type=SEED, default=1234, help="generation seed (default 1234)")
+    new.add_argument("--side-seed", type=SEED, help="seed of the pair and side draws (default: random, recorded)")
     new.add_argument("--open", action="store_true", help="show the model names (default: blind)")
     new.add_argument("--pregenerate", action="store_true",
                      help="also start a detached job that generates every answer the session can show")

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import command_workspace, opened_workspace, say
+from tui.cli.common import PORT, POSITIVE, command_workspace, opened_workspace, real_number, say, whole_number
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
@@ -30,11 +30,11 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--dialect", type=int, choices=(3, 4), help="print for this ms-swift major version (implies no check)")
     train.add_argument("--name", help="run name (default: the profile name)")
     train.add_argument("--gpus", metavar="IDS", help="CUDA_VISIBLE_DEVICES for the run, e.g. 0,1")
-    train.add_argument("--nproc", type=int, metavar="N", help="processes per node (NPROC_PER_NODE; torchrun above 1)")
-    train.add_argument("--nnodes", type=int, metavar="N", help="machines in the run (NNODES); the dry run prints each node")
-    train.add_argument("--node-rank", type=int, metavar="R", help="this machine's rank, 0 = master (NODE_RANK)")
+    train.add_argument("--nproc", type=POSITIVE, metavar="N", help="processes per node (NPROC_PER_NODE; torchrun above 1)")
+    train.add_argument("--nnodes", type=POSITIVE, metavar="N", help="machines in the run (NNODES); the dry run prints each node")
+    train.add_argument("--node-rank", type=whole_number(0), metavar="R", help="this machine's rank, 0 = master (NODE_RANK)")
     train.add_argument("--master-addr", metavar="HOST", help="the rank-0 machine's address (MASTER_ADDR)")
-    train.add_argument("--master-port", type=int, metavar="PORT", help="the rank-0 machine's port (MASTER_PORT)")
+    train.add_argument("--master-port", type=PORT, metavar="PORT", help="the rank-0 machine's port (MASTER_PORT)")
     train.add_argument("--deepspeed", choices=("zero2", "zero3", "zero2_offload", "zero3_offload"),
                        help="swift's DeepSpeed preset (offload: optimizer state, and ZeRO-3 weights, on the CPU)")
     train.add_argument("--qlora", action="store_true", help="4-bit QLoRA instead of LoRA")
@@ -58,7 +58,7 @@ def add_commands(commands: Any) -> None:
     runs.set_defaults(handler=cmd_runs)
     stop = commands.add_parser("stop", help="stop a run gracefully (checkpoint first), then kill its group")
     stop.add_argument("run", help="run id, unique id prefix, or name")
-    stop.add_argument("--timeout", type=float, default=120.0, help="seconds to wait before SIGKILL (default 120)")
+    stop.add_argument("--timeout", type=real_number(0.0), default=120.0, help="seconds to wait before SIGKILL (default 120)")
     stop.set_defaults(handler=cmd_stop)
     resume = commands.add_parser("resume", help="resume a run from its last checkpoint as a new, linked run")
     resume.add_argument("run", help="run id, unique id prefix, or name")
