@@ -75,6 +75,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.dry_run:
         return launch_run(args, workspace, request)
     plans = plan_nodes(workspace, request, check=not args.no_check)
+    effective = plans[0].effective_profile
+    if not args.no_dataset_check and effective is not None:
+        # The launch's dataset check, so that a dry run refuses what the launch would.
+        check_datasets_or_fail(workspace, effective, dry_run=True)
     if args.json:
         nodes = [{"node_rank": plan.topology.node_rank, "argv": list(plan.command.argv), "env": dict(plan.command.env),
                   "dialect": plan.command.dialect.major, "notes": list(plan.command.notes)} for plan in plans]
@@ -137,11 +141,17 @@ def launch_run(args: argparse.Namespace, workspace: Workspace, request: LaunchRe
     return 0
 
 
-def check_datasets_or_fail(workspace: Workspace, profile: Profile) -> None:
+def check_datasets_or_fail(workspace: Workspace, profile: Profile, *, dry_run: bool = False) -> None:
+    """Refuse a profile with a dataset that has no valid sample.
+
+    A launch also writes the swift-ready copies and counts tokens; a dry run writes nothing and
+    loads no tokenizer, since token counts only inform and never refuse.
+    """
     from core.base.errors import MhbenchError
     from core.train.datasets import check_profile_datasets
 
-    for report in check_profile_datasets(profile, convert_dir=workspace.data_dir):
+    convert_dir = None if dry_run else workspace.data_dir
+    for report in check_profile_datasets(profile, convert_dir=convert_dir, count_tokens=not dry_run):
         for issue in report.invalid[:5]:
             say(f"dataset: {issue}")
         if not report.ok:
