@@ -172,3 +172,23 @@ def test_every_hint_names_a_command_that_exists() -> None:
                                                  errors.getvalue()):
                 wrong.append(f"{where}: `{hint}`: {errors.getvalue().strip().splitlines()[-1]}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_each_command_is_registered_where_it_lives_and_nothing_imports_back() -> None:
+    """Every command's handler comes from the module that added its parser; no command module imports the package."""
+    import ast
+
+    from tui.cli import COMMAND_GROUPS, build_parser
+
+    parser = build_parser()
+    (commands,) = [action for action in parser._actions if action.dest == "command"]
+    for name, subparser in commands.choices.items():  # type: ignore[union-attr]
+        handler = subparser.get_default("handler")
+        assert handler is not None and handler.__module__.split(".")[-1] in COMMAND_GROUPS, name
+    package = Path(__file__).resolve().parents[2] / "tui" / "cli"
+    for path in package.glob("*.py"):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module != "tui.cli", f"{path.name} imports tui.cli: a cycle"
