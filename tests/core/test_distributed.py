@@ -169,8 +169,8 @@ DRY_RUN_REFUSALS = {
                                   "node rank 2 is outside 0–1 for 2 node(s)."),
     "node rank beyond the profile's nnodes": (["--set", "distributed.nnodes=3", "--master-addr", "10.0.0.5",
                                                "--node-rank", "5"], "node rank 5 is outside 0–2 for 3 node(s)."),
-    "missing dataset from --dataset": (["--dataset", "{missing}"], "{missing}: has no valid samples."),
-    "missing dataset from the profile": (["--set", 'train.dataset=["{missing}"]'], "{missing}: has no valid samples."),
+    "missing dataset from --dataset": (["--dataset", "{missing}"], "{missing}: does not exist."),
+    "missing dataset from the profile": (["--set", 'train.dataset=["{missing}"]'], "{missing}: does not exist."),
 }
 
 

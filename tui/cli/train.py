@@ -152,6 +152,8 @@ def check_datasets_or_fail(workspace: Workspace, profile: Profile, *, dry_run: b
 
     convert_dir = None if dry_run else workspace.data_dir
     for report in check_profile_datasets(profile, convert_dir=convert_dir, count_tokens=not dry_run):
+        if report.error is not None:  # the whole file (missing, not UTF-8): its own error names the fix
+            raise report.error
         for issue in report.invalid[:5]:
             say(f"dataset: {issue}")
         if not report.ok:
