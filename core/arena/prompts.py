@@ -147,7 +147,7 @@ def register_prompt_set(workspace: Workspace, source: str | Path = DEMO_SET) -> 
 
 def get_prompt_set(workspace: Workspace, set_id: str) -> PromptSet:
     with registry(workspace) as connection:
-        row = find_row(connection, "prompt_sets", set_id, noun="prompt set", listing="`mhbench arena --help`")
+        row = find_row(connection, "prompt_sets", set_id, noun="prompt set", listing="`mhbench session list --json` (each session's prompt_set)")
         rows = connection.execute("SELECT * FROM prompts WHERE set_id = ? ORDER BY position", (row["id"],)).fetchall()
     prompts = tuple(Prompt(r["id"], r["text"], r["reference"], tuple(json.loads(r["tags"])), bool(r["crisis"]),
                            r["position"]) for r in rows)

@@ -66,16 +66,26 @@ def hash_token(token: str, salt: bytes) -> str:
 
 
 def check_rater_name(name: str) -> str:
+    """A person's rater id, stripped; refused when it could not be shown as typed or is a judge's.
+
+    Rater ids are shown in tables, exports and other raters' screens, so a control or invisible
+    character (a terminal escape, a right-to-left override) is refused, and the refusal shows
+    the id escaped rather than replaying it on the terminal.
+    """
     name = name.strip()
+    if not name.isprintable():
+        raise MhbenchError(f"{name!a} cannot be a rater id: it holds control or invisible characters.",
+                           fix="use printable text only, e.g. r1.")
     if not name or len(name) > 64 or any(ch.isspace() for ch in name):
         raise MhbenchError(f"'{name}' cannot be a rater id.", fix="use a short name without spaces, e.g. r1.")
-    if name.startswith(JUDGE_PREFIX):
-        raise MhbenchError(f"'{name}' is a judge's name.", fix="give a person's rater id, e.g. r1.")
+    if name.startswith(JUDGE_PREFIX):  # the LLM judges' names, kept apart from the people's
+        raise MhbenchError(f"'{name}' is an LLM judge's name.",
+                           fix=f"a person's rater id must not start with {JUDGE_PREFIX}")
     return name
 
 
 def _session_ids(connection: sqlite3.Connection, refs: Iterable[str]) -> list[str]:
-    return [str(find_row(connection, "sessions", ref.strip(), noun="session", listing="`mhbench arena --list`",
+    return [str(find_row(connection, "sessions", ref.strip(), noun="session", listing="`mhbench session list`",
                          alternates=(("name", ref.strip()),))["id"]) for ref in refs if ref.strip()]
 
 

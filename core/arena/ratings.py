@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.arena.judge.prompt import is_judge
-from core.arena.raters import JUDGE_PREFIX, is_revoked, may_rate, source_of
+from core.arena.raters import check_rater_name, is_revoked, may_rate, source_of
 from core.arena.rubric import PREFERENCE_LABELS, Rubric, form_fields, get_rubric, safety_asked
 from core.base.db import connect, registry, write_transaction
 from core.base.errors import MhbenchError
@@ -249,13 +248,7 @@ def _rater_key() -> str:
 
 def remember_rater(workspace: Workspace, name: str) -> str:
     """Register ``name`` and remember it as this login's rater in this workspace."""
-
-    name = name.strip()
-    if not name or len(name) > 64 or any(ch.isspace() for ch in name):
-        raise MhbenchError(f"'{name}' cannot be a rater id.", fix="use a short name without spaces, e.g. r1.")
-    if is_judge(name):  # the LLM judges' names, kept apart from the people's
-        raise MhbenchError(f"'{name}' is an LLM judge's name.",
-                           fix=f"a person's rater id must not start with {JUDGE_PREFIX}")
+    name = check_rater_name(name)
     with write_transaction(workspace) as connection:
         connection.execute("INSERT OR IGNORE INTO raters (name) VALUES (?)", (name,))
         connection.execute("INSERT INTO meta (key, value) VALUES (?, ?) "

@@ -162,6 +162,22 @@ class Response:
 # --- sessions ------------------------------------------------------------------------------------
 
 
+def checked_session_models(workspace: Workspace, models: Sequence[str], *, schedule: str = "round-robin",
+                           rubric: str = "default") -> tuple[str, ...]:
+    """The catalog ids of ``models``, once the session they would make is known to be valid; writes nothing.
+
+    A caller that registers something first (a prompt set) checks here before it does, so that
+    a refused session leaves nothing behind.
+    """
+    get_rubric(rubric)
+    check_schedule(schedule)
+    ids = tuple(get_model(workspace, model).id for model in models)
+    if len(ids) == 2 and ids[0] == ids[1]:
+        raise MhbenchError("a comparison needs two different models.", fix="pick another model for side B.")
+    check_models(ids)
+    return ids
+
+
 def create_session(
     workspace: Workspace,
     prompt_set_id: str,
@@ -181,12 +197,7 @@ def create_session(
     stores none: each rater's items are drawn as they rate (:func:`core.arena.draws.draw_item`).
     """
 
-    get_rubric(rubric)
-    check_schedule(schedule)
-    ids = tuple(get_model(workspace, model).id for model in models)
-    if len(ids) == 2 and ids[0] == ids[1]:
-        raise MhbenchError("a comparison needs two different models.", fix="pick another model for side B.")
-    check_models(ids)
+    ids = checked_session_models(workspace, models, schedule=schedule, rubric=rubric)
     prompt_set = get_prompt_set(workspace, prompt_set_id)
     seed = params.seed if params.seed is not None else 0
     side_seed = side_seed if side_seed is not None else random.SystemRandom().randrange(2**31)

@@ -11,11 +11,11 @@ import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from core.arena.judge.prompt import is_judge
 from core.arena.rubric import RUBRICS, Rubric, get_rubric, safety_asked
-from core.base.db import registry
+from core.base.db import find_row, registry
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.workspace import Workspace
 from core.results.current import current_ratings
@@ -113,7 +113,8 @@ def compute_results(
             rows = connection.execute(_RATINGS_SQL.format(source=source)).fetchall()
     tags_of = _cached(lambda raw: tuple(str(t) for t in json.loads(raw)))
     values = _filter_values(rows, tags_of)
-    filters = Filters(rater=_check(rater, values.raters, "rater"), session=_resolve_session(session, values),
+    filters = Filters(rater=_check(rater, values.raters, "rater"),
+                      session=_resolve_session(workspace, session, values),
                       tag=_check(tag, values.tags, "tag"), model=_check(model, values.models, "model"))
     chosen = [row for row in rows if _keep(row, filters, tags_of)]
     scores_of = _cached(lambda raw: {str(k): float(v) for k, v in json.loads(raw).items()})
@@ -182,7 +183,7 @@ def _check(value: str | None, known: Iterable[str], noun: str) -> str | None:
     return value
 
 
-def _resolve_session(ref: str | None, values: FilterValues) -> str | None:
+def _resolve_session(workspace: Workspace, ref: str | None, values: FilterValues) -> str | None:
     if not ref:
         return None
     ids = [sid for sid, _ in values.sessions]
@@ -193,7 +194,22 @@ def _resolve_session(ref: str | None, values: FilterValues) -> str | None:
     if matches:
         raise MhbenchError(f"'{ref}' matches {len(matches)} sessions: {', '.join(matches[:6])}.",
                            fix="give more of the session id.")
-    return _check(ref, ids, "session")
+    _refuse_unrated_session(workspace, ref)
+
+
+def _refuse_unrated_session(workspace: Workspace, ref: str) -> NoReturn:
+    """Refuse ``ref``, which no current rating has: as unknown when no session is so named, else as unrated.
+
+    "No current rating has session" would suggest a session that exists; a typo must read as one.
+    """
+    if not workspace.db_path.is_file():
+        raise MhbenchError(f"no session '{ref}': the workspace has no session yet.",
+                           fix="create one with `mhbench session new` or in the Arena (F5).")
+    with registry(workspace) as connection:
+        row = find_row(connection, "sessions", ref, noun="session", listing="`mhbench session list`",
+                       alternates=(("name", ref),))
+    raise MhbenchError(f"session '{ref}' ({row['id']}) has no current rating yet.",
+                       fix="rate it in the Arena (F5), or leave out the session filter.")
 
 
 def _keep(row: sqlite3.Row, filters: Filters, tags_of: TagsOf) -> bool:

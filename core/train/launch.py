@@ -200,10 +200,13 @@ def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True
 def plan_nodes(workspace: Workspace, request: LaunchRequest, *, check: bool = True) -> list[RunPlan]:
     """The dry-run plan of every node, rank 0 first: one argv, one environment per machine.
 
-    The argv is the same on every node (checked once); only ``NODE_RANK`` differs.
+    The argv is the same on every node (checked once); only ``NODE_RANK`` differs. The request's
+    own topology is checked first, as a launch checks it: a rank outside the nodes is refused
+    here too, though every node's plan is printed.
     """
     from dataclasses import replace
 
+    topology_of(request)
     first = plan_run(workspace, replace(request, node_rank=0), check=check, dry_run=True)
     others = [plan_run(workspace, replace(request, node_rank=rank), check=False, dry_run=True)
               for rank in range(1, first.topology.nnodes)]

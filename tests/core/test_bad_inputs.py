@@ -234,6 +234,14 @@ COMMANDS = {
     "results": ["results"],
     "export": ["export", "ratings"],
     "stop": ["stop", "some-run"],
+    "resume": ["resume", "some-run"],
+    "merge": ["merge", "some-run"],
+    "jobs": ["jobs"],
+    "session list": ["session", "list"],
+    "judge": ["judge", "some-session", "--model", "m"],
+    "raters list": ["raters", "list"],
+    "rate": ["rate"],
+    "web": ["web"],
     "the TUI": [],
 }
 
@@ -347,3 +355,46 @@ def test_invalid_lines_fail_the_dataset_command_unless_allowed(
     assert f"{path}: USABLE WITH 1 INVALID LINE:" in out
     assert ("pass --allow-invalid to train on the rest" in err) == (code == 1)
     assert path.read_text(encoding="utf-8") == LINE + "{broken\n"
+
+
+# --- numbers and ports ------------------------------------------------------------------------------
+
+OUT_OF_RANGE = {
+    "train --nproc 0": (["train", "p", "--nproc", "0"], "argument --nproc: must be at least 1, not 0"),
+    "train --nnodes -1": (["train", "p", "--nnodes", "-1"], "argument --nnodes: must be at least 1, not -1"),
+    "train --node-rank -1": (["train", "p", "--node-rank", "-1"], "argument --node-rank: must be at least 0, not -1"),
+    "train --master-port 70000": (["train", "p", "--master-port", "70000"],
+                                  "argument --master-port: must be from 1 to 65535, not 70000"),
+    "train --master-port x": (["train", "p", "--master-port", "x"], "argument --master-port: 'x' is not a whole number"),
+    "stop --timeout nan": (["stop", "r", "--timeout", "nan"], "argument --timeout: must be at least 0.0, not nan"),
+    "serve --gpu-memory 1.5": (["serve", "m", "--gpu-memory", "1.5"],
+                               "argument --gpu-memory: must be above 0.0 and at most 1.0, not 1.5"),
+    "serve --tensor-parallel 0": (["serve", "m", "--tensor-parallel", "0"], "argument --tensor-parallel: must be at least 1"),
+    "serve --n-gpu-layers -2": (["serve", "m", "--n-gpu-layers", "-2"], "argument --n-gpu-layers: must be at least -1"),
+    "chat --top-p 0": (["chat", "m", "hi", "--top-p", "0"], "argument --top-p: must be above 0.0 and at most 1.0, not 0"),
+    "chat --temperature -1": (["chat", "m", "hi", "--temperature", "-1"], "argument --temperature: must be at least 0.0"),
+    "chat --max-tokens 0": (["chat", "m", "hi", "--max-tokens", "0"], "argument --max-tokens: must be at least 1, not 0"),
+    "session new --seed -5": (["session", "new", "--models", "a,b", "--seed", "-5"],
+                              "argument --seed: must be from 0 to 4294967295, not -5"),
+    "session new --side-seed 2**70": (["session", "new", "--models", "a,b", "--side-seed", str(2**70)],
+                                      "argument --side-seed: must be from 0 to 4294967295"),
+    "judge --max-tokens 0": (["judge", "s", "--model", "m", "--max-tokens", "0"], "argument --max-tokens: must be at least 1"),
+    "results --rounds 0": (["results", "--rounds", "0"], "argument --rounds: must be at least 1, not 0"),
+    "web --port 0": (["web", "--port", "0"], "argument --port: must be from 1 to 65535, not 0"),
+}
+
+
+@pytest.mark.parametrize("case", list(OUT_OF_RANGE))
+def test_a_number_out_of_range_is_refused_before_any_work(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.cli import main
+
+    argv, message = OUT_OF_RANGE[case]
+    missing = tmp_path / "ws"  # refused while parsing: the missing workspace is never even looked at
+    with pytest.raises(SystemExit) as exit_:
+        main(["--workspace", str(missing), *argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert not missing.exists()

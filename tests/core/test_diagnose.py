@@ -111,7 +111,7 @@ def test_dataset_not_found_swift_message() -> None:
     log = preamble() + traceback(f"{SWIFT}/dataset/loader.py", error=error)
     result = diagnose(1, log)
     check(result, "dataset_not_found", "/ws/data/counsel_train.jsonl")
-    assert "--check-dataset" in result.fix
+    assert "`mhbench dataset --profile PROFILE`" in result.fix
 
 
 def test_no_dataset_given() -> None:
@@ -163,7 +163,7 @@ def test_dataset_malformed_json_lines() -> None:
     # the most telling line names the file, even though DatasetGenerationError comes last
     check(result, "dataset_malformed", "/ws/data/train.jsonl", "in row 41")
     assert result.evidence is not None and result.evidence.startswith("Failed to load JSON")
-    assert "--check-dataset" in result.fix
+    assert "`mhbench dataset --profile PROFILE`" in result.fix
 
 
 def test_dataset_malformed_json_decode_and_generation_error() -> None:

@@ -163,6 +163,37 @@ def test_the_cli_names_a_bad_node_setting(demo, capsys: pytest.CaptureFixture[st
     assert code != 0 and "--master-addr" in capsys.readouterr().err
 
 
+
+DRY_RUN_REFUSALS = {
+    "node rank beyond --nnodes": (["--nnodes", "2", "--master-addr", "10.0.0.5", "--node-rank", "2"],
+                                  "node rank 2 is outside 0–1 for 2 node(s)."),
+    "node rank beyond the profile's nnodes": (["--set", "distributed.nnodes=3", "--master-addr", "10.0.0.5",
+                                               "--node-rank", "5"], "node rank 5 is outside 0–2 for 3 node(s)."),
+    "missing dataset from --dataset": (["--dataset", "{missing}"], "{missing}: does not exist."),
+    "missing dataset from the profile": (["--set", 'train.dataset=["{missing}"]'], "{missing}: does not exist."),
+}
+
+
+@pytest.mark.parametrize("case", list(DRY_RUN_REFUSALS))
+def test_a_dry_run_refuses_what_the_launch_refuses(
+        case: str, demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same command line, with and without --dry-run: the same refusal, and nothing started."""
+    from tui.cli import main
+
+    missing = str(tmp_path / "counsel-missing.jsonl")
+    options, message = DRY_RUN_REFUSALS[case]
+    options = [option.replace("{missing}", missing) for option in options]
+    arguments = ["--workspace", str(demo.workspace.root), "train", "demo-tiny-qwen2", *options, "--no-check"]
+    runs_before = sorted(demo.workspace.runs_dir.glob("*")) if demo.workspace.runs_dir.is_dir() else []
+    refusals = []
+    for dry_run in (["--dry-run"], []):
+        assert main([*arguments, *dry_run]) == 2, (case, dry_run)
+        refusals.append(capsys.readouterr().err.strip().splitlines()[-1])
+    assert refusals[0] == refusals[1], refusals
+    assert refusals[0].startswith("mhbench: error: ") and message.replace("{missing}", missing) in refusals[0]
+    assert (sorted(demo.workspace.runs_dir.glob("*")) if demo.workspace.runs_dir.is_dir() else []) == runs_before
+
+
 # --- the registry -------------------------------------------------------------------------------
 
 

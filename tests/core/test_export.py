@@ -6,6 +6,7 @@ import argparse
 import csv
 import io
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from core.results.export import (
     RATING_COLUMNS,
     SCORE_COLUMNS,
     csv_field,
+    default_export_path,
     export,
     export_all,
     filtered_export_path,
@@ -209,6 +211,7 @@ def test_csv_fields_are_written_as_the_csv_module_writes_them(value: object) -> 
 
 def test_ratings_csv_two_rows_per_current_rating_models_revealed(arena: Arena, tmp_path: Path) -> None:
     out = tmp_path / "sub" / "ratings.csv"
+    out.parent.mkdir()  # only the workspace's exports folder is created by export
     rows_written = export(arena.workspace, "ratings", out)
     assert out.read_bytes()[:3] == b"\xef\xbb\xbf"
     assert out.read_bytes().split(b"\r\n")[0][3:].decode() == ",".join(DOCUMENTED_RATING_COLUMNS)
@@ -423,15 +426,15 @@ def test_writes_are_atomic_and_a_folder_gets_a_dated_file(arena: Arena, tmp_path
 
 
 def test_the_export_command(arena: Arena, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tui import cli_export
+    from tui.cli import export as export_commands
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--workspace")
-    cli_export.add_commands(parser.add_subparsers(dest="command"))
+    export_commands.add_commands(parser.add_subparsers(dest="command"))
 
     def run(*argv: str) -> Path:
         args = parser.parse_args(["--workspace", str(arena.workspace.root), "export", *argv])
-        assert cli_export.HANDLERS[args.command](args) == 0
+        assert args.handler(args) == 0
         captured = capsys.readouterr()
         return Path(captured.out.strip())
 
@@ -484,3 +487,24 @@ def test_export_all_writes_every_kind_named_by_its_filters(arena: Arena) -> None
     assert filtered_export_path(arena.workspace, "battles", "jsonl").name == "battles.jsonl"
     with pytest.raises(MhbenchError, match="no ratings by rater 'nobody'"):
         export_all(arena.workspace, rater="nobody")
+
+
+def test_an_export_to_a_missing_folder_is_refused_with_the_fix(arena: Arena, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in --out's folder is not a wish for a new folder tree: nothing is created, the fix is named."""
+    from tui.cli import main
+
+    missing = tmp_path / "exprots" / "2026"
+    with pytest.raises(MhbenchError, match="does not exist: there is no folder to write the export into") as caught:
+        export(arena.workspace, "ratings", missing / "ratings.csv")
+    assert caught.value.path == missing and f"mkdir -p {missing}" in str(caught.value)
+    assert main(["--workspace", str(arena.workspace.root), "export", "ratings", "--out", str(missing / "r.csv")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"mhbench: error: {missing}: does not exist") and "check --out for a typo" in line
+    (tmp_path / "notes").write_text("keep", encoding="utf-8")
+    with pytest.raises(MhbenchError, match="is a file, not a folder"):
+        export(arena.workspace, "ratings", tmp_path / "notes" / "ratings.csv")
+    assert not (tmp_path / "exprots").exists() and (tmp_path / "notes").read_text(encoding="utf-8") == "keep"
+    # The workspace's own exports folder is still made on first use.
+    shutil.rmtree(arena.workspace.exports_dir, ignore_errors=True)
+    assert export(arena.workspace, "ratings", default_export_path(arena.workspace, "ratings", "csv")) > 0

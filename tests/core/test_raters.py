@@ -232,3 +232,17 @@ def test_a_blind_session_named_after_its_models_is_listed_without_the_names(work
     for session in (default, vendor):
         assert listed[session.id].startswith(f"session {session.id} · ")
         assert named.model_a not in listed[session.id] and "Qwen" not in listed[session.id]
+
+
+@pytest.mark.parametrize("name", ["r1\x1b[31m", "r\u202e1", "r\u200b1", "r\x001", "r1\x07"])
+def test_a_rater_id_is_printable_text_only(workspace: Workspace, name: str) -> None:
+    """An id is shown on other people's screens and in exports: no escape or invisible character gets in."""
+    from core.arena.ratings import last_rater, remember_rater
+
+    for register in (lambda: raters.add_rater(workspace, name), lambda: remember_rater(workspace, name)):
+        with pytest.raises(MhbenchError, match="cannot be a rater id: it holds control or invisible characters") as caught:
+            register()
+        message = str(caught.value)
+        assert message.isprintable() and ("\\x" in message or "\\u" in message), message
+    assert raters.list_raters(workspace) == [] and last_rater(workspace) is None
+    assert raters.add_rater(workspace, "咨询师一号").rater == "咨询师一号"  # printable is not ASCII-only

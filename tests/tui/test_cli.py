@@ -108,3 +108,87 @@ def test_a_plain_tui_start_parses_as_the_full_parser_would() -> None:
         assert vars(quick) == vars(build_parser().parse_args(argv)), argv
     for argv in (["profiles"], ["--help"], ["-w"], ["--bogus"], ["-w", "ws", "demo"]):
         assert tui_start_args(argv) is None, argv
+
+
+def mhbench_hints() -> dict[str, str]:
+    """Every `mhbench …` that the code's strings tell a user to run, with where it is written.
+
+    Docstrings are for readers of the code and are skipped; an f-string's fields and a
+    concatenation's other parts stand for a value, as do words like PROFILE, NAME or ….
+    """
+    import ast
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    hints: dict[str, str] = {}
+
+    def text_of(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(text_of(part) or "VALUE" for part in node.values)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = text_of(node.left), text_of(node.right)
+            if left is not None or right is not None:
+                return (left or "VALUE") + (right or "VALUE")
+        return None
+
+    for path in sorted([*(root / "core").rglob("*.py"), *(root / "tui").rglob("*.py")]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                      and (body := node.body) and isinstance(body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if id(node) in docstrings or not isinstance(node, ast.expr):
+                continue
+            text = text_of(node)
+            for hint in re.findall(r"`(mhbench(?: [^`]*)?)`", text or ""):
+                hints.setdefault(hint, f"{path.relative_to(root)}:{node.lineno}")
+    return hints
+
+
+def test_every_hint_names_a_command_that_exists() -> None:
+    """A fix that names an `mhbench` command names one the real parser accepts (a missing argument aside)."""
+    import contextlib
+    import io
+    import re
+    import shlex
+
+    from tui.cli import build_parser
+
+    hints = mhbench_hints()
+    assert "mhbench session list" in hints and len(hints) > 30
+    placeholder = re.compile(r"^(?:[A-Z][A-Z0-9_,.\[\]]*|…|VALUE.*)$")
+    wrong = []
+    for hint, where in hints.items():
+        words = ["1" if placeholder.match(word) else word for word in shlex.split(hint)[1:]]
+        errors = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+                build_parser().parse_args(words)
+        except SystemExit as exit_:
+            # Naming a command without its required arguments still names a command that exists.
+            if exit_.code != 0 and not re.search(r"the following arguments are required|expected one argument",
+                                                 errors.getvalue()):
+                wrong.append(f"{where}: `{hint}`: {errors.getvalue().strip().splitlines()[-1]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_each_command_is_registered_where_it_lives_and_nothing_imports_back() -> None:
+    """Every command's handler comes from the module that added its parser; no command module imports the package."""
+    import ast
+
+    from tui.cli import COMMAND_GROUPS, build_parser
+
+    parser = build_parser()
+    (commands,) = [action for action in parser._actions if action.dest == "command"]
+    for name, subparser in commands.choices.items():  # type: ignore[union-attr]
+        handler = subparser.get_default("handler")
+        assert handler is not None and handler.__module__.split(".")[-1] in COMMAND_GROUPS, name
+    package = Path(__file__).resolve().parents[2] / "tui" / "cli"
+    for path in package.glob("*.py"):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module != "tui.cli", f"{path.name} imports tui.cli: a cycle"

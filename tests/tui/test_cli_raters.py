@@ -74,3 +74,16 @@ def test_web_binds_loopback_and_needs_public_for_any_other_address(workspace: Wo
         os.killpg(process.pid, signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert "WARNING" in err and "plain HTTP" in err and "TLS" in err
+
+
+def test_web_names_a_port_in_use_without_a_traceback(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--workspace", str(workspace.root), "web", "--port", str(port)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"mhbench: error: port {port} on 127.0.0.1 is already in use. Fix: choose another with --port N, "
+                    f"or stop what listens there (`ss -ltnp 'sport = :{port}'` names it).")

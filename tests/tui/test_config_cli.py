@@ -99,3 +99,22 @@ def test_the_tui_refuses_a_bad_theme_before_touching_the_workspace(tmp_path: Pat
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{config}:1: key 'theme': unknown theme 'nordd'. Did you mean 'nord'?" in result.stderr
     assert not (tmp_path / "ws").exists()
+
+
+def test_every_command_that_starts_an_app_checks_the_theme_and_keymap_first(tmp_path: Path, capsys) -> None:
+    """``rate`` and ``web`` start apps too: a bad theme or binding id stops them before the workspace is touched."""
+    from tui.cli import main
+
+    config = tmp_path / "config.toml"
+    workspace = tmp_path / "ws"
+    for text, message in (('theme = "nordd"\n', "unknown theme 'nordd'. Did you mean 'nord'?"),
+                          ('[keymap]\n"app.mode.trian" = "f7"\n', "unknown binding id. Did you mean 'app.mode.train'?")):
+        config.write_text(text, encoding="utf-8")
+        for command in (["rate", "--rater", "r1"], ["web", "--port", "8765"]):
+            assert main(["--config", str(config), "--workspace", str(workspace), *command]) == 2, command
+            (line,) = capsys.readouterr().err.strip().splitlines()
+            assert line.startswith(f"mhbench: error: {config}:") and message in line, (command, line)
+            assert not workspace.exists()
+    # A command that starts no app reads the config without asking what only the app knows.
+    workspace.mkdir()
+    assert main(["--config", str(config), "--workspace", str(workspace), "runs"]) == 0

@@ -105,14 +105,14 @@ async def test_e_exports_the_filtered_ratings(rated) -> None:
 def _cli(argv: list[str]):
     import argparse
 
-    from tui import cli_results
+    from tui.cli import results as results_commands
 
     parser = argparse.ArgumentParser(prog="mhbench")
     parser.add_argument("--workspace")
     parser.add_argument("--rater")
-    cli_results.add_commands(parser.add_subparsers(dest="command"))
+    results_commands.add_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
-    return cli_results.HANDLERS[args.command](args)
+    return args.handler(args)
 
 
 def test_results_command_text_and_json(rated, capsys) -> None:

@@ -65,3 +65,44 @@ def test_an_unknown_model_or_session_is_one_line_with_a_suggestion(tmp_path: Pat
     assert missing.returncode == 2 and "no session 'nope'" in missing.stderr
     empty = mhbench("session", "list", workspace=root)
     assert empty.returncode == 0 and "no sessions yet" in empty.stdout
+
+
+def _prompt_sets(root: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(root / "mhbench.db") as connection:
+        return [row[0] for row in connection.execute("SELECT id FROM prompt_sets")]
+
+
+def test_a_refused_session_new_registers_nothing(tmp_path: Path, capsys) -> None:
+    from tui.cli import main
+
+    root, models = _workspace(tmp_path)
+    refusals = {
+        "unknown model": ["--models", f"{models[0]},model-11"],
+        "the same model twice": ["--models", f"{models[0]},{models[0]}"],
+        "seventeen models": ["--models", ",".join([models[0]] * 17)],
+    }
+    for case, flags in refusals.items():
+        assert main(["--workspace", str(root), "session", "new", *flags]) == 2, case
+        assert "mhbench: error:" in capsys.readouterr().err, case
+        assert _prompt_sets(root) == [], case
+    assert main(["--workspace", str(root), "session", "new", "--models", f"{models[0]},{models[1]}"]) == 0
+    assert len(_prompt_sets(root)) == 1
+
+
+def test_an_unknown_session_is_called_unknown_by_results_and_rate(tmp_path: Path, capsys) -> None:
+    """"No current rating has session" would suggest it exists; a session no one rated yet is told apart."""
+    from tui.cli import main
+
+    root, models = _workspace(tmp_path)
+    assert main(["--workspace", str(root), "session", "new", "--models", f"{models[0]},{models[1]}",
+                 "--name", "unrated"]) == 0
+    capsys.readouterr()
+    for argv in (["results", "--session", "nope"], ["rate", "--rater", "r1", "--session", "nope"],
+                 ["export", "ratings", "--session", "nope"]):
+        assert main(["--workspace", str(root), *argv]) == 2, argv
+        (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+        assert line.startswith("mhbench: error: no session 'nope'.") and "mhbench session list" in line, (argv, line)
+    assert main(["--workspace", str(root), "results", "--session", "unrated"]) == 2
+    assert "session 'unrated' (" in capsys.readouterr().err

@@ -51,7 +51,7 @@ def _output_name(workspace: Workspace, wanted: str, explicit: bool) -> str:
         return slug
     if explicit:
         raise MhbenchError(f"the name '{slug}' is already used in models/.", path=workspace.models_dir,
-                           fix="choose another name, or remove the old model (`mhbench models rm`).")
+                           fix="choose another name, or remove the old model (`mhbench models --remove MODEL`).")
     n = 2
     while f"{slug}-{n}" in taken:
         n += 1
@@ -170,7 +170,7 @@ def quantize(workspace: Workspace, gguf_ref: str, quant: str, *, name: str | Non
         raise MhbenchError("llama-cpp-python is not installed.", fix="install the gguf extra: `pip install -e '.[gguf]'`.")
     entry = get_model(workspace, gguf_ref)
     if entry.kind != "gguf" or entry.path is None or not entry.path.is_file():
-        raise MhbenchError(f"{entry.id} is not a GGUF file on disk.", fix="convert the model first (`mhbench convert`).")
+        raise MhbenchError(f"{entry.id} is not a GGUF file on disk.", fix=f"convert the model first (`mhbench gguf {entry.id}`).")
     source_quant = (entry.quant or gguf_quant(entry.path) or "").upper()
     if source_quant not in FLOAT_TYPES:
         raise MhbenchError(f"{entry.id} is already quantised ({source_quant or 'unknown type'}).",

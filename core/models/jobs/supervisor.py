@@ -88,7 +88,7 @@ class JobSupervisor(ChildSupervisor):
             except Exception as error:  # anything: the job must still record its end
                 status = "failed"
                 diagnosis = {"kind": "register_failed", "summary": f"the tool succeeded but its output could not be "
-                             f"catalogued: {error}", "fix": "run `mhbench models --discover` to register it.",
+                             f"catalogued: {error}", "fix": "run `mhbench models --add PATH` with the output's path to register it.",
                              "evidence": None, "tail": []}
         else:
             status = "failed"

@@ -82,7 +82,7 @@ def resolve_filters(connection: sqlite3.Connection, session: str | None, rater: 
         connection.row_factory = sqlite3.Row
         try:
             session_id = str(find_row(connection, "sessions", session, noun="session",
-                                      listing="`mhbench arena --list`", alternates=(("name", session),))["id"])
+                                      listing="`mhbench session list`", alternates=(("name", session),))["id"])
         finally:
             connection.row_factory = None
     if rater is not None:

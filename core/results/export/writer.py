@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -131,7 +132,8 @@ def export(
 
     ``session`` (an id, name or unique id prefix) and ``rater`` narrow the export; the LLM
     judges' ratings are included only with ``include_judges`` (or when ``rater`` names one). ``out``
-    is replaced atomically, its folders created; an existing folder gets a dated file inside.
+    is replaced atomically; an existing folder gets a dated file inside. Only the workspace's
+    exports folder is created: any other missing folder is more likely a typo than a wish.
     """
     if what not in EXPORT_KINDS:
         raise MhbenchError(f"cannot export '{what}'.{did_you_mean(what, EXPORT_KINDS)}",
@@ -139,6 +141,10 @@ def export(
     if format not in EXPORT_FORMATS:
         raise MhbenchError(f"no export format '{format}'.", fix=f"use one of: {', '.join(EXPORT_FORMATS)}.")
     out = export_path(workspace, what, format, out)
+    if not out.parent.is_dir() and out.parent != workspace.exports_dir:
+        problem = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise MhbenchError(f"{problem}: there is no folder to write the export into.", path=out.parent,
+                           fix=f"check --out for a typo, or create the folder first (mkdir -p {shlex.quote(str(out.parent))}).")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -39,11 +39,11 @@ FIX_HOST_OOM = (
 )
 FIX_DATASET_NOT_FOUND = (
     "check the path in the profile's train.dataset (absolute, or relative to the workspace) and that the file "
-    "exists on this machine; run the dataset check (`mhbench train PROFILE --check-dataset` / the Train screen's "
+    "exists on this machine; run the dataset check (`mhbench dataset --profile PROFILE` / the Train screen's "
     "dataset check) before launching."
 )
 FIX_DATASET_MALFORMED = (
-    "run the dataset check (`mhbench train PROFILE --check-dataset` / the Train screen's dataset check); "
+    "run the dataset check (`mhbench dataset --profile PROFILE` / the Train screen's dataset check); "
     "it names the file and line: repair that line (one JSON object per line, a non-empty `messages` list "
     "of {role, content})."
 )

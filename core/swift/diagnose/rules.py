@@ -182,7 +182,7 @@ RULES: tuple[Rule, ...] = (
         _rx(r"self\.dataset: \[\], self\.cached_dataset: \[\]\. Please input the training dataset"),
         "no training dataset was given to swift (--dataset is empty)",
         "set train.dataset in the profile to the JSONL file(s); check them with the dataset check "
-        "(`mhbench train PROFILE --check-dataset`).",
+        "(`mhbench dataset --profile PROFILE`).",
     ),
     Rule(
         "dataset_not_found",

@@ -188,15 +188,18 @@ def check_profile_datasets(
     convert_dir: Path | None,
     base_dir: Path | None = None,
     progress: Progress | None = None,
+    count_tokens: bool = True,
 ) -> list[DatasetReport]:
     """Check every dataset and validation file of a profile with its own tokenizer and max_length.
 
     Hub dataset ids come back as skipped reports: swift downloads and preprocesses
-    them itself. A missing file that looks like a path is an error, not a hub id.
+    them itself. A missing file that looks like a path is an error, not a hub id. Without
+    ``count_tokens`` no tokenizer loads (seconds): what can refuse a launch is checked all the same.
     """
     base = base_dir or Path.cwd()
     model_dir = Path(profile.model.id).expanduser()
-    tokenizer_dir = model_dir if profile.model.hub == "local" and model_dir.is_dir() else None
+    local_model = count_tokens and profile.model.hub == "local" and model_dir.is_dir()
+    tokenizer_dir = model_dir if local_model else None
     reports: list[DatasetReport] = []
     for entry in (*profile.train.dataset, *profile.train.val_dataset):
         path = local_dataset_file(entry, base)

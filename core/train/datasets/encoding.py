@@ -14,7 +14,7 @@ def read_dataset_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise MhbenchError("does not exist.", path=path, fix="check the dataset path in the profile.") from None
+        raise MhbenchError("does not exist.", path=path, fix="check it for a typo, whether it came from the profile's train.dataset, --dataset or the command line.") from None
     except IsADirectoryError:
         raise MhbenchError(
             "is a folder, not a dataset file.", path=path, fix="name a .jsonl, .json or .csv file."

@@ -1,6 +1,6 @@
 """The ``mhbench judge`` command: an LLM judge rates a session's stored answers, detached, resumable.
 
-Like :mod:`tui.cli`, nothing heavy loads before the command runs. It starts the job and
+Like the rest of :mod:`tui.cli`, nothing heavy loads before the command runs. It starts the job and
 returns (``--wait`` follows it to the end and prints the judge's summary); the job shows
 in the Models screen's jobs and its log, and a second run resumes where a killed one was.
 """
@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from tui.cli_export import say
+from tui.cli.common import POSITIVE, command_workspace, say
 
 
 def add_commands(commands: Any) -> None:
@@ -28,12 +28,13 @@ def add_commands(commands: Any) -> None:
     judge.add_argument("--rubric", choices=("default", "cpsycoun"), help="the rubric (default: the session's)")
     judge.add_argument("--both-orders", action="store_true",
                        help="ask each item a second time with the sides swapped; reports position consistency")
-    judge.add_argument("--max-tokens", type=int, default=512, metavar="N", help="reply length limit (default 512)")
+    judge.add_argument("--max-tokens", type=POSITIVE, default=512, metavar="N", help="reply length limit (default 512)")
     judge.add_argument("--constrain", action="store_true",
                        help="ask the server to decode only replies that fit the reply's JSON schema (llama.cpp's "
                             "response_format); a judge of its own name, judge:<model>:zh-v1+schema")
     judge.add_argument("--wait", action="store_true", help="wait for the job to end and print the judge's summary")
     judge.add_argument("--json", action="store_true", help="machine-readable output")
+    judge.set_defaults(handler=cmd_judge)
 
 
 def cmd_judge(args: argparse.Namespace) -> int:
@@ -41,11 +42,10 @@ def cmd_judge(args: argparse.Namespace) -> int:
     from core.arena.judge.runner import answered_cases, missing_answers_fix, start_judge, summary_line
     from core.arena.judge.store import judge_summaries
     from core.arena.sessions import get_session
-    from core.base.workspace import resolve
     from core.models import get_model
     from core.models.jobs import wait_job
 
-    workspace = resolve(args.workspace, must_exist=True)
+    workspace = command_workspace(args)
     session = get_session(workspace, args.session)
     cases, missing = answered_cases(workspace, session)
     if missing and cases:
@@ -82,5 +82,3 @@ def cmd_judge(args: argparse.Namespace) -> int:
             say(f"job {job.id} {job.status}: see {job.stdout_path}")
     return 0 if job.status == "finished" else 1
 
-
-HANDLERS = {"judge": cmd_judge}

@@ -1,25 +1,22 @@
 """The ``mhbench export`` command: ratings, comparisons or battles to CSV (for a spreadsheet) or JSONL.
 
-Like :mod:`tui.cli`, nothing heavy loads before the command runs. The file's path goes
+Like the rest of :mod:`tui.cli`, nothing heavy loads before the command runs. The file's path goes
 to stdout, so scripts can capture it; the row count goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+
+from tui.cli.common import command_workspace, say
 
 if TYPE_CHECKING:
     from core.results.export import ExportFormat, ExportKind
 
 KINDS = ("ratings", "comparisons", "battles")
 FORMATS = ("csv", "jsonl")
-
-
-def say(message: str) -> None:
-    print(f"mhbench: {message}", file=sys.stderr, flush=True)
 
 
 def add_commands(commands: Any) -> None:
@@ -42,6 +39,7 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--rater", metavar="R", dest="export_rater", help="only this rater's ratings")
     export.add_argument("--include-judges", action="store_true",
                         help="include the LLM judges' ratings (rater judge:<model>:<version>); humans only by default")
+    export.set_defaults(handler=cmd_export)
 
 
 def _format(args: argparse.Namespace) -> str:
@@ -54,10 +52,9 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.base.workspace import resolve
     from core.results.export import export, export_path
 
-    workspace = resolve(args.workspace, must_exist=True)
+    workspace = command_workspace(args)
     what = cast("ExportKind", args.what)
     fmt = cast("ExportFormat", _format(args))
     if not workspace.db_path.is_file():
@@ -70,5 +67,3 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(out)
     return 0
 
-
-HANDLERS = {"export": cmd_export}

@@ -1,19 +1,16 @@
 """``mhbench raters …`` (the operator assigns raters and their tokens) and ``mhbench rate`` (the rater mode).
 
 A token is printed once, to stdout, when it is made; only its hash is kept. Like
-:mod:`tui.cli`, nothing heavy loads before a command runs.
+the rest of :mod:`tui.cli`, nothing heavy loads before a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-
-def say(message: str) -> None:
-    print(f"mhbench: {message}", file=sys.stderr, flush=True)
+from tui.cli.common import opened_workspace, say
 
 
 def _sessions(text: str | None) -> list[str]:
@@ -38,20 +35,20 @@ def add_commands(commands: Any) -> None:
     restrict = verbs.add_parser("restrict", help="open a session only to its assigned raters (or --open it again)")
     restrict.add_argument("session")
     restrict.add_argument("--open", action="store_true", help="open the session to every rater again")
+    raters.set_defaults(handler=cmd_raters)
 
     rate = commands.add_parser("rate", help="the rater mode: your sessions, the Arena and the rubric, nothing else")
     # Own dests: ``mhbench --rater`` (and the config's default_rater) fill in when these are not given.
     rate.add_argument("--rater", dest="rate_rater", metavar="NAME", help="your rater id (default: --rater, the "
                       "config's default_rater, else the last one in this workspace, else asked)")
     rate.add_argument("--session", dest="rate_session", metavar="S", help="open this session at once")
+    rate.set_defaults(handler=cmd_rate, starts_app=True)
 
 
 def cmd_raters(args: argparse.Namespace) -> int:
     from core.arena import raters
-    from core.base.db import open_workspace
-    from core.base.workspace import resolve
 
-    workspace = open_workspace(resolve(args.workspace, must_exist=True))
+    workspace = opened_workspace(args)
     action = args.raters_command
     if action == "add":
         issued = raters.add_rater(workspace, args.name, _sessions(args.sessions))
@@ -82,10 +79,11 @@ def cmd_raters(args: argparse.Namespace) -> int:
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
-    from core.base.db import open_workspace
-    from core.base.workspace import resolve
+    from core.arena.sessions import get_session
 
-    workspace = open_workspace(resolve(args.workspace, must_exist=True))
+    workspace = opened_workspace(args)
+    # Resolved before the app starts: a mistyped session is named on the terminal, not in a screen.
+    session = get_session(workspace, args.rate_session).id if args.rate_session else None
     rater = args.rate_rater or args.rater
     if rater:
         from core.arena.raters import check_rater_name
@@ -95,8 +93,6 @@ def cmd_rate(args: argparse.Namespace) -> int:
     from tui.rater.app import RaterApp
 
     config = args.config_file.config
-    RaterApp(workspace, rater, session=args.rate_session, keymap=config.keymap, theme=config.theme).run()
+    RaterApp(workspace, rater, session=session, keymap=config.keymap, theme=config.theme).run()
     return 0
 
-
-HANDLERS = {"raters": cmd_raters, "rate": cmd_rate}

@@ -1,16 +1,15 @@
 """``mhbench session new|list|show``: arena sessions from the command line, the same as the Arena's new-session form.
 
-Like :mod:`tui.cli`, nothing heavy loads before a command runs. Registered from
-:func:`tui.cli.build_parser` with ``cli_session.add_commands(commands)``; :data:`HANDLERS`
-joins the handlers :func:`tui.cli.main` dispatches on.
+Like the rest of :mod:`tui.cli`, nothing heavy loads before a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING, Any
+
+from tui.cli.common import POSITIVE, SEED, opened_workspace, say
 
 if TYPE_CHECKING:
     from core.arena.progress import SessionProgress
@@ -25,6 +24,7 @@ def add_commands(commands: Any) -> None:
     session = commands.add_parser(
         "session", help="create, list and show arena sessions (2 to 16 models, round-robin or adaptive pairs)",
         description="Sessions are rated in the Arena (F5): `mhbench --rater r1` opens it at your first unrated item.")
+    session.set_defaults(handler=cmd_session)
     actions = session.add_subparsers(dest="session_command", metavar="ACTION", required=True)
     new = actions.add_parser("new", help="create a session of 2 to 16 catalog models")
     new.add_argument("--models", required=True, metavar="M1,M2,...",
@@ -37,9 +37,9 @@ def add_commands(commands: Any) -> None:
     new.add_argument("--rubric", choices=RUBRICS, default="default", help="default or cpsycoun (default default)")
     new.add_argument("--name", help="session name (default: the models)")
     new.add_argument("--system", metavar="TEXT", help="system prompt (default: none)")
-    new.add_argument("--max-tokens", type=int, default=512, help="answer length (default 512)")
-    new.add_argument("--seed", type=int, default=1234, help="generation seed (default 1234)")
-    new.add_argument("--side-seed", type=int, help="seed of the pair and side draws (default: random, recorded)")
+    new.add_argument("--max-tokens", type=POSITIVE, default=512, help="answer length (default 512)")
+    new.add_argument("--seed", type=SEED, default=1234, help="generation seed (default 1234)")
+    new.add_argument("--side-seed", type=SEED, help="seed of the pair and side draws (default: random, recorded)")
     new.add_argument("--open", action="store_true", help="show the model names (default: blind)")
     new.add_argument("--pregenerate", action="store_true",
                      help="also start a detached job that generates every answer the session can show")
@@ -54,10 +54,7 @@ def add_commands(commands: Any) -> None:
 
 
 def cmd_session(args: argparse.Namespace) -> int:
-    from core.base.db import open_workspace
-    from core.base.workspace import resolve
-
-    workspace = open_workspace(resolve(args.workspace, must_exist=True))
+    workspace = opened_workspace(args)
     if args.session_command == "new":
         return _new(args, workspace)
     if args.session_command == "list":
@@ -69,7 +66,7 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
     from dataclasses import replace
 
     from core.arena.prompts import register_prompt_set
-    from core.arena.sessions import DEFAULT_PARAMS, create_session, parity_warnings
+    from core.arena.sessions import DEFAULT_PARAMS, checked_session_models, create_session, parity_warnings
     from core.base.errors import MhbenchError
     from core.models.targets import sync_catalog
 
@@ -77,6 +74,8 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
     if len(models) < 2:
         raise MhbenchError(f"--models names {len(models)} model(s).", fix="list 2 to 16 models: --models A,B,C.")
     sync_catalog(workspace)
+    # Every refusal comes before the prompt set is registered: a refused command registers nothing.
+    checked_session_models(workspace, models, schedule=args.schedule, rubric=args.rubric)
     prompt_set = register_prompt_set(workspace, args.prompts)
     params = replace(DEFAULT_PARAMS, max_tokens=args.max_tokens, seed=args.seed)
     session = create_session(workspace, prompt_set.id, *models, schedule=args.schedule, system_prompt=args.system,
@@ -94,10 +93,9 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
         return 0
     print(session.id)
     for warning in warnings:
-        print(f"mhbench: warning: {warning}", file=sys.stderr)
-    print(f"mhbench: {session.schedule} session of {len(session.models)} models on {len(prompt_set.prompts)} "
-          f"prompts{f'; pre-generating (job {job})' if job else ''}. Rate it in the Arena: "
-          f"`mhbench --rater NAME` (F5).", file=sys.stderr)
+        say(f"warning: {warning}")
+    say(f"{session.schedule} session of {len(session.models)} models on {len(prompt_set.prompts)} "
+        f"prompts{f'; pre-generating (job {job})' if job else ''}. Rate it in the Arena: `mhbench --rater NAME` (F5).")
     return 0
 
 
@@ -163,5 +161,3 @@ def progress_text(progress: SessionProgress) -> str:
               f"{p.first_wins:>3}-{p.second_wins:<3} ties {p.ties}" for p in progress.pairs]
     return "\n".join(line.rstrip() for line in lines)
 
-
-HANDLERS = {"session": cmd_session}

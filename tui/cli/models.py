@@ -1,6 +1,6 @@
 """The model commands of ``mhbench``: catalog, merge, GGUF, servers, parity and a quick chat.
 
-Like :mod:`tui.cli`, nothing heavy loads before a command runs. Long steps run as the
+Like the rest of :mod:`tui.cli`, nothing heavy loads before a command runs. Long steps run as the
 same detached jobs the Models screen starts; the command follows their progress on
 stderr and prints the result on stdout, so scripts can capture it.
 """
@@ -15,14 +15,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui.cli.common import POSITIVE, SEED, SHARE, opened_workspace, real_number, say, whole_number
+
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
     from core.models import ModelEntry
     from core.models.jobs import Job
-
-
-def say(message: str) -> None:
-    print(f"mhbench: {message}", file=sys.stderr, flush=True)
 
 
 def add_commands(commands: Any) -> None:
@@ -38,16 +36,19 @@ def add_commands(commands: Any) -> None:
     models.add_argument("--api-key-env", metavar="VAR",
                         help="with --endpoint: read the API key from this environment variable (never from argv)")
     models.add_argument("--remove", metavar="MODEL", help="remove an entry from the catalog (files stay)")
+    models.set_defaults(handler=cmd_models)
 
     merge = commands.add_parser("merge", help="merge a LoRA checkpoint into its base (swift export --merge_lora)")
     merge.add_argument("checkpoint", help="adapter id, checkpoint folder, or run id (its newest checkpoint)")
     merge.add_argument("--name", help="name of the merged model (default: from the run and step)")
     merge.add_argument("--detach", action="store_true", help="print the job id and return at once")
+    merge.set_defaults(handler=cmd_merge)
 
     gguf = commands.add_parser("gguf", help="convert a model to an f16 GGUF, and optionally quantise it")
     gguf.add_argument("model", help="merged or base model (an adapter is merged first), or an f16 GGUF")
     gguf.add_argument("--quant", type=str.lower, choices=("q8_0", "q5_k_m", "q4_k_m"), help="also quantise to this")
     gguf.add_argument("--name", help="name of the GGUF (default: the model's)")
+    gguf.set_defaults(handler=cmd_gguf)
 
     serve = commands.add_parser("serve", help="start (or reuse) a shared server for models; --stop, --list")
     serve.add_argument("models", nargs="*", metavar="MODEL", help="catalog models (adapters of one base share one)")
@@ -56,17 +57,18 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--json", action="store_true", help="machine-readable output")
     serve.add_argument("--backend", choices=("transformers", "pt", "vllm", "lmdeploy", "sglang"),
                        help="swift deploy's engine (default: the profile's)")
-    serve.add_argument("--tensor-parallel", type=int, metavar="N",
+    serve.add_argument("--tensor-parallel", type=POSITIVE, metavar="N",
                        help="vLLM/lmdeploy/SGLang: GPUs per replica (default: the profile's deploy.tensor_parallel)")
-    serve.add_argument("--gpu-memory", type=float, metavar="SHARE",
+    serve.add_argument("--gpu-memory", type=SHARE, metavar="SHARE",
                        help="vLLM/lmdeploy/SGLang: share of each GPU the engine takes, e.g. 0.9")
-    serve.add_argument("--max-model-len", type=int, metavar="N",
+    serve.add_argument("--max-model-len", type=POSITIVE, metavar="N",
                        help="vLLM/lmdeploy/SGLang: longest context (default: the profile's deploy.session_len)")
-    serve.add_argument("--n-gpu-layers", type=int, metavar="N", help="llama.cpp layers on the GPU (-1: all)")
-    serve.add_argument("--n-ctx", type=int, metavar="N", help="llama.cpp context length")
+    serve.add_argument("--n-gpu-layers", type=whole_number(-1), metavar="N", help="llama.cpp layers on the GPU (-1: all)")
+    serve.add_argument("--n-ctx", type=POSITIVE, metavar="N", help="llama.cpp context length")
     serve.add_argument("--force", action="store_true", help="start even when the GPU memory looks too small")
     serve.add_argument("--dry-run", action="store_true",
                        help="print each server's exact command (flags checked against the installed swift); start none")
+    serve.set_defaults(handler=cmd_serve)
 
     parity = commands.add_parser(
         "parity", help="check that a GGUF (or swift's template for a served model) renders the same chat prompt")
@@ -75,26 +77,23 @@ def add_commands(commands: Any) -> None:
                         help="the other one (default: a GGUF's source from its lineage; for an HF model, "
                              "its profile's swift template)")
     parity.add_argument("--json", action="store_true", help="machine-readable output")
+    parity.set_defaults(handler=cmd_parity)
 
     chat = commands.add_parser("chat", help="stream one answer from a model to stdout")
     chat.add_argument("model", help="catalog model (its server is started or reused)")
     chat.add_argument("prompt", help="the user's message")
     chat.add_argument("--system", help="system prompt")
-    chat.add_argument("--temperature", type=float, default=0.7)
-    chat.add_argument("--top-p", type=float, default=0.8)
-    chat.add_argument("--repetition-penalty", type=float, default=1.05)
-    chat.add_argument("--max-tokens", type=int, default=512)
-    chat.add_argument("--seed", type=int, default=1234)
+    chat.add_argument("--temperature", type=real_number(0.0, 2.0), default=0.7)
+    chat.add_argument("--top-p", type=SHARE, default=0.8)
+    chat.add_argument("--repetition-penalty", type=real_number(0.0, above_low=True), default=1.05)
+    chat.add_argument("--max-tokens", type=POSITIVE, default=512)
+    chat.add_argument("--seed", type=SEED, default=1234)
+    chat.set_defaults(handler=cmd_chat)
 
     jobs = commands.add_parser("jobs", help="list merge, convert and quantise jobs; --stop ID")
     jobs.add_argument("--stop", metavar="JOB", help="stop a job")
     jobs.add_argument("--json", action="store_true", help="machine-readable output")
-
-
-def _workspace(args: argparse.Namespace) -> Workspace:
-    from core.base.db import open_workspace
-    from core.base.workspace import resolve
-    return open_workspace(resolve(args.workspace, must_exist=True))
+    jobs.set_defaults(handler=cmd_jobs)
 
 
 def describe(entry: ModelEntry) -> str:
@@ -121,7 +120,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from core.models.discovery import discover
     from core.models.targets import sync_catalog
 
-    workspace = _workspace(args)
+    workspace = opened_workspace(args)
     if args.remove:
         entry = remove_model(workspace, args.remove)
         print(f"removed {entry.id} (files kept)")
@@ -187,7 +186,7 @@ def _finished(workspace: Workspace, job: Job) -> str:
 def cmd_merge(args: argparse.Namespace) -> int:
     from core.models.jobs import merge
 
-    workspace = _workspace(args)
+    workspace = opened_workspace(args)
     job = merge(workspace, args.checkpoint, name=args.name)
     if args.detach:
         print(job.id)
@@ -200,7 +199,7 @@ def cmd_gguf(args: argparse.Namespace) -> int:
     from core.models import get_model
     from core.models.jobs import convert_to_gguf, merge, quantize
 
-    workspace = _workspace(args)
+    workspace = opened_workspace(args)
     entry = get_model(workspace, args.model)
     model_id = entry.id
     if entry.kind == "adapter":
@@ -229,7 +228,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from core.models.serving import get_server, stop_server
     from core.models.targets import ServeOptions, connect_models, memory_warnings, planned_servers, servers_of
 
-    workspace = _workspace(args)
+    workspace = opened_workspace(args)
     if args.list or not args.models:
         rows = _server_rows(workspace)
         if args.json:
@@ -281,7 +280,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     from core.models import get_model
     from core.models.parity import parity_for_models, record_parity
 
-    workspace = _workspace(args)
+    workspace = opened_workspace(args)
     # A verdict on one model (a GGUF, or a model swift serves) is kept in its lineage.
     one_model = args.model_b is None or get_model(workspace, args.model_a).kind == "gguf"
     check = record_parity if one_model else parity_for_models
@@ -310,7 +309,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     )
     from core.models.targets import connect_models
 
-    workspace = _workspace(args)
+    workspace = opened_workspace(args)
     (target,) = connect_models(workspace, [args.model], progress=say)
     params = GenerationParams(temperature=args.temperature, top_p=args.top_p,
                               repetition_penalty=args.repetition_penalty, max_tokens=args.max_tokens, seed=args.seed)
@@ -336,7 +335,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     from core.models.jobs import list_jobs, stop_job
 
-    workspace = _workspace(args)
+    workspace = opened_workspace(args)
     if args.stop:
         job = stop_job(workspace, args.stop)
         print(f"{job.id} {job.status}")
@@ -354,13 +353,3 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         print(f"{job.id:<48} {job.status:<9} {job.result_model_id or job.progress_text()}")
     return 0
 
-
-HANDLERS = {
-    "models": cmd_models,
-    "merge": cmd_merge,
-    "gguf": cmd_gguf,
-    "serve": cmd_serve,
-    "parity": cmd_parity,
-    "chat": cmd_chat,
-    "jobs": cmd_jobs,
-}

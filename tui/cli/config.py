@@ -1,6 +1,6 @@
 """``mhbench --config FILE`` and ``mhbench config``: the user's config file, and what it changed.
 
-Like :mod:`tui.cli`, nothing heavy loads before a command runs: pydantic and tomllib come with
+Like the rest of :mod:`tui.cli`, nothing heavy loads before a command runs: pydantic and tomllib come with
 :mod:`core.config`, imported in :func:`apply_config`, after argparse has handled ``--help``.
 """
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TYPE_CHECKING, Any
+
+from tui.cli.common import say
 
 if TYPE_CHECKING:
     from core.config import ConfigFile
@@ -37,10 +38,14 @@ def add_commands(commands: Any) -> None:
     config.add_argument("--show", action="store_true", help="print every setting, its value and its source")
     config.add_argument("--json", action="store_true", help="the same as JSON")
     config.add_argument("--path", action="store_true", help="print only the config file's path")
+    config.set_defaults(handler=cmd_config)
 
 
 def apply_config(args: argparse.Namespace) -> ConfigFile:
-    """Read the config once for every command and fold it into ``args``; check it all for the TUI.
+    """Read the config once for every command and fold it into ``args``; check it all for a command that starts an app.
+
+    A command's parser marks that with ``set_defaults(starts_app=True)`` (``rate``, ``web``); the
+    operator TUI, which has no command, always does.
 
     The workspace order is ``--workspace`` > ``MHBENCH_HOME`` > the config's ``workspace`` > the
     platform data dir: the config's folder becomes the explicit value only when neither of the
@@ -56,8 +61,9 @@ def apply_config(args: argparse.Namespace) -> ConfigFile:
         args.workspace = workspace.value
     args.rater = choose_rater(args.rater, file).value
     args.config_file = file
-    if args.command is None and (file.config.theme is not None or file.config.keymap):
-        # The TUI is about to start: check what only the app knows before a workspace is touched.
+    starts_app = args.command is None or getattr(args, "starts_app", False)
+    if starts_app and (file.config.theme is not None or file.config.keymap):
+        # An app is about to start: check what only the app knows before a workspace is touched.
         from tui.shell.keymap import check_config
 
         check_config(file)
@@ -134,8 +140,6 @@ def cmd_config(args: argparse.Namespace) -> int:
     else:
         print(config_text(effective))
     if not file.exists and file.origin == "default":
-        print(f"mhbench: no config file yet; create {file.path} to change a value.", file=sys.stderr)
+        say(f"no config file yet; create {file.path} to change a value.")
     return 0
 
-
-HANDLERS = {"config": cmd_config}

@@ -1,4 +1,4 @@
-"""`mhbench demo --train` and `mhbench demo --compare`: the demo run, then its ready A/B session.
+"""`mhbench demo`: the demo workspace; with `--train` and `--compare`, the demo run, then its ready A/B session.
 
 Creating the demo stays fast (seconds): training is a separate, explicit step, because
 the real `swift sft` run takes a minute or two on a CPU and a newcomer should see it
@@ -8,11 +8,16 @@ happen (in the Train mode, or here on the terminal).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from core.base.workspace import Workspace
+if TYPE_CHECKING:
+    from core.base.workspace import Workspace
 
 
-def add_demo_options(demo: argparse.ArgumentParser) -> None:
+def add_commands(commands: Any) -> None:
+    demo = commands.add_parser("demo", help="create the demo workspace (tiny models, data, profiles; no download)")
+    demo.add_argument("dir", nargs="?", help="where to create it (default: the workspace)")
     demo.add_argument("--train", action="store_true",
                       help="then run the demo profile's real swift sft (a minute or two on a CPU) and "
                            "create the A/B session base vs fine-tuned")
@@ -21,6 +26,24 @@ def add_demo_options(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--run", metavar="RUN", help="with --compare: this run instead of the newest")
     demo.add_argument("--pregenerate", action="store_true",
                       help="with --train/--compare: fill every answer in a detached job, so raters never wait")
+    demo.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from core.base.workspace import Workspace, resolve
+    from core.demo import create_demo
+
+    # The one command that creates a workspace the user names.
+    root = Path(args.dir) if args.dir else resolve(args.workspace).root
+    if not args.compare or args.dir:
+        demo = create_demo(root, progress=lambda message: print(f"mhbench demo: {message}", flush=True))
+        root = demo.workspace.root
+    if args.train or args.compare:
+        return train_and_compare(Workspace(root), args)
+    print(f"open it with: mhbench --workspace {root}")
+    print("train the demo model and get a base vs fine-tuned A/B session: "
+          f"mhbench --workspace {root} demo --train")
+    return 0
 
 
 def train_and_compare(workspace: Workspace, args: argparse.Namespace) -> int:

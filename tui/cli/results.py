@@ -1,8 +1,6 @@
 """The ``mhbench results`` command: the Results mode's numbers as text or JSON.
 
-Like :mod:`tui.cli`, nothing heavy loads before the command runs. Wire it in
-:func:`tui.cli.build_parser` with ``cli_results.add_commands(commands)`` and merge
-:data:`HANDLERS` into the handlers that :func:`tui.cli.main` dispatches on.
+Like the rest of :mod:`tui.cli`, nothing heavy loads before the command runs.
 """
 
 from __future__ import annotations
@@ -11,12 +9,7 @@ import argparse
 import json
 from typing import Any
 
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+from tui.cli.common import POSITIVE, SEED, command_workspace
 
 
 def add_commands(commands: Any) -> None:
@@ -32,21 +25,21 @@ def add_commands(commands: Any) -> None:
     results.add_argument("--session", dest="only_session", metavar="S", help="only this session (id, name or prefix)")
     results.add_argument("--tag", dest="only_tag", metavar="T", help="only items whose prompt has this tag")
     results.add_argument("--model", dest="only_model", metavar="M", help="only battles with this model on either side")
-    results.add_argument("--rounds", type=positive, default=1000, help="bootstrap rounds for the CIs (default 1000)")
-    results.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    results.add_argument("--rounds", type=POSITIVE, default=1000, help="bootstrap rounds for the CIs (default 1000)")
+    results.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
     results.add_argument("--include-judges", action="store_true",
                          help="pool the LLM judges' ratings with the humans' (humans only by default)")
     results.add_argument("--calibration", action="store_true",
                          help="judge–human agreement beside human–human agreement (α, exact, within-one, "
                               "preference %%, position consistency) instead of the leaderboard")
     results.add_argument("--json", action="store_true", help="machine-readable output (NaN as null)")
+    results.set_defaults(handler=cmd_results)
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from core.base.workspace import resolve
     from core.results import compute_results, results_dict, results_text
 
-    workspace = resolve(args.workspace, must_exist=True)
+    workspace = command_workspace(args)
     if args.calibration:
         return _calibration(workspace, args)
     results = compute_results(
@@ -76,5 +69,3 @@ def _calibration(workspace: Any, args: argparse.Namespace) -> int:
         print(calibration_text(calibration))
     return 0
 
-
-HANDLERS = {"results": cmd_results}

@@ -1,17 +1,16 @@
 """The training commands of ``mhbench``: train (dry run or launch), dataset, runs, stop and resume.
 
-Like :mod:`tui.cli`, nothing heavy loads before a command runs: each imports what it needs.
+Like the rest of :mod:`tui.cli`, nothing heavy loads before a command runs: each imports what it needs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli import command_workspace
+from tui.cli.common import PORT, POSITIVE, command_workspace, opened_workspace, real_number, say, whole_number
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
@@ -31,11 +30,11 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--dialect", type=int, choices=(3, 4), help="print for this ms-swift major version (implies no check)")
     train.add_argument("--name", help="run name (default: the profile name)")
     train.add_argument("--gpus", metavar="IDS", help="CUDA_VISIBLE_DEVICES for the run, e.g. 0,1")
-    train.add_argument("--nproc", type=int, metavar="N", help="processes per node (NPROC_PER_NODE; torchrun above 1)")
-    train.add_argument("--nnodes", type=int, metavar="N", help="machines in the run (NNODES); the dry run prints each node")
-    train.add_argument("--node-rank", type=int, metavar="R", help="this machine's rank, 0 = master (NODE_RANK)")
+    train.add_argument("--nproc", type=POSITIVE, metavar="N", help="processes per node (NPROC_PER_NODE; torchrun above 1)")
+    train.add_argument("--nnodes", type=POSITIVE, metavar="N", help="machines in the run (NNODES); the dry run prints each node")
+    train.add_argument("--node-rank", type=whole_number(0), metavar="R", help="this machine's rank, 0 = master (NODE_RANK)")
     train.add_argument("--master-addr", metavar="HOST", help="the rank-0 machine's address (MASTER_ADDR)")
-    train.add_argument("--master-port", type=int, metavar="PORT", help="the rank-0 machine's port (MASTER_PORT)")
+    train.add_argument("--master-port", type=PORT, metavar="PORT", help="the rank-0 machine's port (MASTER_PORT)")
     train.add_argument("--deepspeed", choices=("zero2", "zero3", "zero2_offload", "zero3_offload"),
                        help="swift's DeepSpeed preset (offload: optimizer state, and ZeRO-3 weights, on the CPU)")
     train.add_argument("--qlora", action="store_true", help="4-bit QLoRA instead of LoRA")
@@ -43,6 +42,7 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--no-dataset-check", action="store_true", help="skip the dataset check before launch")
     train.add_argument("--no-check", action="store_true", help="skip checking the flags against the installed swift")
     train.add_argument("--json", action="store_true", help="print the argv as JSON")
+    train.set_defaults(handler=cmd_train)
 
     dataset = commands.add_parser("dataset", help="check a dataset: format, invalid lines, token lengths, encoding")
     dataset.add_argument("paths", nargs="*", metavar="PATH", help="JSONL/JSON/CSV files (default: the profile's)")
@@ -51,14 +51,18 @@ def add_commands(commands: Any) -> None:
     dataset.add_argument("--allow-invalid", action="store_true",
                          help="exit 0 for a usable file with invalid lines (swift drops them); default: exit 1")
     dataset.add_argument("--json", action="store_true", help="machine-readable output")
+    dataset.set_defaults(handler=cmd_dataset)
 
     runs = commands.add_parser("runs", help="list training runs with status, step and last loss")
     runs.add_argument("--json", action="store_true", help="machine-readable output")
+    runs.set_defaults(handler=cmd_runs)
     stop = commands.add_parser("stop", help="stop a run gracefully (checkpoint first), then kill its group")
     stop.add_argument("run", help="run id, unique id prefix, or name")
-    stop.add_argument("--timeout", type=float, default=120.0, help="seconds to wait before SIGKILL (default 120)")
+    stop.add_argument("--timeout", type=real_number(0.0), default=120.0, help="seconds to wait before SIGKILL (default 120)")
+    stop.set_defaults(handler=cmd_stop)
     resume = commands.add_parser("resume", help="resume a run from its last checkpoint as a new, linked run")
     resume.add_argument("run", help="run id, unique id prefix, or name")
+    resume.set_defaults(handler=cmd_resume)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -71,6 +75,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.dry_run:
         return launch_run(args, workspace, request)
     plans = plan_nodes(workspace, request, check=not args.no_check)
+    effective = plans[0].effective_profile
+    if not args.no_dataset_check and effective is not None:
+        # The launch's dataset check, so that a dry run refuses what the launch would.
+        check_datasets_or_fail(workspace, effective, dry_run=True)
     if args.json:
         nodes = [{"node_rank": plan.topology.node_rank, "argv": list(plan.command.argv), "env": dict(plan.command.env),
                   "dialect": plan.command.dialect.major, "notes": list(plan.command.notes)} for plan in plans]
@@ -129,31 +137,37 @@ def launch_run(args: argparse.Namespace, workspace: Workspace, request: LaunchRe
         check_datasets_or_fail(workspace, plan.effective_profile)
     record = launch(workspace, plan)
     print(record.id)
-    print(f"mhbench: run started detached (pid {record.pid}); follow it with `mhbench runs` or the Train mode (F3).",
-          file=sys.stderr)
+    say(f"run started detached (pid {record.pid}); follow it with `mhbench runs` or the Train mode (F3).")
     return 0
 
 
-def check_datasets_or_fail(workspace: Workspace, profile: Profile) -> None:
+def check_datasets_or_fail(workspace: Workspace, profile: Profile, *, dry_run: bool = False) -> None:
+    """Refuse a profile with a dataset that has no valid sample.
+
+    A launch also writes the swift-ready copies and counts tokens; a dry run writes nothing and
+    loads no tokenizer, since token counts only inform and never refuse.
+    """
     from core.base.errors import MhbenchError
     from core.train.datasets import check_profile_datasets
 
-    for report in check_profile_datasets(profile, convert_dir=workspace.data_dir):
+    convert_dir = None if dry_run else workspace.data_dir
+    for report in check_profile_datasets(profile, convert_dir=convert_dir, count_tokens=not dry_run):
+        if report.error is not None:  # the whole file (missing, not UTF-8): its own error names the fix
+            raise report.error
         for issue in report.invalid[:5]:
-            print(f"mhbench: dataset: {issue}", file=sys.stderr)
+            say(f"dataset: {issue}")
         if not report.ok:
             raise MhbenchError("has no valid samples.", path=report.path, fix="repair the lines listed above.")
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from core.base.db import open_workspace
     from core.base.errors import MhbenchError
     from core.profiles import find_profile, load_profiles
     from core.train.datasets import check_dataset, check_profile_datasets
-    workspace = open_workspace(command_workspace(args))
+
+    workspace = opened_workspace(args)
     profile = find_profile(load_profiles(workspace.profiles_dir), args.profile) if args.profile else None
     convert_dir = workspace.data_dir if args.convert else None
-    say = (lambda message: print(f"mhbench: {message}", file=sys.stderr))  # noqa: E731
     if args.paths:
         tokenizer_dir = None
         max_length = 2048
@@ -194,9 +208,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from core.base.db import open_workspace
     from core.train.runs import list_runs
-    records = list_runs(open_workspace(command_workspace(args)))
+
+    records = list_runs(opened_workspace(args))
     if args.json:
         print(json.dumps([
             {
@@ -225,24 +239,16 @@ def cmd_stop(args: argparse.Namespace) -> int:
     from core.train.runs import stop_run
 
     record = stop_run(command_workspace(args), args.run, timeout=args.timeout,
-                      progress=lambda message: print(f"mhbench: {message}", file=sys.stderr))
+                      progress=say)
     print(f"{record.id} {record.status} (last checkpoint: {record.last_checkpoint or 'none'})")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from core.train.runs import resume_run
+    from core.train.launch import resume_run
 
     record = resume_run(command_workspace(args), args.run)
     print(record.id)
-    print(f"mhbench: resumed from {record.resume_from} as a new run.", file=sys.stderr)
+    say(f"resumed from {record.resume_from} as a new run.")
     return 0
 
-
-HANDLERS = {
-    "train": cmd_train,
-    "runs": cmd_runs,
-    "dataset": cmd_dataset,
-    "stop": cmd_stop,
-    "resume": cmd_resume,
-}
