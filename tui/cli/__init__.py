@@ -17,8 +17,8 @@ from tui.cli import config
 from tui.cli.common import command_workspace
 
 # The command groups, in the order ``mhbench --help`` lists their commands.
-COMMAND_GROUPS = ("profiles", "doctor", "demo", "train", "models", "session", "judge", "results", "export", "raters",
-                  "web", "config")
+COMMAND_GROUPS = ("profiles", "doctor", "demo", "train", "models", "session", "prompts", "judge", "results", "export",
+                  "raters", "web", "config")
 
 
 def top_parser(*, add_help: bool = True, exit_on_error: bool = True) -> argparse.ArgumentParser:
