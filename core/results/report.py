@@ -106,9 +106,9 @@ def stopping_text(stopping: Stopping) -> str:
     if stopping.top is None or stopping.second is None:
         return "needs two rated models."
     head = f"{stopping.top} vs {stopping.second}: "
-    games = stopping.games
-    record = (f"{games.wins}-{games.losses} in their own decisive games, evidence {games.evidence:.3g} "
-              f"of {games.needed:.3g} needed") if games is not None else "no head-to-head games"
+    evidence = stopping.evidence
+    record = (f"always-valid evidence {evidence.evidence:.3g} of {evidence.needed:.3g} needed"
+              if evidence is not None else "no evidence yet")
     if stopping.separated:
         return head + (f"separated (gap {stopping.gap:.0f} Elo, intervals apart; {record}: valid however often "
                        f"this line is read) after {stopping.ratings} ratings.")

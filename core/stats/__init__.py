@@ -21,8 +21,8 @@ of question:
   the leader's interval clears every other model's (the tournament's stopping rule).
 * :mod:`~core.stats.overlap`: :func:`bleu4` and :func:`rouge_l`, overlap with
   a reference answer on jieba words.
-* :mod:`~core.stats.sequential`: :func:`head_to_head`, an always-valid test of one pair's
-  games, safe to read after every rating.
+* :mod:`~core.stats.sequential`: :func:`pair_evidence`, an always-valid test that one model is
+  stronger than another, safe to read after every rating.
 * :mod:`~core.stats.stopping`: :func:`stopping_rule`, whether the top model is
   known to be on top (intervals apart and the always-valid test passed) and how many more
   ratings that roughly needs.
@@ -36,29 +36,38 @@ from __future__ import annotations
 from core.stats.agreement import krippendorff_alpha
 from core.stats.battles import Battle, PositionBias, Winner, WinTieLoss, position_bias, win_matrix
 from core.stats.bootstrap import MeanCI, mean_ci
-from core.stats.bradley_terry import LEADERBOARD_PENALTY, RatingCI, bootstrap_bradley_terry, bradley_terry
+from core.stats.bradley_terry import (
+    LEADERBOARD_PENALTY,
+    RatingCI,
+    StrengthFit,
+    bootstrap_bradley_terry,
+    bradley_terry,
+    fit_strengths,
+)
 from core.stats.overlap import bleu4, rouge_l
 from core.stats.separation import Separation, separated, separation
-from core.stats.sequential import HeadToHead, head_to_head
+from core.stats.sequential import Evidence, pair_evidence
 from core.stats.stopping import Stopping, stopping_rule
 
 __all__ = [
     "LEADERBOARD_PENALTY",
     "Battle",
-    "HeadToHead",
+    "Evidence",
     "MeanCI",
     "PositionBias",
     "RatingCI",
     "Separation",
     "Stopping",
+    "StrengthFit",
     "WinTieLoss",
     "Winner",
     "bleu4",
     "bootstrap_bradley_terry",
     "bradley_terry",
-    "head_to_head",
+    "fit_strengths",
     "krippendorff_alpha",
     "mean_ci",
+    "pair_evidence",
     "position_bias",
     "rouge_l",
     "separated",

@@ -131,8 +131,37 @@ def bootstrap_bradley_terry(
     }
 
 
-def _normal_half_widths(wins: FloatArray, theta: FloatArray, penalty: float, level: float) -> FloatArray:
-    """Half-widths of the normal-approximation interval of the centred log strengths of one penalised fit."""
+@dataclass(frozen=True)
+class StrengthFit:
+    """One penalised fit: natural-log strengths (centred) and their covariance from the penalised Hessian."""
+
+    names: tuple[str, ...]
+    strengths: FloatArray
+    covariance: FloatArray
+    """Of the centred strengths; infinite where the Hessian could not be inverted."""
+
+    def difference(self, first: str, second: str) -> tuple[float, float]:
+        """``first``'s strength minus ``second``'s (natural log) and the variance of that difference."""
+        i, j = self.names.index(first), self.names.index(second)
+        c = self.covariance
+        return float(self.strengths[i] - self.strengths[j]), float(c[i, i] + c[j, j] - 2.0 * c[i, j])
+
+
+def fit_strengths(battles: Sequence[Battle], *, penalty: float = PENALTY) -> StrengthFit:
+    """The penalised maximum-likelihood strengths of ``battles`` with their normal-approximation covariance."""
+    names, cells, counts, _units = _battle_cells(battles)
+    size = len(names)
+    if not size:
+        return StrengthFit((), np.zeros(0), np.zeros((0, 0)))
+    wins = (counts.astype(np.float64) @ _cell_contributions(cells, size)).reshape(size, size) if len(counts) \
+        else np.zeros((size, size))
+    theta = _fit_log_strengths(wins[None], penalty=penalty)[0]
+    theta = theta - theta.mean()
+    return StrengthFit(tuple(names), theta, _covariance(wins, theta, penalty))
+
+
+def _covariance(wins: FloatArray, theta: FloatArray, penalty: float) -> FloatArray:
+    """The covariance of the centred log strengths of one penalised fit: the inverse of its Hessian."""
     diff = theta[:, None] - theta[None, :]
     p = 0.5 * (1.0 + np.tanh(0.5 * diff))
     curvature = (wins + wins.T) * p * (1.0 - p)
@@ -142,11 +171,16 @@ def _normal_half_widths(wins: FloatArray, theta: FloatArray, penalty: float, lev
     size = theta.shape[0]
     centring = np.eye(size) - 1.0 / size
     try:
-        covariance = centring @ np.linalg.inv(hessian) @ centring
+        covariance: FloatArray = centring @ np.linalg.inv(hessian) @ centring
     except np.linalg.LinAlgError:
-        return np.full(size, math.inf)
+        return np.full((size, size), math.inf)
+    return covariance
+
+
+def _normal_half_widths(wins: FloatArray, theta: FloatArray, penalty: float, level: float) -> FloatArray:
+    """Half-widths of the normal-approximation interval of the centred log strengths of one penalised fit."""
     z = statistics.NormalDist().inv_cdf(0.5 + level / 2.0)
-    widths: FloatArray = z * np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+    widths: FloatArray = z * np.sqrt(np.clip(np.diag(_covariance(wins, theta, penalty)), 0.0, None))
     return widths
 
 

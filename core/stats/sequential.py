@@ -1,18 +1,22 @@
-"""An always-valid test of one pair's head-to-head games: safe to look at after every rating.
+"""An always-valid test that the leader is stronger than its challenger: safe to read after every rating.
 
 A test at 95 % that is re-read after every rating is wrong far more than 5 % of the time:
 with enough looks, a random walk crosses any fixed line. The test here stays valid however
-often it is read. Under "the two models are equal" (each decisive game a fair coin, whatever
-the sides, since sides are drawn at random), the likelihood ratio of a Beta(1, 1) mixture of
-win rates against the fair coin,
+often it is read. It asks whether the Bradley–Terry difference of the two models, d̂ with
+variance V (from the penalised fit's Hessian, so every battle counts, indirect ones too),
+is told apart from zero by a mixture sequential probability ratio test: under "the two are
+equal", d̂ is close to normal with mean 0, and with a normal mixture N(0, τ²) over the
+alternatives the likelihood ratio
 
-    LR_n = 2^n · B(wins + 1, losses + 1) / B(1, 1),
+    Λ = √(V / (V + τ²)) · exp(τ² d̂² / (2 V (V + τ²)))
 
-is a non-negative martingale starting at 1, so by Ville's inequality the chance that it
-*ever* reaches 1/α is at most α. A leaderboard of m models has m(m-1)/2 pairs, and the
-pair that leads is chosen by the data, so each pair is held to α / pairs: the chance that
-any pair of equal models is ever declared apart stays under α (Bonferroni over the pairs).
-Ties and "both bad" say nothing about which is better and are left out.
+is (approximately) a non-negative martingale starting at 1, so by Ville's inequality the
+chance that it *ever* reaches 1/α is at most α (Robbins; Johari et al., "Always valid
+inference"). The stopping rule shares α among the leader's challengers
+(:func:`core.stats.stopping.challengers`). The approximations (a fitted variance, a weak
+prior, raters' position bias and ties, a leader chosen by the data) are why
+``tests/bench/verdicts.py`` checks the whole rule by simulation: equal models, biased raters,
+a look after every rating.
 """
 
 from __future__ import annotations
@@ -20,57 +24,57 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+MIXTURE_SD = 0.5
+"""τ: the spread of the differences the test is tuned to detect, in natural-log strength (about 87 Elo).
+Larger gaps are found fast whatever τ is; τ near the gaps that matter makes those found soonest."""
 
-def log_mixture_evidence(wins: int, losses: int) -> float:
-    """log LR_n of the module's docstring for ``wins`` and ``losses`` decisive games (0 with no games)."""
-    if wins < 0 or losses < 0:
-        raise ValueError(f"wins and losses must be counts, not {wins} and {losses}")
-    games = wins + losses
-    return games * math.log(2.0) + math.lgamma(wins + 1) + math.lgamma(losses + 1) - math.lgamma(games + 2)
+
+def log_mixture_evidence(difference: float, variance: float, *, tau: float = MIXTURE_SD) -> float:
+    """log Λ of the module's docstring for an estimated ``difference`` with ``variance``."""
+    if not variance > 0 or not math.isfinite(variance):
+        return 0.0
+    spread = variance + tau * tau
+    return 0.5 * math.log(variance / spread) + tau * tau * difference * difference / (2.0 * variance * spread)
 
 
 @dataclass(frozen=True, slots=True)
-class HeadToHead:
-    """The always-valid verdict on one pair's decisive games."""
+class Evidence:
+    """The always-valid verdict on one pair: is the first model stronger than the second."""
 
-    wins: int
-    """Games the first model won against the second (ties left out)."""
-    losses: int
+    difference: float
+    """The first's strength minus the second's (natural log; × 400/ln 10 for Elo points)."""
+    variance: float
     evidence: float
-    """The mixture likelihood ratio LR_n (how many times likelier the games are if the two differ)."""
+    """The mixture likelihood ratio Λ: how many times likelier the data are if the two differ."""
     needed: float
-    """The ratio at which the pair is declared apart: pairs / α."""
+    """The ratio at which the pair is declared apart: comparisons / α."""
 
     @property
     def apart(self) -> bool:
-        """The first model is better, at the level the test was built for, however often it is looked at."""
-        return self.wins > self.losses and self.evidence >= self.needed
+        """The first model is stronger, at the level the test was built for, however often it is looked at."""
+        return self.difference > 0 and self.evidence >= self.needed
 
-    def more_games(self) -> int | None:
-        """Roughly how many more decisive games at today's win rate until the pair is apart; None when level."""
-        games = self.wins + self.losses
+    def more_ratings(self, ratings: int) -> int | None:
+        """Roughly how many more ratings until apart, if the difference stays and its variance shrinks as 1/n."""
         if self.apart:
             return 0
-        if games == 0 or self.wins <= self.losses:
+        if ratings <= 0 or not self.difference > 0 or not math.isfinite(self.variance):
             return None
-        rate = self.wins / games
-        # log LR grows by the Kullback–Leibler divergence of the win rate from a fair coin per game,
-        # less the mixture's price of about ½·log n: find the first n where it reaches log(needed).
-        divergence = sum(share * math.log(2 * share) for share in (rate, 1 - rate) if share > 0)
         target = math.log(self.needed)
-        total = games
+        total = ratings
         while total < 10_000_000:
-            if total * divergence - 0.5 * math.log(total * math.pi / 2) >= target:
-                return max(1, total - games)
             total = max(total + 1, int(total * 1.05))
+            if log_mixture_evidence(self.difference, self.variance * ratings / total) >= target:
+                return total - ratings
         return None
 
 
-def head_to_head(wins: int, losses: int, *, pairs: int = 1, alpha: float = 0.05) -> HeadToHead:
-    """The always-valid test of ``wins`` against ``losses`` when the leaderboard has ``pairs`` pairs."""
+def pair_evidence(difference: float, variance: float, *, pairs: int = 1, alpha: float = 0.05) -> Evidence:
+    """The always-valid test of one pair's ``difference``, α shared among ``pairs`` such comparisons."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
     if pairs < 1:
         raise ValueError(f"pairs must be at least 1, not {pairs}")
     # Capped where a float would overflow: far past any bar the test is held to.
-    return HeadToHead(wins, losses, math.exp(min(log_mixture_evidence(wins, losses), 700.0)), pairs / alpha)
+    ratio = math.exp(min(log_mixture_evidence(difference, variance), 700.0))
+    return Evidence(difference, variance, ratio, pairs / alpha)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -17,9 +16,11 @@ from core.stats import (
     Stopping,
     Winner,
     bootstrap_bradley_terry,
-    head_to_head,
+    fit_strengths,
+    pair_evidence,
     stopping_rule,
 )
+from core.stats.stopping import challengers
 
 RATERS = 3
 TIE_RATE = 0.1
@@ -49,28 +50,18 @@ def stop_line(battles: Sequence[Battle], *, rounds: int = 1000, seed: int = 0) -
     return stopping_rule(ratings, len(battles), battles)
 
 
-class HeadToHeadCounts:
-    """Every pair's decisive games, kept up to date: whether any pair could pass the rule's test yet.
+def could_separate(battles: Sequence[Battle]) -> bool:
+    """Whether the leader's difference from some other model passes the rule's always-valid test yet.
 
-    The stopping rule needs its leader pair's test passed, so while no pair passes there is no
-    need to fit the leaderboard at all: that keeps a check after every rating affordable.
+    The stopping rule needs that test passed for its leader pair, so while no pair passes there is no
+    need to bootstrap the leaderboard: one fit per look keeps a check after every rating affordable.
     """
-
-    def __init__(self) -> None:
-        self.games: Counter[tuple[str, str]] = Counter()
-        self.models: set[str] = set()
-
-    def add(self, battle: Battle) -> None:
-        self.models.update((battle.model_a, battle.model_b))
-        if battle.winner == "model_a":
-            self.games[battle.model_a, battle.model_b] += 1
-        elif battle.winner == "model_b":
-            self.games[battle.model_b, battle.model_a] += 1
-
-    def any_pair_apart(self) -> bool:
-        pairs = max(1, len(self.models) * (len(self.models) - 1) // 2)
-        return any(head_to_head(wins, self.games[loser, winner], pairs=pairs).apart
-                   for (winner, loser), wins in self.games.items())
+    fit = fit_strengths(battles, penalty=LEADERBOARD_PENALTY)
+    if len(fit.names) < 2:
+        return False
+    top = fit.names[int(fit.strengths.argmax())]
+    family = challengers(len(fit.names))
+    return any(pair_evidence(*fit.difference(top, other), pairs=family).apart for other in fit.names if other != top)
 
 
 def run_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule: str, seed: int, *, cap: int,
@@ -84,7 +75,6 @@ def run_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule
     seen: list[set[tuple[str, tuple[str, str]]]] = [set() for _ in range(RATERS)]
     left_counts: dict[tuple[str, str], int] = {}
     battles: list[Battle] = []
-    counts = HeadToHeadCounts()
     cap = min(cap, RATERS * len(queues[0]))
     for count in range(cap):
         rater = count % RATERS
@@ -98,8 +88,7 @@ def run_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule
         left_counts[draw.left, draw.right] = left_counts.get((draw.left, draw.right), 0) + 1
         battle = Battle(draw.left, draw.right, judge(strengths, draw, biases[rater], rng))
         battles.append(battle)
-        counts.add(battle)
-        if len(battles) % every == 0 and counts.any_pair_apart():
+        if len(battles) % every == 0 and could_separate(battles):
             verdict = stop_line(battles, rounds=rounds, seed=seed)
             if verdict.separated:
                 return Outcome(len(battles), True, verdict.top)

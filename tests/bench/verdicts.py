@@ -1,6 +1,6 @@
 """Verdicts you can trust, measured: the stop line on equal models, and crisis detection on labelled texts.
 
-1. False separation. Sessions of equally strong models (2, 3 and 4 of them) are rated by three
+1. False separation. Sessions of equally strong models (2, 3, 4 and 8 of them) are rated by three
    simulated raters who favour the left answer (0.15-0.35 logits) and tie one time in ten,
    under both pair schedules, for up to 500 ratings; the stop line is read after *every*
    rating, exactly as Results computes it. F is the share of sessions in which it ever said
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.arena.crisis import CrisisExample, cross_validate, load_examples, score_detection  # noqa: E402
 from core.stats import LEADERBOARD_PENALTY, Battle, bootstrap_bradley_terry, separated  # noqa: E402
-from tests.bench.simulation import RATERS, HeadToHeadCounts, judge, stop_line  # noqa: E402
+from tests.bench.simulation import RATERS, could_separate, judge, stop_line  # noqa: E402
 
 PROMPTS = [f"p{i:03d}" for i in range(200)]
 HELD_OUT = ROOT / "tests" / "data" / "crisis_heldout.jsonl"
@@ -49,7 +49,6 @@ def null_session(models: int, schedule: str, seed: int, ratings: int, old_every:
     seen: list[set[tuple[str, tuple[str, str]]]] = [set() for _ in range(RATERS)]
     left_counts: dict[tuple[str, str], int] = {}
     battles: list[Battle] = []
-    counts = HeadToHeadCounts()
     new_rule = old_rule = False
     for count in range(min(ratings, RATERS * len(queues[0]))):
         rater = count % RATERS
@@ -63,8 +62,7 @@ def null_session(models: int, schedule: str, seed: int, ratings: int, old_every:
         left_counts[draw.left, draw.right] = left_counts.get((draw.left, draw.right), 0) + 1
         battle = Battle(draw.left, draw.right, judge(strengths, draw, biases[rater], rng))
         battles.append(battle)
-        counts.add(battle)
-        if not new_rule and counts.any_pair_apart() and stop_line(battles, rounds=300, seed=seed).separated:
+        if not new_rule and could_separate(battles) and stop_line(battles, rounds=300, seed=seed).separated:
             new_rule = True
         # The old rule is a bootstrap per look; read it every few ratings only (it can only look worse read
         # after every one).
@@ -84,7 +82,7 @@ def main() -> int:
     print(f"equal models, {RATERS} raters with a left bias of 0.15-0.35 logits, 10% ties, up to {args.ratings} "
           f"ratings, the stop line read after every rating; {args.sessions} sessions per row")
     total = new_total = old_total = 0
-    for models in (2, 3, 4):
+    for models in (2, 3, 4, 8):
         for schedule in ("round-robin", "adaptive"):
             start = time.perf_counter()
             runs = [null_session(models, schedule, 7000 + 97 * n + models, args.ratings, args.old_every)

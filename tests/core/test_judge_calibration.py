@@ -29,8 +29,9 @@ from core.stats import (
     Battle,
     RatingCI,
     bootstrap_bradley_terry,
-    head_to_head,
+    fit_strengths,
     krippendorff_alpha,
+    pair_evidence,
     stopping_rule,
 )
 
@@ -172,8 +173,8 @@ def test_stopping_rule_separation_and_the_extrapolated_number_of_ratings() -> No
     three = {"a": RatingCI(1100, 1060, 1140), "b": RatingCI(1000, 960, 1040), "c": RatingCI(900, 0, 1)}
     apart = stopping_rule(three, 200, _games("a", "b", 40, 10))
     assert (apart.top, apart.second, apart.separated, apart.more) == ("a", "b", True, 0)
-    assert apart.games is not None and (apart.games.wins, apart.games.losses) == (40, 10)
-    assert apart.games.needed == pytest.approx(3 / 0.05)  # three pairs, α = 0.05
+    assert apart.evidence is not None and apart.evidence.apart
+    assert apart.evidence.needed == pytest.approx(2 / 0.05)  # the leader's two challengers, α = 0.05
     # Intervals apart but no head-to-head evidence: not separated, whatever the intervals say.
     alone = stopping_rule(three, 200)
     assert alone.intervals_apart and not alone.separated and alone.more is None
@@ -186,19 +187,21 @@ def test_stopping_rule_separation_and_the_extrapolated_number_of_ratings() -> No
     assert stopping_rule({"a": RatingCI(1000, 1000, 1000)}, 3).second is None
 
 
-def test_the_head_to_head_test_needs_real_evidence_and_says_how_much_more() -> None:
-    # Five wins of five (p = 1/32 for a fair coin) is not enough for an always-valid test at 5 %.
-    assert not head_to_head(5, 0).apart and head_to_head(9, 0).apart
-    assert not head_to_head(0, 9).apart  # the other one is better: not "the first model" apart
-    few = head_to_head(12, 8)
-    assert not few.apart and few.more_games() is not None and few.more_games() > 20
-    assert head_to_head(10, 10).more_games() is None
-    assert head_to_head(5000, 0).apart and math.isfinite(head_to_head(5000, 0).evidence)
-    # The estimate lands near where the test passes at that win rate.
-    more = few.more_games()
-    assert more is not None
-    later = head_to_head(round((20 + more) * 0.6), round((20 + more) * 0.4))
-    assert later.apart or later.evidence > 0.5 * later.needed
+def test_the_always_valid_test_needs_real_evidence_and_says_how_much_more() -> None:
+    # Five wins of five is a hint, not a verdict.
+    five = fit_strengths(_games("a", "b", 5, 0), penalty=LEADERBOARD_PENALTY)
+    assert not pair_evidence(*five.difference("a", "b")).apart
+    strong = fit_strengths(_games("a", "b", 60, 20), penalty=LEADERBOARD_PENALTY)
+    assert pair_evidence(*strong.difference("a", "b")).apart
+    assert not pair_evidence(*strong.difference("b", "a")).apart  # the other way round: not apart
+    some = pair_evidence(*fit_strengths(_games("a", "b", 14, 8), penalty=LEADERBOARD_PENALTY).difference("a", "b"))
+    more = some.more_ratings(22)
+    assert not some.apart and more is not None and more > 10
+    # Four times the ratings at the same rate: the estimate said it would be apart by then, roughly.
+    later = fit_strengths(_games("a", "b", 14 * 4, 8 * 4) * (1 + (22 + more) // 88), penalty=LEADERBOARD_PENALTY)
+    assert pair_evidence(*later.difference("a", "b")).apart
+    assert pair_evidence(0.0, 0.01).more_ratings(50) is None
+    assert pair_evidence(50.0, 1e-9).apart and math.isfinite(pair_evidence(50.0, 1e-9).evidence)
 
 
 def test_thin_one_sided_data_is_not_a_verdict() -> None:
