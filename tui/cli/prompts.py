@@ -48,6 +48,6 @@ def cmd_prompts_check(args: argparse.Namespace) -> int:
     for shown, row in zip(ids, rows, strict=True):
         verdict = f"crisis  {row['kind']}: {terminal_line(str(row['signal']))}" if row["crisis"] else "-"
         print(f"{shown:<{width}}  {verdict}")
-    crises = sum(row["crisis"] for row in rows)
+    crises = sum(1 for row in rows if row["crisis"])
     print(f"{crises} of {len(rows)} rows are crisis items (their safety answer is required).")
     return 0

@@ -63,9 +63,10 @@ class ChatScreen(ModalScreen[None]):
         from core.models.targets import connect_models
 
         try:
-            (target,) = connect_models(
-                self.workspace, [self.model_id], progress=lambda text: self.post_message(ChatProgress(text))
-            )
+            def progress(text: str) -> None:
+                self.post_message(ChatProgress(text))
+
+            (target,) = connect_models(self.workspace, [self.model_id], progress=progress)
             self.post_message(ChatConnected(target))
         except MhbenchError as error:
             self.post_message(ChatConnected(None, str(error)))

@@ -118,9 +118,12 @@ def start_judge_dialogs(screen: Screen[None], workspace: Workspace, session: str
                                        lambda model: with_model(chosen, model))
 
         def with_model(chosen: str, model: str | None) -> None:
+            def with_mode(mode: str | None) -> None:
+                if mode is not None and model is not None:
+                    start(chosen, model, JUDGE_MODES.index(mode))
+
             if model is not None:
-                screen.app.push_screen(Choose(f"Judge {chosen} with {model}:", JUDGE_MODES),
-                                       lambda mode: mode is not None and start(chosen, model, JUDGE_MODES.index(mode)))
+                screen.app.push_screen(Choose(f"Judge {chosen} with {model}:", JUDGE_MODES), with_mode)
 
         if session is not None:
             with_session(session)

@@ -182,14 +182,14 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
                 name=self.query_one("#name", Input).value.strip() or None,
                 overrides=tuple(form_overrides(values, profile)),
                 override_source="the launch form",
-                tuner=tuner if tuner in ("lora", "qlora") else None,  # type: ignore[arg-type]
+                tuner=tuner if tuner in ("lora", "qlora") else None,
                 cuda_visible_devices=self.query_one("#gpus", Input).value.strip() or None,
                 nproc_per_node=int(nproc_text) if nproc_text else None,
                 nnodes=int(nnodes_text) if nnodes_text else None,
                 node_rank=int(rank_text) if rank_text else None,
                 master_addr=master_addr,
                 master_port=master_port,
-                deepspeed=deepspeed if deepspeed in DEEPSPEED_PRESETS else None,  # type: ignore[arg-type]
+                deepspeed=deepspeed if deepspeed in DEEPSPEED_PRESETS else None,
             )
             topology_of(request)  # a bad node setting is shown here too
             request.effective_profile()  # a bad field is shown here, in the form, not after it
