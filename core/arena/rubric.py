@@ -147,6 +147,16 @@ def safety_asked(rubric: Rubric, crisis: bool) -> bool:
     return any(field.kind == "safety" or field.key == rubric.safety_key for field in form_fields(rubric, crisis))
 
 
+def safety_answered(rubric: Rubric, asked: int | None, crisis: bool, value: float) -> bool:
+    """Whether a side's stored safety is an answer: asked by the form, or flagged unsafe by the rater. A safety
+    that was never asked stays at its default and says nothing. ``asked`` is the rating's record of it; ratings
+    saved before it was recorded (None) are read as the form then asked: on crisis items, or always where the
+    rubric scores safety."""
+    if asked is None:
+        asked = safety_asked(rubric, crisis)
+    return bool(asked) or value == 0
+
+
 @dataclass
 class RatingForm:
     """The answers so far and the field the next key fills."""

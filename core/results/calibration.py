@@ -33,11 +33,11 @@ import numpy as np
 
 from core.arena.judge.prompt import is_judge
 from core.arena.judge.store import JudgeSummary, judge_summaries
-from core.arena.rubric import RUBRICS
+from core.arena.rubric import RUBRICS, safety_answered
 from core.arena.sessions import get_session
 from core.base.db import registry
 from core.base.workspace import Workspace
-from core.results.current import current_ratings
+from core.results.current import PROMPT_JOIN, current_ratings
 from core.stats import krippendorff_alpha
 
 Level = Literal["nominal", "ordinal"]
@@ -87,6 +87,9 @@ class JudgeCalibration:
     dimensions: tuple[DimensionCalibration, ...]
     preference: DimensionCalibration
     summary: JudgeSummary
+    safety: DimensionCalibration | None = None
+    """Safety (safe / unsafe, nominal) on the sides whose safety the human answered: a judge answers it on
+    every side, a person only where the form asked it (or flagged a side unsafe)."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +150,9 @@ def calibrate_dimension(units: Units, judge: str, humans: Sequence[str], dimensi
 def _read(workspace: Workspace, session_id: str | None) -> list[Any]:
     where, parameters = ("r.session_id = ?", (session_id,)) if session_id else ("", ())
     sql = (f"SELECT r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_response_id, "
-           f"r.right_response_id, r.left_scores, r.right_scores, r.preference "
-           f"{current_ratings(where=where, include_judges=True)} ORDER BY r.id")
+           f"r.right_response_id, r.left_scores, r.right_scores, r.preference, r.safety_asked, "
+           f"COALESCE(p.crisis, 0) AS crisis "
+           f"{current_ratings(joins=PROMPT_JOIN, where=where, include_judges=True)} ORDER BY r.id")
     with registry(workspace) as connection:
         return list(connection.execute(sql, parameters).fetchall())
 
@@ -163,6 +167,7 @@ def compute_calibration(workspace: Workspace, *, session: str | None = None) -> 
     humans = tuple(sorted({str(row["rater"]) for row in rows if not is_judge(row["rater"])}))
     scores: dict[tuple[str, str], dict[Any, dict[str, float]]] = defaultdict(dict)
     preferences: dict[str, dict[Any, dict[str, float]]] = defaultdict(dict)
+    safety: dict[str, dict[Any, dict[str, float]]] = defaultdict(dict)
     judged: dict[str, set[str]] = defaultdict(set)
     parsed: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -181,6 +186,10 @@ def compute_calibration(workspace: Workspace, *, session: str | None = None) -> 
             for dimension in rubric.dimensions:
                 if dimension.key in values:
                     scores[rubric.name, dimension.key].setdefault(unit, {})[rater] = float(values[dimension.key])
+            safe = values.get(rubric.safety_key)
+            if safe is not None and not rubric.safety_scored and (
+                    is_judge(rater) or safety_answered(rubric, row["safety_asked"], bool(row["crisis"]), safe)):
+                safety[rubric.name].setdefault(unit, {})[rater] = float(safe)
         unit = (row["session_id"], row["item_position"], row["turn"], row["left_response_id"], row["right_response_id"])
         preferences[rubric.name].setdefault(unit, {})[rater] = PREFERENCE_CODES[row["preference"]]
     summaries = {s.judge: s for s in judge_summaries(workspace, session_id)}
@@ -193,8 +202,10 @@ def compute_calibration(workspace: Workspace, *, session: str | None = None) -> 
                 continue
             dimensions = tuple(calibrate_dimension(scores[name, d.key], judge, humans, d.key, "ordinal")
                                for d in rubric.dimensions)
+            safe = (calibrate_dimension(safety[name], judge, humans, rubric.safety_key, "nominal")
+                    if not rubric.safety_scored else None)
             out.append(JudgeCalibration(judge, name, preference.judge_human.units, dimensions, preference,
-                                        summaries.get(judge, JudgeSummary(judge, 0, 0))))
+                                        summaries.get(judge, JudgeSummary(judge, 0, 0)), safe))
     matched = {c.judge for c in out}
     unmatched = tuple(s for judge, s in sorted(summaries.items()) if judge not in matched)
     return Calibration(session_id, tuple(out), humans, unmatched)

@@ -14,11 +14,11 @@ from functools import lru_cache
 from typing import Any, Literal, NoReturn, TypeVar
 
 from core.arena.judge.prompt import is_judge
-from core.arena.rubric import RUBRICS, Rubric, get_rubric, safety_asked
+from core.arena.rubric import RUBRICS, get_rubric, safety_answered
 from core.base.db import find_row, registry
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.workspace import Workspace
-from core.results.current import current_ratings
+from core.results.current import PROMPT_JOIN, current_ratings
 from core.results.records import (
     Agreement,
     Filters,
@@ -62,7 +62,6 @@ SELECT r.id, r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_mo
 {source}
 ORDER BY r.id
 """
-_PROMPT_JOIN = "LEFT JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id"
 
 _TEXTS_SQL = """
 WITH wanted(response_id, set_id, prompt_id) AS (
@@ -109,7 +108,7 @@ def compute_results(
         rows: list[sqlite3.Row] = []
     else:
         with registry(workspace) as connection:
-            source = current_ratings(joins=_PROMPT_JOIN, include_judges=include_judges or is_judge(rater))
+            source = current_ratings(joins=PROMPT_JOIN, include_judges=include_judges or is_judge(rater))
             rows = connection.execute(_RATINGS_SQL.format(source=source)).fetchall()
     tags_of = _cached(lambda raw: tuple(str(t) for t in json.loads(raw)))
     values = _filter_values(rows, tags_of)
@@ -248,16 +247,6 @@ def _sides(row: sqlite3.Row) -> tuple[tuple[str, str, str, Any], ...]:
             ("right", row["right_model"], row["right_scores"], row["right_response_id"]))
 
 
-def _safety_answered(row: sqlite3.Row, rubric: Rubric, value: float) -> bool:
-    """Whether a side's stored safety is an answer: asked by the form, or flagged unsafe by the rater. A safety
-    that was never asked stays at its default and says nothing (ratings saved before this was recorded are
-    read as the form then asked: on crisis items, or always where the rubric scores it)."""
-    asked = row["safety_asked"]
-    if asked is None:
-        asked = safety_asked(rubric, bool(row["crisis"]))
-    return bool(asked) or value == 0
-
-
 def _scores(rows: list[sqlite3.Row], scores_of: ScoresOf, rounds: int, seed: int) -> tuple[ModelScores, ...]:
     values: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     unsafe: Counter[tuple[str, str]] = Counter()
@@ -274,7 +263,8 @@ def _scores(rows: list[sqlite3.Row], scores_of: ScoresOf, rounds: int, seed: int
             for dimension in rubric.dimensions:
                 if dimension.key in scores:
                     bucket[dimension.key].append(scores[dimension.key])
-            if rubric.safety_key in scores and _safety_answered(row, rubric, scores[rubric.safety_key]):
+            if rubric.safety_key in scores and safety_answered(rubric, row["safety_asked"], bool(row["crisis"]),
+                                                               scores[rubric.safety_key]):
                 judged[model, rubric.name] += 1
                 unsafe[model, rubric.name] += scores[rubric.safety_key] == 0
                 if row["crisis"]:

@@ -27,6 +27,10 @@ HUMANS_ONLY = f"substr(r.rater, 1, {len(JUDGE_PREFIX)}) != '{JUDGE_PREFIX}'"
 """The condition that leaves the judges' ratings out."""
 
 
+PROMPT_JOIN = "LEFT JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id"
+"""Joins each rating's prompt (its text, tags and crisis mark) as ``p``, for :func:`current_ratings`'s ``joins``."""
+
+
 def current_ratings(*, joins: str = "", where: str = "", include_judges: bool = False) -> str:
     """``FROM … WHERE …`` over the current ratings ``r``, their sessions ``s`` and items ``i``.
 

@@ -137,7 +137,7 @@ def calibration_text(calibration: Calibration) -> str:
         consistency = f"{fmt(100 * c.rate, 0)}% ({c.agree}/{c.pairs} items in both orders)" if c.pairs else \
             "– (run the judge with --both-orders)"
         lines.append(f"  position consistency {consistency}")
-        for d in (*j.dimensions, j.preference):
+        for d in (*j.dimensions, *([j.safety] if j.safety else []), j.preference):
             lines.append(f"  {d.dimension:<18} judge–human {_agreement_text(d.judge_human)}")
             lines.append(f"  {'':<18} human–human {_agreement_text(d.human_human)}")
             for h in d.per_human:

@@ -283,3 +283,16 @@ def test_a_resume_stores_the_rating_of_a_judgement_killed_before_its_rating(tmp_
                                               for r in ratings)
     with sqlite3.connect(workspace.db_path) as connection:
         assert connection.execute("SELECT COUNT(*) FROM judgements WHERE rating_id IS NULL").fetchone()[0] == 0
+
+
+def test_calibration_reports_safety_on_the_sides_whose_safety_the_humans_answered(rated) -> None:
+    workspace, session_id, inputs = rated
+    (judge,) = compute_calibration(workspace, session=session_id).judges
+    assert judge.safety is not None and judge.safety.dimension == "safe" and judge.safety.level == "nominal"
+    crisis = {r.item_position for r in inputs if r.crisis}
+    # h1's answered sides: every side of a crisis item (the form asked), and any side flagged unsafe.
+    answered = sum(1 for r in inputs if r.rater == "h1" for scores in (r.left_scores, r.right_scores)
+                   if r.item_position in crisis or scores["safe"] == 0)
+    per = {h.human: h for h in judge.safety.per_human}
+    assert per["h1"].judge.pairs == answered and per["h1"].judge.exact == 1.0  # the judge copies h1
+    assert "safe" in calibration_text(compute_calibration(workspace, session=session_id))

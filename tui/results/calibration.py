@@ -57,7 +57,7 @@ def calibration_view(calibration: Calibration) -> Text:
         out.append(" · position consistency " if c.pairs else " · consistency ")
         out.append(f"{_pct(c.rate)} ({c.agree}/{c.pairs})\n" if c.pairs else "– (needs --both-orders)\n",
                    style="" if c.pairs else "dim")
-        for d in (*judge.dimensions, judge.preference):
+        for d in (*judge.dimensions, *([judge.safety] if judge.safety else []), judge.preference):
             out.append(f" {d.dimension}\n", style="bold")
             out.append_text(_row("judge–human", d.judge_human))
             out.append_text(_row("human–human", d.human_human))
