@@ -335,6 +335,26 @@ def _model_from(data: Mapping[str, Any]) -> ModelCheck:
     return ModelCheck(data["model_id"], runs, data["note"])
 
 
+def recorded_warnings(workspace: Workspace, session_ids: Iterable[str]) -> list[str]:
+    """One line per model of these sessions whose recorded check found session prompts in its training data, and
+    per session never checked; read from the records, nothing is checked again (cheap enough for every redraw)."""
+    wanted = sorted(set(session_ids))
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    with registry(workspace) as connection:
+        rows = connection.execute(
+            f"SELECT session_id, model_id, exact, near FROM contamination_checks WHERE session_id IN ({marks}) "
+            "ORDER BY session_id, model_id", wanted).fetchall()
+    checked = {row["session_id"] for row in rows}
+    lines = [f"session {row['session_id']}: {row['model_id']} was trained on {row['exact']} of its prompts exactly "
+             f"and {row['near']} nearly (`mhbench session show {row['session_id']}` lists them)"
+             for row in rows if row["exact"] or row["near"]]
+    lines += [f"session {session_id}: not checked for contamination yet (`mhbench session show {session_id}` "
+              "checks it)" for session_id in wanted if session_id not in checked]
+    return lines
+
+
 # --- plain text ------------------------------------------------------------------------------------
 
 

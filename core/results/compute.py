@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, Literal, NoReturn, TypeVar
 
+from core.arena.contamination import recorded_warnings
 from core.arena.judge.prompt import is_judge
 from core.arena.rubric import RUBRICS, get_rubric, safety_answered
 from core.base.db import find_row, registry
@@ -141,6 +142,7 @@ def compute_results(
         overlap=_overlaps(chosen, texts),
         include_judges=include_judges or is_judge(rater),
         stopping=stopping_rule({s.model: s.rating for s in standings}, len(battles), battles),
+        contamination=tuple(recorded_warnings(workspace, {str(row["session_id"]) for row in chosen})),
     )
 
 

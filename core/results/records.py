@@ -142,6 +142,9 @@ class Results:
     """The LLM judges' ratings are pooled with the humans' (asked for; never by default)."""
     stopping: Stopping = field(default_factory=lambda: stopping_rule({}, 0))
     """Is the top model separated from the second at 95 %, and roughly how many more ratings until it is."""
+    contamination: tuple[str, ...] = ()
+    """A line per model of the rated sessions that was trained on the session's prompts (and per session never
+    checked): its scores there are suspect."""
 
     @property
     def models(self) -> tuple[str, ...]:

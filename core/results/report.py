@@ -64,6 +64,7 @@ def results_text(results: Results) -> str:
         lines.append(f"  {rank:>2}. {s.model}  {fmt_ci(s.rating, 0)}  battles {s.battles} "
                      f"(W {s.wins} / T {s.ties} / L {s.losses})")
     lines.append(f"  Stopping rule: {stopping_text(results.stopping)}")
+    lines += [f"  Contamination: {warning}" for warning in results.contamination]
     for name in results.rubrics:
         rubric = RUBRICS.get(name)
         if rubric is None:

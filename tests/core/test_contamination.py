@@ -16,6 +16,7 @@ from core.arena.contamination import (
     dataset_entries,
     latest_session_check,
     record_session_check,
+    recorded_warnings,
 )
 from core.arena.near_duplicates import NEAR_THRESHOLD, PromptIndex, normalise
 from core.arena.prompts import register_prompt_set
@@ -230,3 +231,17 @@ def test_a_session_model_removed_from_the_catalog_is_named_not_raised(ws: Worksp
     report = record_session_check(ws, session.id)
     assert [(m.model_id, m.note) for m in report.models] == [(base.id, NOT_FINE_TUNED), (gguf.id, GONE_FROM_CATALOG)]
     assert not report.contaminated
+
+
+def test_results_and_their_warnings_name_a_model_trained_on_the_session_prompts(ws: Workspace, tmp_path: Path) -> None:
+    train = sharegpt(ws.data_dir / "train.jsonl", [EXAM, OVERTIME])
+    add_run(ws, "r1", [str(train)])
+    base, _, _, gguf = chain(ws, "r1")
+    session = create_session(ws, prompt_set(ws, tmp_path), base.id, gguf.id, side_seed=1)
+    assert recorded_warnings(ws, [session.id]) == [
+        f"session {session.id}: not checked for contamination yet (`mhbench session show {session.id}` checks it)"]
+    report = record_session_check(ws, session.id)
+    assert report.contaminated
+    (warning,) = recorded_warnings(ws, [session.id])
+    assert warning.startswith(f"session {session.id}: {gguf.id} was trained on ") and f": {base.id} " not in warning
+    assert recorded_warnings(ws, []) == []

@@ -28,6 +28,9 @@ def test_a_new_adaptive_session_lists_and_shows_its_progress(tmp_path: Path) -> 
     session = json.loads(made.stdout)
     assert session["models"] == models and session["schedule"] == "adaptive" and session["rubric"] == "cpsycoun"
     assert session["name"] == "三模型" and session["side_seed"] == 5 and session["created_by"] == "op"
+    # Recorded at creation: endpoints were not fine-tuned here, so nothing is contaminated.
+    assert session["contamination"]["contaminated"] is False
+    assert [m["model"] for m in session["contamination"]["models"]] == models
     classic = mhbench("session", "new", "--models", f"{models[0]},{models[1]}", workspace=root)
     assert classic.returncode == 0, classic.stderr
     classic_id = classic.stdout.strip()
@@ -51,6 +54,9 @@ def test_a_new_adaptive_session_lists_and_shows_its_progress(tmp_path: Path) -> 
     assert text.returncode == 0, text.stderr
     assert "adaptive, 3 models, 49 prompts" in text.stdout and f"{models[0]} vs {models[1]}" in text.stdout
     assert "r1" in text.stdout
+    assert progress["contamination"]["contaminated"] is False
+    assert "contamination (the session's prompts in its models' training data):" in text.stdout
+    assert "not fine-tuned here" in text.stdout
 
 
 def test_an_unknown_model_or_session_is_one_line_with_a_suggestion(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tui.cli.common import POSITIVE, SEED, opened_workspace, say
 
 if TYPE_CHECKING:
+    from core.arena.contamination import ContaminationReport
     from core.arena.progress import SessionProgress
     from core.arena.sessions import Session
 
@@ -65,6 +66,7 @@ def cmd_session(args: argparse.Namespace) -> int:
 def _new(args: argparse.Namespace, workspace: Any) -> int:
     from dataclasses import replace
 
+    from core.arena.contamination import contamination_lines, record_session_check
     from core.arena.prompts import register_prompt_set
     from core.arena.sessions import DEFAULT_PARAMS, checked_session_models, create_session, parity_warnings
     from core.base.errors import MhbenchError
@@ -81,6 +83,7 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
     session = create_session(workspace, prompt_set.id, *models, schedule=args.schedule, system_prompt=args.system,
                              params=params, rubric=args.rubric, blind=not args.open, side_seed=args.side_seed,
                              created_by=args.rater, name=args.name)
+    contamination = record_session_check(workspace, session.id)
     job = None
     if args.pregenerate:
         from core.arena.pregenerate import start_pregeneration
@@ -88,12 +91,16 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
         job = start_pregeneration(workspace, session.id).id
     warnings = parity_warnings(workspace, session.models)
     if args.json:
-        print(json.dumps({**session_dict(session), "pregenerate_job": job, "warnings": warnings},
-                         ensure_ascii=False, indent=2))
+        print(json.dumps({**session_dict(session), "pregenerate_job": job, "warnings": warnings,
+                          "contamination": contamination_dict(contamination)}, ensure_ascii=False, indent=2))
         return 0
     print(session.id)
     for warning in warnings:
         say(f"warning: {warning}")
+    if contamination.contaminated:
+        say("warning: a model was trained on this session's prompts; its scores here are suspect:")
+        for line in contamination_lines(contamination):
+            say(f"  {line}")
     say(f"{session.schedule} session of {len(session.models)} models on {len(prompt_set.prompts)} "
         f"prompts{f'; pre-generating (job {job})' if job else ''}. Rate it in the Arena: `mhbench --rater NAME` (F5).")
     return 0
@@ -120,15 +127,30 @@ def _list(args: argparse.Namespace, workspace: Any) -> int:
 
 
 def _show(args: argparse.Namespace, workspace: Any) -> int:
+    from core.arena.contamination import contamination_lines, latest_session_check, record_session_check
     from core.arena.progress import session_progress
     from core.arena.sessions import get_session
 
     progress = session_progress(workspace, get_session(workspace, args.session))
+    # A session made before the check existed is checked (and recorded) the first time it is shown.
+    contamination = latest_session_check(workspace, progress.session.id) or record_session_check(
+        workspace, progress.session.id)
     if args.json:
-        print(json.dumps(progress_dict(progress), ensure_ascii=False, indent=2))
+        print(json.dumps({**progress_dict(progress), "contamination": contamination_dict(contamination)},
+                         ensure_ascii=False, indent=2))
     else:
         print(progress_text(progress))
+        print("\ncontamination (the session's prompts in its models' training data):")
+        print("\n".join(f"  {line}" for line in contamination_lines(contamination)))
     return 0
+
+
+def contamination_dict(report: ContaminationReport) -> dict[str, Any]:
+    """The check as JSON: whether any model was trained on the prompts, and each model's matches."""
+    return {"contaminated": report.contaminated, "checked_at": report.checked_at,
+            "models": [{"model": model.model_id, "runs": [run.run_id for run in model.runs], "exact": model.exact,
+                        "near": model.near, "prompts": sorted(set(model.matched("exact") + model.matched("near"))),
+                        "note": model.note, "problems": model.problems} for model in report.models]}
 
 
 def session_dict(session: Session) -> dict[str, Any]:

@@ -79,13 +79,17 @@ def calibration_view(calibration: Calibration) -> Text:
 
 
 def stopping_view(results: Results) -> Text:
-    """The stopping rule's verdict on the current data, one line under the status."""
+    """The stopping rule's verdict on the current data, one line under the status, and any contamination warning
+    (a model trained on the prompts it is scored on) below it."""
     from core.results import stopping_text
 
     stop = results.stopping
     if not results.ratings or stop.second is None:
         return Text("")
-    return Text("stop: " + stopping_text(stop), style="green" if stop.separated else "yellow")
+    line = Text("stop: " + stopping_text(stop), style="green" if stop.separated else "yellow")
+    for warning in results.contamination:
+        line.append("\ncontamination: " + warning, style="bold red")
+    return line
 
 
 JUDGE_MODES = ("shown order only", "both orders (position consistency)",
