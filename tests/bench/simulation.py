@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.arena.schedule import Draw, next_draw, pair_key, round_robin
@@ -64,9 +64,10 @@ def could_separate(battles: Sequence[Battle]) -> bool:
     return any(pair_evidence(*fit.difference(top, other), pairs=family).apart for other in fit.names if other != top)
 
 
-def run_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule: str, seed: int, *, cap: int,
-                every: int = 1, rounds: int = 1000) -> Outcome:
-    """One simulated session of at most ``cap`` ratings, the stop line read every ``every`` ratings."""
+def rate_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule: str, seed: int, *, cap: int,
+                 after_rating: Callable[[list[Battle]], bool]) -> int:
+    """Rate one simulated session until ``after_rating`` (called with the battles so far, after every rating)
+    says to stop, or ``cap`` ratings; returns how many ratings were made."""
     rng = random.Random(seed)
     models = list(strengths)
     rng.shuffle(models)  # the schedule must not profit from the order models are listed in
@@ -75,8 +76,7 @@ def run_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule
     seen: list[set[tuple[str, tuple[str, str]]]] = [set() for _ in range(RATERS)]
     left_counts: dict[tuple[str, str], int] = {}
     battles: list[Battle] = []
-    cap = min(cap, RATERS * len(queues[0]))
-    for count in range(cap):
+    for count in range(min(cap, RATERS * len(queues[0]))):
         rater = count % RATERS
         if schedule == "round-robin":
             draw: Draw | None = queues[rater][count // RATERS]
@@ -86,10 +86,23 @@ def run_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule
         assert draw is not None
         seen[rater].add((draw.prompt_id, pair_key(models, draw.left, draw.right)))
         left_counts[draw.left, draw.right] = left_counts.get((draw.left, draw.right), 0) + 1
-        battle = Battle(draw.left, draw.right, judge(strengths, draw, biases[rater], rng))
-        battles.append(battle)
-        if len(battles) % every == 0 and could_separate(battles):
-            verdict = stop_line(battles, rounds=rounds, seed=seed)
-            if verdict.separated:
-                return Outcome(len(battles), True, verdict.top)
-    return Outcome(cap, False, None)
+        battles.append(Battle(draw.left, draw.right, judge(strengths, draw, biases[rater], rng)))
+        if after_rating(battles):
+            break
+    return len(battles)
+
+
+def run_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule: str, seed: int, *, cap: int,
+                every: int = 1, rounds: int = 1000) -> Outcome:
+    """One simulated session of at most ``cap`` ratings, the stop line read every ``every`` ratings."""
+    verdicts: list[Stopping] = []
+
+    def separated(battles: list[Battle]) -> bool:
+        if len(battles) % every or not could_separate(battles):
+            return False
+        verdicts.append(stop_line(battles, rounds=rounds, seed=seed))
+        return verdicts[-1].separated
+
+    ratings = rate_session(strengths, prompts, schedule, seed, cap=cap, after_rating=separated)
+    done = bool(verdicts) and verdicts[-1].separated
+    return Outcome(ratings, done, verdicts[-1].top if done else None)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.arena.crisis import CrisisExample, cross_validate, load_examples, score_detection  # noqa: E402
 from core.stats import LEADERBOARD_PENALTY, Battle, bootstrap_bradley_terry, separated  # noqa: E402
-from tests.bench.simulation import RATERS, could_separate, judge, stop_line  # noqa: E402
+from tests.bench.simulation import RATERS, could_separate, rate_session, stop_line  # noqa: E402
 
 PROMPTS = [f"p{i:03d}" for i in range(200)]
 HELD_OUT = ROOT / "tests" / "data" / "crisis_heldout.jsonl"
@@ -37,40 +37,21 @@ HELD_OUT = ROOT / "tests" / "data" / "crisis_heldout.jsonl"
 
 def null_session(models: int, schedule: str, seed: int, ratings: int, old_every: int) -> tuple[bool, bool]:
     """(the stop line ever said separated, the old intervals-only rule ever did) in one session of equal models."""
-    import random
+    strengths = {f"m{i}": 1000.0 for i in range(models)}
+    said = {"new": False, "old": False}
 
-    from core.arena.schedule import next_draw, pair_key, round_robin
+    def look(battles: list[Battle]) -> bool:
+        if not said["new"] and could_separate(battles) and stop_line(battles, rounds=300, seed=seed).separated:
+            said["new"] = True
+        # The old rule is a bootstrap per look; read it every few ratings only (read after every rating it could
+        # only say "separated" more often).
+        if not said["old"] and len(battles) % old_every == 0:
+            said["old"] = separated(bootstrap_bradley_terry(battles, rounds=200, seed=seed,
+                                                            penalty=LEADERBOARD_PENALTY))
+        return said["new"] and said["old"]
 
-    rng = random.Random(seed)
-    names = [f"m{i}" for i in range(models)]
-    strengths = dict.fromkeys(names, 1000.0)
-    biases = [rng.uniform(0.15, 0.35) for _ in range(RATERS)]
-    queues = [round_robin(names, PROMPTS, seed + rater) for rater in range(RATERS)]
-    seen: list[set[tuple[str, tuple[str, str]]]] = [set() for _ in range(RATERS)]
-    left_counts: dict[tuple[str, str], int] = {}
-    battles: list[Battle] = []
-    new_rule = old_rule = False
-    for count in range(min(ratings, RATERS * len(queues[0]))):
-        rater = count % RATERS
-        if schedule == "round-robin":
-            draw = queues[rater][count // RATERS]
-        else:
-            draw = next_draw(names, PROMPTS, battles, seen=seen[rater], left_counts=left_counts,
-                             seed=seed * 100_003 + count)
-        assert draw is not None
-        seen[rater].add((draw.prompt_id, pair_key(names, draw.left, draw.right)))
-        left_counts[draw.left, draw.right] = left_counts.get((draw.left, draw.right), 0) + 1
-        battle = Battle(draw.left, draw.right, judge(strengths, draw, biases[rater], rng))
-        battles.append(battle)
-        if not new_rule and could_separate(battles) and stop_line(battles, rounds=300, seed=seed).separated:
-            new_rule = True
-        # The old rule is a bootstrap per look; read it every few ratings only (it can only look worse read
-        # after every one).
-        if not old_rule and len(battles) % old_every == 0:
-            old_rule = separated(bootstrap_bradley_terry(battles, rounds=200, seed=seed, penalty=LEADERBOARD_PENALTY))
-        if new_rule and old_rule:
-            break
-    return new_rule, old_rule
+    rate_session(strengths, PROMPTS, schedule, seed, cap=ratings, after_rating=look)
+    return said["new"], said["old"]
 
 
 def main() -> int:
