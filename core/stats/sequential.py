@@ -12,11 +12,9 @@ alternatives the likelihood ratio
 
 is (approximately) a non-negative martingale starting at 1, so by Ville's inequality the
 chance that it *ever* reaches 1/α is at most α (Robbins; Johari et al., "Always valid
-inference"). The stopping rule shares α among the leader's challengers
-(:func:`core.stats.stopping.challengers`). The approximations (a fitted variance, a weak
-prior, raters' position bias and ties, a leader chosen by the data) are why
-``tests/bench/verdicts.py`` checks the whole rule by simulation: equal models, biased raters,
-a look after every rating.
+inference"). The approximations (a fitted variance, a weak prior, raters' position bias and
+ties, a pair chosen by the data) are why ``tests/bench/verdicts.py`` checks the whole stopping
+rule by simulation: equal models, biased raters, a look after every rating.
 """
 
 from __future__ import annotations

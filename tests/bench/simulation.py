@@ -20,7 +20,6 @@ from core.stats import (
     pair_evidence,
     stopping_rule,
 )
-from core.stats.stopping import challengers
 
 RATERS = 3
 TIE_RATE = 0.1
@@ -60,8 +59,7 @@ def could_separate(battles: Sequence[Battle]) -> bool:
     if len(fit.names) < 2:
         return False
     top = fit.names[int(fit.strengths.argmax())]
-    family = challengers(len(fit.names))
-    return any(pair_evidence(*fit.difference(top, other), pairs=family).apart for other in fit.names if other != top)
+    return any(pair_evidence(*fit.difference(top, other)).apart for other in fit.names if other != top)
 
 
 def rate_session(strengths: Mapping[str, float], prompts: Sequence[str], schedule: str, seed: int, *, cap: int,
