@@ -24,7 +24,7 @@ from core.demo import PROMPTS_FILE
 from core.models.client import StreamStats
 from core.models.jobs import stop_job, wait_job
 from core.results import calibration_text, compute_calibration, compute_results
-from tests.tui.test_arena_mode import _two_ggufs
+from tests.helpers.ggufs import two_ggufs
 
 pytestmark = [
     pytest.mark.integration,
@@ -43,7 +43,7 @@ def _rows(workspace, judge: str) -> list[sqlite3.Row]:
 def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp_path: Path, capsys) -> None:
     from core.models.serving import list_servers, stop_server
 
-    workspace, f16, q8 = _two_ggufs(tmp_path / "ws")
+    workspace, f16, q8 = two_ggufs(tmp_path / "ws")
     lines = PROMPTS_FILE.read_text(encoding="utf-8").splitlines()[:ITEMS + 1]
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

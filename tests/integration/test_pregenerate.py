@@ -13,7 +13,7 @@ from core.arena.prompts import register_prompt_set
 from core.arena.sessions import create_session, opening_messages, session_items, stored_response
 from core.models.client import GenerationParams
 from core.models.jobs import wait_job
-from tests.tui.test_arena_mode import PROMPTS, _two_ggufs
+from tests.helpers.ggufs import PROMPTS, two_ggufs
 
 pytestmark = [
     pytest.mark.integration,
@@ -24,7 +24,7 @@ pytestmark = [
 def test_pregenerate_fills_every_answer_once_and_a_second_run_adds_nothing(tmp_path: Path) -> None:
     from core.models.serving import list_servers, stop_server
 
-    workspace, f16, q8 = _two_ggufs(tmp_path / "ws")
+    workspace, f16, q8 = two_ggufs(tmp_path / "ws")
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PROMPTS), encoding="utf-8")
     try:

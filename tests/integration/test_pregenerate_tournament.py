@@ -17,8 +17,7 @@ from core.arena.prompts import register_prompt_set
 from core.arena.sessions import create_session, stored_response
 from core.models.client import GenerationParams
 from core.models.jobs import wait_job
-from tests.tui.test_arena_mode import PROMPTS
-from tests.tui.test_arena_tournament_mode import _four_ggufs
+from tests.helpers.ggufs import PROMPTS, four_ggufs
 
 pytestmark = [
     pytest.mark.integration,
@@ -29,7 +28,7 @@ pytestmark = [
 def test_an_adaptive_session_pregenerates_every_model_on_every_prompt_once(tmp_path: Path) -> None:
     from core.models.serving import list_servers, stop_server
 
-    workspace, models = _four_ggufs(tmp_path / "ws")
+    workspace, models = four_ggufs(tmp_path / "ws")
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PROMPTS[:2]), encoding="utf-8")
     try:

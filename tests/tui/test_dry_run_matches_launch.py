@@ -22,10 +22,11 @@ from core.base.db import open_workspace
 from core.base.workspace import Workspace
 from core.profiles import find_profile, load_profiles
 from core.swift.dialects import installed_swift_version
-from core.train.launch import DRY_RUN_ID, LaunchRequest, plan_run, write_run_spec
+from core.train.launch import LaunchRequest, plan_run, write_run_spec
 from core.train.runner import Supervisor
+from tests.helpers.commands import cli, with_run_id
 from tui.app import MhbenchApp
-from tui.cli import build_parser, main
+from tui.cli import build_parser
 from tui.cli_train import launch_request
 from tui.train.launch import ConfirmLaunch
 from tui.train.profiles import ProfilesScreen
@@ -70,11 +71,6 @@ def executed(ws: Workspace, request: LaunchRequest) -> tuple[str, list[str], dic
     return plan.run_id, spec["argv"], spec["env"]
 
 
-def with_run_id(argv: list[str], run_id: str) -> list[str]:
-    assert sum(DRY_RUN_ID in part for part in argv) == 1, "the placeholder is in the output folder alone"
-    return [part.replace(DRY_RUN_ID, run_id) for part in argv]
-
-
 def parse_shell(text: str) -> tuple[list[str], dict[str, str]]:
     """A printed command as the shell would run it: leading ``KEY=value`` words are its environment."""
     words = shlex.split(text.replace("\\\n", " "))
@@ -91,13 +87,6 @@ def command_block(text: str) -> str:
     start = next(i for i, line in enumerate(lines) if re.match(r"([A-Z_]+=|swift )", line))
     end = next(i for i in range(start, len(lines)) if not lines[i].endswith("\\"))
     return "\n".join(lines[start:end + 1])
-
-
-def cli(capsys: pytest.CaptureFixture[str], ws: Workspace, *args: str) -> str:
-    code = main(["--workspace", str(ws.root), *args])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return out
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -183,25 +172,3 @@ async def test_confirm_step_shows_the_plan_it_hands_to_launch(demo, ws: Workspac
     assert (argv, env) == (list(plan.command.argv), dict(plan.command.env))
     assert env["NPROC_PER_NODE"] == "2" and "--deepspeed" in argv and "--quant_method" in argv
     assert "--max_steps" in argv and argv[argv.index("--max_steps") + 1] == "3"
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(not HAS_SWIFT, reason="ms-swift not installed")
-def test_a_real_launch_runs_the_printed_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Start the tiny demo run for real from the CLI and read back what its supervisor ran."""
-    from core.demo import create_demo
-    from core.train.runs import get_run
-
-    workspace = create_demo(tmp_path / "demo").workspace
-    arguments = ["train", "demo-tiny-qwen2", "--set", "train.max_steps=2", "--set", "train.save_steps=1000",
-                 "--set", "train.eval_steps=1000", "--gpus", "0", "--name", "real"]
-    shown = json.loads(cli(capsys, workspace, *arguments, "--dry-run", "--json"))
-    run_id = cli(capsys, workspace, *arguments).split()[0]
-    deadline = time.monotonic() + 300
-    while get_run(workspace, run_id).active and time.monotonic() < deadline:
-        time.sleep(0.5)
-    record = get_run(workspace, run_id)
-    assert record.status == "finished", record.diagnosis
-    spec = json.loads((record.run_dir / "run.json").read_text(encoding="utf-8"))
-    assert with_run_id(shown["argv"], run_id) == spec["argv"] == list(record.argv)
-    assert shown["env"] == spec["env"] == dict(record.env) == {"PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": "0"}

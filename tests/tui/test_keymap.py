@@ -11,7 +11,7 @@ from textual.widgets import Static, TabbedContent
 
 from core.base.errors import MhbenchError
 from core.config import load_config
-from tests.tui.test_train import wait_until
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.results.screen import ResultsScreen
 from tui.shell.help import HelpScreen

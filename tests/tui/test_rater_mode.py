@@ -20,8 +20,8 @@ from core.arena.raters import add_rater, restrict_session
 from core.arena.ratings import current_ratings
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
-from tests.tui.rater_world import make_session
-from tests.tui.test_train import wait_until
+from tests.helpers.pilot import wait_until
+from tests.helpers.rater_world import make_session
 from tui.arena.help import RubricHelp
 from tui.rater.app import RaterApp
 from tui.rater.arena import RaterArenaScreen

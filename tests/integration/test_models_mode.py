@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Static
 
 from core.demo import DEMO_LLAMA, create_demo
 from core.swift.dialects import installed_swift_version
-from tests.tui.test_train import wait_until
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.models.chat import ChatScreen
 from tui.models.screen import ModelsScreen

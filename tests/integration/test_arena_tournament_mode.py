@@ -17,9 +17,8 @@ import pytest
 from textual.widgets import Input, Select, SelectionList
 
 from core.arena.schedule import pair_key
-from core.base.workspace import Workspace
-from tests.tui.test_arena_mode import PROMPTS, _two_ggufs
-from tests.tui.test_train import wait_until
+from tests.helpers.ggufs import PROMPTS, four_ggufs
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.arena.screen import ArenaScreen
 from tui.arena.setup import ArenaSetup
@@ -29,18 +28,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed"),
 ]
-
-
-def _four_ggufs(root: Path) -> tuple[Workspace, list[str]]:
-    from core.models.jobs import quantize, wait_job
-
-    workspace, f16, q8 = _two_ggufs(root)
-    models = [str(q8), str(f16)]
-    for quant in ("q5_k_m", "q4_k_m"):
-        job = wait_job(workspace, quantize(workspace, str(f16), quant).id, 300)
-        assert job.status == "finished", job.diagnosis
-        models.append(str(job.result_model_id))
-    return workspace, models
 
 
 async def _rate(pilot, arena: ArenaScreen, preference: str) -> None:
@@ -65,7 +52,7 @@ async def test_a_four_model_adaptive_session_rated_resumed_and_exported(tmp_path
     from core.models.serving import list_servers, stop_server
     from core.results.export import export
 
-    workspace, models = _four_ggufs(tmp_path / "ws")
+    workspace, models = four_ggufs(tmp_path / "ws")
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PROMPTS), encoding="utf-8")
     try:
