@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from core.swift.dialects import installed_swift_version
 from core.train.launch import LaunchRequest, plan_run, write_run_spec
 from core.train.runner import Supervisor
 from tests.helpers.commands import cli, with_run_id
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.cli import build_parser
 from tui.cli_train import launch_request
@@ -131,17 +131,17 @@ def check_settings(label: str, argv: list[str], env: dict[str, str], checkpoint:
 async def test_profiles_pane_shows_what_a_plain_launch_runs(ws: Workspace) -> None:
     app = MhbenchApp(ws)
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, ProfilesScreen) and app.screen.entries:
-                break
+        await wait_until(pilot, lambda: isinstance(app.screen, ProfilesScreen) and app.screen.entries, 10,
+                         "the profiles to load")
         screen = app.screen
         assert isinstance(screen, ProfilesScreen)
         names = [entry.name for entry in screen.entries]
         assert set(SHIPPED) <= set(names)
         for name in SHIPPED:
             screen.query_one(OptionList).highlighted = names.index(name)
-            await pilot.pause(0.1)
+            await wait_until(pilot, lambda name=name: getattr(screen.selected_entry(), "name", None) == name, 5,
+                             f"the cursor on {name}")
+            await pilot.pause()  # the highlight's handler redraws the command pane
             pane = str(screen.query_one("#profile-command", Static).render())
             shown_argv, shown_env = parse_shell(command_block(pane))
             copied_argv, copied_env = parse_shell(screen.command_text)
@@ -162,9 +162,8 @@ async def test_confirm_step_shows_the_plan_it_hands_to_launch(demo, ws: Workspac
     async with app.run_test(size=(120, 40)) as pilot:
         confirm = ConfirmLaunch(request)
         await app.push_screen(confirm)
-        deadline = time.monotonic() + 120
-        while confirm.plan is None and time.monotonic() < deadline:
-            await pilot.pause(0.1)
+        await wait_until(pilot, lambda: confirm.plan is not None, 120, "the checked plan",
+                         detail=lambda: "the step shows: " + str(confirm.query_one("#confirm-body", Static).render()))
         plan: Any = confirm.plan
         assert plan is not None, str(confirm.query_one("#confirm-body", Static).render())
         body = str(confirm.query_one("#confirm-body", Static).render())
