@@ -10,9 +10,12 @@ from pathlib import Path
 
 from core.base.workspace import Workspace
 from core.demo import create_demo
-from core.models.jobs import convert_to_gguf, quantize, wait_job
+from core.models.jobs import convert_to_gguf, quantize
 from core.models.targets import sync_catalog
+from tests.helpers.real_runs import wait_for_job
 
+JOB_S = 300
+"""A tiny model's conversion or quantisation limit on the reference box, before scaling to this one."""
 PROMPTS = [
     {"id": "q1", "prompt": "最近总是睡不着，白天也没精神。[bold red]这是标记[/]", "tags": ["睡眠"],
      "reference": "睡不好真的很折磨人。能说说是从什么时候开始的吗？"},
@@ -25,9 +28,9 @@ def two_ggufs(root: Path) -> tuple[Workspace, str, str]:
     """The demo's tiny Llama as an f16 GGUF and its Q8_0, made by the real converter and llama.cpp: their ids."""
     workspace = create_demo(root).workspace
     sync_catalog(workspace)
-    f16 = wait_job(workspace, convert_to_gguf(workspace, "tiny-llama3").id, 300)
+    f16 = wait_for_job(workspace, convert_to_gguf(workspace, "tiny-llama3").id, JOB_S, "the f16 conversion")
     assert f16.status == "finished", f16.diagnosis
-    q8 = wait_job(workspace, quantize(workspace, f16.result_model_id or "", "q8_0").id, 300)
+    q8 = wait_for_job(workspace, quantize(workspace, f16.result_model_id or "", "q8_0").id, JOB_S, "the Q8_0 quantisation")
     assert q8.status == "finished", q8.diagnosis
     return workspace, str(f16.result_model_id), str(q8.result_model_id)
 
@@ -37,7 +40,7 @@ def four_ggufs(root: Path) -> tuple[Workspace, list[str]]:
     workspace, f16, q8 = two_ggufs(root)
     models = [str(q8), str(f16)]
     for quant in ("q5_k_m", "q4_k_m"):
-        job = wait_job(workspace, quantize(workspace, str(f16), quant).id, 300)
+        job = wait_for_job(workspace, quantize(workspace, str(f16), quant).id, JOB_S, f"the {quant} quantisation")
         assert job.status == "finished", job.diagnosis
         models.append(str(job.result_model_id))
     return workspace, models

@@ -15,7 +15,7 @@ import pytest
 from textual.widgets import Input, Select, Static
 
 from tests.helpers.ggufs import PROMPTS, two_ggufs
-from tests.helpers.pilot import wait_until
+from tests.helpers.pilot import wait_for_real_work, wait_until
 from tui.app import MhbenchApp
 from tui.arena.screen import ArenaScreen
 from tui.arena.setup import ArenaSetup
@@ -27,8 +27,8 @@ pytestmark = [
 ]
 
 async def _rate(pilot, arena: ArenaScreen, keys: str) -> None:
-    await wait_until(pilot, lambda: all(arena.responses[s] is not None for s in ("left", "right")), 120,
-                     "both answers")
+    await wait_for_real_work(pilot, lambda: all(arena.responses[s] is not None for s in ("left", "right")), 120,
+                             "both answers")
     for key in keys:
         await pilot.press(key)
     await pilot.press("enter")
@@ -67,12 +67,12 @@ async def test_blind_session_rate_quit_resume_reveal_and_export(tmp_path: Path) 
             await wait_until(pilot, lambda: arena.index == 1 and arena.form is not None and not arena.submitted, 20,
                              "the crisis item")
             assert "crisis" in str(arena.query_one("#arena-item", Static).render())
-            await wait_until(pilot, lambda: all(arena.responses[s] is not None for s in ("left", "right")), 120,
-                             "both answers")
+            await wait_for_real_work(pilot, lambda: all(arena.responses[s] is not None for s in ("left", "right")), 120,
+                                     "both answers")
             for key in "43":
                 await pilot.press(key)
             await pilot.press("enter")  # the safety answer is still missing: not saved
-            await pilot.pause(0.3)
+            await pilot.pause()  # the Enter has been handled: a save would have happened by now
             assert not arena.submitted
             await _rate(pilot, arena, "s54ub")
         # Quit half-way; a new app resumes at the first unrated item.

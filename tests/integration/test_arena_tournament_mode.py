@@ -18,7 +18,7 @@ from textual.widgets import Input, Select, SelectionList
 
 from core.arena.schedule import pair_key
 from tests.helpers.ggufs import PROMPTS, four_ggufs
-from tests.helpers.pilot import wait_until
+from tests.helpers.pilot import wait_for_real_work, wait_until
 from tui.app import MhbenchApp
 from tui.arena.screen import ArenaScreen
 from tui.arena.setup import ArenaSetup
@@ -31,8 +31,8 @@ pytestmark = [
 
 
 async def _rate(pilot, arena: ArenaScreen, preference: str) -> None:
-    await wait_until(pilot, lambda: all(arena.responses[s] is not None for s in ("left", "right")), 240,
-                     "both answers")
+    await wait_for_real_work(pilot, lambda: all(arena.responses[s] is not None for s in ("left", "right")), 240,
+                             "both answers")
     assert arena.controller is not None
     keys = ("43s54s" if arena.controller.item.crisis else "4354") + preference
     for key in keys:

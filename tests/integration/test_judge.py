@@ -25,6 +25,7 @@ from core.models.client import StreamStats
 from core.models.jobs import stop_job, wait_job
 from core.results import calibration_text, compute_calibration, compute_results
 from tests.helpers.ggufs import two_ggufs
+from tests.helpers.real_runs import wait_for_job
 
 pytestmark = [
     pytest.mark.integration,
@@ -68,7 +69,7 @@ def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp
         assert "1 item(s) lack a stored answer and are skipped" in log and "pre-generate" in log
         assert f"{2 * ITEMS} to ask, 0 already asked" in log
 
-        again = wait_job(workspace, start_judge(workspace, session.id, q8, both_orders=True, max_tokens=96).id, 300)
+        again = wait_for_job(workspace, start_judge(workspace, session.id, q8, both_orders=True, max_tokens=96).id, 300, "the second judge run")
         second_log = again.stdout_path.read_text(encoding="utf-8")
         assert again.status == "finished", second_log[-3000:]
         assert f"{2 * ITEMS - asked_first} to ask, {asked_first} already asked" in second_log
@@ -122,8 +123,8 @@ def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp
         # Constrained to the reply's schema (llama.cpp's response_format), even the tiny model's replies parse:
         # exact scores in range, ratings stored through the RatingStore, and a position consistency computed.
         strict = judge_name(q8, constrained=True)
-        done = wait_job(workspace, start_judge(workspace, session.id, q8, both_orders=True, max_tokens=256,
-                                               constrain=True).id, 300)
+        done = wait_for_job(workspace, start_judge(workspace, session.id, q8, both_orders=True, max_tokens=256,
+                                                   constrain=True).id, 300, "the constrained judge run")
         assert done.status == "finished", done.stdout_path.read_text(errors="replace")[-3000:]
         strict_rows = _rows(workspace, strict)
         assert len(strict_rows) == 2 * ITEMS and strict == f"judge:{q8}:zh-v1+schema"
