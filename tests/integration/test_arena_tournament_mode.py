@@ -1,7 +1,7 @@
 """Pilot: a four-model adaptive session on real llama.cpp servers, rated from the keyboard; quit, resume, export.
 
 The four models are the demo's tiny Llama as an f16 GGUF and its Q8_0, Q5_K_M and Q4_K_M
-quantisations, made by the real converter and llama.cpp (as in ``test_arena_mode``); the
+quantisations, made by the real converter and llama.cpp (``tests.helpers.ggufs``); the
 prompt set has three prompts, one in crisis. Each next item is drawn by the adaptive
 schedule when the rater goes past the last one; the battles JSONL must carry each
 rating's own pair, left model first.
