@@ -102,7 +102,7 @@ async def test_config_moves_a_mode_key_and_a_screen_key(demo, tmp_path: Path) ->
         tabs = app.screen.query_one("#results-tabs", TabbedContent)
         before = tabs.active
         await pilot.press("t")
-        await pilot.pause()  # the key has been handled: a switch would have happened by now
+        await pilot.pause()  # the key has been handled: a tab change would have happened by now
         assert tabs.active == before, "t still changes the tab after moving it to w"
         await pilot.press("w")
         await wait_until(pilot, lambda: tabs.active != before, 5, "w to change the tab")
