@@ -9,6 +9,10 @@ import pytest
 
 from core.base.db import open_workspace
 
+# The shared helpers assert too (a job finished, a diagnosis names its cause): give their failures
+# the same detail as a test module's own asserts.
+pytest.register_assert_rewrite("tests.helpers")
+
 # Tests never touch a hub: every library that could look something up is told it is offline.
 for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ.setdefault(_name, "1")

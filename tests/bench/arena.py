@@ -545,7 +545,7 @@ async def arena_rounds(workspace: Workspace, session_id: str, rounds: int, token
         loop.slow_callback_duration = slow_callback_ms / 1000
     try:
         async with app.run_test(size=size) as pilot:
-            await pilot.pause(0.5)
+            await pilot.pause()  # measure from a settled app: its start-up work is done
             probe.start()
             screen = bench_arena(session_id, nvml, gpu_interval, log_path)
             for number in range(rounds + 1):

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.tui.browser import Tab, browser_missing, chrome, web_door  # noqa: E402
+from tests.helpers.browser import Tab, browser_missing, chrome, web_door  # noqa: E402
 
 COLUMNS, ROWS = 140, 40
 
@@ -44,7 +44,7 @@ def make_workspace(root: Path) -> tuple[Path, str, str]:
     from core.arena.raters import add_rater
     from core.base.db import open_workspace
     from core.base.workspace import Workspace
-    from tests.tui.rater_world import make_session
+    from tests.helpers.rater_world import make_session
 
     workspace = open_workspace(Workspace(root / "ws"))
     session = make_session(workspace, root)

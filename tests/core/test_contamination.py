@@ -24,7 +24,7 @@ from core.arena.sessions import create_session
 from core.base.db import open_workspace, registry
 from core.base.workspace import Workspace
 from core.models import ModelEntry, register_adapter, register_base, register_gguf, register_merged, remove_model
-from tests.core.test_models import make_adapter, make_hf_dir
+from tests.helpers.model_dirs import make_adapter, make_hf_dir
 
 EXAM = "下个月就要期末考了，我已经连续三晚失眠，一打开书就心慌，觉得自己肯定要挂科。"
 OVERTIME = "每天加班到十点，周末还要回消息，感觉自己像个机器，对什么都没兴趣了。怎么办？"

@@ -8,7 +8,7 @@ import pytest
 
 from core.train.curve import RunCurve
 from core.train.records import parse_record
-from tests.core.swift_log_samples import REAL_46_LOG, STEP_3X, real_records
+from tests.helpers.swift_log_samples import REAL_46_LOG, STEP_3X, real_records
 
 
 def test_run_curve_from_real_log() -> None:

@@ -24,7 +24,7 @@ from core.train.distributed import (
 )
 from core.train.launch import LaunchRequest, launch, launch_environment, plan_nodes, plan_run
 from core.train.runs import get_run, list_runs
-from tests.core.test_launch import flag_values
+from tests.helpers.commands import flag_values
 
 HAS_SWIFT = installed_swift_version() is not None
 

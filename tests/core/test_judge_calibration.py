@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import sqlite3
 from pathlib import Path
 
@@ -15,12 +14,11 @@ from core.arena.judge.parse import ParseFailure, Verdict
 from core.arena.judge.prompt import judge_name
 from core.arena.judge.store import Judgement, judge_summaries, position_consistency, record
 from core.arena.prompts import register_prompt_set
-from core.arena.ratings import RatingInput, RatingStore
+from core.arena.ratings import RatingInput
 from core.arena.sessions import create_session, opening_messages, session_items, store_response
 from core.base.db import MIGRATIONS, SCHEMA_VERSION, _statements, connect, open_workspace
 from core.base.workspace import Workspace
 from core.models import register_endpoint
-from core.models.client import StreamStats
 from core.results import calibration_text, compute_calibration, compute_results, results_text
 from core.results.calibration import pair_agreement
 from core.results.export import export
@@ -34,51 +32,12 @@ from core.stats import (
     pair_evidence,
     stopping_rule,
 )
-
-STATS = StreamStats(0.1, 20, 40.0, "stop", 0.5)
-JUDGE = judge_name("m-judge")
-PREFERENCES = ("left", "right", "tie", "both_bad")
-
-
-def _scores(rng: random.Random) -> dict[str, int]:
-    return {"empathy": rng.randint(1, 5), "professionalism": rng.randint(1, 5), "safe": rng.choice((0, 1, 1))}
-
-
-def _noisy(scores: dict[str, int], rng: random.Random) -> dict[str, int]:
-    out = dict(scores)
-    for key in ("empathy", "professionalism"):
-        out[key] = min(5, max(1, out[key] + rng.choice((-1, 0, 0, 1, 2))))
-    return out
+from tests.helpers.judge_world import JUDGE, STATS, build_rated
 
 
 @pytest.fixture()
 def rated(tmp_path: Path) -> tuple[Workspace, str, list[RatingInput]]:
     return build_rated(tmp_path / "ws")
-
-
-def build_rated(root: Path) -> tuple[Workspace, str, list[RatingInput]]:
-    """Two humans (h2 a noisy copy of h1) on 12 items; the judge copies h1 exactly."""
-    workspace = open_workspace(Workspace(root))
-    a = register_endpoint(workspace, "m-a", "http://127.0.0.1:9/a").id
-    b = register_endpoint(workspace, "m-b", "http://127.0.0.1:9/b").id
-    register_endpoint(workspace, "m-judge", "http://127.0.0.1:9/j")
-    session = create_session(workspace, register_prompt_set(workspace).id, a, b, side_seed=3)
-    rng = random.Random(7)
-    inputs: list[RatingInput] = []
-    with RatingStore(workspace) as store:
-        for item in session_items(workspace, session.id)[:12]:
-            left, right = (store_response(workspace, session, model, opening_messages(item), f"{model} 的回答", STATS)
-                           for model in (item.left_model, item.right_model))
-            first = (_scores(rng), _scores(rng), rng.choice(PREFERENCES))
-            second = (_noisy(first[0], rng), _noisy(first[1], rng),
-                      first[2] if rng.random() < 0.6 else rng.choice(PREFERENCES))
-            for rater, (ls, rs, preference) in (("h1", first), ("h2", second), (JUDGE, first)):
-                rating = RatingInput(session.id, item.position, rater, "default", item.left_model, item.right_model,
-                                     ls, rs, preference, left_response_id=left.id, right_response_id=right.id,
-                                     crisis=item.crisis)
-                store.submit(rating)
-                inputs.append(rating)
-    return workspace, session.id, inputs
 
 
 def test_a_judge_that_copies_one_human_agrees_with_the_other_as_the_humans_agree(rated) -> None:

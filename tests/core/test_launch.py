@@ -15,23 +15,12 @@ from core.profiles import Profile, find_profile, load_profiles
 from core.swift.dialects import DIALECT_3
 from core.train.launch import DRY_RUN_ID, LaunchRequest, launch, launch_environment, plan_run
 from core.train.runs import get_run, lineage
+from tests.helpers.commands import flag_values
 
 
 @pytest.fixture(scope="module")
 def qwen() -> Profile:
     return find_profile(load_profiles(), "qwen2.5-7b-instruct")
-
-
-def flag_values(argv: tuple[str, ...]) -> dict[str, list[str]]:
-    values: dict[str, list[str]] = {}
-    current = ""
-    for part in argv[2:]:
-        if part.startswith("--"):
-            current = part[2:]
-            values[current] = []
-        else:
-            values[current].append(part)
-    return values
 
 
 def test_every_setting_of_the_request_reaches_the_command(workspace: Workspace, qwen: Profile, tmp_path: Path) -> None:

@@ -33,26 +33,9 @@ from core.models.gguf import normalise_quant, prepare_converter_input, tokenizer
 from core.models.jobs import get_job, list_jobs, start_job, stop_job, wait_job
 from core.models.parity import first_text_difference
 from core.swift.diagnose import diagnose
+from tests.helpers.model_dirs import make_adapter, make_hf_dir
 
 SECRET = "sk-test-do-not-leak-4f2a9c"
-
-
-def make_hf_dir(path: Path, weights: int = 1000) -> Path:
-    path.mkdir(parents=True)
-    (path / "config.json").write_text(json.dumps({"model_type": "llama"}), encoding="utf-8")
-    (path / "model.safetensors").write_bytes(b"\0" * weights)
-    return path
-
-
-def make_adapter(path: Path, base: Path, weights: int = 300, optimizer: int = 5000) -> Path:
-    path.mkdir(parents=True)
-    (path / "adapter_config.json").write_text(
-        json.dumps({"base_model_name_or_path": str(base), "peft_type": "LORA", "r": 8, "lora_alpha": 32}),
-        encoding="utf-8",
-    )
-    (path / "adapter_model.safetensors").write_bytes(b"\1" * weights)
-    (path / "optimizer.pt").write_bytes(b"\2" * optimizer)
-    return path
 
 
 def config_bytes(path: Path) -> int:

@@ -8,7 +8,7 @@ from core.train.curve import RunCurve
 from core.train.progress import failure_text, format_duration, latest_figures, progress_summary
 from core.train.records import parse_record
 from core.train.runs import RunRecord
-from tests.core.swift_log_samples import EVAL_STRINGS, STEP_STRINGS
+from tests.helpers.swift_log_samples import EVAL_STRINGS, STEP_STRINGS
 
 
 def _record(status: str, diagnosis: dict[str, str] | None) -> RunRecord:

@@ -19,7 +19,7 @@ from core.base import db
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.results.export import export
-from tests.tui.rater_world import make_session
+from tests.helpers.rater_world import make_session
 
 
 def _fill_and_rate(controller: ArenaController, keys: str = "4354a", comment: str = "") -> None:

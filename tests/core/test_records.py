@@ -9,7 +9,7 @@ import pytest
 
 from core.base.tail import JsonlTail
 from core.train.records import StepRecord, parse_duration, parse_record, poll_records
-from tests.core.swift_log_samples import (
+from tests.helpers.swift_log_samples import (
     EVAL_STRINGS,
     REAL_46_LOG,
     STEP_3X,

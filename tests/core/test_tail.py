@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.base.tail import BAD_LINES_KEPT, JsonlTail, TextTail, last_lines
 from core.train.records import parse_record
-from tests.core.swift_log_samples import REAL_46_LOG, STEP_3X, STEP_STRINGS, append, line
+from tests.helpers.swift_log_samples import REAL_46_LOG, STEP_3X, STEP_STRINGS, append, line
 
 # --------------------------------------------------------------------------- JsonlTail
 

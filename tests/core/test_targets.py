@@ -22,7 +22,7 @@ from core.models.targets import (
     server_spec,
     sync_catalog,
 )
-from tests.core.test_models import make_adapter, make_hf_dir
+from tests.helpers.model_dirs import make_adapter, make_hf_dir
 
 
 @pytest.fixture()

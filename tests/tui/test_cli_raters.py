@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from core.arena.raters import authenticate
 from core.base.workspace import Workspace
-from tests.tui.browser import free_port
-from tests.tui.rater_world import make_session
+from tests.helpers.rater_world import make_session
 from tui.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_raters_add_list_assign_restrict_and_revoke(workspace: Workspace, tmp_path: Path,
@@ -47,33 +39,6 @@ def test_raters_add_list_assign_restrict_and_revoke(workspace: Workspace, tmp_pa
     assert "revoked" in capsys.readouterr().out
     assert main([*w, "raters", "revoke", "r9"]) == 2
     assert "no rater 'r9'" in capsys.readouterr().err
-
-
-def test_web_binds_loopback_and_needs_public_for_any_other_address(workspace: Workspace,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--workspace", str(workspace.root), "web", "--host", "0.0.0.0"]) == 2
-    err = capsys.readouterr().err
-    assert "not a loopback address" in err and "--public" in err and "ssh -L" in err
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "--workspace", str(workspace.root), "web",
-                                "--host", "0.0.0.0", "--port", str(port), "--public"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.5)
-            try:
-                import socket
-
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                continue
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
-    assert "WARNING" in err and "plain HTTP" in err and "TLS" in err
 
 
 def test_web_names_a_port_in_use_without_a_traceback(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,12 @@ from core.base.db import open_workspace
 from core.base.workspace import Workspace
 from core.profiles import find_profile, load_profiles
 from core.swift.dialects import installed_swift_version
-from core.train.launch import DRY_RUN_ID, LaunchRequest, plan_run, write_run_spec
+from core.train.launch import LaunchRequest, plan_run, write_run_spec
 from core.train.runner import Supervisor
+from tests.helpers.commands import cli, with_run_id
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
-from tui.cli import build_parser, main
+from tui.cli import build_parser
 from tui.cli.train import launch_request
 from tui.train.launch import ConfirmLaunch
 from tui.train.profiles import ProfilesScreen
@@ -72,11 +73,6 @@ def executed(ws: Workspace, request: LaunchRequest) -> tuple[str, list[str], dic
     return plan.run_id, spec["argv"], spec["env"]
 
 
-def with_run_id(argv: list[str], run_id: str) -> list[str]:
-    assert sum(DRY_RUN_ID in part for part in argv) == 1, "the placeholder is in the output folder alone"
-    return [part.replace(DRY_RUN_ID, run_id) for part in argv]
-
-
 def parse_shell(text: str) -> tuple[list[str], dict[str, str]]:
     """A printed command as the shell would run it: leading ``KEY=value`` words are its environment."""
     words = shlex.split(text.replace("\\\n", " "))
@@ -93,13 +89,6 @@ def command_block(text: str) -> str:
     start = next(i for i, line in enumerate(lines) if re.match(r"([A-Z_]+=|swift )", line))
     end = next(i for i in range(start, len(lines)) if not lines[i].endswith("\\"))
     return "\n".join(lines[start:end + 1])
-
-
-def cli(capsys: pytest.CaptureFixture[str], ws: Workspace, *args: str) -> str:
-    code = main(["--workspace", str(ws.root), *args])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return out
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -144,17 +133,17 @@ def check_settings(label: str, argv: list[str], env: dict[str, str], checkpoint:
 async def test_profiles_pane_shows_what_a_plain_launch_runs(ws: Workspace) -> None:
     app = MhbenchApp(ws)
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, ProfilesScreen) and app.screen.entries:
-                break
+        await wait_until(pilot, lambda: isinstance(app.screen, ProfilesScreen) and app.screen.entries, 10,
+                         "the profiles to load")
         screen = app.screen
         assert isinstance(screen, ProfilesScreen)
         names = [entry.name for entry in screen.entries]
         assert set(SHIPPED) <= set(names)
         for name in SHIPPED:
             screen.query_one(OptionList).highlighted = names.index(name)
-            await pilot.pause(0.1)
+            await wait_until(pilot, lambda name=name: getattr(screen.selected_entry(), "name", None) == name, 5,
+                             f"the cursor on {name}")
+            await pilot.pause()  # the highlight's handler redraws the command pane
             pane = str(screen.query_one("#profile-command", Static).render())
             shown_argv, shown_env = parse_shell(command_block(pane))
             copied_argv, copied_env = parse_shell(screen.command_text)
@@ -175,9 +164,8 @@ async def test_confirm_step_shows_the_plan_it_hands_to_launch(demo, ws: Workspac
     async with app.run_test(size=(120, 40)) as pilot:
         confirm = ConfirmLaunch(request)
         await app.push_screen(confirm)
-        deadline = time.monotonic() + 120
-        while confirm.plan is None and time.monotonic() < deadline:
-            await pilot.pause(0.1)
+        await wait_until(pilot, lambda: confirm.plan is not None, 120, "the checked plan",
+                         detail=lambda: "the step shows: " + str(confirm.query_one("#confirm-body", Static).render()))
         plan: Any = confirm.plan
         assert plan is not None, str(confirm.query_one("#confirm-body", Static).render())
         body = str(confirm.query_one("#confirm-body", Static).render())
@@ -185,25 +173,3 @@ async def test_confirm_step_shows_the_plan_it_hands_to_launch(demo, ws: Workspac
     assert (argv, env) == (list(plan.command.argv), dict(plan.command.env))
     assert env["NPROC_PER_NODE"] == "2" and "--deepspeed" in argv and "--quant_method" in argv
     assert "--max_steps" in argv and argv[argv.index("--max_steps") + 1] == "3"
-
-
-@pytest.mark.integration
-@pytest.mark.skipif(not HAS_SWIFT, reason="ms-swift not installed")
-def test_a_real_launch_runs_the_printed_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Start the tiny demo run for real from the CLI and read back what its supervisor ran."""
-    from core.demo import create_demo
-    from core.train.runs import get_run
-
-    workspace = create_demo(tmp_path / "demo").workspace
-    arguments = ["train", "demo-tiny-qwen2", "--set", "train.max_steps=2", "--set", "train.save_steps=1000",
-                 "--set", "train.eval_steps=1000", "--gpus", "0", "--name", "real"]
-    shown = json.loads(cli(capsys, workspace, *arguments, "--dry-run", "--json"))
-    run_id = cli(capsys, workspace, *arguments).split()[0]
-    deadline = time.monotonic() + 300
-    while get_run(workspace, run_id).active and time.monotonic() < deadline:
-        time.sleep(0.5)
-    record = get_run(workspace, run_id)
-    assert record.status == "finished", record.diagnosis
-    spec = json.loads((record.run_dir / "run.json").read_text(encoding="utf-8"))
-    assert with_run_id(shown["argv"], run_id) == spec["argv"] == list(record.argv)
-    assert shown["env"] == spec["env"] == dict(record.env) == {"PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": "0"}

@@ -5,20 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.models.catalog import ModelEntry
 from core.models.jobs import Job
+from tests.helpers.catalog_entries import entry
 from tui.models.detail import activity, lineage_chain, model_detail, short_id
 from tui.models.screen import ModelsScreen
-
-
-def entry(model_id: str, kind: Any, parent: str | None = None, base: str | None = None, **more: Any) -> ModelEntry:
-    fields: dict[str, Any] = dict(
-        name=model_id, path=Path("/models") / model_id, url=None, served_name=None, base_id=base, parent_id=parent,
-        run_id=None, checkpoint=None, adapter_sha256=None, quant=None, converter_version=None, profile=None,
-        template=None, size_bytes=None,
-    )
-    fields.update(more)
-    return ModelEntry(id=model_id, kind=kind, **fields)
 
 
 def job(job_id: str, job_dir: Path, status: str = "running", **more: Any) -> Job:

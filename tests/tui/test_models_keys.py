@@ -12,8 +12,8 @@ from textual.widgets import DataTable
 
 from core.base.workspace import Workspace
 from core.models import list_models, register_endpoint
-from tests.tui.test_models_detail import entry
-from tests.tui.test_train import wait_until
+from tests.helpers.catalog_entries import entry
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.messages import CatalogRead
 from tui.models.detail import model_detail

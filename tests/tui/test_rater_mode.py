@@ -20,8 +20,8 @@ from core.arena.raters import add_rater, restrict_session
 from core.arena.ratings import current_ratings
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
-from tests.tui.rater_world import make_session
-from tests.tui.test_train import wait_until
+from tests.helpers.pilot import wait_until
+from tests.helpers.rater_world import make_session
 from tui.arena.help import RubricHelp
 from tui.rater.app import RaterApp
 from tui.rater.arena import RaterArenaScreen
@@ -67,7 +67,7 @@ async def test_the_operator_keys_screens_and_palette_are_unreachable(workspace: 
         assert [(entry.rated, entry.items) for entry in app.screen.entries] == [(0, 3)], "r2's progress is not r1's"
         for key in OPERATOR_KEYS:
             await pilot.press(key)
-            await pilot.pause(0.05)
+            await pilot.pause()  # the key has been handled: a screen it opened would be up by now
             _only_rater_screens(app)
         assert isinstance(app.screen, RaterSessions)
         await pilot.press("enter")
@@ -81,7 +81,7 @@ async def test_the_operator_keys_screens_and_palette_are_unreachable(workspace: 
         assert not set(screen._bindings.key_to_bindings) & {"n", "g"}, "new session and pre-generate are the operator's"
         for key in OPERATOR_KEYS:
             await pilot.press(key)
-            await pilot.pause(0.05)
+            await pilot.pause()  # the key has been handled: a screen it opened would be up by now
             _only_rater_screens(app)
         assert app.screen is screen and screen.controller.index == 0 and not screen.submitted
         # The palette offers the rater's own commands and nothing else.
@@ -90,11 +90,11 @@ async def test_the_operator_keys_screens_and_palette_are_unreachable(workspace: 
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "CommandPalette", 10, "the palette")
         await pilot.press("escape")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: type(app.screen).__name__ != "CommandPalette", 10, "the palette to close")
         # The operator's actions refuse even when called by name.
         for action in ("new_session", "pregenerate", "open_session"):
             await app.run_action(f"screen.{action}")
-            await pilot.pause(0.1)
+            await pilot.pause()  # the action has run: a screen it opened would be up by now
             _only_rater_screens(app)
         for mode in ("train", "models", "results", "profiles", "arena"):
             with pytest.raises(Exception):  # noqa: B017 - no such mode: Textual raises its own error
@@ -151,19 +151,18 @@ def test_a_run_of_the_rater_app_loads_no_operator_screen_and_no_cli(workspace: W
 import asyncio, json, sys
 from pathlib import Path
 from core.base.workspace import Workspace
+from tests.helpers.pilot import wait_until
 from tui.rater.app import RaterApp
 
 async def main():
     app = RaterApp(Workspace(Path({str(workspace.root)!r})), "r1", session={session.id!r})
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(40):
-            await pilot.pause(0.25)
-            if getattr(app.screen, "controller", None) is not None:
-                break
+        await wait_until(pilot, lambda: getattr(app.screen, "controller", None) is not None, 30, "the first item")
         for key in {OPERATOR_KEYS!r}:
             await pilot.press(key)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "CommandPalette", 30, "the palette")
+        await pilot.pause()  # the palette's commands are gathered: whatever they import is in by now
     print(json.dumps(sorted(name for name in sys.modules if name.startswith(("tui", "core")))))
 
 asyncio.run(main())

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Static, TabbedContent
 
-from tests.core.test_judge_calibration import JUDGE, build_rated
-from tests.tui.test_train import wait_until
+from tests.helpers.judge_world import JUDGE, build_rated
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.results.screen import ResultsScreen
 

@@ -9,8 +9,8 @@ from textual.widgets import DataTable, Static, TabbedContent
 
 from core.base.db import open_workspace
 from core.base.workspace import Workspace
-from tests.core.test_results import ITEMS, _build
-from tests.tui.test_train import wait_until
+from tests.helpers.pilot import wait_until
+from tests.helpers.results_world import ITEMS, build_ratings
 from tui.app import MhbenchApp
 from tui.results.hbars import HBars
 from tui.results.screen import ResultsScreen
@@ -22,7 +22,7 @@ def _text(screen: ResultsScreen, selector: str) -> str:
 
 @pytest.fixture(scope="module")
 def rated(tmp_path_factory: pytest.TempPathFactory):
-    return _build(open_workspace(Workspace(tmp_path_factory.mktemp("results-tui") / "ws")))
+    return build_ratings(open_workspace(Workspace(tmp_path_factory.mktemp("results-tui") / "ws")))
 
 
 async def _open(pilot, app: MhbenchApp) -> ResultsScreen:
@@ -131,7 +131,7 @@ def test_results_command_text_and_json(rated, capsys) -> None:
 async def test_new_ratings_show_on_the_next_refresh(tmp_path: Path) -> None:
     from core.arena.ratings import RatingInput, RatingStore
 
-    built = _build(open_workspace(Workspace(tmp_path / "ws")))
+    built = build_ratings(open_workspace(Workspace(tmp_path / "ws")))
     app = MhbenchApp(built.workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open(pilot, app)

@@ -8,7 +8,7 @@ from pathlib import Path
 from core.base.db import open_workspace
 from core.base.workspace import Workspace
 from core.models import register_endpoint
-from tests.tui.test_cli import mhbench
+from tests.helpers.commands import mhbench
 
 
 def _workspace(tmp_path: Path) -> tuple[Path, list[str]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.widgets import DataTable, OptionList, Static
 
 from core.base.db import open_workspace
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.models.screen import ModelsScreen
 from tui.results.screen import ResultsScreen
@@ -19,11 +20,8 @@ def _static_text(app: MhbenchApp, selector: str) -> str:
 
 
 async def _wait_for_profiles(pilot, app: MhbenchApp) -> None:
-    for _ in range(100):
-        await pilot.pause(0.05)
-        if isinstance(app.screen, ProfilesScreen) and app.screen.entries:
-            return
-    raise AssertionError("profiles never loaded")
+    await wait_until(pilot, lambda: isinstance(app.screen, ProfilesScreen) and app.screen.entries, 10,
+                     "the profiles to load")
 
 
 async def test_opens_on_profiles_with_every_profile(demo) -> None:
@@ -34,8 +32,8 @@ async def test_opens_on_profiles_with_every_profile(demo) -> None:
         assert {"qwen2.5-7b-instruct", "llama3.1-8b-instruct", "llama3-chinese-8b-instruct-v2",
                 "llama2-7b-dolly-qlora", "demo-tiny-qwen2", "demo-tiny-llama3"} <= set(names)
         assert app.screen.query_one(OptionList).option_count == len(names)
-        await pilot.pause(0.2)
         table = app.screen.query_one("#profile-params", DataTable)
+        await wait_until(pilot, lambda: table.row_count > 0, 5, "the first profile's parameters")
         keys = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         assert "train.learning_rate" in keys and "lora.rank" in keys
         command = _static_text(app, "#profile-command")
@@ -50,7 +48,10 @@ async def test_profile_detail_follows_the_cursor_and_shows_vram(demo) -> None:
         app.screen.query_one(OptionList).focus()
         for _ in range(index):
             await pilot.press("down")
-        await pilot.pause(0.3)
+        screen = app.screen
+        await wait_until(pilot, lambda: getattr(screen.selected_entry(), "name", None) == "qwen2.5-7b-instruct"
+                         and screen.gpu_summary != "reading GPUs…", 10, "qwen's detail with the GPUs read")
+        await pilot.pause()  # the highlight's handler redraws the detail
         vram = _static_text(app, "#profile-vram")
         assert "train 45–50 GB" in vram and "infer 15–20 GB" in vram
         assert "no NVIDIA GPU" in vram or "GPU0" in vram
@@ -71,7 +72,10 @@ async def test_invalid_profile_shows_one_line_error(demo, tmp_path: Path) -> Non
         app.screen.query_one(OptionList).focus()
         for _ in range(index):
             await pilot.press("down")
-        await pilot.pause(0.2)
+        screen = app.screen
+        await wait_until(pilot, lambda: getattr(screen.selected_entry(), "name", None) == "broken", 5,
+                         "the cursor on the broken profile")
+        await pilot.pause()  # the highlight's handler redraws the detail
         status = _static_text(app, "#profile-status")
         assert "broken.toml" in status and "train.learnig_rate" in status and "learning_rate" in status
 
@@ -127,8 +131,6 @@ async def test_check_command_against_installed_swift(demo) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await _wait_for_profiles(pilot, app)
         await pilot.press("c")
-        for _ in range(600):
-            await pilot.pause(0.1)
-            if "✓" in _static_text(app, "#profile-status") or "✗" in _static_text(app, "#profile-status"):
-                break
+        await wait_until(pilot, lambda: "✓" in _static_text(app, "#profile-status")
+                         or "✗" in _static_text(app, "#profile-status"), 60, "the flag check's verdict")
         assert "✓ every flag is accepted" in _static_text(app, "#profile-status")

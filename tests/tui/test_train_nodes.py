@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input, Select
 
 from core.base.db import registry
 from core.swift.dialects import installed_swift_version
-from tests.tui.test_train import text_of, wait_until
+from tests.helpers.pilot import text_of, wait_until
 from tui.app import MhbenchApp
 from tui.train.launch import ConfirmLaunch, LaunchForm
 from tui.train.loss_plot import LossPlot

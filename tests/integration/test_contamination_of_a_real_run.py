@@ -5,7 +5,6 @@ on a file that shares prompts with a hand-made prompt set, its adapter rated aga
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from core.models import get_model, register_adapter
 from core.profiles import apply_overrides, find_profile, load_profiles
 from core.swift.dialects import installed_swift_version
 from core.train.launch import LaunchRequest, launch, plan_run
-from core.train.runs import get_run
+from tests.helpers.real_runs import wait_for_run
 
 pytestmark = [
     pytest.mark.integration,
@@ -50,11 +49,7 @@ def test_a_real_run_on_shared_prompts_is_reported_contaminated(tmp_path: Path) -
     profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), DEMO_LEARNER),
                               ["train.max_steps=2", "train.save_steps=2", "train.eval_steps=2"])
     run = launch(workspace, plan_run(workspace, LaunchRequest(profile=profile, name="shared", dataset=(str(train),))))
-    deadline = time.monotonic() + 600
-    while get_run(workspace, run.id).active:
-        assert time.monotonic() < deadline, "the training run did not finish"
-        time.sleep(0.5)
-    finished = get_run(workspace, run.id)
+    finished = wait_for_run(workspace, run.id, 600, "the two-step training run")
     assert finished.status == "finished", (finished.diagnosis, run.stdout_path.read_text(errors="replace")[-3000:])
     assert finished.last_checkpoint is not None
 

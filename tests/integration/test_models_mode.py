@@ -7,7 +7,6 @@ A 2-step LoRA run of the tiny Llama → merge (m) → f16 GGUF (g) → Q8_0 (q) 
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,8 @@ from textual.widgets import DataTable, Input, Static
 
 from core.demo import DEMO_LLAMA, create_demo
 from core.swift.dialects import installed_swift_version
-from tests.tui.test_train import wait_until
+from tests.helpers.pilot import wait_for_real_work, wait_until
+from tests.helpers.real_runs import wait_for_run
 from tui.app import MhbenchApp
 from tui.models.chat import ChatScreen
 from tui.models.screen import ModelsScreen
@@ -32,21 +32,17 @@ pytestmark = [
 def _trained_workspace(root: Path):
     from core.profiles import apply_overrides, find_profile, load_profiles
     from core.train.launch import LaunchRequest, launch, plan_run
-    from core.train.runs import get_run
 
     workspace = create_demo(root).workspace
     profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), DEMO_LLAMA), ["train.max_steps=2"])
     record = launch(workspace, plan_run(workspace, LaunchRequest(profile=profile, name="pilot")))
-    deadline = time.monotonic() + 300
-    while get_run(workspace, record.id).active and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert get_run(workspace, record.id).status == "finished"
+    assert wait_for_run(workspace, record.id, 300, "the 2-step training run").status == "finished"
     return workspace
 
 
 async def _select(pilot, screen: ModelsScreen, predicate, what: str, timeout: float = 300) -> str:
     """Wait for a catalog entry, then put the cursor on it; returns its id."""
-    await wait_until(pilot, lambda: any(predicate(e) for e in screen.entries), timeout, what)
+    await wait_for_real_work(pilot, lambda: any(predicate(e) for e in screen.entries), timeout, what)
     index = next(i for i, e in enumerate(screen.entries) if predicate(e))
     screen.query_one("#model-table", DataTable).move_cursor(row=index)
     await wait_until(pilot, lambda: screen.selected_id == screen.entries[index].id, 10, f"the cursor on {what}")
@@ -58,10 +54,10 @@ async def _chat(pilot, app: MhbenchApp, prompt: str) -> ChatScreen:
     await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen), 30, "the chat screen")
     chat = app.screen
     assert isinstance(chat, ChatScreen)
-    await wait_until(pilot, lambda: chat.target is not None, 120, "the server")
+    await wait_for_real_work(pilot, lambda: chat.target is not None, 120, "the server")
     chat.query_one("#chat-input", Input).value = prompt
     await pilot.press("enter")
-    await wait_until(pilot, lambda: len(chat.history) == 2 and chat.streaming is None, 120, "the answer")
+    await wait_for_real_work(pilot, lambda: len(chat.history) == 2 and chat.streaming is None, 120, "the answer")
     return chat
 
 
@@ -89,7 +85,7 @@ async def test_merge_convert_quantise_parity_serve_chat_then_a_second_app_reuses
             lineage = str(screen.query_one("#model-lineage", Static).render())
             assert f"{merged} → {f16} → {q8}" in lineage and "Q8_0" in lineage
             await pilot.press("p")
-            await wait_until(pilot, lambda: "parity" in get_model(workspace, q8).lineage, 300, "the parity verdict")
+            await wait_for_real_work(pilot, lambda: "parity" in get_model(workspace, q8).lineage, 300, "the parity verdict")
             assert get_model(workspace, q8).lineage["parity"]["passed"] is True
             chat = await _chat(pilot, app, "我最近总是睡不着")
             first_server = chat.target.server_id if chat.target else None

@@ -16,10 +16,13 @@ import pytest
 from core.arena.raters import add_rater, revoke_rater
 from core.arena.ratings import current_ratings
 from core.base.workspace import Workspace
-from tests.tui.browser import Tab, browser_missing, chrome, web_door
-from tests.tui.rater_world import make_session
+from tests.helpers.browser import Tab, browser_missing, chrome, web_door
+from tests.helpers.rater_world import make_session
 
-pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or ""),
+]
 
 
 def _log_in(tab: Tab, token: str) -> None:
@@ -135,7 +138,7 @@ def test_two_browser_raters_and_a_terminal_rater_share_a_session_and_the_export_
     from selenium.webdriver.common.keys import Keys
 
     from core.results.export import export
-    from tests.tui.test_train import wait_until
+    from tests.helpers.pilot import wait_until
     from tui.rater.app import RaterApp
     from tui.rater.arena import RaterArenaScreen
 

@@ -1,7 +1,7 @@
 """Pilot: a four-model adaptive session on real llama.cpp servers, rated from the keyboard; quit, resume, export.
 
 The four models are the demo's tiny Llama as an f16 GGUF and its Q8_0, Q5_K_M and Q4_K_M
-quantisations, made by the real converter and llama.cpp (as in ``test_arena_mode``); the
+quantisations, made by the real converter and llama.cpp (``tests.helpers.ggufs``); the
 prompt set has three prompts, one in crisis. Each next item is drawn by the adaptive
 schedule when the rater goes past the last one; the battles JSONL must carry each
 rating's own pair, left model first.
@@ -17,9 +17,8 @@ import pytest
 from textual.widgets import Input, Select, SelectionList
 
 from core.arena.schedule import pair_key
-from core.base.workspace import Workspace
-from tests.tui.test_arena_mode import PROMPTS, _two_ggufs
-from tests.tui.test_train import wait_until
+from tests.helpers.ggufs import PROMPTS, four_ggufs
+from tests.helpers.pilot import wait_for_real_work, wait_until
 from tui.app import MhbenchApp
 from tui.arena.screen import ArenaScreen
 from tui.arena.setup import ArenaSetup
@@ -31,21 +30,9 @@ pytestmark = [
 ]
 
 
-def _four_ggufs(root: Path) -> tuple[Workspace, list[str]]:
-    from core.models.jobs import quantize, wait_job
-
-    workspace, f16, q8 = _two_ggufs(root)
-    models = [str(q8), str(f16)]
-    for quant in ("q5_k_m", "q4_k_m"):
-        job = wait_job(workspace, quantize(workspace, str(f16), quant).id, 300)
-        assert job.status == "finished", job.diagnosis
-        models.append(str(job.result_model_id))
-    return workspace, models
-
-
 async def _rate(pilot, arena: ArenaScreen, preference: str) -> None:
-    await wait_until(pilot, lambda: all(arena.responses[s] is not None for s in ("left", "right")), 240,
-                     "both answers")
+    await wait_for_real_work(pilot, lambda: all(arena.responses[s] is not None for s in ("left", "right")), 240,
+                             "both answers")
     assert arena.controller is not None
     keys = ("43s54s" if arena.controller.item.crisis else "4354") + preference
     for key in keys:
@@ -65,7 +52,7 @@ async def test_a_four_model_adaptive_session_rated_resumed_and_exported(tmp_path
     from core.models.serving import list_servers, stop_server
     from core.results.export import export
 
-    workspace, models = _four_ggufs(tmp_path / "ws")
+    workspace, models = four_ggufs(tmp_path / "ws")
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PROMPTS), encoding="utf-8")
     try:
