@@ -37,7 +37,7 @@ class ModelsScreen(ModelActions):
         Binding("c", "chat", "Chat", id="models.chat"),
         Binding("p", "parity", "Parity", id="models.parity"),
         Binding("a", "add", "Add", show=False, id="models.add"),
-        Binding("r", "discover", "Rescan", show=False, id="models.discover"),
+        Binding("r", "discover", "Rescan", id="models.discover"),
         Binding("k", "stop_job", "Stop job", show=False, id="models.stop_job"),
     ]
 
@@ -82,6 +82,11 @@ class ModelsScreen(ModelActions):
                 note = f"registered {len(found)} new model(s)" if found else None
             except MhbenchError as error:
                 note = str(error)
+        else:
+            from core.models.discovery import register_ended_runs
+
+            ended = register_ended_runs(self.workspace)
+            note = f"registered {len(ended)} checkpoint(s) of finished runs" if ended else None
         log_tail = self.read_job_log()
         jobs = list_jobs(self.workspace)
         # Read here, in the worker: a progress line is the tail of a log file.
