@@ -18,6 +18,7 @@ from textual.widgets import DataTable, OptionList, Static
 
 from core.base.db import open_workspace, registry
 from core.base.workspace import Workspace
+from core.models import register_adapter
 from tests.core.test_models import make_adapter, make_hf_dir
 from tests.tui.test_train import wait_until
 from tui.app import MhbenchApp
@@ -90,7 +91,30 @@ async def test_a_finished_runs_checkpoints_appear_in_models_without_rescan(tmp_p
         await wait_until(pilot, lambda: any(e.id == "run-20260101-000000-demo-ckpt-4" for e in models.entries), 20,
                          "the checkpoint in the catalog")
         table = models.query_one("#model-table", DataTable)
-        assert any("ckpt-4" in str(table.get_row_at(row)[0]) for row in range(table.row_count))
+        assert any("ckpt-4" in str(table.get_row_at(row)[1]) for row in range(table.row_count))
+
+
+async def test_the_server_dot_is_seen_at_80x24_beside_a_long_model_id(tmp_path: Path) -> None:
+    from core.base.processes import utc_now
+
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
+    base = make_hf_dir(workspace.models_dir / "tiny-llama3")
+    output = add_run(workspace, "demo-learning-qwen2-with-a-long-name", "finished", steps=4)
+    checkpoint = make_adapter(output / "checkpoint-210", base)
+    adapter = register_adapter(workspace, checkpoint)
+    with registry(workspace) as connection:  # a server just started (no pid yet), serving the adapter
+        connection.execute(
+            "INSERT INTO servers (id, backend, model_ids, host, port, base_url, argv, server_dir, status, created_at)"
+            " VALUES ('s1', 'swift', ?, '127.0.0.1', 8000, 'http://127.0.0.1:8000/v1', '[]', ?, 'ready', ?)",
+            (json.dumps([adapter.id]), str(tmp_path / "server"), utc_now()))
+    app = MhbenchApp(workspace)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen) and app.screen.entries, 20, "the catalog")
+        await pilot.pause(0.3)
+        drawn = widget_text(app.screen.query_one("#model-table", DataTable))
+        line = next(line for line in drawn.splitlines() if "ckpt-210" in line)
+        assert line.split()[0] == "●", drawn
 
 
 # --- the Train screen at 80×24 --------------------------------------------------------------------

@@ -60,7 +60,8 @@ class ModelsScreen(ModelActions):
 
     def on_mount(self) -> None:
         self.sub_title = mode_title("Models")
-        self.query_one("#model-table", DataTable).add_columns("model", "kind", "size", "")
+        # The server dot first: at 80 columns a long model id pushed it out of view.
+        self.query_one("#model-table", DataTable).add_columns("", "model", "kind", "size")
         self.read_catalog(discover=True)
         self.set_interval(2.0, self.read_catalog)
 
@@ -120,10 +121,10 @@ class ModelsScreen(ModelActions):
         for entry in self.entries:
             server = self.server_of(entry.id)
             table.add_row(
+                Text("●", style="green" if server.ready else "yellow") if server else "",
                 Text(short_id(entry.id), style="red strike" if entry.missing else ""),
                 Text(entry.kind, style=KIND_STYLE.get(entry.kind, "")),
                 Text(format_size(entry.size_bytes), justify="right"),
-                Text("●", style="green" if server.ready else "yellow") if server else "",
                 key=entry.id,
             )
         if self.entries:
