@@ -107,7 +107,7 @@ _QUICK_LORA = """rank = 8
 alpha = 32
 dropout = 0.05
 target_modules = ["all-linear"]"""
-# The learning demo's length: tiny-llama3's SentencePiece spends up to 620 tokens on the longest
+# The quick demos train at the same length: tiny-llama3's SentencePiece spends up to 620 tokens on the longest
 # dialogue, and at 512 swift would delete four of them (with a warning before every launch).
 _QUICK_TRAIN = f"""split_dataset_ratio = 0.1
 batch_size = 2
