@@ -12,6 +12,7 @@ from textual.screen import Screen
 
 from tui.shell.heap import freeze_heap
 from tui.shell.help import HelpScreen
+from tui.shell.toasts import keep_toasts_whole
 from tui.train.profiles import ProfilesScreen
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class MhbenchApp(App[None]):
         theme: str | None = None,
     ) -> None:
         """``keymap`` and ``theme`` come from config.toml, checked by ``tui.shell.keymap.check_config``."""
+        keep_toasts_whole()
         super().__init__()
         self.workspace = workspace
         self.rater = rater

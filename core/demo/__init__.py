@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.base.db import open_workspace
 from core.base.errors import MhbenchError
@@ -88,35 +89,79 @@ _LEARNING_LORA = """rank = 64
 alpha = 128
 dropout = 0.05
 target_modules = ["all-linear", "all-embedding", "lm_head"]"""
-_LEARNING_TRAIN = """split_dataset_ratio = 0.1
+DEMO_MAX_LENGTH = 1024
+_LEARNING_TRAIN = f"""split_dataset_ratio = 0.1
 batch_size = 4
 grad_accum = 1
 learning_rate = 5e-3
 epochs = 14
-max_length = 1024
+max_length = {DEMO_MAX_LENGTH}
 gradient_checkpointing = false
 dtype = "fp32"
 save_steps = 210
 save_total_limit = 2
 logging_steps = 1
 eval_steps = 42
-extra_args = {eval_on_start = true}"""
+extra_args = {{eval_on_start = true}}"""
 _QUICK_LORA = """rank = 8
 alpha = 32
 dropout = 0.05
 target_modules = ["all-linear"]"""
-_QUICK_TRAIN = """split_dataset_ratio = 0.1
+# The quick demos train at the same length: tiny-llama3's SentencePiece spends up to 620 tokens on the longest
+# dialogue, and at 512 swift would delete four of them (with a warning before every launch).
+_QUICK_TRAIN = f"""split_dataset_ratio = 0.1
 batch_size = 2
 grad_accum = 1
 learning_rate = 1e-3
 epochs = 1
-max_length = 512
+max_length = {DEMO_MAX_LENGTH}
 gradient_checkpointing = false
 dtype = "fp32"
 save_steps = 10
 save_total_limit = 2
 logging_steps = 1
 eval_steps = 10"""
+
+
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+_CHATML_ROLES = {"system": "system", "human": "user", "gpt": "assistant"}
+
+
+def chatml_token_count(tokenizer: Any, turns: list[dict[str, str]]) -> int:
+    """Tokens of one sharegpt dialogue as the Qwen2.5 template renders it (its system prompt when none is given).
+
+    ``tokenizer`` is a ``tokenizers.Tokenizer``: the check before a launch renders with
+    transformers, this counts the same ids without importing it.
+    """
+    rendered = "" if turns and turns[0]["from"] == "system" else f"<|im_start|>system\n{QWEN_DEFAULT_SYSTEM}<|im_end|>\n"
+    for turn in turns:
+        rendered += f"<|im_start|>{_CHATML_ROLES[turn['from']]}\n{turn['value']}<|im_end|>\n"
+    return len(tokenizer.encode(rendered, add_special_tokens=False).ids)
+
+
+def write_learning_dataset(dataset: Path, learner_dir: Path, destination: Path) -> int:
+    """The dialogues that fit the learning demo's ``max_length``; returns how many were left out.
+
+    Its 320-piece vocabulary spends about three tokens on a Chinese character, so the five
+    longest dialogues (7–9 turns) run past 1024 tokens. swift would delete them at the start
+    of every run, with a warning on the demo's own happy path; the run trains on the same
+    dialogues when they are left out here.
+    """
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(learner_dir / "tokenizer.json"))
+    kept: list[str] = []
+    left_out = 0
+    for line in dataset.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        turns = json.loads(line)["conversations"]
+        if chatml_token_count(tokenizer, turns) <= DEMO_MAX_LENGTH:
+            kept.append(line)
+        else:
+            left_out += 1
+    destination.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return left_out
 
 
 def _profile_text(
@@ -190,6 +235,10 @@ def create_demo(root: Path, progress: Progress | None = None) -> DemoWorkspace:
         say("training a 320-piece byte-level BPE and making learning-qwen2 (Qwen2 architecture, the one that learns)")
         build_learning_qwen2(learner_dir, corpus)
 
+    learning_dataset = workspace.data_dir / f"counselling-sharegpt-{DEMO_MAX_LENGTH}.jsonl"
+    left_out = write_learning_dataset(dataset, learner_dir, learning_dataset)
+    say(f"{learning_dataset.name}: the dialogues that fit learning-qwen2's max_length ({left_out} longer left out)")
+
     say("writing the demo profiles")
     (workspace.profiles_dir / f"{DEMO_QWEN}.toml").write_text(
         _profile_text(DEMO_QWEN, "Demo: tiny Qwen2 (ChatML)", qwen_dir, "qwen2_5", "qwen2_5", dataset), encoding="utf-8"
@@ -198,8 +247,8 @@ def create_demo(root: Path, progress: Progress | None = None) -> DemoWorkspace:
         _profile_text(DEMO_LLAMA, "Demo: tiny Llama-3 (SentencePiece)", llama_dir, "llama3", "llama3", dataset), encoding="utf-8"
     )
     (workspace.profiles_dir / f"{DEMO_LEARNER}.toml").write_text(
-        _profile_text(DEMO_LEARNER, "Demo: Qwen2 that learns (ChatML)", learner_dir, "qwen2_5", "qwen2_5", dataset,
-                      learns=True),
+        _profile_text(DEMO_LEARNER, "Demo: Qwen2 that learns (ChatML)", learner_dir, "qwen2_5", "qwen2_5",
+                      learning_dataset, learns=True),
         encoding="utf-8",
     )
     seconds = time.perf_counter() - started

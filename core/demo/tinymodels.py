@@ -255,6 +255,11 @@ def build_tiny_llama3(
             "add_bos_token": True,
             "add_eos_token": False,
             "legacy": False,
+            # No space before the first word of a text: swift's llama3 template tokenises each
+            # turn's content on its own, and SentencePiece's dummy prefix put a space after every
+            # `<|end_header_id|>\n\n` of an answer, so the model failed its own parity check.
+            # Llama 3's byte-level tokenizer never adds one either.
+            "add_prefix_space": False,
             "clean_up_tokenization_spaces": False,
             "added_tokens_decoder": {
                 str(processor.piece_to_id(token)): {"content": token, "special": True, "normalized": False, "lstrip": False, "rstrip": False, "single_word": False}

@@ -20,7 +20,7 @@ from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.models.catalog import ModelEntry, catalog_path, find_by_path, list_models
 from core.models.register import register_adapter, register_base, register_gguf, register_merged
-from core.train.runs import checkpoints_on_disk
+from core.train.runs import ACTIVE_STATUSES, checkpoints_on_disk
 
 
 def _is_adapter(path: Path) -> bool:
@@ -176,3 +176,30 @@ def discover(workspace: Workspace, extra_paths: Iterable[str | os.PathLike[str]]
             if candidate.is_file() or _is_adapter(candidate) or _is_hf_model(candidate):
                 consider(candidate)
     return [entry for entry in list_models(workspace) if entry.id not in before]
+
+
+def register_ended_runs(workspace: Workspace) -> list[ModelEntry]:
+    """Register the adapter checkpoints of runs that have ended and that the catalog lacks; returns the new entries.
+
+    A run's supervisor records its checkpoints when swift exits, but cannot reach up into
+    the catalog; this brings them in without a rescan. One query and no walk of the disk
+    when nothing is new, so the Models screen calls it on every read of the catalog.
+    """
+    active = ", ".join("?" for _ in ACTIVE_STATUSES)
+    with registry(workspace) as connection:
+        rows = connection.execute(
+            f"SELECT checkpoints.path, checkpoints.run_id FROM checkpoints JOIN runs ON runs.id = checkpoints.run_id "
+            f"WHERE runs.status NOT IN ({active}) ORDER BY checkpoints.run_id, checkpoints.step",
+            tuple(ACTIVE_STATUSES),
+        ).fetchall()
+        known = {row["path"] for row in connection.execute("SELECT path FROM models WHERE path IS NOT NULL")}
+    new: list[ModelEntry] = []
+    for row in rows:
+        path = _resolve(Path(row["path"]))
+        if str(path) in known or not _is_adapter(path):
+            continue
+        try:
+            new.append(register_adapter(workspace, path, row["run_id"]))
+        except MhbenchError:
+            continue  # an interrupted save: skipped, as discover skips it
+    return new

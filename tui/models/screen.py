@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from core.models.jobs import Job
     from core.models.serving import ServerRecord
 
-COLUMNS = ("model", "kind", "size", "server")
+# The server dot first: at 80 columns a long model id pushed it out of view.
+COLUMNS = ("server", "model", "kind", "size")
 
 
 class ModelsScreen(Screen[None]):
@@ -48,7 +49,7 @@ class ModelsScreen(Screen[None]):
         Binding("c", "chat", "Chat", id="models.chat"),
         Binding("p", "parity", "Parity", id="models.parity"),
         Binding("a", "add", "Add", show=False, id="models.add"),
-        Binding("r", "discover", "Rescan", show=False, id="models.discover"),
+        Binding("r", "discover", "Rescan", id="models.discover"),
         Binding("k", "stop_job", "Stop job", show=False, id="models.stop_job"),
     ]
 
@@ -105,6 +106,11 @@ class ModelsScreen(Screen[None]):
                 note = f"registered {len(found)} new model(s)" if found else None
             except MhbenchError as error:
                 note = str(error)
+        else:
+            from core.models.discovery import register_ended_runs
+
+            ended = register_ended_runs(self.workspace)
+            note = f"registered {len(ended)} checkpoint(s) of finished runs" if ended else None
         log_tail = self.read_job_log()
         jobs = list_jobs(self.workspace)
         # Read here, in the worker: a progress line is the tail of a log file.
@@ -165,12 +171,13 @@ class ModelsScreen(Screen[None]):
                 table.move_cursor(row=max(index, 0))
         self.selected_id = self.highlighted_id()
 
-    def cells(self, entry: ModelEntry) -> tuple[Text, Text, Text, Text | str]:
+    def cells(self, entry: ModelEntry) -> tuple[Text | str, Text, Text, Text]:
+        """The row of ``entry``, in :data:`COLUMNS` order."""
         server = self.server_of(entry.id)
-        return (Text(short_id(entry.id), style="red strike" if entry.missing else ""),
+        return (Text("●", style="green" if server.ready else "yellow") if server else "",
+                Text(short_id(entry.id), style="red strike" if entry.missing else ""),
                 Text(entry.kind, style=KIND_STYLE.get(entry.kind, "")),
-                Text(format_size(entry.size_bytes), justify="right"),
-                Text("●", style="green" if server.ready else "yellow") if server else "")
+                Text(format_size(entry.size_bytes), justify="right"))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value and event.row_key.value != self.selected_id:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from textual import events
 from textual_plotext import PlotextPlot
+
+LABELLED_HEIGHT = 14
+"""Rows from which the x axis is labelled "step": below, that row goes to the curve (80×24)."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,8 @@ class LossPlot(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         plt.title(self.title)
-        plt.xlabel("step")
+        if self.size.height >= LABELLED_HEIGHT:
+            plt.xlabel("step")
         for item in self.series:
             steps = [step for step, _ in item.points]
             values = [value for _, value in item.points]
@@ -42,3 +47,6 @@ class LossPlot(PlotextPlot):
             else:
                 plt.plot(steps, values, label=item.label, marker=item.marker)
         self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.show(self.series)

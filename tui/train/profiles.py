@@ -125,6 +125,16 @@ class ProfilesScreen(Screen[None]):
         if entry is not None and entry.name == message.profile_name:
             status = self.query_one("#profile-status", Static)
             status.update(Text(message.text, style="green" if message.ok else "red"))
+            # The verdict goes on top of the pane; the reader may be scrolled down to the command.
+            status.scroll_visible(animate=False)
+        self.notify(message.text, title=f"Check cmd: {message.profile_name}",
+                    severity="information" if message.ok else "error", timeout=8 if message.ok else 15)
+
+    def on_resize(self) -> None:
+        entry = self.selected_entry() if self.entries else None
+        if entry is not None:
+            # The parameter columns are fitted to the pane: fit them again once it has its size.
+            self.call_after_refresh(self.show_entry, entry)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         entry = self.selected_entry()
@@ -144,9 +154,7 @@ class ProfilesScreen(Screen[None]):
 
         status = self.query_one("#profile-status", Static)
         table: DataTable[object] = self.query_one("#profile-params", DataTable)
-        if not table.columns:
-            table.add_columns("key", "value")
-        table.clear()
+        table.clear(columns=True)
         if entry.profile is None:
             status.update(Text(f"✗ invalid: {entry.error}", style="red"))
             self.query_one("#profile-vram", Static).update("")
@@ -159,8 +167,17 @@ class ProfilesScreen(Screen[None]):
             header.append(f"\n• {note}", style="yellow")
         status.update(header)
         self.query_one("#profile-vram", Static).update(self.vram_text(profile))
-        for key, value in flatten(profile.model_dump(mode="json", exclude_none=True)):
-            table.add_row(key, Text(value))
+        rows = flatten(profile.model_dump(mode="json", exclude_none=True))
+        # Measured on the pane, less both scrollbars: the pane and the table (max-height) scroll
+        # once filled, after this measure, and a scrollbar drawn later would cover the values' ends.
+        pane = self.query_one("#profile-detail")
+        room = pane.content_region.width - pane.styles.scrollbar_size_vertical - table.styles.scrollbar_size_vertical
+        key_width, value_width = param_widths(rows, room, table.cell_padding)
+        table.add_column("key", width=key_width)
+        table.add_column("value", width=value_width)
+        for key, value in rows:
+            # Wrapped, not cut: a path or a list is read whole even in an 80-column terminal.
+            table.add_row(Text(key), Text(value), height=None if value_width else 1)
         self.query_one("#profile-command", Static).update(self.dry_run_text(profile))
 
     def vram_text(self, profile: Profile) -> Text:
@@ -210,13 +227,31 @@ class ProfilesScreen(Screen[None]):
         if entry is None or entry.profile is None:
             self.notify("Choose a valid profile first.", severity="warning")
             return
-        self.query_one("#profile-status", Static).update("checking every flag against the installed ms-swift…")
+        status = self.query_one("#profile-status", Static)
+        status.update("checking every flag against the installed ms-swift…")
+        status.scroll_visible(animate=False)
         self.check_flags(entry.profile)
 
     def action_copy_command(self) -> None:
         if self.command_text:
             self.app.copy_to_clipboard(self.command_text)
             self.notify("Dry-run command copied (OSC 52 clipboard).")
+
+
+MIN_VALUE_WIDTH = 16
+
+
+def param_widths(rows: list[tuple[str, str]], room: int, cell_padding: int) -> tuple[int | None, int | None]:
+    """Widths of the key and value columns in ``room`` cells; ``(None, None)`` (fit to content) before a size.
+
+    Keys get at most two fifths (a longer one wraps), values the rest, wrapped: both are read
+    whole in an 80-column terminal, where a fitted key column left values 11 cells.
+    """
+    if room <= 0 or not rows:
+        return None, None
+    pad = 2 * cell_padding
+    key = min(max(len(key) for key, _ in rows), max(room * 2 // 5, 12))
+    return key, max(room - 2 * pad - key, MIN_VALUE_WIDTH)
 
 
 def flatten(data: dict[str, object], prefix: str = "") -> list[tuple[str, str]]:
