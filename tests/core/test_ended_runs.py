@@ -8,7 +8,7 @@ from core.base.db import open_workspace, registry
 from core.base.workspace import Workspace
 from core.models import list_models
 from core.models.discovery import register_ended_runs
-from tests.core.test_models import make_adapter, make_hf_dir
+from tests.helpers.model_dirs import make_adapter, make_hf_dir
 
 
 def _run_with_checkpoints(workspace: Workspace, run_id: str, status: str, steps: list[int], base: Path) -> Path:

@@ -19,8 +19,8 @@ from textual.widgets import DataTable, OptionList, Static
 from core.base.db import open_workspace, registry
 from core.base.workspace import Workspace
 from core.models import register_adapter
-from tests.core.test_models import make_adapter, make_hf_dir
-from tests.tui.test_train import wait_until
+from tests.helpers.model_dirs import make_adapter, make_hf_dir
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.models.screen import ModelsScreen
 from tui.shell.toasts import WholeCharacterToast, keep_wide_characters_whole
