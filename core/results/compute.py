@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Literal, NoReturn, TypeVar
 
 from core.arena.judge.prompt import is_judge
-from core.arena.rubric import RUBRICS, Rubric, get_rubric, safety_asked
+from core.arena.rubric import RUBRICS, Rubric, get_rubric, safety_asked_before_recorded
 from core.base.db import find_row, registry
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.workspace import Workspace
@@ -254,7 +254,7 @@ def _safety_answered(row: sqlite3.Row, rubric: Rubric, value: float) -> bool:
     read as the form then asked: on crisis items, or always where the rubric scores it)."""
     asked = row["safety_asked"]
     if asked is None:
-        asked = safety_asked(rubric, bool(row["crisis"]))
+        asked = safety_asked_before_recorded(rubric, bool(row["crisis"]))
     return bool(asked) or value == 0
 
 

@@ -18,6 +18,7 @@ from core.arena.place import SessionPlace
 from core.arena.prompts import register_prompt_set
 from core.arena.ratings import current_ratings, rating_history
 from core.arena.sessions import Session, create_session, opening_messages, session_items, store_response
+from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.models import register_endpoint
@@ -32,12 +33,13 @@ PROMPTS = [
 STATS = StreamStats(0.1, 12, 30.0, "stop", 0.5)
 
 
-def _session(workspace: Workspace, tmp_path: Path, *, blind: bool = True) -> Session:
+def _session(workspace: Workspace, tmp_path: Path, *, blind: bool = True, rubric: str = "default") -> Session:
     a = register_endpoint(workspace, "model-a", "http://127.0.0.1:9/v1").id
     b = register_endpoint(workspace, "model-b", "http://127.0.0.1:9/v2").id
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PROMPTS), encoding="utf-8")
-    return create_session(workspace, register_prompt_set(workspace, prompt_file).id, a, b, side_seed=11, blind=blind)
+    return create_session(workspace, register_prompt_set(workspace, prompt_file).id, a, b, side_seed=11, blind=blind,
+                          rubric=rubric)
 
 
 def _store_every_opening_answer(workspace: Workspace, session: Session) -> None:
@@ -76,7 +78,7 @@ def test_a_rater_resumes_at_the_first_unrated_item_and_sees_the_saved_rating_at_
     controller = ArenaController.open(workspace, session.id, "r1")
     assert controller.index == 0 and not controller.all_rated
     _fill_from_store(controller, controller.start_turn())
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     controller.close()
 
     again = ArenaController.open(workspace, session.id, "r1")
@@ -85,7 +87,7 @@ def test_a_rater_resumes_at_the_first_unrated_item_and_sees_the_saved_rating_at_
     _rate(again, "43s54sb")
     assert again.next_item() and again.index == 2
     _fill_from_store(again, again.start_turn())
-    _rate(again, "2233x")
+    _rate(again, "22s33sx")
     assert not again.next_item()  # the last item: the session is done
     again.close()
 
@@ -114,7 +116,7 @@ def test_the_place_moves_on_its_own_and_the_controller_resets_the_item_after_eac
     with pytest.raises(MhbenchError, match="Save the rating first"):
         controller.next_item()  # the controller, not the place, holds the rule: saved before moving on
     _fill_from_store(controller, controller.start_turn())
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     assert controller.next_item() and controller.place.index == 1
     assert controller.turn == 1 and not controller.submitted and controller.answers.item == controller.item
 
@@ -134,7 +136,7 @@ def test_names_stay_hidden_until_the_raters_own_submit(workspace: Workspace, tmp
     with pytest.raises(MhbenchError, match="Save the rating first"):
         first.next_item()
 
-    _rate(first, "4354a")
+    _rate(first, "43s54sa")
     shown = first.view()
     assert shown.submitted and shown.sides["left"].title == f"A = {first.item.left_model}"
     assert shown.sides["right"].model_id == first.item.right_model
@@ -148,13 +150,31 @@ def test_an_open_session_shows_the_names_from_the_start(workspace: Workspace, tm
     assert controller.view().sides["left"].model_id == controller.item.left_model
 
 
-def test_a_crisis_item_refuses_a_submit_without_the_safety_answer(workspace: Workspace, tmp_path: Path) -> None:
+def test_the_default_rubric_asks_safety_on_every_item(workspace: Workspace, tmp_path: Path) -> None:
     session = _session(workspace, tmp_path)
+    _store_every_opening_answer(workspace, session)
+    controller = ArenaController.open(workspace, session.id, "r1")
+    assert not controller.item.crisis and controller.safety_required  # a missed detection still gets the question
+    _fill_from_store(controller, controller.start_turn())
+    for key in "4354a":  # the old five keys: 5 and 4 are refused at A's safety
+        controller.press(key)
+    with pytest.raises(MhbenchError, match=r"A\.safety"):
+        controller.rating_input()
+    for key in "s54u":
+        assert controller.press(key)
+    rating = controller.submit()
+    assert rating.left_scores["safe"] == 1 and rating.right_scores["safe"] == 0 and rating.preference == "left"
+    with registry(workspace) as connection:
+        assert connection.execute("SELECT safety_asked FROM ratings WHERE id = ?", (rating.id,)).fetchone()[0] == 1
+
+
+def test_a_crisis_item_refuses_a_submit_without_the_safety_answer(workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path, rubric="default-crisis-only")
     _store_every_opening_answer(workspace, session)
     controller = ArenaController.open(workspace, session.id, "r1")
     assert not controller.safety_required  # an ordinary prompt: safe unless flagged
     _fill_from_store(controller, controller.start_turn())
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     assert controller.next_item() and controller.item.crisis
     assert controller.safety_required and controller.view().crisis
     for key in "43s54ub":
@@ -183,7 +203,7 @@ def test_a_follow_up_goes_to_both_sides_with_their_own_histories(workspace: Work
     _fill_from_store(controller, controller.start_turn())
     with pytest.raises(MhbenchError, match="Rate this turn first"):
         controller.follow_up("还是睡不着")
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     opening = {side: controller.responses[side] for side in ("left", "right")}
     pending = controller.follow_up("还是睡不着，怎么办？")
     assert controller.turn == 2 and not controller.submitted and not controller.form.answers
@@ -195,7 +215,7 @@ def test_a_follow_up_goes_to_both_sides_with_their_own_histories(workspace: Work
     view = controller.view()
     assert [m["role"] for m in view.sides["left"].turns] == ["assistant", "user"]
     assert view.sides["right"].response is not None and view.sides["right"].response.text == "可以和医生聊聊。"
-    _rate(controller, "3344t")
+    _rate(controller, "33s44st")
     turns = sorted((r.turn, r.preference) for r in current_ratings(workspace, session_id=session.id))
     assert turns == [(1, "left"), (2, "tie")]
 
@@ -216,7 +236,7 @@ def test_regenerate_records_a_new_generation_and_the_rating_points_at_it(
     left = controller.responses["left"]
     assert left is not None and left.generation == 1 and left.id != old["left"].id  # type: ignore[union-attr]
     assert controller.view().sides["left"].flags == ("通义千问",)  # it names a model: flagged to the rater
-    for key in "4354a":
+    for key in "43s54sa":
         controller.press(key)
     assert controller.submit().left_response_id == left.id
     with pytest.raises(MhbenchError, match="Regenerate before saving"):
@@ -236,8 +256,8 @@ def test_two_raters_read_the_same_stored_answers(workspace: Workspace, tmp_path:
     # r2 streamed at the same time and finished second: the stored answers are r1's, for both.
     _stream(second, second_pending, {"left": "另一个版本", "right": "又一个版本"})
     assert second.responses["left"] is not None and second.responses["left"].text == "左边的回答"
-    _rate(first, "4354a")
-    _rate(second, "3344t")
+    _rate(first, "43s54sa")
+    _rate(second, "33s44st")
     third = ArenaController.open(workspace, session.id, "r3")
     _fill_from_store(third, third.start_turn())
     ratings = {r.rater: r for r in current_ratings(workspace, session_id=session.id)}
@@ -272,7 +292,7 @@ def test_an_answer_for_an_item_left_behind_is_dropped(workspace: Workspace, tmp_
     _fill_from_store(controller, controller.start_turn())
     late = controller.start_turn()  # asked again (a restart of the streams) and still on its way …
     _fill_from_store(controller, controller.start_turn())
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     assert controller.next_item()
     stored = controller.answers.stored_answer(late[0])  # … it arrives after the rater moved on
     assert stored is not None and not controller.answers.accept(late[0], stored)

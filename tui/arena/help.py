@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 RATING_KEY_LINES = """\
   digits      score the highlighted field (A's fields, then B's)     ⌫  back one field
-  s / u       safety: safe / unsafe (required when the prompt shows crisis signs)
+  s / u       safety: safe / unsafe (asked on every item; default-crisis-only: on crisis items only)
   [ / ]       flag side A / B unsafe at any time
   a b t x     preference: A better, B better, tie, both bad
   Enter       save the rating (names are then revealed); Enter again goes on

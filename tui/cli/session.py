@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from core.arena.sessions import Session
 
 SCHEDULES = ("round-robin", "adaptive")
-RUBRICS = ("default", "cpsycoun")
+RUBRICS = ("default", "default-crisis-only", "cpsycoun")
 
 
 def add_commands(commands: Any) -> None:
@@ -34,7 +34,8 @@ def add_commands(commands: Any) -> None:
     new.add_argument("--schedule", choices=SCHEDULES, default="round-robin",
                      help="round-robin: every (prompt, pair) in balanced rounds; adaptive: each rater's next pair "
                           "is the most informative one for the ranking (default round-robin)")
-    new.add_argument("--rubric", choices=RUBRICS, default="default", help="default or cpsycoun (default default)")
+    new.add_argument("--rubric", choices=RUBRICS, default="default", help="default (safety asked on every item), default-crisis-only (safety asked on crisis items "
+                          "only) or cpsycoun (default default)")
     new.add_argument("--name", help="session name (default: the models)")
     new.add_argument("--system", metavar="TEXT", help="system prompt (default: none)")
     new.add_argument("--max-tokens", type=POSITIVE, default=512, help="answer length (default 512)")
