@@ -14,10 +14,19 @@ import pytest
 
 from core.arena.answers import ModelServers, PendingAnswer, obtain_answer
 from core.arena.controller import ArenaController
+from core.arena.door import RaterDoor
 from core.arena.place import SessionPlace
 from core.arena.prompts import register_prompt_set
 from core.arena.ratings import current_ratings, rating_history
-from core.arena.sessions import Session, create_session, opening_messages, session_items, store_response
+from core.arena.reports import session_reports
+from core.arena.sessions import (
+    Session,
+    create_session,
+    first_unrated,
+    opening_messages,
+    session_items,
+    store_response,
+)
 from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
@@ -316,3 +325,71 @@ def test_model_servers_connect_endpoints_and_name_no_model_when_one_is_missing(
     target, missing = asyncio.run(connect_then_ask())
     assert target.base_url == "http://127.0.0.1:9/v1" and servers.error is None
     assert isinstance(missing, MhbenchError) and str(missing) == "no server"
+
+
+def test_the_operators_regenerate_reaches_unrated_items_and_leaves_rated_ones_on_their_version(
+        workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path)
+    _store_every_opening_answer(workspace, session)
+    rater = ArenaController.open(workspace, session.id, "r1")
+    _fill_from_store(rater, rater.start_turn())
+    rated_with = {side: rater.responses[side] for side in ("left", "right")}
+    _rate(rater, "43s54sa")
+    operator = ArenaController.open(workspace, session.id, "operator")
+    assert operator.index == 0
+    _stream(operator, operator.regenerate(), {"left": "新版本左", "right": "新版本右"})  # item 0: rated by r1
+    assert operator.responses["left"].generation == 1  # type: ignore[union-attr]  # the operator sees what they asked
+    for key in "33s33st":
+        assert operator.press(key)
+    operator_rating = operator.submit()  # each rating records the exact versions it rated
+    assert operator_rating.left_response_id == operator.responses["left"].id  # type: ignore[union-attr]
+    # r2 rates item 0 after the regenerate: it shows the version it was first rated on, not the new one.
+    second = ArenaController.open(workspace, session.id, "r2")
+    _fill_from_store(second, second.start_turn())
+    assert {side: second.responses[side] for side in ("left", "right")} == rated_with
+    _rate(second, "22s22sb")
+    # r1 looking back at their item sees what they rated.
+    _fill_from_store(rater, rater.start_turn())
+    assert rater.responses["left"] == rated_with["left"]
+    # An item nobody rated yet gets the new version.
+    assert operator.next_item()
+    _stream(operator, operator.regenerate(), {"left": "第二题新左", "right": "第二题新右"})
+    assert second.next_item() and second.index == 1
+    _fill_from_store(second, second.start_turn())
+    assert second.responses["left"] is not None and second.responses["left"].text == "第二题新左"
+    ratings = {(r.rater, r.item_position): r for r in current_ratings(workspace, session_id=session.id)}
+    assert ratings["r2", session_items(workspace, session.id)[0].position].left_response_id == rated_with["left"].id  # type: ignore[union-attr]
+
+
+def test_a_rater_reports_a_broken_answer_instead_of_regenerating_and_the_item_is_set_aside(
+        workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path)
+    _store_every_opening_answer(workspace, session)
+    door = RaterDoor(workspace, "r1")
+    controller = door.open(session.id)
+    _fill_from_store(controller, controller.start_turn())
+    with pytest.raises(MhbenchError, match="Raters do not regenerate"):
+        controller.regenerate()
+    shown = controller.responses["right"]
+    first = controller.item.position
+    with pytest.raises(MhbenchError, match="needs a few words"):
+        controller.report("right", "other")
+    report = controller.report("right", "cut_off")
+    assert controller.set_aside(report) and controller.item.position != first and controller.index == 0
+    assert report.right_response_id == shown.id and report.describe().startswith("B cut off")  # type: ignore[union-attr]
+    assert [r.reason for r in session_reports(workspace, session.id)] == ["cut_off"]
+    # Not rated, not in the way: the rest rated, the session is finished for r1.
+    assert first_unrated(workspace, session.id, "r1") == controller.item.position
+    while True:
+        _fill_from_store(controller, controller.start_turn())
+        _rate(controller, "43s54sa")
+        if not controller.next_item():
+            break
+    entry = door.sessions()[0]
+    assert (entry.rated, entry.items, entry.done) == (2, 2, True)
+    assert first_unrated(workspace, session.id, "r1") is None
+    again = door.open(session.id)
+    assert first not in [item.position for item in again.items] and again.all_rated
+    # Another rater still gets the item.
+    assert first in [item.position for item in ArenaController.open(workspace, session.id, "r2").items]
+    door.close()
