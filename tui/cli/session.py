@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from tui.cli.common import POSITIVE, SEED, opened_workspace, say
 
 if TYPE_CHECKING:
     from core.arena.progress import SessionProgress
+    from core.arena.reports import AnswerReport
     from core.arena.sessions import Session
 
 SCHEDULES = ("round-robin", "adaptive")
@@ -47,7 +50,8 @@ def add_commands(commands: Any) -> None:
     new.add_argument("--json", action="store_true", help="machine-readable output")
     listing = actions.add_parser("list", help="the sessions, newest first, with each rater's progress")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
-    show = actions.add_parser("show", help="one session: its models and schedule, progress per rater and per pair")
+    show = actions.add_parser("show", help="one session: its models and schedule, progress per rater and per pair, "
+                                           "and the broken answers raters reported")
     show.add_argument("session", metavar="S", help="session id, name or unique id prefix")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     for subparser in actions.choices.values():
@@ -122,14 +126,32 @@ def _list(args: argparse.Namespace, workspace: Any) -> int:
 
 def _show(args: argparse.Namespace, workspace: Any) -> int:
     from core.arena.progress import session_progress
+    from core.arena.reports import session_reports
     from core.arena.sessions import get_session
 
-    progress = session_progress(workspace, get_session(workspace, args.session))
+    session = get_session(workspace, args.session)
+    progress = session_progress(workspace, session)
+    reports = session_reports(workspace, session.id)
     if args.json:
-        print(json.dumps(progress_dict(progress), ensure_ascii=False, indent=2))
+        print(json.dumps({**progress_dict(progress), "reports": [asdict(report) for report in reports]},
+                         ensure_ascii=False, indent=2))
     else:
         print(progress_text(progress))
+        print(reports_text(reports))
     return 0
+
+
+def reports_text(reports: Sequence[AnswerReport]) -> str:
+    """The broken answers raters reported, for the operator to look at (and regenerate in the Arena, r)."""
+    from core.base.text import strip_control
+
+    if not reports:
+        return "\nreported answers: none"
+    lines = ["", "reported answers (item: side, reason; the item is set aside for that rater):"]
+    # The note is a rater's free text: control sequences stripped before it reaches the terminal.
+    lines += [f"  item {report.item_position:<4} {strip_control(report.describe())}  {report.created_at[:16]}"
+              for report in reports]
+    return "\n".join(lines)
 
 
 def session_dict(session: Session) -> dict[str, Any]:
