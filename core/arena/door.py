@@ -51,7 +51,7 @@ class SessionEntry:
     items: int
     """Items this rater is to rate: those they set aside by a report do not count."""
     rated: int
-    """Items this rater has rated (their opening turn)."""
+    """Items this rater has rated (their opening turn), of those not set aside."""
 
     @property
     def done(self) -> bool:
@@ -92,9 +92,11 @@ class RaterDoor:
                                    (SELECT a.item_position FROM answer_reports a WHERE a.session_id = s.id
                                         AND a.rater = ?)) AS items,
                               (SELECT COUNT(DISTINCT r.item_position) FROM ratings r WHERE r.session_id = s.id
-                                   AND r.rater = ? AND r.current = 1 AND r.turn = 1) AS rated
+                                   AND r.rater = ? AND r.current = 1 AND r.turn = 1 AND r.item_position NOT IN
+                                   (SELECT a.item_position FROM answer_reports a WHERE a.session_id = s.id
+                                        AND a.rater = ?)) AS rated
                        FROM sessions s LEFT JOIN prompt_sets p ON p.id = s.prompt_set_id
-                       WHERE s.id = ?""", (self.rater, self.rater, session_id)).fetchone()
+                       WHERE s.id = ?""", (self.rater, self.rater, self.rater, session_id)).fetchone()
                 entries.append(SessionEntry(session_id, blind_name(row), row["created_at"], row["items"],
                                             row["rated"]))
         return entries

@@ -15,6 +15,7 @@ import pytest
 from core.arena.answers import ModelServers, PendingAnswer, obtain_answer
 from core.arena.controller import ArenaController
 from core.arena.door import RaterDoor
+from core.arena.judge.runner import answered_cases
 from core.arena.place import SessionPlace
 from core.arena.prompts import register_prompt_set
 from core.arena.ratings import current_ratings, rating_history
@@ -359,6 +360,9 @@ def test_the_operators_regenerate_reaches_unrated_items_and_leaves_rated_ones_on
     assert second.responses["left"] is not None and second.responses["left"].text == "第二题新左"
     ratings = {(r.rater, r.item_position): r for r in current_ratings(workspace, session_id=session.id)}
     assert ratings["r2", session_items(workspace, session.id)[0].position].left_response_id == rated_with["left"].id  # type: ignore[union-attr]
+    # A judge rates the same versions as the raters after the first.
+    cases, _ = answered_cases(workspace, session)
+    assert cases[0].left.id == rated_with["left"].id and cases[1].left.text == "第二题新左"  # type: ignore[union-attr]
 
 
 def test_a_rater_reports_a_broken_answer_instead_of_regenerating_and_the_item_is_set_aside(
