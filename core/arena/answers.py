@@ -1,7 +1,7 @@
 """The two answers of one turn: asked once, read from the store or streamed, then stored for everyone.
 
 :class:`TurnAnswers` holds one item's per-side histories and the answers accepted for the
-current turn. Each time a turn starts it hands out one :class:`PendingAnswer` per side:
+current turn (an item already rated shows the versions it was rated on). Each time a turn starts it hands out one :class:`PendingAnswer` per side:
 the model, the exact history it is asked, whether it is a regenerate, and the text
 streamed so far. :func:`obtain_answer` is the async path that fills one — the stored
 answer when it exists (another rater's, or the pre-generate job's), else a live stream
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.arena.rubric import Side
-from core.arena.sessions import generate, next_generation, store_response, stored_response
+from core.arena.sessions import generate, next_generation, shown_response, store_response
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
 from core.models.targets import connect_models
@@ -102,11 +102,16 @@ class TurnAnswers:
         return round(time.monotonic() - self.ready_since, 3) if self.ready_since else None
 
     def stored_answer(self, pending: PendingAnswer) -> Response | None:
-        """Blocking: the stored answer to what ``pending`` asks (never for a regenerate)."""
+        """Blocking: the stored answer to what ``pending`` asks (never for a regenerate).
+
+        An item already rated shows the version it was rated on, not a newer one
+        (:func:`~core.arena.sessions.shown_response`).
+        """
 
         if pending.regenerate:
             return None
-        return stored_response(self.workspace, self.session, pending.model_id, pending.messages)
+        return shown_response(self.workspace, self.session, self.item.position, pending.model_id, pending.messages,
+                              self.rater)
 
     def store_answer(self, pending: PendingAnswer, stats: StreamStats | None) -> Response:
         """Blocking: store the text streamed into ``pending``; a regenerate is the next generation.

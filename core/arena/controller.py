@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from core.arena.answers import SIDES, PendingAnswer, TurnAnswers
 from core.arena.place import SessionPlace
 from core.arena.ratings import RatingInput, RatingStore, current_ratings, validate
+from core.arena.reports import AnswerReport, report_answer
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
 from core.base.errors import MhbenchError
 
@@ -80,21 +81,23 @@ class ItemView:
 class ArenaController:
     """One rater in one session: the current item and turn, its answers, its form, and the moves."""
 
-    def __init__(self, place: SessionPlace, *, store: RatingStore | None = None) -> None:
+    def __init__(self, place: SessionPlace, *, store: RatingStore | None = None, may_regenerate: bool = True) -> None:
         self.place = place
         """Which items this rater is shown and which is current (see :mod:`core.arena.place`)."""
+        self.may_regenerate = may_regenerate
+        """The operator regenerates; a rater (the door) reports a broken answer instead (:meth:`report`)."""
         self.rubric = get_rubric(place.session.rubric)
         self._store, self._owns_store = store, store is None
         self.reset_item()
 
     @classmethod
     def open(cls, workspace: Workspace, session_id: str, rater: str, *,
-             store: RatingStore | None = None) -> ArenaController:
+             store: RatingStore | None = None, may_regenerate: bool = True) -> ArenaController:
         """Blocking: the session at ``rater``'s first unrated item (the last item when all are rated).
 
         In an adaptive session with nothing unrated left for ``rater``, their next item is drawn first.
         """
-        return cls(SessionPlace.open(workspace, session_id, rater), store=store)
+        return cls(SessionPlace.open(workspace, session_id, rater), store=store, may_regenerate=may_regenerate)
 
     @property
     def store(self) -> RatingStore:
@@ -284,10 +287,49 @@ class ArenaController:
         return self.answers.start()
 
     def regenerate(self) -> list[PendingAnswer]:
-        """New answers for this turn (recorded as a new generation); only before the rating is saved."""
+        """New answers for this turn (recorded as a new generation); only before the rating is saved.
+
+        The new version is what items not yet rated show from now on, in every session sharing the
+        answer; an item already rated keeps the version it was rated on
+        (:func:`~core.arena.sessions.shown_response`). A rater may not regenerate: it would spend the
+        operator's GPU time and change what the next raters see; they :meth:`report` instead.
+        """
+        if not self.may_regenerate:
+            raise MhbenchError("Raters do not regenerate answers.", fix="press ! to report a broken answer.")
         if self.submitted:
             raise MhbenchError("Regenerate before saving the rating.")
         return self.answers.start(regenerate=True)
+
+    # --- reporting a broken answer -------------------------------------------------------------
+
+    def report(self, side: str, reason: str, note: str = "") -> AnswerReport:
+        """Blocking: record a broken answer on this item, with the versions on screen.
+
+        Call :meth:`set_aside` with the result on the caller's own thread.
+        """
+        if self.submitted:
+            raise MhbenchError("This turn is rated already: a report is for an answer you cannot rate.",
+                               fix="press e to edit the rating instead.")
+        left, right = self.responses["left"], self.responses["right"]
+        return report_answer(self.workspace, session_id=self.session.id, item_position=self.item.position,
+                             turn=self.turn, rater=self.rater, side=side, reason=reason, note=note,
+                             left_response_id=left.id if left else None,
+                             right_response_id=right.id if right else None)
+
+    def set_aside(self, report: AnswerReport) -> bool:
+        """Leave the reported item out of this rater's items and stand on the next one.
+
+        It does not count as rated and does not keep the session from being finished. False (and
+        nothing changed) when ``report`` is not this item's, or no item is left for this rater.
+        """
+        if report.session_id != self.session.id or report.item_position != self.item.position \
+                or report.rater != self.rater:
+            return False
+        if len(self.items) == 1:
+            return False
+        self.place.set_aside()
+        self.reset_item()
+        return True
 
     def follow_up(self, text: str) -> list[PendingAnswer]:
         """The rater's next turn, sent to both models, each with its own history; only after saving this one."""
@@ -313,7 +355,7 @@ class ArenaController:
             raise MhbenchError("Still to answer: " + ", ".join(form.missing()))
         left, right = self.responses["left"], self.responses["right"]
         if left is None or right is None:
-            raise MhbenchError("Wait for both answers (or r to regenerate a failed one).")
+            raise MhbenchError("Wait for both answers (or regenerate a failed one: r; a rater reports it: !).")
         assert form.preference is not None  # a complete form has one
         rating = RatingInput(
             session_id=self.session.id, item_position=item.position, turn=self.turn, rater=self.rater,

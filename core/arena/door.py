@@ -49,8 +49,9 @@ class SessionEntry:
     name: str
     created_at: str
     items: int
+    """Items this rater is to rate: those they set aside by a report do not count."""
     rated: int
-    """Items this rater has rated (their opening turn)."""
+    """Items this rater has rated (their opening turn), of those not set aside."""
 
     @property
     def done(self) -> bool:
@@ -87,11 +88,15 @@ class RaterDoor:
             for session_id in ids:
                 row = connection.execute(
                     """SELECT s.id, s.name, s.created_at, s.blind, s.model_a, s.model_b, p.name AS prompt_set,
-                              (SELECT COUNT(*) FROM items i WHERE i.session_id = s.id) AS items,
+                              (SELECT COUNT(*) FROM items i WHERE i.session_id = s.id AND i.position NOT IN
+                                   (SELECT a.item_position FROM answer_reports a WHERE a.session_id = s.id
+                                        AND a.rater = ?)) AS items,
                               (SELECT COUNT(DISTINCT r.item_position) FROM ratings r WHERE r.session_id = s.id
-                                   AND r.rater = ? AND r.current = 1 AND r.turn = 1) AS rated
+                                   AND r.rater = ? AND r.current = 1 AND r.turn = 1 AND r.item_position NOT IN
+                                   (SELECT a.item_position FROM answer_reports a WHERE a.session_id = s.id
+                                        AND a.rater = ?)) AS rated
                        FROM sessions s LEFT JOIN prompt_sets p ON p.id = s.prompt_set_id
-                       WHERE s.id = ?""", (self.rater, session_id)).fetchone()
+                       WHERE s.id = ?""", (self.rater, self.rater, self.rater, session_id)).fetchone()
                 entries.append(SessionEntry(session_id, blind_name(row), row["created_at"], row["items"],
                                             row["rated"]))
         return entries
@@ -111,10 +116,13 @@ class RaterDoor:
         raise MhbenchError(f"no session '{ref}' for rater '{self.rater}'.", fix="pick one from your session list.")
 
     def open(self, ref: str) -> ArenaController:
-        """Blocking: this rater's place in session ``ref``: the first item they have not rated."""
+        """Blocking: this rater's place in session ``ref``: the first item they have not rated.
+
+        A rater does not regenerate (:meth:`~core.arena.controller.ArenaController.regenerate`): they report.
+        """
 
         session = self.session(ref)
-        return ArenaController.open(self.workspace, session.id, self.rater, store=self.store)
+        return ArenaController.open(self.workspace, session.id, self.rater, store=self.store, may_regenerate=False)
 
     def own_ratings(self, session_id: str) -> list[Rating]:
         """Blocking: this rater's current ratings of one of their sessions; never anyone else's."""

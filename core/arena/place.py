@@ -32,7 +32,8 @@ class SessionPlace:
                  index: int = 0, exhausted: bool = False, all_rated: bool = False,
                  prompt_count: int | None = None) -> None:
         if not items:
-            raise MhbenchError(f"session {session.id} has no items.", fix="create it again from a prompt set.")
+            raise MhbenchError(f"session {session.id} has no items left for rater '{rater}'.",
+                               fix="every item was set aside by a report: ask the operator to look at them.")
         if not rater.strip():
             raise MhbenchError("rating needs a rater.", fix="give --rater NAME, or the rater asked at the start.")
         self.workspace, self.session, self.items, self.rater = workspace, session, items, rater
@@ -90,6 +91,15 @@ class SessionPlace:
             return False
         self.index -= 1
         return True
+
+    def set_aside(self) -> bool:
+        """Leave the current item out of this rater's items (they reported a broken answer).
+
+        The place stays at the item that followed it (else the one before); False when no item is left.
+        """
+        del self.items[self.index]
+        self.index = min(self.index, max(len(self.items) - 1, 0))
+        return bool(self.items)
 
     @property
     def can_draw(self) -> bool:

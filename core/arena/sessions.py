@@ -258,6 +258,10 @@ ITEM_QUERY = """SELECT i.*, p.text, p.reference, p.tags, p.crisis FROM items i
     JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id"""
 
 
+SET_ASIDE = "SELECT item_position FROM answer_reports WHERE session_id = ? AND rater = ?"
+"""The positions a rater set aside by reporting a broken answer (parameters: session id, rater)."""
+
+
 def item_from_row(r: sqlite3.Row) -> Item:
     return Item(r["session_id"], r["position"], r["prompt_id"], r["text"], r["reference"],
                 tuple(json.loads(r["tags"])), bool(r["crisis"]), r["left_model"], r["right_model"],
@@ -265,25 +269,29 @@ def item_from_row(r: sqlite3.Row) -> Item:
 
 
 def session_items(workspace: Workspace, session_id: str, rater: str | None = None) -> list[Item]:
-    """The session's items in order; with ``rater``, only those shown to them (theirs of an adaptive session)."""
+    """The session's items in order; with ``rater``, only those shown to them (theirs of an adaptive session),
+    less those they set aside by reporting a broken answer (:mod:`core.arena.reports`)."""
 
     where, parameters = "i.session_id = ?", [session_id]
     if rater is not None:
-        where, parameters = where + " AND (i.drawn_for IS NULL OR i.drawn_for = ?)", [session_id, rater]
+        where = where + f" AND (i.drawn_for IS NULL OR i.drawn_for = ?) AND i.position NOT IN ({SET_ASIDE})"
+        parameters = [session_id, rater, session_id, rater]
     with registry(workspace) as connection:
         rows = connection.execute(f"{ITEM_QUERY} WHERE {where} ORDER BY i.position", parameters).fetchall()
     return [item_from_row(r) for r in rows]
 
 
 def first_unrated(workspace: Workspace, session_id: str, rater: str) -> int | None:
-    """The position of the first item shown to ``rater`` they have not rated (turn 1); ``None`` when none is left."""
+    """The position of the first item shown to ``rater`` they have neither rated (turn 1) nor set aside;
+    ``None`` when none is left."""
 
     with registry(workspace) as connection:
         row = connection.execute(
-            """SELECT MIN(position) FROM items WHERE session_id = ? AND (drawn_for IS NULL OR drawn_for = ?)
+            f"""SELECT MIN(position) FROM items WHERE session_id = ? AND (drawn_for IS NULL OR drawn_for = ?)
                    AND position NOT IN
-                   (SELECT item_position FROM ratings WHERE session_id = ? AND rater = ? AND turn = 1)""",
-            (session_id, rater, session_id, rater)).fetchone()
+                   (SELECT item_position FROM ratings WHERE session_id = ? AND rater = ? AND turn = 1)
+                   AND position NOT IN ({SET_ASIDE})""",
+            (session_id, rater, session_id, rater, session_id, rater)).fetchone()
     return None if row[0] is None else int(row[0])
 
 
@@ -337,6 +345,33 @@ def store_response(
             "SELECT * FROM responses WHERE context_key = ? AND model_id = ? AND params_key = ? AND seed = ? "
             "AND generation = ?", (key, model_id, session.params_key, session.seed, generation)).fetchone()
     return Response.from_row(row)
+
+
+def shown_response(workspace: Workspace, session: Session, item_position: int, model_id: str,
+                   messages: Sequence[Message], rater: str) -> Response | None:
+    """The version of this answer that ``rater`` is shown on this item: pinned once the item is rated.
+
+    The rule: the version ``rater``'s own current rating of the item recorded for this context;
+    else the version the item's *first* rating (by anyone, a judge included) recorded for it;
+    else, the item not yet rated with this context, the newest generation. So the operator's
+    regenerate (a new generation) reaches items not yet rated, in every session sharing the
+    answer, and never changes what an already rated item shows: every rater of it judges the
+    text it was first rated on, and each rating records the exact versions it was given
+    (``left_response_id``/``right_response_id``).
+    """
+
+    with registry(workspace) as connection:
+        row = connection.execute(
+            """SELECT resp.* FROM ratings r
+                   JOIN responses resp ON resp.id IN (r.left_response_id, r.right_response_id)
+               WHERE r.session_id = ? AND r.item_position = ? AND resp.model_id = ? AND resp.context_key = ?
+                   AND resp.params_key = ? AND resp.seed = ?
+               ORDER BY (r.rater = ? AND r.current = 1) DESC, r.id LIMIT 1""",
+            (session.id, item_position, model_id, context_key(messages), session.params_key, session.seed,
+             rater)).fetchone()
+    if row is not None:
+        return Response.from_row(row)
+    return stored_response(workspace, session, model_id, messages)
 
 
 def next_generation(workspace: Workspace, session: Session, model_id: str, messages: Sequence[Message]) -> int:

@@ -295,6 +295,25 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, model_id)
     );
     """,
+    # Issue 17: a rater reports a broken answer (empty, cut off, not Chinese, garbled, other) instead of
+    # regenerating it, with the exact versions on screen; the item is set aside for that rater, and the operator
+    # sees the report (`mhbench session show`, the Arena's item header).
+    """
+    CREATE TABLE answer_reports (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        item_position INTEGER NOT NULL,
+        turn INTEGER NOT NULL,
+        rater TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('left', 'right', 'both')),
+        reason TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        left_response_id INTEGER REFERENCES responses(id),
+        right_response_id INTEGER REFERENCES responses(id),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX answer_reports_rater ON answer_reports (session_id, rater, item_position);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

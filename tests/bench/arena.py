@@ -813,8 +813,8 @@ def measure_submits(root: Path) -> dict[str, float]:
                 inputs.append(RatingInput(
                     session_id=session.id, item_position=item.position, rater=f"r{rater:02d}", rubric="default",
                     left_model=item.left_model, right_model=item.right_model,
-                    left_scores={"empathy": rng.randint(1, 5), "professionalism": rng.randint(1, 5)},
-                    right_scores={"empathy": rng.randint(1, 5), "professionalism": rng.randint(1, 5)},
+                    left_scores={"empathy": rng.randint(1, 5), "professionalism": rng.randint(1, 5), "safe": 1},
+                    right_scores={"empathy": rng.randint(1, 5), "professionalism": rng.randint(1, 5), "safe": 1},
                     preference=rng.choice(["left", "right", "tie", "both_bad"]), comment="",
                     left_response_id=responses[item.prompt_id, item.left_model],
                     right_response_id=responses[item.prompt_id, item.right_model],

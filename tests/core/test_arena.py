@@ -9,7 +9,15 @@ import pytest
 from core.arena.crisis import shows_crisis
 from core.arena.prompts import read_prompt_file, register_prompt_set
 from core.arena.ratings import RatingInput, RatingStore, current_ratings, last_rater, rating_history, remember_rater
-from core.arena.rubric import CPSYCOUN_RUBRIC, DEFAULT_RUBRIC, RatingForm
+from core.arena.rubric import (
+    CPSYCOUN_RUBRIC,
+    DEFAULT_RUBRIC,
+    RatingForm,
+    form_fields,
+    get_rubric,
+    safety_asked,
+    safety_asked_before_recorded,
+)
 from core.arena.sessions import (
     create_session,
     first_unrated,
@@ -113,7 +121,7 @@ def test_vendor_names_are_flagged() -> None:
 
 def test_the_form_rates_an_item_in_a_handful_of_keys() -> None:
     form = RatingForm(DEFAULT_RUBRIC, crisis=False)
-    for key in "4354a":
+    for key in "43s54sa":
         assert form.press(key)
     assert form.complete and form.preference == "left"
     assert form.scores("left") == {"empathy": 4, "professionalism": 3, "safe": 1}
@@ -133,6 +141,20 @@ def test_crisis_items_make_the_safety_answer_mandatory() -> None:
     assert form.complete and form.scores("right")["safe"] == 0 and form.preference == "right"
     form.back()
     assert not form.complete and form.missing() == ["preference"]
+
+
+def test_the_crisis_only_rubric_asks_safety_on_crisis_items_alone() -> None:
+    crisis_only = get_rubric("default-crisis-only")
+    assert [f.kind for f in form_fields(crisis_only, False)].count("safety") == 0
+    assert [f.kind for f in form_fields(crisis_only, True)].count("safety") == 2
+    assert [f.kind for f in form_fields(DEFAULT_RUBRIC, False)].count("safety") == 2
+    assert not safety_asked(crisis_only, False) and safety_asked(DEFAULT_RUBRIC, False)
+    # Ratings saved before safety_asked was recorded: the default rubric then asked it on crisis items only.
+    assert not safety_asked_before_recorded(DEFAULT_RUBRIC, False) and safety_asked_before_recorded(DEFAULT_RUBRIC, True)
+    form = RatingForm(crisis_only, crisis=False)
+    for key in "4354a":
+        assert form.press(key)
+    assert form.complete and form.scores("left")["safe"] == 1
 
 
 def test_cpsycoun_scores_every_dimension_with_its_own_range() -> None:

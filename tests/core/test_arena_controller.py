@@ -14,10 +14,21 @@ import pytest
 
 from core.arena.answers import ModelServers, PendingAnswer, obtain_answer
 from core.arena.controller import ArenaController
+from core.arena.door import RaterDoor
+from core.arena.judge.runner import answered_cases
 from core.arena.place import SessionPlace
 from core.arena.prompts import register_prompt_set
 from core.arena.ratings import current_ratings, rating_history
-from core.arena.sessions import Session, create_session, opening_messages, session_items, store_response
+from core.arena.reports import session_reports
+from core.arena.sessions import (
+    Session,
+    create_session,
+    first_unrated,
+    opening_messages,
+    session_items,
+    store_response,
+)
+from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.models import register_endpoint
@@ -32,12 +43,13 @@ PROMPTS = [
 STATS = StreamStats(0.1, 12, 30.0, "stop", 0.5)
 
 
-def _session(workspace: Workspace, tmp_path: Path, *, blind: bool = True) -> Session:
+def _session(workspace: Workspace, tmp_path: Path, *, blind: bool = True, rubric: str = "default") -> Session:
     a = register_endpoint(workspace, "model-a", "http://127.0.0.1:9/v1").id
     b = register_endpoint(workspace, "model-b", "http://127.0.0.1:9/v2").id
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PROMPTS), encoding="utf-8")
-    return create_session(workspace, register_prompt_set(workspace, prompt_file).id, a, b, side_seed=11, blind=blind)
+    return create_session(workspace, register_prompt_set(workspace, prompt_file).id, a, b, side_seed=11, blind=blind,
+                          rubric=rubric)
 
 
 def _store_every_opening_answer(workspace: Workspace, session: Session) -> None:
@@ -76,7 +88,7 @@ def test_a_rater_resumes_at_the_first_unrated_item_and_sees_the_saved_rating_at_
     controller = ArenaController.open(workspace, session.id, "r1")
     assert controller.index == 0 and not controller.all_rated
     _fill_from_store(controller, controller.start_turn())
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     controller.close()
 
     again = ArenaController.open(workspace, session.id, "r1")
@@ -85,7 +97,7 @@ def test_a_rater_resumes_at_the_first_unrated_item_and_sees_the_saved_rating_at_
     _rate(again, "43s54sb")
     assert again.next_item() and again.index == 2
     _fill_from_store(again, again.start_turn())
-    _rate(again, "2233x")
+    _rate(again, "22s33sx")
     assert not again.next_item()  # the last item: the session is done
     again.close()
 
@@ -114,7 +126,7 @@ def test_the_place_moves_on_its_own_and_the_controller_resets_the_item_after_eac
     with pytest.raises(MhbenchError, match="Save the rating first"):
         controller.next_item()  # the controller, not the place, holds the rule: saved before moving on
     _fill_from_store(controller, controller.start_turn())
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     assert controller.next_item() and controller.place.index == 1
     assert controller.turn == 1 and not controller.submitted and controller.answers.item == controller.item
 
@@ -134,7 +146,7 @@ def test_names_stay_hidden_until_the_raters_own_submit(workspace: Workspace, tmp
     with pytest.raises(MhbenchError, match="Save the rating first"):
         first.next_item()
 
-    _rate(first, "4354a")
+    _rate(first, "43s54sa")
     shown = first.view()
     assert shown.submitted and shown.sides["left"].title == f"A = {first.item.left_model}"
     assert shown.sides["right"].model_id == first.item.right_model
@@ -148,13 +160,31 @@ def test_an_open_session_shows_the_names_from_the_start(workspace: Workspace, tm
     assert controller.view().sides["left"].model_id == controller.item.left_model
 
 
-def test_a_crisis_item_refuses_a_submit_without_the_safety_answer(workspace: Workspace, tmp_path: Path) -> None:
+def test_the_default_rubric_asks_safety_on_every_item(workspace: Workspace, tmp_path: Path) -> None:
     session = _session(workspace, tmp_path)
+    _store_every_opening_answer(workspace, session)
+    controller = ArenaController.open(workspace, session.id, "r1")
+    assert not controller.item.crisis and controller.safety_required  # a missed detection still gets the question
+    _fill_from_store(controller, controller.start_turn())
+    for key in "4354a":  # the old five keys: 5 and 4 are refused at A's safety
+        controller.press(key)
+    with pytest.raises(MhbenchError, match=r"A\.safety"):
+        controller.rating_input()
+    for key in "s54u":
+        assert controller.press(key)
+    rating = controller.submit()
+    assert rating.left_scores["safe"] == 1 and rating.right_scores["safe"] == 0 and rating.preference == "left"
+    with registry(workspace) as connection:
+        assert connection.execute("SELECT safety_asked FROM ratings WHERE id = ?", (rating.id,)).fetchone()[0] == 1
+
+
+def test_a_crisis_item_refuses_a_submit_without_the_safety_answer(workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path, rubric="default-crisis-only")
     _store_every_opening_answer(workspace, session)
     controller = ArenaController.open(workspace, session.id, "r1")
     assert not controller.safety_required  # an ordinary prompt: safe unless flagged
     _fill_from_store(controller, controller.start_turn())
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     assert controller.next_item() and controller.item.crisis
     assert controller.safety_required and controller.view().crisis
     for key in "43s54ub":
@@ -183,7 +213,7 @@ def test_a_follow_up_goes_to_both_sides_with_their_own_histories(workspace: Work
     _fill_from_store(controller, controller.start_turn())
     with pytest.raises(MhbenchError, match="Rate this turn first"):
         controller.follow_up("还是睡不着")
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     opening = {side: controller.responses[side] for side in ("left", "right")}
     pending = controller.follow_up("还是睡不着，怎么办？")
     assert controller.turn == 2 and not controller.submitted and not controller.form.answers
@@ -195,7 +225,7 @@ def test_a_follow_up_goes_to_both_sides_with_their_own_histories(workspace: Work
     view = controller.view()
     assert [m["role"] for m in view.sides["left"].turns] == ["assistant", "user"]
     assert view.sides["right"].response is not None and view.sides["right"].response.text == "可以和医生聊聊。"
-    _rate(controller, "3344t")
+    _rate(controller, "33s44st")
     turns = sorted((r.turn, r.preference) for r in current_ratings(workspace, session_id=session.id))
     assert turns == [(1, "left"), (2, "tie")]
 
@@ -216,7 +246,7 @@ def test_regenerate_records_a_new_generation_and_the_rating_points_at_it(
     left = controller.responses["left"]
     assert left is not None and left.generation == 1 and left.id != old["left"].id  # type: ignore[union-attr]
     assert controller.view().sides["left"].flags == ("通义千问",)  # it names a model: flagged to the rater
-    for key in "4354a":
+    for key in "43s54sa":
         controller.press(key)
     assert controller.submit().left_response_id == left.id
     with pytest.raises(MhbenchError, match="Regenerate before saving"):
@@ -236,8 +266,8 @@ def test_two_raters_read_the_same_stored_answers(workspace: Workspace, tmp_path:
     # r2 streamed at the same time and finished second: the stored answers are r1's, for both.
     _stream(second, second_pending, {"left": "另一个版本", "right": "又一个版本"})
     assert second.responses["left"] is not None and second.responses["left"].text == "左边的回答"
-    _rate(first, "4354a")
-    _rate(second, "3344t")
+    _rate(first, "43s54sa")
+    _rate(second, "33s44st")
     third = ArenaController.open(workspace, session.id, "r3")
     _fill_from_store(third, third.start_turn())
     ratings = {r.rater: r for r in current_ratings(workspace, session_id=session.id)}
@@ -272,7 +302,7 @@ def test_an_answer_for_an_item_left_behind_is_dropped(workspace: Workspace, tmp_
     _fill_from_store(controller, controller.start_turn())
     late = controller.start_turn()  # asked again (a restart of the streams) and still on its way …
     _fill_from_store(controller, controller.start_turn())
-    _rate(controller, "4354a")
+    _rate(controller, "43s54sa")
     assert controller.next_item()
     stored = controller.answers.stored_answer(late[0])  # … it arrives after the rater moved on
     assert stored is not None and not controller.answers.accept(late[0], stored)
@@ -296,3 +326,74 @@ def test_model_servers_connect_endpoints_and_name_no_model_when_one_is_missing(
     target, missing = asyncio.run(connect_then_ask())
     assert target.base_url == "http://127.0.0.1:9/v1" and servers.error is None
     assert isinstance(missing, MhbenchError) and str(missing) == "no server"
+
+
+def test_the_operators_regenerate_reaches_unrated_items_and_leaves_rated_ones_on_their_version(
+        workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path)
+    _store_every_opening_answer(workspace, session)
+    rater = ArenaController.open(workspace, session.id, "r1")
+    _fill_from_store(rater, rater.start_turn())
+    rated_with = {side: rater.responses[side] for side in ("left", "right")}
+    _rate(rater, "43s54sa")
+    operator = ArenaController.open(workspace, session.id, "operator")
+    assert operator.index == 0
+    _stream(operator, operator.regenerate(), {"left": "新版本左", "right": "新版本右"})  # item 0: rated by r1
+    assert operator.responses["left"].generation == 1  # type: ignore[union-attr]  # the operator sees what they asked
+    for key in "33s33st":
+        assert operator.press(key)
+    operator_rating = operator.submit()  # each rating records the exact versions it rated
+    assert operator_rating.left_response_id == operator.responses["left"].id  # type: ignore[union-attr]
+    # r2 rates item 0 after the regenerate: it shows the version it was first rated on, not the new one.
+    second = ArenaController.open(workspace, session.id, "r2")
+    _fill_from_store(second, second.start_turn())
+    assert {side: second.responses[side] for side in ("left", "right")} == rated_with
+    _rate(second, "22s22sb")
+    # r1 looking back at their item sees what they rated.
+    _fill_from_store(rater, rater.start_turn())
+    assert rater.responses["left"] == rated_with["left"]
+    # An item nobody rated yet gets the new version.
+    assert operator.next_item()
+    _stream(operator, operator.regenerate(), {"left": "第二题新左", "right": "第二题新右"})
+    assert second.next_item() and second.index == 1
+    _fill_from_store(second, second.start_turn())
+    assert second.responses["left"] is not None and second.responses["left"].text == "第二题新左"
+    ratings = {(r.rater, r.item_position): r for r in current_ratings(workspace, session_id=session.id)}
+    assert ratings["r2", session_items(workspace, session.id)[0].position].left_response_id == rated_with["left"].id  # type: ignore[union-attr]
+    # A judge rates the same versions as the raters after the first.
+    cases, _ = answered_cases(workspace, session)
+    assert cases[0].left.id == rated_with["left"].id and cases[1].left.text == "第二题新左"  # type: ignore[union-attr]
+
+
+def test_a_rater_reports_a_broken_answer_instead_of_regenerating_and_the_item_is_set_aside(
+        workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path)
+    _store_every_opening_answer(workspace, session)
+    door = RaterDoor(workspace, "r1")
+    controller = door.open(session.id)
+    _fill_from_store(controller, controller.start_turn())
+    with pytest.raises(MhbenchError, match="Raters do not regenerate"):
+        controller.regenerate()
+    shown = controller.responses["right"]
+    first = controller.item.position
+    with pytest.raises(MhbenchError, match="needs a few words"):
+        controller.report("right", "other")
+    report = controller.report("right", "cut_off")
+    assert controller.set_aside(report) and controller.item.position != first and controller.index == 0
+    assert report.right_response_id == shown.id and report.describe().startswith("B cut off")  # type: ignore[union-attr]
+    assert [r.reason for r in session_reports(workspace, session.id)] == ["cut_off"]
+    # Not rated, not in the way: the rest rated, the session is finished for r1.
+    assert first_unrated(workspace, session.id, "r1") == controller.item.position
+    while True:
+        _fill_from_store(controller, controller.start_turn())
+        _rate(controller, "43s54sa")
+        if not controller.next_item():
+            break
+    entry = door.sessions()[0]
+    assert (entry.rated, entry.items, entry.done) == (2, 2, True)
+    assert first_unrated(workspace, session.id, "r1") is None
+    again = door.open(session.id)
+    assert first not in [item.position for item in again.items] and again.all_rated
+    # Another rater still gets the item.
+    assert first in [item.position for item in ArenaController.open(workspace, session.id, "r2").items]
+    door.close()

@@ -62,7 +62,7 @@ def _store_every_answer(workspace: Workspace, session: Session) -> None:
 
 def _rate_current(controller: ArenaController, preference: str) -> None:
     """Fill the current item from the store and rate it; a crisis prompt gets its safety answers too."""
-    keys = ("43s54s" if controller.item.crisis else "4354") + preference
+    keys = "43s54s" + preference
     for answer in controller.start_turn():
         stored = controller.answers.stored_answer(answer)
         assert stored is not None, answer.model_id

@@ -22,7 +22,7 @@ from core.results.export import export
 from tests.helpers.rater_world import make_session
 
 
-def _fill_and_rate(controller: ArenaController, keys: str = "4354a", comment: str = "") -> None:
+def _fill_and_rate(controller: ArenaController, keys: str = "43s54sa", comment: str = "") -> None:
     for pending in controller.start_turn():
         stored = controller.answers.stored_answer(pending)
         assert stored is not None
@@ -114,7 +114,7 @@ def _prepared(controller: ArenaController):  # type: ignore[no-untyped-def]
     for pending in controller.start_turn():
         stored = controller.answers.stored_answer(pending)
         assert stored is not None and controller.answers.accept(pending, stored)
-    for key in "4354a":
+    for key in "43s54sa":
         controller.press(key)
     return controller.rating_input()
 
@@ -140,7 +140,7 @@ def test_a_rating_in_another_raters_name_through_the_door_is_refused(workspace: 
 def test_the_door_answers_only_for_its_own_rater(workspace: Workspace, tmp_path: Path) -> None:
     session = make_session(workspace, tmp_path)
     other = ArenaController.open(workspace, session.id, "r2")
-    _fill_and_rate(other, "1111x", comment="SECRET-COMMENT-r2")
+    _fill_and_rate(other, "11s11sx", comment="SECRET-COMMENT-r2")
     other.close()
     door = RaterDoor(workspace, "r1")
     entry, = door.sessions()

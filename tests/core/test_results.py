@@ -11,6 +11,7 @@ import pytest
 
 from core.arena.prompts import register_prompt_set
 from core.arena.ratings import RatingInput, RatingStore
+from core.arena.rubric import get_rubric, safety_asked
 from core.arena.sessions import create_session, session_items
 from core.base.db import open_workspace
 from core.base.errors import MhbenchError
@@ -66,14 +67,14 @@ def test_scores_unsafe_rates_and_raters(built: Built) -> None:
     assert score.means["empathy"].mean == pytest.approx(sum(expected) / len(expected))
     assert score.means["empathy"].low <= score.means["empathy"].mean <= score.means["empathy"].high
     unsafe = results.score(m3, "default")
-    # The denominator counts only sides whose safety was answered: asked (the default rubric asks it on crisis
-    # items) or flagged unsafe; a safety left at its default says nothing.
+    # The denominator counts only sides whose safety was answered: asked (the default rubric asks it on every
+    # item; default-crisis-only on crisis items) or flagged unsafe; a safety left at its default says nothing.
     crisis = {(item.session_id, item.position) for items in built.items.values() for item in items if item.crisis}
     answered = [r for r in built.submitted if m3 in (r.left_model, r.right_model)
-                and ((r.session_id, r.item_position) in crisis
+                and (safety_asked(get_rubric(r.rubric), (r.session_id, r.item_position) in crisis)
                      or (r.left_scores if r.left_model == m3 else r.right_scores)["safe"] == 0)]
     assert unsafe is not None and (unsafe.unsafe.unsafe, unsafe.unsafe.n) == (2, len(answered))  # r1 flagged m3 twice
-    assert 2 <= len(answered) < 32
+    assert 2 <= len(answered) <= 32
     on_crisis = [r for r in answered if (r.session_id, r.item_position) in crisis]
     assert unsafe.crisis_unsafe.n == len(on_crisis)
     assert score.unsafe.unsafe == 0 and score.unsafe.rate == 0

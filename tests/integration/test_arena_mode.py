@@ -60,7 +60,7 @@ async def test_blind_session_rate_quit_resume_reveal_and_export(tmp_path: Path) 
             assert isinstance(arena, ArenaScreen)
             assert "(hidden)" in str(arena.query_one("#title-left", Static).render())
             assert "[bold red]这是标记[/]" in str(arena.query_one("#arena-item", Static).render())
-            await _rate(pilot, arena, "4354a")
+            await _rate(pilot, arena, "43s54sa")
             revealed = str(arena.query_one("#title-left", Static).render())
             assert arena.items[0].left_model in revealed and "(hidden)" not in revealed
             await pilot.press("enter")
@@ -86,7 +86,7 @@ async def test_blind_session_rate_quit_resume_reveal_and_export(tmp_path: Path) 
                              30, "the resumed session")
             arena = again.screen
             assert isinstance(arena, ArenaScreen) and arena.index == 2
-            await _rate(pilot, arena, "2233x")
+            await _rate(pilot, arena, "22s33sx")
         # A second rater reads exactly the same stored answers.
         second = MhbenchApp(workspace, rater="r2")
         async with second.run_test(size=(80, 24)) as pilot:
@@ -95,7 +95,7 @@ async def test_blind_session_rate_quit_resume_reveal_and_export(tmp_path: Path) 
             await pilot.press("enter")  # the newest session is highlighted
             await wait_until(pilot, lambda: isinstance(second.screen, ArenaScreen) and second.screen.index == 0
                              and second.screen.session is not None, 30, "r2's first item")
-            await _rate(pilot, second.screen, "3344t")
+            await _rate(pilot, second.screen, "33s44st")
         ratings = current_ratings(workspace)
         first = {(r.rater, r.item_position): r for r in ratings}
         assert first[("r2", 0)].left_response_id == first[("r1", 0)].left_response_id

@@ -34,7 +34,7 @@ async def _rate(pilot, arena: ArenaScreen, preference: str) -> None:
     await wait_for_real_work(pilot, lambda: all(arena.responses[s] is not None for s in ("left", "right")), 240,
                              "both answers")
     assert arena.controller is not None
-    keys = ("43s54s" if arena.controller.item.crisis else "4354") + preference
+    keys = "43s54s" + preference
     for key in keys:
         await pilot.press(key)
     await pilot.press("enter")

@@ -103,7 +103,7 @@ def test_endpoint_models_are_answered_stored_and_rated_like_any_model(tmp_path: 
             response = controller.responses[side]
             assert response is not None and response.text and response.tokens
             assert response.model_id == controller.side_model(side)
-        for key in "4354a":
+        for key in "43s54sa":
             assert controller.press(key), key
         rating = controller.submit()
         assert controller.submitted and controller.revealed

@@ -35,8 +35,8 @@ with RatingStore(Workspace(Path(root))) as store:
     for n in range(int(start), int(start) + int(count)):
         rating = store.submit(RatingInput(
             session_id=session, item_position=n % items, turn=1 + n // items, rater=rater, rubric="default",
-            left_model=a, right_model=b, left_scores={"empathy": 1 + n % 5, "professionalism": 3},
-            right_scores={"empathy": 2, "professionalism": 1 + n % 5}, preference="left", comment=f"n={n}"))
+            left_model=a, right_model=b, left_scores={"empathy": 1 + n % 5, "professionalism": 3, "safe": 1},
+            right_scores={"empathy": 2, "professionalism": 1 + n % 5, "safe": 1}, preference="left", comment=f"n={n}"))
         print(n, rating.id, flush=True)
 """
 

@@ -62,9 +62,9 @@ def test_a_rater_rates_two_items_in_the_browser_and_resumes_in_a_new_tab(workspa
         tab.wait_text("0/3 rated")
         assert "model-a" not in tab.text() and "model-b" not in tab.text()
         tab.keys(Keys.ENTER)  # rate the highlighted session
-        _rate_current_item(tab, 1, "4354a")
+        _rate_current_item(tab, 1, "43s54sa")
         tab.keys(Keys.ENTER)  # on to the next item
-        _rate_current_item(tab, 2, "5445b")
+        _rate_current_item(tab, 2, "54s45sb")
         ratings = current_ratings(workspace, session_id=session.id)
         assert [(r.rater, r.source, r.item_position) for r in ratings] == [("alice", "browser", 0),
                                                                            ("alice", "browser", 1)]
@@ -153,7 +153,7 @@ def test_two_browser_raters_and_a_terminal_rater_share_a_session_and_the_export_
             tab.wait_text("0/3 rated")  # the list has loaded: an Enter before it opens nothing
             tab.keys(Keys.ENTER)
             tab.wait_text("item 1/3")
-        for tab, comment, scores in ((second, "SECRETr2", "2222b"), (first, "", "4354a")):
+        for tab, comment, scores in ((second, "SECRETr2", "22s22sb"), (first, "", "43s54sa")):
             driver.switch_to.window(tab.handle)
             tab.wait(lambda tab=tab: "alpha-answer-q1" in tab.text() and "bravo-answer-q1" in tab.text(), "answers")
             assert "model-a" not in tab.text()
@@ -176,7 +176,7 @@ def test_two_browser_raters_and_a_terminal_rater_share_a_session_and_the_export_
             async with app.run_test(size=(100, 30)) as pilot:
                 await wait_until(pilot, lambda: isinstance(app.screen, RaterArenaScreen)
                                  and all(app.screen.responses.values()), 30, "the terminal rater's answers")
-                for key in "3333t":
+                for key in "33s33st":
                     await pilot.press(key)
                 await pilot.press("enter")
                 await wait_until(pilot, lambda: app.screen.submitted, 30, "the terminal submit")

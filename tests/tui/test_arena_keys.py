@@ -99,7 +99,7 @@ async def test_the_reveal_line_shows_both_whole_names_at_80_columns(workspace: W
     async with app.run_test(size=(80, 24)) as pilot:
         arena = await _open(pilot, app)
         await wait_until(pilot, lambda: all(arena.responses.values()), 20, "both stored answers")
-        for key in "4354a":
+        for key in "43s54sa":
             await pilot.press(key)
         await pilot.press("enter")
         await wait_until(pilot, lambda: arena.submitted, 20, "the saved rating")
@@ -128,7 +128,7 @@ async def test_esc_then_enter_offers_regenerate_instead_of_waiting(workspace: Wo
         arena = await _open(pilot, app, ArenaScreen(servers=SilentServers))
         await wait_until(pilot, lambda: _in_flight(arena) and "waiting for the model" in str(
             arena.query_one("#stats-left", Static).render()), 20, "the answers in flight")
-        for key in "4354a":
+        for key in "43s54sa":
             await pilot.press(key)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not _in_flight(arena), 10, "the answers stopped")
@@ -150,7 +150,7 @@ async def test_leaving_an_item_mid_answer_leaves_the_next_items_panes_alone(work
     for pending in rated.start_turn():
         stored = rated.answers.stored_answer(pending)
         assert stored is not None and rated.answers.accept(pending, stored)
-    for key in "4354a":
+    for key in "43s54sa":
         rated.press(key)
     rated.submit()
     rated.close()

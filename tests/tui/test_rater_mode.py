@@ -49,7 +49,7 @@ def _rate_other(workspace: Workspace, session_id: str) -> None:
     for pending in controller.start_turn():
         stored = controller.answers.stored_answer(pending)
         assert stored is not None and controller.answers.accept(pending, stored)
-    for key in "1111x":
+    for key in "11s11sx":
         controller.press(key)
     controller.set_comment("SECRET-COMMENT-OF-r2")
     controller.submit()
@@ -113,7 +113,7 @@ async def test_a_rater_rates_in_the_terminal_and_sees_only_their_own(workspace: 
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, RaterArenaScreen)
                          and all(app.screen.responses.values()), 15, "the answers")
-        for key in "4354a":
+        for key in "43s54sa":
             await pilot.press(key)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen.submitted, 15, "the submit")

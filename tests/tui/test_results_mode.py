@@ -158,7 +158,8 @@ async def test_user_text_is_never_markup_and_errors_are_shown(tmp_path: Path) ->
     item = session_items(workspace, session.id)[0]
     with RatingStore(workspace) as store:
         store.submit(RatingInput(session.id, 0, "[red]x[/]", "default", item.left_model, item.right_model,
-                                 {"empathy": 4, "professionalism": 4}, {"empathy": 2, "professionalism": 3}, "left"))
+                                 {"empathy": 4, "professionalism": 4, "safe": 1}, {"empathy": 2, "professionalism": 3, "safe": 1},
+                                 "left"))
     app = MhbenchApp(workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open(pilot, app)

@@ -112,3 +112,25 @@ def test_an_unknown_session_is_called_unknown_by_results_and_rate(tmp_path: Path
         assert line.startswith("mhbench: error: no session 'nope'.") and "mhbench session list" in line, (argv, line)
     assert main(["--workspace", str(root), "results", "--session", "unrated"]) == 2
     assert "session 'unrated' (" in capsys.readouterr().err
+
+
+def test_show_lists_the_broken_answers_raters_reported(tmp_path: Path) -> None:
+    from core.arena.reports import report_answer
+
+    root, models = _workspace(tmp_path)
+    made = mhbench("session", "new", "--models", f"{models[0]},{models[1]}", "--rubric", "default-crisis-only",
+                   "--json", workspace=root)
+    assert made.returncode == 0, made.stderr
+    session = json.loads(made.stdout)
+    assert session["rubric"] == "default-crisis-only"
+    quiet = mhbench("session", "show", session["id"], workspace=root)
+    assert quiet.returncode == 0 and "reported answers: none" in quiet.stdout
+    report_answer(Workspace(root), session_id=session["id"], item_position=3, turn=1, rater="r1", side="right",
+                  reason="other", note="全是乱码\x1b[31m red")
+    text = mhbench("session", "show", session["id"], workspace=root)
+    assert text.returncode == 0, text.stderr
+    assert "item 3" in text.stdout and "B other: 全是乱码" in text.stdout and "rater r1" in text.stdout
+    assert "\x1b" not in text.stdout  # a rater's note reaches the operator's terminal without its escapes
+    shown = json.loads(mhbench("session", "show", session["id"], "--json", workspace=root).stdout)
+    assert [(r["item_position"], r["side"], r["reason"], r["rater"]) for r in shown["reports"]] == [
+        (3, "right", "other", "r1")]

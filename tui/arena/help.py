@@ -12,11 +12,11 @@ from textual.widgets import Static
 
 RATING_KEY_LINES = """\
   digits      score the highlighted field (A's fields, then B's)     ⌫  back one field
-  s / u       safety: safe / unsafe (required when the prompt shows crisis signs)
+  s / u       safety: safe / unsafe (asked on every item; default-crisis-only: on crisis items only)
   [ / ]       flag side A / B unsafe at any time
   a b t x     preference: A better, B better, tie, both bad
   Enter       save the rating (names are then revealed); Enter again goes on
-  c comment   f follow-up (both models, each with its own history)   r regenerate (recorded)
+  c comment   f follow-up (both models, each with its own history)
   Esc         stop the answers streaming        p previous item     e edit a saved rating
 """
 """The keys of rating one item, for the operator's Arena and the rater mode alike."""
@@ -24,6 +24,7 @@ RATING_KEY_LINES = """\
 RATING_KEYS = "\nKeys\n" + RATING_KEY_LINES
 
 ARENA_KEY_LINES = RATING_KEY_LINES + (
+    "  r regenerate both answers (a new recorded version, shown on items not yet rated; a rated item keeps its own)\n"
     "  n new session   o open another session   g pre-generate this session's answers in the background\n")
 """The operator's Arena: the rating keys and the keys that choose sessions (F1's Arena section lists them too)."""
 

@@ -26,6 +26,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Static
 
 from core.arena.answers import ModelServers
+from core.arena.reports import session_reports
 from core.base.errors import MhbenchError
 from tui.arena.choosing import SessionChoice, SessionChooser
 from tui.arena.moving import SESSION_DONE, ItemMoves
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from core.arena.answers import PendingAnswer
     from core.arena.controller import ArenaController
     from core.arena.ratings import Rating, RatingInput
+    from core.arena.reports import AnswerReport
     from core.arena.rubric import Field, RatingForm, Side
     from core.arena.sessions import Item, Response, Session
     from core.base.workspace import Workspace
@@ -51,13 +53,14 @@ RATING_BINDINGS: list[BindingType] = [
     Binding("enter", "submit_or_next", "Save/next", id="arena.submit"),
     Binding("escape", "stop", "Stop", id="arena.stop"),
     Binding("f", "follow_up", "Follow-up", id="arena.follow_up"),
-    Binding("r", "regenerate", "Regen", id="arena.regenerate"),
     Binding("c", "comment", "Comment", show=False, id="arena.comment"),
     Binding("e", "edit", "Edit", show=False, id="arena.edit"),
     Binding("p", "previous", "Prev", show=False, id="arena.previous"),
     Binding("right", "next", "Next", show=False, id="arena.next"),
 ]
-"""The keys of rating one item: the operator's Arena and the rater mode both have exactly these."""
+"""The keys of rating one item: the operator's Arena and the rater mode both have exactly these.
+
+Regenerate is the operator's alone (a rater reports a broken answer instead: ``!``, :mod:`tui.rater.arena`)."""
 
 
 class ArenaScreen(Screen[None]):
@@ -65,6 +68,7 @@ class ArenaScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *RATING_BINDINGS,
+        Binding("r", "regenerate", "Regen", id="arena.regenerate"),
         Binding("n", "new_session", "New", id="arena.new"),
         Binding("o", "open_session", "Open", id="arena.open"),
         Binding("g", "pregenerate", "Pre-gen", show=False, id="arena.pregenerate"),
@@ -81,6 +85,8 @@ class ArenaScreen(Screen[None]):
         """How the screen reaches the session's servers (the rater mode's only reuses running ones)."""
         self.servers: ModelServers | None = None
         self.note = ""
+        self.header_text = Text()
+        """The current item's header, as drawn before any report marker."""
         self.refusal = ""
         """What the last key the rubric refused should have been (a digit at a safety field: s or u)."""
         self.choice = chooser(self)
@@ -195,11 +201,30 @@ class ArenaScreen(Screen[None]):
             header.append("⚠ crisis signs in this prompt: the safety answer is required\n", style="bold red")
         header.append_text(safe_text(view.prompt))
         self.refusal = ""
+        self.header_text = header
         self.query_one("#arena-item", Static).update(header)
         self.show_titles()
         self.redraw_bar()
         self.fetch(controller.start_turn())
         self.load_saved_rating(controller)
+        if controller.may_regenerate:
+            self.load_reports(controller, controller.item.position)
+
+    @work(thread=True, group="arena-reports")
+    def load_reports(self, controller: ArenaController, position: int) -> None:
+        """The operator's marker: raters reported a broken answer on this item (``mhbench session show`` lists all)."""
+        reports = session_reports(self.workspace, controller.session.id, position)
+        if reports:
+            self.app.call_from_thread(self.show_reports, controller, position, reports)
+
+    def show_reports(self, controller: ArenaController, position: int, reports: list[AnswerReport]) -> None:
+        if controller is not self.controller or controller.item.position != position:
+            return
+        header = self.header_text.copy()
+        # A rater's note is free text: shown verbatim, escapes stripped.
+        header.append_text(safe_text("\n⚑ reported broken: " + "; ".join(report.describe() for report in reports)
+                                     + " · r regenerates (items already rated keep their version)", "bold yellow"))
+        self.query_one("#arena-item", Static).update(header)
 
     def show_titles(self) -> None:
         if self.controller is not None:
@@ -281,8 +306,9 @@ class ArenaScreen(Screen[None]):
             return
         if not all(controller.responses.values()) and not self.answers_coming():
             # Nothing runs (Esc stopped it, or a server failed): waiting would wait forever.
-            self.notify("The answers were stopped or failed, so there is nothing to rate yet: "
-                        "press r to regenerate them.", severity="warning")
+            remedy = "press r to regenerate them" if controller.may_regenerate else "press ! to report them"
+            self.notify(f"The answers were stopped or failed, so there is nothing to rate yet: {remedy}.",
+                        severity="warning")
             return
         try:
             rating = controller.rating_input()

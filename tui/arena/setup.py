@@ -95,7 +95,9 @@ class ArenaSetup(ModalScreen["SessionRequest | None"]):
                     yield Label(label)
                     yield Input(default, id=field_id)
                 yield Label("Rubric")
-                yield Select[str]([("empathy + professionalism", "default"), ("CPsyCoun", "cpsycoun")],
+                yield Select[str]([("empathy + professionalism", "default"),
+                                   ("empathy + professionalism, safety on crisis items only", "default-crisis-only"),
+                                   ("CPsyCoun", "cpsycoun")],
                                   id="rubric", value="default", allow_blank=False)
                 yield Label("Blind")
                 yield Checkbox("hide the model names until a rating is saved", True, id="blind")

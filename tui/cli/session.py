@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from tui.cli.common import POSITIVE, SEED, opened_workspace, say
@@ -14,10 +16,11 @@ from tui.cli.common import POSITIVE, SEED, opened_workspace, say
 if TYPE_CHECKING:
     from core.arena.contamination import ContaminationReport
     from core.arena.progress import SessionProgress
+    from core.arena.reports import AnswerReport
     from core.arena.sessions import Session
 
 SCHEDULES = ("round-robin", "adaptive")
-RUBRICS = ("default", "cpsycoun")
+RUBRICS = ("default", "default-crisis-only", "cpsycoun")
 
 
 def add_commands(commands: Any) -> None:
@@ -35,7 +38,8 @@ def add_commands(commands: Any) -> None:
     new.add_argument("--schedule", choices=SCHEDULES, default="round-robin",
                      help="round-robin: every (prompt, pair) in balanced rounds; adaptive: each rater's next pair "
                           "is the most informative one for the ranking (default round-robin)")
-    new.add_argument("--rubric", choices=RUBRICS, default="default", help="default or cpsycoun (default default)")
+    new.add_argument("--rubric", choices=RUBRICS, default="default", help="default (safety asked on every item), default-crisis-only (safety asked on crisis items "
+                          "only) or cpsycoun (default default)")
     new.add_argument("--name", help="session name (default: the models)")
     new.add_argument("--system", metavar="TEXT", help="system prompt (default: none)")
     new.add_argument("--max-tokens", type=POSITIVE, default=512, help="answer length (default 512)")
@@ -47,7 +51,8 @@ def add_commands(commands: Any) -> None:
     new.add_argument("--json", action="store_true", help="machine-readable output")
     listing = actions.add_parser("list", help="the sessions, newest first, with each rater's progress")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
-    show = actions.add_parser("show", help="one session: its models and schedule, progress per rater and per pair")
+    show = actions.add_parser("show", help="one session: its models and schedule, progress per rater and per pair, "
+                                           "and the broken answers raters reported")
     show.add_argument("session", metavar="S", help="session id, name or unique id prefix")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     for subparser in actions.choices.values():
@@ -129,17 +134,20 @@ def _list(args: argparse.Namespace, workspace: Any) -> int:
 def _show(args: argparse.Namespace, workspace: Any) -> int:
     from core.arena.contamination import contamination_lines, latest_session_check, record_session_check
     from core.arena.progress import session_progress
+    from core.arena.reports import session_reports
     from core.arena.sessions import get_session
 
-    progress = session_progress(workspace, get_session(workspace, args.session))
+    session = get_session(workspace, args.session)
+    progress = session_progress(workspace, session)
+    reports = session_reports(workspace, session.id)
     # A session made before the check existed is checked (and recorded) the first time it is shown.
-    contamination = latest_session_check(workspace, progress.session.id) or record_session_check(
-        workspace, progress.session.id)
+    contamination = latest_session_check(workspace, session.id) or record_session_check(workspace, session.id)
     if args.json:
-        print(json.dumps({**progress_dict(progress), "contamination": contamination_dict(contamination)},
-                         ensure_ascii=False, indent=2))
+        print(json.dumps({**progress_dict(progress), "reports": [asdict(report) for report in reports],
+                          "contamination": contamination_dict(contamination)}, ensure_ascii=False, indent=2))
     else:
         print(progress_text(progress))
+        print(reports_text(reports))
         print("\ncontamination (the session's prompts in its models' training data):")
         print("\n".join(f"  {line}" for line in contamination_lines(contamination)))
     return 0
@@ -151,6 +159,19 @@ def contamination_dict(report: ContaminationReport) -> dict[str, Any]:
             "models": [{"model": model.model_id, "runs": [run.run_id for run in model.runs], "exact": model.exact,
                         "near": model.near, "prompts": sorted(set(model.matched("exact") + model.matched("near"))),
                         "note": model.note, "problems": model.problems} for model in report.models]}
+
+
+def reports_text(reports: Sequence[AnswerReport]) -> str:
+    """The broken answers raters reported, for the operator to look at (and regenerate in the Arena, r)."""
+    from core.base.text import strip_control
+
+    if not reports:
+        return "\nreported answers: none"
+    lines = ["", "reported answers (item: side, reason; the item is set aside for that rater):"]
+    # The note is a rater's free text: control sequences stripped before it reaches the terminal.
+    lines += [f"  item {report.item_position:<4} {strip_control(report.describe())}  {report.created_at[:16]}"
+              for report in reports]
+    return "\n".join(lines)
 
 
 def session_dict(session: Session) -> dict[str, Any]:

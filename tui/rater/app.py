@@ -27,7 +27,9 @@ def rater_keys() -> str:
     """The rating keys the operator's Arena has too, and the rater mode's own."""
     from tui.arena.help import RATING_KEYS
 
-    return RATING_KEYS + "  o           back to your sessions             F1 this help        Ctrl+Q quit\n"
+    return RATING_KEYS + (
+        "  !           report a broken answer (empty, cut off, not Chinese, garbled…): the item is set aside\n"
+        "  o           back to your sessions             F1 this help        Ctrl+Q quit\n")
 
 
 class RaterApp(App[None]):

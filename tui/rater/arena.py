@@ -5,8 +5,10 @@ through the app's :class:`~core.arena.door.RaterDoor`: its chooser, :class:`Door
 opens only a session the rater may rate, every submit goes through the door's store
 (bound to the rater), and answers come from the store or from servers already running,
 never a server started here. It declares its own bindings (none inherited), so the keys
-that create sessions, pre-generate or reach other sessions' progress do not exist here;
-the chooser's moves behind them refuse even if called.
+that create sessions, pre-generate, regenerate or reach other sessions' progress do not
+exist here; the chooser's moves behind them refuse even if called (and the door's
+controller refuses a regenerate). A broken answer is reported instead (``!``: which side,
+a reason): the operator sees it, and the item is set aside for this rater.
 """
 
 from __future__ import annotations
@@ -18,16 +20,22 @@ from textual import events, work
 from textual.binding import Binding, BindingType
 
 from core.arena.door import LiveServersOnly
+from core.arena.reports import REPORT_REASONS
 from core.base.errors import MhbenchError
 from tui.arena.screen import RATING_BINDINGS, ArenaScreen
+from tui.shell.dialogs import AskText, Choose
 
 if TYPE_CHECKING:
     from core.arena.answers import ModelServers
+    from core.arena.controller import ArenaController
     from core.arena.door import RaterDoor
+    from core.arena.reports import AnswerReport
     from core.arena.sessions import Session
     from tui.arena.choosing import ArenaHost
 
 NOT_HERE = "Not in the rater mode: ask your operator."
+REPORT_SIDES = {"A": "left", "B": "right", "A and B": "both"}
+"""The sides a report names, as the rater sees them."""
 SESSION_DONE = "That was the last item: thank you. o goes back to your sessions."
 
 
@@ -78,6 +86,7 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *RATING_BINDINGS,
+        Binding("exclamation_mark", "report", "Report", id="rater.report"),
         Binding("o", "my_sessions", "Sessions", id="rater.sessions"),
         Binding("f1", "rubric_help", "Rubric", id="arena.help"),
     ]
@@ -96,6 +105,56 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
     async def connect_servers(self, servers: ModelServers, session: Session) -> None:
         # No note: with stored answers no server is needed; a side that needs one says so itself.
         await servers.connect(self.workspace, session)
+
+    def action_report(self) -> None:
+        """Report a broken answer: which side, why (and a few words for "other"); the item is then set aside."""
+        controller = self.controller
+        if controller is None:
+            return
+        if controller.submitted:
+            self.notify("This item is rated already: e edits the rating.", severity="warning")
+            return
+
+        def reason_given(side: str, choice: str | None) -> None:
+            if choice is None or controller is not self.controller:
+                return
+            reason = next(key for key, label in REPORT_REASONS.items() if label == choice)
+            if reason != "other":
+                self.send_report(controller, side, reason, "")
+                return
+
+            def note_given(note: str | None) -> None:
+                if note and note.strip() and controller is self.controller:
+                    self.send_report(controller, side, reason, note)
+
+            self.app.push_screen(AskText("What is wrong with it?"), note_given)
+
+        def side_given(choice: str | None) -> None:
+            if choice is not None and controller is self.controller:
+                side = REPORT_SIDES[choice]
+                self.app.push_screen(Choose("Why is it broken?", list(REPORT_REASONS.values())),
+                                     partial(reason_given, side))
+
+        self.app.push_screen(Choose("Which answer is broken?", list(REPORT_SIDES)), side_given)
+
+    @work(thread=True, exclusive=True, group="arena-report")
+    def send_report(self, controller: ArenaController, side: str, reason: str, note: str) -> None:
+        try:
+            report = controller.report(side, reason, note)
+        except MhbenchError as error:
+            self.app.call_from_thread(self.notify, str(error), title="Not reported", severity="error", timeout=15)
+            return
+        self.app.call_from_thread(self.after_report, controller, report)
+
+    def after_report(self, controller: ArenaController, report: AnswerReport) -> None:
+        if controller is not self.controller:
+            return
+        self.notify("Reported to the operator; this item is set aside for you.", title="Reported")
+        self.stop_streams()
+        if controller.set_aside(report):
+            self.show_item()
+        else:
+            self.moves.session_done()
 
     def action_my_sessions(self) -> None:
         self.app.action_my_sessions()  # type: ignore[attr-defined]

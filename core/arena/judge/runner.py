@@ -36,7 +36,7 @@ from core.arena.judge.store import (
 )
 from core.arena.ratings import RatingInput, RatingStore
 from core.arena.rubric import Rubric, get_rubric
-from core.arena.sessions import get_session, opening_messages, session_items, stored_response
+from core.arena.sessions import get_session, opening_messages, session_items, shown_response
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.models import ModelEntry, get_model
@@ -71,8 +71,9 @@ def answered_cases(workspace: Workspace, session: Session) -> tuple[list[Case], 
     cases, missing = [], []
     for item in session_items(workspace, session.id):
         messages = opening_messages(item)
-        left = stored_response(workspace, session, item.left_model, messages)
-        right = stored_response(workspace, session, item.right_model, messages)
+        # The version the item is rated on (its first rating's), like every rater after the first.
+        left = shown_response(workspace, session, item.position, item.left_model, messages, rater="")
+        right = shown_response(workspace, session, item.position, item.right_model, messages, rater="")
         if left is None or right is None:
             missing.append(item)
         else:
