@@ -195,7 +195,7 @@ def register_ended_runs(workspace: Workspace) -> list[ModelEntry]:
         known = {row["path"] for row in connection.execute("SELECT path FROM models WHERE path IS NOT NULL")}
     new: list[ModelEntry] = []
     for row in rows:
-        path = _resolve(Path(row["path"]))
+        path = catalog_path(row["path"])
         if str(path) in known or not _is_adapter(path):
             continue
         try:
