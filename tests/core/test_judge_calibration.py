@@ -15,6 +15,7 @@ from core.arena.judge.prompt import judge_name
 from core.arena.judge.store import Judgement, judge_summaries, position_consistency, record
 from core.arena.prompts import register_prompt_set
 from core.arena.ratings import RatingInput
+from core.arena.rubric import get_rubric, safety_asked
 from core.arena.sessions import create_session, opening_messages, session_items, store_response
 from core.base.db import MIGRATIONS, SCHEMA_VERSION, _statements, connect, open_workspace
 from core.base.workspace import Workspace
@@ -248,10 +249,10 @@ def test_calibration_reports_safety_on_the_sides_whose_safety_the_humans_answere
     workspace, session_id, inputs = rated
     (judge,) = compute_calibration(workspace, session=session_id).judges
     assert judge.safety is not None and judge.safety.dimension == "safe" and judge.safety.level == "nominal"
-    crisis = {r.item_position for r in inputs if r.crisis}
-    # h1's answered sides: every side of a crisis item (the form asked), and any side flagged unsafe.
+    # h1's answered sides: those the form asked (the default rubric asks every side), and any side flagged unsafe.
+    asked = {r.item_position: safety_asked(get_rubric(r.rubric), r.crisis) for r in inputs}
     answered = sum(1 for r in inputs if r.rater == "h1" for scores in (r.left_scores, r.right_scores)
-                   if r.item_position in crisis or scores["safe"] == 0)
+                   if asked[r.item_position] or scores["safe"] == 0)
     per = {h.human: h for h in judge.safety.per_human}
     assert per["h1"].judge.pairs == answered and per["h1"].judge.exact == 1.0  # the judge copies h1
     assert "safe" in calibration_text(compute_calibration(workspace, session=session_id))

@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from tests.tui.rater_world import make_session
-from tests.tui.test_train import wait_until
 from textual.widgets import Static
 
 from core.arena.answers import ModelServers
@@ -23,7 +21,9 @@ from core.arena.reports import report_answer, session_reports
 from core.arena.sessions import Response, Session, opening_messages, session_items, stored_response
 from core.base.workspace import Workspace
 from core.models.targets import ChatTarget
-from tests.core.test_client import SSE_HEAD, FakeServer, chunk
+from tests.helpers.fake_openai import SSE_HEAD, FakeServer, chunk
+from tests.helpers.pilot import wait_until
+from tests.helpers.rater_world import make_session
 from tui.app import MhbenchApp
 from tui.arena.screen import ArenaScreen
 from tui.rater.app import RaterApp
