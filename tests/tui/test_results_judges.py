@@ -31,7 +31,7 @@ async def test_stopping_line_judges_tab_and_the_judges_toggle(tmp_path: Path) ->
         stop = screen.results.stopping
         line = _text(screen, "#results-stopping")
         assert line.startswith("stop: ") and f"{stop.top} vs {stop.second}" in line
-        assert ("separated at 95%" in line) if stop.separated else ("not separated at 95%" in line)
+        assert ("separated (" in line) if stop.separated else ("not separated (" in line)
         assert "judges: out" in _text(screen, "#results-filters")
         tabs = screen.query_one("#results-tabs", TabbedContent)
         for _ in range(4):

@@ -26,7 +26,8 @@ def add_commands(commands: Any) -> None:
     check.add_argument("file", type=Path, help="the prompt file, or 'demo' for the demo set")
     check.add_argument("--json", action="store_true",
                        help="a JSON list of {id, crisis, signal, kind}; signal is null for other rows")
-    check.set_defaults(handler=cmd_prompts_check)
+    # The handler sits on the group, as every command group's does (check is its one action today).
+    prompts.set_defaults(handler=cmd_prompts_check)
 
 
 def cmd_prompts_check(args: argparse.Namespace) -> int:
