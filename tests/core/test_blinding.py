@@ -1,0 +1,72 @@
+"""Blinding that holds (issue 17): the recorded reveal policy, answers without special tokens, stop strings."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from core.arena.prompts import register_prompt_set
+from core.arena.sessions import (
+    create_session,
+    get_response,
+    get_session,
+    opening_messages,
+    session_items,
+    store_response,
+)
+from core.base import db
+from core.base.workspace import Workspace
+from core.models import register_endpoint
+from core.models.client import StreamStats
+
+STATS = StreamStats(0.1, 12, 30.0, "stop", 0.5)
+
+
+def _before_reveal(path: Path) -> None:
+    """A database one migration short of the reveal policy, with a session and a leaky answer."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    # Found by its content, not as the last one: later features append migrations after it.
+    mine = next(i for i, script in enumerate(db.MIGRATIONS) if "ADD COLUMN reveal" in script)
+    for version in range(mine):
+        for statement in db._statements(db.MIGRATIONS[version]):
+            connection.execute(statement)
+    connection.execute(f"PRAGMA user_version={mine}")
+    stamp = "2026-01-01T00:00:00Z"
+    connection.executescript(f"""
+        INSERT INTO prompt_sets VALUES ('set1', 'set1', 'file', 'abc', '{stamp}');
+        INSERT INTO sessions (id, name, prompt_set_id, model_a, model_b, params, params_key, seed, side_seed, rubric,
+                              created_at)
+            VALUES ('s-old', 'a vs b', 'set1', 'a', 'b', '{{}}', 'k', 1234, 77, 'default', '{stamp}');
+        INSERT INTO responses (id, context_key, model_id, params_key, seed, messages, text, created_at)
+            VALUES (1, 'c', 'a', 'k', 1234, '[]', '我在听。<|endoftext|>', '{stamp}'),
+                   (2, 'c', 'b', 'k', 1234, '[]', '我在听。', '{stamp}');
+    """)
+    connection.close()
+
+
+def test_old_sessions_keep_the_per_item_reveal_they_were_rated_under_and_leaky_answers_are_flagged(
+        tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    workspace.make_folders()
+    _before_reveal(workspace.db_path)
+    assert get_session(workspace, "s-old").reveal == "item"  # opening the database migrates it
+    assert get_response(workspace, 1).defects == ("special_tokens",)
+    assert get_response(workspace, 2).defects == ()
+    assert get_response(workspace, 1).text == "我在听。<|endoftext|>"  # stored as the model said it
+
+
+def test_a_new_session_reveals_at_the_end_and_a_stored_leaky_answer_is_a_defect(
+        workspace: Workspace, tmp_path: Path) -> None:
+    a = register_endpoint(workspace, "model-a", "http://127.0.0.1:9/v1").id
+    b = register_endpoint(workspace, "model-b", "http://127.0.0.1:9/v2").id
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"id": "q1", "prompt": "睡不着。"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    set_id = register_prompt_set(workspace, prompts).id
+    session = create_session(workspace, set_id, a, b)
+    assert session.reveal == "end" and get_session(workspace, session.id).reveal == "end"
+    assert create_session(workspace, set_id, a, b, reveal="never").reveal == "never"
+    item = session_items(workspace, session.id)[0]
+    leaky = store_response(workspace, session, a, opening_messages(item), "先休息。<|im_end|>\n<|im_start|>user", STATS)
+    clean = store_response(workspace, session, b, opening_messages(item), "先休息。", STATS)
+    assert leaky.defects == ("special_tokens",) and clean.defects == ()
