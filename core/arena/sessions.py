@@ -402,10 +402,14 @@ async def generate(
     *,
     api_key: str | None = None,
     on_text: Any = None,
+    stop: Sequence[str] = (),
 ) -> tuple[str, StreamStats]:
-    """Stream one answer with the session's system prompt and parameters; ``on_text`` gets each piece."""
+    """Stream one answer with the session's system prompt and parameters; ``on_text`` gets each piece.
 
-    request = ChatRequest(list(messages), session.params, model, system=session.system_prompt)
+    ``stop``: the model's end-of-turn tokens (its target's ``stop``), so that no raw token reaches the rater.
+    """
+
+    request = ChatRequest(list(messages), session.params, model, system=session.system_prompt, stop=stop)
     parts: list[str] = []
     stats: StreamStats | None = None
     async for event in stream_chat(base_url, request, api_key=api_key):

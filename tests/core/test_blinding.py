@@ -17,8 +17,10 @@ from core.arena.sessions import (
 )
 from core.base import db
 from core.base.workspace import Workspace
-from core.models import register_endpoint
-from core.models.client import StreamStats
+from core.models import register_base, register_endpoint
+from core.models.client import ChatRequest, GenerationParams, StreamStats
+from core.models.stops import declared_stops, template_stops
+from core.models.targets import connect_models, stop_strings
 
 STATS = StreamStats(0.1, 12, 30.0, "stop", 0.5)
 
@@ -70,3 +72,38 @@ def test_a_new_session_reveals_at_the_end_and_a_stored_leaky_answer_is_a_defect(
     leaky = store_response(workspace, session, a, opening_messages(item), "先休息。<|im_end|>\n<|im_start|>user", STATS)
     clean = store_response(workspace, session, b, opening_messages(item), "先休息。", STATS)
     assert leaky.defects == ("special_tokens",) and clean.defects == ()
+
+
+def _folder(root: Path, tokenizer_config: dict[str, object], generation_config: dict[str, object]) -> Path:
+    root.mkdir(parents=True)
+    (root / "config.json").write_text("{}", encoding="utf-8")
+    (root / "tokenizer_config.json").write_text(json.dumps(tokenizer_config), encoding="utf-8")
+    (root / "generation_config.json").write_text(json.dumps(generation_config), encoding="utf-8")
+    return root
+
+
+def test_stop_strings_are_every_end_of_turn_token_the_template_and_the_configs_declare(
+        workspace: Workspace, tmp_path: Path) -> None:
+    assert template_stops("qwen2_5") == ("<|im_end|>", "<|endoftext|>")
+    assert template_stops("llama3_2") == template_stops("llama3") == ("<|eot_id|>", "<|end_of_text|>")
+    assert template_stops("llama") == () and template_stops(None) == ()
+
+    # As the demo's tiny models write them: one eos_token, and a list of eos ids in generation_config.
+    qwen = _folder(tmp_path / "qwen", {"eos_token": "<|im_end|>", "added_tokens_decoder": {
+        "0": {"content": "<|endoftext|>"}, "1": {"content": "<|im_start|>"}, "2": {"content": "<|im_end|>"}}},
+        {"eos_token_id": [2, 0]})
+    llama = _folder(tmp_path / "llama", {"eos_token": {"content": "<|eot_id|>"}, "added_tokens_decoder": {
+        "2": {"content": "<|end_of_text|>"}, "7": {"content": "<|eot_id|>"}}}, {"eos_token_id": [7, 2]})
+    assert declared_stops(qwen) == ("<|im_end|>", "<|endoftext|>")
+    assert declared_stops(llama) == ("<|eot_id|>", "<|end_of_text|>")
+
+    qwen_entry = register_base(workspace, qwen, name="qwen-local", template="qwen2_5")
+    llama_entry = register_base(workspace, llama, name="llama-local")  # no template named: the folder speaks
+    endpoint = register_endpoint(workspace, "far-away", "http://127.0.0.1:9/v1")
+    assert stop_strings(workspace, qwen_entry) == ("<|im_end|>", "<|endoftext|>")
+    assert stop_strings(workspace, llama_entry) == ("<|eot_id|>", "<|end_of_text|>")
+    assert connect_models(workspace, [endpoint.id])[0].stop == ()  # an unknown template: the server's own
+
+    body = ChatRequest([{"role": "user", "content": "hi"}], GenerationParams(), "m", stop=("<|im_end|>",)).payload()
+    assert body["stop"] == ["<|im_end|>"]
+    assert "stop" not in ChatRequest([{"role": "user", "content": "hi"}], GenerationParams(), "m").payload()
