@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from core.arena.controller import ArenaController
 from core.arena.prompts import register_prompt_set
 from core.arena.sessions import (
     create_session,
@@ -21,6 +22,7 @@ from core.models import register_base, register_endpoint
 from core.models.client import ChatRequest, GenerationParams, StreamStats
 from core.models.stops import declared_stops, template_stops
 from core.models.targets import connect_models, stop_strings
+from core.results.export import export
 
 STATS = StreamStats(0.1, 12, 30.0, "stop", 0.5)
 
@@ -107,3 +109,33 @@ def test_stop_strings_are_every_end_of_turn_token_the_template_and_the_configs_d
     body = ChatRequest([{"role": "user", "content": "hi"}], GenerationParams(), "m", stop=("<|im_end|>",)).payload()
     assert body["stop"] == ["<|im_end|>"]
     assert "stop" not in ChatRequest([{"role": "user", "content": "hi"}], GenerationParams(), "m").payload()
+
+
+def test_an_export_shows_the_answer_without_special_tokens_and_names_the_defect(
+        workspace: Workspace, tmp_path: Path) -> None:
+    a = register_endpoint(workspace, "model-a", "http://127.0.0.1:9/v1").id
+    b = register_endpoint(workspace, "model-b", "http://127.0.0.1:9/v2").id
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"id": "q1", "prompt": "睡不着。"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    session = create_session(workspace, register_prompt_set(workspace, prompts).id, a, b, reveal="item")
+    item = session_items(workspace, session.id)[0]
+    texts = {a: "先休息一下。<|im_end|>\n<|im_start|>user\n好", b: "慢慢说。"}
+    for model_id, text in texts.items():
+        store_response(workspace, session, model_id, opening_messages(item), text, STATS)
+    controller = ArenaController.open(workspace, session.id, "r1")
+    for pending in controller.start_turn():
+        stored = controller.answers.stored_answer(pending)
+        assert stored is not None and controller.answers.accept(pending, stored)
+    for key in "4354a":
+        controller.press(key)
+    controller.submit()
+    controller.close()
+
+    out = tmp_path / "ratings.jsonl"
+    export(workspace, "ratings", out, format="jsonl")
+    rows = {row["model_id"]: row for row in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert rows[a]["response"] == "先休息一下。" and rows[a]["defects"] == ["special_tokens"]
+    assert rows[b]["response"] == "慢慢说。" and rows[b]["defects"] == []
+    battles = tmp_path / "battles.jsonl"
+    export(workspace, "battles", battles, format="jsonl")
+    assert "<|" not in battles.read_text(encoding="utf-8")
