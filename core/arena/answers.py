@@ -194,5 +194,5 @@ async def obtain_answer(
             on_text(text)
 
     _, stats = await generate(target.base_url, target.model, answers.session, pending.messages,
-                              api_key=target.api_key, on_text=piece)
+                              api_key=target.api_key, on_text=piece, stop=target.stop)
     return await asyncio.to_thread(answers.store_answer, pending, stats)

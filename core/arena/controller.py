@@ -4,7 +4,9 @@ The Arena screen is a view of an :class:`ArenaController`. The controller holds 
 item, the two blind sides, the turn and the rubric form, and it makes every move: open
 a session at the rater's first unrated item, start a turn (or regenerate it, or follow
 it up), submit through the durable :class:`~core.arena.ratings.RatingStore` and step
-between items. Names stay hidden until the rater's own submit. The per-side histories
+between items. Names stay hidden as the session's reveal policy says: until this rater
+has rated every item (``end``), until their own submit of the item (``item``), or in the
+Arena for good (``never``). The per-side histories
 and the answers accepted for the current turn are a :class:`~core.arena.answers.TurnAnswers`
 (``controller.answers``), renewed with each item.
 
@@ -30,6 +32,7 @@ from core.arena.place import SessionPlace
 from core.arena.ratings import RatingInput, RatingStore, current_ratings, validate
 from core.arena.reports import AnswerReport, report_answer
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
+from core.arena.sessions import rated_positions
 from core.base.errors import MhbenchError
 
 if TYPE_CHECKING:
@@ -81,11 +84,14 @@ class ItemView:
 class ArenaController:
     """One rater in one session: the current item and turn, its answers, its form, and the moves."""
 
-    def __init__(self, place: SessionPlace, *, store: RatingStore | None = None, may_regenerate: bool = True) -> None:
+    def __init__(self, place: SessionPlace, *, store: RatingStore | None = None, may_regenerate: bool = True,
+                 rated: set[int] | None = None) -> None:
         self.place = place
         """Which items this rater is shown and which is current (see :mod:`core.arena.place`)."""
         self.may_regenerate = may_regenerate
         """The operator regenerates; a rater (the door) reports a broken answer instead (:meth:`report`)."""
+        self.rated = rated if rated is not None else rated_positions(place.workspace, place.session.id, place.rater)
+        """The positions of the items this rater has saved (turn 1): the ``end`` reveal waits for all of them."""
         self.rubric = get_rubric(place.session.rubric)
         self._store, self._owns_store = store, store is None
         self.reset_item()
@@ -97,7 +103,9 @@ class ArenaController:
 
         In an adaptive session with nothing unrated left for ``rater``, their next item is drawn first.
         """
-        return cls(SessionPlace.open(workspace, session_id, rater), store=store, may_regenerate=may_regenerate)
+        place = SessionPlace.open(workspace, session_id, rater)
+        return cls(place, store=store, may_regenerate=may_regenerate,
+                   rated=rated_positions(workspace, place.session.id, rater))
 
     @property
     def store(self) -> RatingStore:
@@ -213,9 +221,20 @@ class ArenaController:
     # --- what is shown -------------------------------------------------------------------------
 
     @property
+    def finished(self) -> bool:
+        """This rater has rated every item of the session (an adaptive one: and none is left to draw)."""
+        return self.place.exhausted and all(item.position in self.rated for item in self.items)
+
+    @property
     def revealed(self) -> bool:
-        """Names show in an open session, or once this rater has saved this item."""
-        return not self.session.blind or self.names_seen
+        """Names show in an open session; in a blind one, as its reveal policy says."""
+        if not self.session.blind:
+            return True
+        if self.session.reveal == "item":
+            return self.names_seen
+        if self.session.reveal == "end":
+            return self.finished
+        return False
 
     def title(self, side: Side) -> str:
         label = LABELS[side]
@@ -371,16 +390,18 @@ class ArenaController:
         return self.store.submit(rating)
 
     def saved(self, rating: Rating) -> bool:
-        """Mark the turn saved and reveal the names, if ``rating`` is this item's current turn."""
+        """Mark the turn saved (and count it towards the reveal), if ``rating`` is this item's current turn."""
         if rating.session_id != self.session.id or rating.item_position != self.item.position \
                 or rating.turn != self.turn or rating.rater != self.rater:
             return False
         self.submitted = True
         self.names_seen = True
+        if rating.turn == 1:
+            self.rated.add(rating.item_position)
         return True
 
     def submit(self) -> Rating:
-        """Validate, save and reveal, in one call (blocking): for callers with no event loop to keep free."""
+        """Validate, save and mark saved, in one call (blocking): for callers with no event loop to keep free."""
         rating = self.save(self.rating_input())
         self.saved(rating)
         return rating

@@ -30,7 +30,7 @@ from core.arena.sessions import get_session, vendor_flags
 from core.base.db import registry
 from core.base.errors import MhbenchError
 from core.models import endpoint_api_key, get_model
-from core.models.targets import ChatTarget, request_name, servers_of
+from core.models.targets import ChatTarget, request_name, servers_of, stop_strings
 
 if TYPE_CHECKING:
     from core.arena.ratings import Rating
@@ -157,12 +157,13 @@ def live_targets(workspace: Workspace, model_ids: list[str]) -> list[ChatTarget]
         entry = get_model(workspace, model_id)
         if entry.kind == "endpoint" and entry.url:
             targets.append(ChatTarget(entry.id, entry.url, entry.served_name or entry.name,
-                                      endpoint_api_key(workspace, entry.id)))
+                                      endpoint_api_key(workspace, entry.id), stop=stop_strings(workspace, entry)))
             continue
         ready = [server for server in servers_of(workspace, entry.id) if server.ready]
         if not ready:
             raise MhbenchError(NO_ANSWER_SOURCE)
-        targets.append(ChatTarget(entry.id, ready[0].base_url, request_name(ready[0], entry), None, ready[0].id))
+        targets.append(ChatTarget(entry.id, ready[0].base_url, request_name(ready[0], entry), None, ready[0].id,
+                                  stop_strings(workspace, entry)))
     return targets
 
 

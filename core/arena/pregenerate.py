@@ -41,7 +41,8 @@ async def pregenerate(workspace: Workspace, session_id: str) -> int:
 
     async def one(model: str, messages: list[Message]) -> None:
         target = targets[model]
-        text, stats = await generate(target.base_url, target.model, session, messages, api_key=target.api_key)
+        text, stats = await generate(target.base_url, target.model, session, messages, api_key=target.api_key,
+                                      stop=target.stop)
         store_response(workspace, session, model, messages, text, stats, created_by="pregenerate")
 
     for index, (prompt_id, (text, models)) in enumerate(wanted.items(), 1):

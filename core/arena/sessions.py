@@ -7,7 +7,10 @@ seed (``round-robin``), or drawn for a rater when they need the next one (``adap
 :mod:`core.arena.draws`); each item records its draw's seed. See :mod:`core.arena.schedule`. A response is stored once per (context,
 model, parameters, seed): every rater of the comparison reads the same text, which is
 what makes agreement measurable; a regenerate is a new *generation* of the same key,
-recorded as such. Responses naming a model or vendor are flagged.
+recorded as such. Responses naming a model or vendor are flagged; responses that carried
+chat-template special tokens are marked as a generation defect.
+
+When a rater sees the names is the session's recorded reveal policy (:data:`REVEAL_POLICIES`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from core.arena.prompts import get_prompt_set
 from core.arena.rubric import get_rubric
@@ -27,6 +30,7 @@ from core.arena.schedule import capacity, check_models, check_schedule, round_ro
 from core.base.db import find_row, registry, write_transaction
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
+from core.base.text import special_tokens_in
 from core.base.workspace import Workspace
 from core.models import get_model
 from core.models.client import ChatRequest, GenerationParams, Message, StreamStats, TextDelta, stream_chat
@@ -47,6 +51,15 @@ VENDOR_PATTERN = re.compile(
 """Names that unblind a side: a response that says who made it is flagged to the rater and in the data."""
 
 
+Reveal = Literal["end", "item", "never"]
+REVEAL_POLICIES: tuple[Reveal, ...] = get_args(Reveal)
+"""When a rater of a blind session sees the model names: ``end``, once they have rated every item of the
+session (the default: stored answers recur across items, and a per-item reveal teaches the rater to
+recognise them); ``item``, after each of their submits; ``never``, not in the Arena at all (the operator
+sees them in Results)."""
+ITEM_REVEAL_WARNING = ("Names shown after each item: the same stored answers recur in later items, so a rater "
+                       "soon recognises them (and the model) before scoring.")
+
 DEFAULT_PARAMS = GenerationParams()
 """temperature 0.7, top_p 0.8, repetition penalty 1.05, 512 tokens, seed 1234: the same for both sides."""
 
@@ -59,6 +72,17 @@ def vendor_flags(text: str) -> list[str]:
         if name.lower() not in (f.lower() for f in found):
             found.append(name)
     return found
+
+
+def check_reveal(reveal: str) -> Reveal:
+    if reveal not in REVEAL_POLICIES:
+        raise MhbenchError(f"unknown reveal policy '{reveal}'.", fix="use one of: " + ", ".join(REVEAL_POLICIES))
+    return reveal
+
+
+def response_defects(text: str) -> list[str]:
+    """What is wrong with how an answer was generated: ``special_tokens`` when the server let any through."""
+    return ["special_tokens"] if special_tokens_in(text) else []
 
 
 def params_key(params: GenerationParams, system: str | None) -> str:
@@ -95,6 +119,8 @@ class Session:
     """Every model the session compares (2 to 16), in the order they were given."""
     schedule: str = "round-robin"
     """How each item's pair is drawn: ``round-robin`` or ``adaptive`` (see :mod:`core.arena.schedule`)."""
+    reveal: Reveal = "end"
+    """When a blind session's raters see the names (:data:`REVEAL_POLICIES`)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Session:
@@ -105,6 +131,7 @@ class Session:
             side_seed=row["side_seed"], rubric=row["rubric"], blind=bool(row["blind"]), created_by=row["created_by"],
             created_at=row["created_at"],
             models=tuple(json.loads(row["models"])) or (row["model_a"], row["model_b"]), schedule=row["schedule"],
+            reveal=row["reveal"],
         )
 
     @property
@@ -147,6 +174,8 @@ class Response:
     flags: tuple[str, ...]
     created_by: str | None
     created_at: str
+    defects: tuple[str, ...] = ()
+    """Generation defects: ``special_tokens`` when the text carried chat-template tokens (shown without them)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Response:
@@ -155,7 +184,7 @@ class Response:
             seed=row["seed"], generation=row["generation"], messages=tuple(json.loads(row["messages"])),
             text=row["text"], finish_reason=row["finish_reason"], ttft_s=row["ttft_s"], tokens=row["tokens"],
             tokens_per_s=row["tokens_per_s"], flags=tuple(json.loads(row["flags"])), created_by=row["created_by"],
-            created_at=row["created_at"],
+            created_at=row["created_at"], defects=tuple(json.loads(row["defects"])),
         )
 
 
@@ -187,6 +216,7 @@ def create_session(
     params: GenerationParams = DEFAULT_PARAMS,
     rubric: str = "default",
     blind: bool = True,
+    reveal: str = "end",
     side_seed: int | None = None,
     created_by: str | None = None,
     name: str | None = None,
@@ -197,6 +227,7 @@ def create_session(
     stores none: each rater's items are drawn as they rate (:func:`core.arena.draws.draw_item`).
     """
 
+    policy = check_reveal(reveal)
     ids = checked_session_models(workspace, models, schedule=schedule, rubric=rubric)
     prompt_set = get_prompt_set(workspace, prompt_set_id)
     seed = params.seed if params.seed is not None else 0
@@ -208,11 +239,11 @@ def create_session(
     with write_transaction(workspace) as connection:
         connection.execute(
             """INSERT INTO sessions (id, name, prompt_set_id, model_a, model_b, system_prompt, params, params_key,
-                   seed, side_seed, rubric, blind, created_by, created_at, models, schedule)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   seed, side_seed, rubric, blind, created_by, created_at, models, schedule, reveal)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (session_id, name or title, prompt_set.id, ids[0], ids[1], system_prompt,
              json.dumps(asdict(params)), params_key(params, system_prompt), seed, side_seed, rubric, int(blind),
-             created_by, stamp, json.dumps(list(ids), ensure_ascii=False), schedule),
+             created_by, stamp, json.dumps(list(ids), ensure_ascii=False), schedule, policy),
         )
         if schedule == "round-robin":
             draws = round_robin(ids, [prompt.id for prompt in prompt_set.prompts], side_seed)
@@ -295,6 +326,16 @@ def first_unrated(workspace: Workspace, session_id: str, rater: str) -> int | No
     return None if row[0] is None else int(row[0])
 
 
+def rated_positions(workspace: Workspace, session_id: str, rater: str) -> set[int]:
+    """The items ``rater`` has a current rating of (turn 1) in the session."""
+
+    with registry(workspace) as connection:
+        rows = connection.execute(
+            "SELECT DISTINCT item_position FROM ratings WHERE session_id = ? AND rater = ? AND turn = 1 "
+            "AND current = 1", (session_id, rater)).fetchall()
+    return {int(row[0]) for row in rows}
+
+
 def opening_messages(item: Item) -> list[Message]:
     return [{"role": "user", "content": item.prompt}]
 
@@ -333,13 +374,14 @@ def store_response(
     with write_transaction(workspace) as connection:
         connection.execute(
             """INSERT OR IGNORE INTO responses (context_key, model_id, params_key, seed, generation, messages, text,
-                   finish_reason, ttft_s, tokens, tokens_per_s, flags, created_by, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   finish_reason, ttft_s, tokens, tokens_per_s, flags, created_by, created_at, defects)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (key, model_id, session.params_key, session.seed, generation,
              json.dumps([dict(m) for m in messages], ensure_ascii=False), text,
              stats.finish_reason if stats else None, stats.ttft_s if stats else None,
              stats.tokens if stats else None, stats.tokens_per_s if stats else None,
-             json.dumps(vendor_flags(text), ensure_ascii=False), created_by, utc_now()),
+             json.dumps(vendor_flags(text), ensure_ascii=False), created_by, utc_now(),
+             json.dumps(response_defects(text))),
         )
         row = connection.execute(
             "SELECT * FROM responses WHERE context_key = ? AND model_id = ? AND params_key = ? AND seed = ? "
@@ -395,10 +437,14 @@ async def generate(
     *,
     api_key: str | None = None,
     on_text: Any = None,
+    stop: Sequence[str] = (),
 ) -> tuple[str, StreamStats]:
-    """Stream one answer with the session's system prompt and parameters; ``on_text`` gets each piece."""
+    """Stream one answer with the session's system prompt and parameters; ``on_text`` gets each piece.
 
-    request = ChatRequest(list(messages), session.params, model, system=session.system_prompt)
+    ``stop``: the model's end-of-turn tokens (its target's ``stop``), so that no raw token reaches the rater.
+    """
+
+    request = ChatRequest(list(messages), session.params, model, system=session.system_prompt, stop=stop)
     parts: list[str] = []
     stats: StreamStats | None = None
     async for event in stream_chat(base_url, request, api_key=api_key):

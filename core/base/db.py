@@ -314,6 +314,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX answer_reports_rater ON answer_reports (session_id, rater, item_position);
     """,
+    # Blinding that holds: each session records when its raters see the names (``end`` of the
+    # session, after each ``item``, or ``never``). A new session is ``end``; an old one is ``item``, because
+    # its raters were shown the names after every submit and the record must say so. A response that
+    # carried chat-template special tokens is a generation defect (its text is kept as the model said it).
+    """
+    ALTER TABLE sessions ADD COLUMN reveal TEXT NOT NULL DEFAULT 'end' CHECK (reveal IN ('end', 'item', 'never'));
+    UPDATE sessions SET reveal = 'item';
+    ALTER TABLE responses ADD COLUMN defects TEXT NOT NULL DEFAULT '[]';
+    UPDATE responses SET defects = '["special_tokens"]' WHERE text LIKE '%<|%|>%';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,14 +4,25 @@ A log or an answer may carry escape sequences that would drive the terminal (mov
 cursor, retitle the window, switch character sets) or bidi overrides that make text
 display as something it is not; tqdm redraws its bar with carriage returns. Every
 stage shows such text (training logs, conversion jobs, servers, model answers), so the
-stripping lives here, once. Stdlib only.
+stripping lives here, once. A chat template's special tokens (``<|im_end|>``,
+``<|eot_id|>``) that a server let through are not part of an answer either: they are
+taken out for display and export here too (:func:`strip_special_tokens`), while the
+stored answer keeps what the model said and is flagged. Stdlib only.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["strip_control", "terminal_line", "terminal_lines"]
+__all__ = [
+    "END_OF_TURN_TOKENS",
+    "clean_answer",
+    "special_tokens_in",
+    "strip_control",
+    "strip_special_tokens",
+    "terminal_line",
+    "terminal_lines",
+]
 
 _ESCAPES = (
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves (tqdm's \x1b[A)
@@ -54,3 +65,41 @@ def terminal_line(line: str) -> str:
 def terminal_lines(text: str) -> list[str]:
     """:func:`terminal_line` of each newline-separated line of ``text`` (one pass of the stripper for all)."""
     return [_collapse(line) for line in _STRIP_KEEP_CR.sub("", text).split("\n")]
+
+
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>", "</s>")
+"""Tokens after which nothing is the answer: ChatML's (Qwen), Llama-3's, and SentencePiece's end of sequence."""
+# Every ``<|name|>`` token of ChatML and Llama-3 (headers, reserved tokens, FIM markers), and SentencePiece's
+# bare ``<s>``/``</s>``; counselling text has no reason to contain either form.
+_SPECIAL = re.compile(r"<\|[A-Za-z0-9_.:-]{1,64}\|>|</?s>")
+_END_OF_TURN = re.compile("|".join(re.escape(token) for token in END_OF_TURN_TOKENS))
+
+
+def special_tokens_in(text: str) -> list[str]:
+    """The chat-template special tokens ``text`` carries, each once, in order of appearance."""
+    found: list[str] = []
+    for match in _SPECIAL.finditer(text):
+        if match.group(0) not in found:
+            found.append(match.group(0))
+    return found
+
+
+def strip_special_tokens(text: str) -> str:
+    """``text`` without chat-template special tokens; what follows an end-of-turn token is dropped.
+
+    A server that did not stop at the end of the turn may go on with a made-up next turn
+    (``<|im_end|>\n<|im_start|>user …``): that is not the answer. Only when nothing but
+    whitespace comes before the first end-of-turn token are the tokens merely removed, so an
+    answer is never emptied by a stray token at its start.
+    """
+    if "<" not in text:
+        return text
+    end = _END_OF_TURN.search(text)
+    if end is not None and text[: end.start()].strip():
+        text = text[: end.start()]
+    return _SPECIAL.sub("", text)
+
+
+def clean_answer(text: str) -> str:
+    """A model's answer as a rater or an export sees it: no special tokens, no terminal controls."""
+    return strip_control(strip_special_tokens(text))

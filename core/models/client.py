@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from core.base.text import strip_control
+from core.base.text import clean_answer
 from core.models.chat_errors import ChatError, http_fix, server_message, transport_error
 from core.models.chat_stream import (
     StreamEvent,
@@ -115,6 +115,8 @@ class ChatRequest:
     """The served model name (an adapter's name on a swift server serving several)."""
     system: str | None = None
     """Prepended as the system message; replaces one the history already starts with."""
+    stop: Sequence[str] = ()
+    """Where the answer ends: the model's end-of-turn tokens (a server may stop only at its one ``eos_token``)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Merged into the body last; a ``None`` value removes a field (e.g. ``repeat_penalty`` for a strict server)."""
 
@@ -131,6 +133,8 @@ class ChatRequest:
             "stream_options": {"include_usage": True},
             **self.params.body(),
         }
+        if self.stop:
+            body["stop"] = list(self.stop)
         for key, value in self.extra.items():
             if value is None:
                 body.pop(key, None)
@@ -140,8 +144,8 @@ class ChatRequest:
 
 
 def clean_text(text: str) -> str:
-    """Model output made safe for a terminal: control and escape sequences removed, text kept verbatim."""
-    return strip_control(text)
+    """Model output made safe for a terminal: control and escape sequences and chat-template tokens removed."""
+    return clean_answer(text)
 
 
 def _v1_url(base_url: str, path: str) -> str:

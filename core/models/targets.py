@@ -30,6 +30,7 @@ from core.models.serving import (
     memory_warning,
 )
 from core.models.serving.specs import ENGINE_FLAGS, ENGINE_INSTALL, engine_flags
+from core.models.stops import model_stops
 from core.profiles import load_profiles
 from core.swift.dialects import installed_dialect
 
@@ -55,6 +56,8 @@ class ChatTarget:
     api_key: str | None = field(default=None, repr=False)
     server_id: str | None = None
     """The shared local server answering, ``None`` for an endpoint."""
+    stop: tuple[str, ...] = ()
+    """Every end-of-turn token of the model's chat template: a request stops at each (:mod:`core.models.stops`)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,12 @@ def profile_of(workspace: Workspace, name: str | None) -> Profile | None:
         if entry.name == name and entry.profile is not None:
             return entry.profile
     return None
+
+
+def stop_strings(workspace: Workspace, entry: ModelEntry) -> tuple[str, ...]:
+    """Where ``entry``'s answers end: its template's end-of-turn tokens and those its folder declares."""
+    profile = profile_of(workspace, entry.profile)
+    return model_stops(workspace, entry, entry.template or (profile.model.template if profile else None))
 
 
 def served_name(entry: ModelEntry) -> str:
@@ -274,13 +283,15 @@ def connect_models(
         if entry.kind == "endpoint":
             assert entry.url is not None
             targets[entry.id] = ChatTarget(entry.id, entry.url, entry.served_name or entry.name,
-                                           endpoint_api_key(workspace, entry.id))
+                                           endpoint_api_key(workspace, entry.id),
+                                           stop=stop_strings(workspace, entry))
     for group in _grouped(workspace, [entry for entry in entries if entry.kind != "endpoint"]):
         spec = server_spec(workspace, group, options)
         record = find_or_start(workspace, spec, model_ids=[entry.id for entry in group], progress=progress,
                                check=check)
         for entry in group:
-            targets[entry.id] = ChatTarget(entry.id, record.base_url, request_name(record, entry), None, record.id)
+            targets[entry.id] = ChatTarget(entry.id, record.base_url, request_name(record, entry), None, record.id,
+                                           stop_strings(workspace, entry))
     return [targets[entry.id] for entry in entries]
 
 

@@ -43,13 +43,14 @@ PROMPTS = [
 STATS = StreamStats(0.1, 12, 30.0, "stop", 0.5)
 
 
-def _session(workspace: Workspace, tmp_path: Path, *, blind: bool = True, rubric: str = "default") -> Session:
+def _session(workspace: Workspace, tmp_path: Path, *, blind: bool = True, rubric: str = "default",
+             reveal: str = "end") -> Session:
     a = register_endpoint(workspace, "model-a", "http://127.0.0.1:9/v1").id
     b = register_endpoint(workspace, "model-b", "http://127.0.0.1:9/v2").id
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PROMPTS), encoding="utf-8")
     return create_session(workspace, register_prompt_set(workspace, prompt_file).id, a, b, side_seed=11, blind=blind,
-                          rubric=rubric)
+                          rubric=rubric, reveal=reveal)
 
 
 def _store_every_opening_answer(workspace: Workspace, session: Session) -> None:
@@ -131,8 +132,9 @@ def test_the_place_moves_on_its_own_and_the_controller_resets_the_item_after_eac
     assert controller.turn == 1 and not controller.submitted and controller.answers.item == controller.item
 
 
-def test_names_stay_hidden_until_the_raters_own_submit(workspace: Workspace, tmp_path: Path) -> None:
-    session = _session(workspace, tmp_path)
+def test_names_stay_hidden_until_the_raters_own_submit_under_the_item_policy(
+        workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path, reveal="item")
     _store_every_opening_answer(workspace, session)
     first = ArenaController.open(workspace, session.id, "r1")
     second = ArenaController.open(workspace, session.id, "r2")
@@ -152,6 +154,39 @@ def test_names_stay_hidden_until_the_raters_own_submit(workspace: Workspace, tmp
     assert shown.sides["right"].model_id == first.item.right_model
     assert second.view().sides["left"].model_id is None  # r1's submit reveals nothing to r2
     assert first.edit() and not first.submitted and first.revealed  # names once seen stay shown while editing
+
+
+def test_the_end_policy_reveals_to_each_rater_once_they_have_rated_every_item(
+        workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path)
+    assert session.reveal == "end"
+    _store_every_opening_answer(workspace, session)
+    first = ArenaController.open(workspace, session.id, "r1")
+    second = ArenaController.open(workspace, session.id, "r2")
+    for number in range(3):
+        _fill_from_store(first, first.start_turn())
+        assert not first.revealed and all(side.model_id is None for side in first.view().sides.values())
+        _rate(first, "43s54sa" if first.item.crisis else "4354a")
+        if number < 2:
+            assert not first.revealed, f"names shown after item {number + 1} of 3"
+            assert first.next_item()
+    assert first.finished and first.revealed
+    assert first.view().sides["left"].model_id == first.item.left_model
+    assert first.previous_item() and first.revealed  # every item shows them now
+    assert not second.revealed  # r1's end is not r2's
+    assert ArenaController.open(workspace, session.id, "r1").revealed  # and it is remembered
+
+
+def test_the_never_policy_shows_no_names_even_when_the_session_is_done(
+        workspace: Workspace, tmp_path: Path) -> None:
+    session = _session(workspace, tmp_path, reveal="never")
+    _store_every_opening_answer(workspace, session)
+    controller = ArenaController.open(workspace, session.id, "r1")
+    controller.rated.update(item.position for item in controller.items)
+    assert controller.finished and not controller.revealed
+    assert all(side.model_id is None for side in controller.view().sides.values())
+    with pytest.raises(MhbenchError, match="reveal policy"):
+        create_session(workspace, session.prompt_set_id, *session.models, reveal="later")
 
 
 def test_an_open_session_shows_the_names_from_the_start(workspace: Workspace, tmp_path: Path) -> None:

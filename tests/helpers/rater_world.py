@@ -29,13 +29,13 @@ def answer_text(model_name: str, prompt_id: str) -> str:
     return f"{MARKERS[model_name]}-answer-{prompt_id} 我听到了你的感受，我们慢慢来。"
 
 
-def make_session(workspace: Workspace, tmp_path: Path, name: str = "door") -> Session:
+def make_session(workspace: Workspace, tmp_path: Path, name: str = "door", *, reveal: str = "end") -> Session:
     a = register_endpoint(workspace, "model-a", "http://127.0.0.1:9/v1").id
     b = register_endpoint(workspace, "model-b", "http://127.0.0.1:9/v2").id
     prompt_file = tmp_path / f"{name}-prompts.jsonl"
     prompt_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PROMPTS), encoding="utf-8")
     session = create_session(workspace, register_prompt_set(workspace, prompt_file).id, a, b, side_seed=5,
-                             name=name)
+                             name=name, reveal=reveal)
     for item in session_items(workspace, session.id):
         for model_id, model_name in ((a, "model-a"), (b, "model-b")):
             store_response(workspace, session, model_id, opening_messages(item),

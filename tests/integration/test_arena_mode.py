@@ -53,6 +53,7 @@ async def test_blind_session_rate_quit_resume_reveal_and_export(tmp_path: Path) 
             setup.query_one("#model_a", Select).value = q8
             setup.query_one("#model_b", Select).value = f16
             setup.query_one("#max_tokens", Input).value = "24"
+            setup.query_one("#reveal", Select).value = "item"  # names after each submit, read after item 1
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: isinstance(app.screen, ArenaScreen) and app.screen.session is not None,
                              60, "the session")

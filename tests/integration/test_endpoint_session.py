@@ -85,7 +85,8 @@ def test_endpoint_models_are_answered_stored_and_rated_like_any_model(tmp_path: 
         from core.models.client import GenerationParams
 
         session = create_session(workspace, register_prompt_set(workspace, prompt_file).id, a, b,
-                                 params=GenerationParams(max_tokens=12), side_seed=5)
+                                 params=GenerationParams(max_tokens=12), side_seed=5,
+                                 reveal="item")  # names after each submit: read after the first of two items
         controller = ArenaController.open(workspace, session.id, "rater-1")
         servers = ModelServers()
 

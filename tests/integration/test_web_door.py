@@ -54,7 +54,7 @@ def test_a_rater_rates_two_items_in_the_browser_and_resumes_in_a_new_tab(workspa
     from PIL import Image
     from selenium.webdriver.common.keys import Keys
 
-    session = make_session(workspace, tmp_path)
+    session = make_session(workspace, tmp_path, reveal="item")  # the names show after each submit
     alice = add_rater(workspace, "alice").token
     with web_door(workspace.root) as url, chrome() as driver:
         tab = Tab(driver, url).open()

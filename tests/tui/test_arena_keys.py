@@ -55,8 +55,9 @@ def _session(workspace: Workspace, tmp_path: Path, prompts: list[dict[str, objec
     b = register_endpoint(workspace, LONG_B, "http://127.0.0.1:9/v2").id
     prompt_file = tmp_path / "prompts.jsonl"
     prompt_file.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in prompts), encoding="utf-8")
+    # Per-item reveal: the reveal line's test rates one item of two and reads the names.
     session = create_session(workspace, register_prompt_set(workspace, prompt_file).id, a, b, side_seed=5,
-                             name="keys")
+                             name="keys", reveal="item")
     for item in session_items(workspace, session.id)[:stored]:
         for model_id in (a, b):
             store_response(workspace, session, model_id, opening_messages(item), f"stored answer of {model_id}",

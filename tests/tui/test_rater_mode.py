@@ -105,7 +105,7 @@ async def test_the_operator_keys_screens_and_palette_are_unreachable(workspace: 
 
 
 async def test_a_rater_rates_in_the_terminal_and_sees_only_their_own(workspace: Workspace, tmp_path: Path) -> None:
-    session = make_session(workspace, tmp_path)
+    session = make_session(workspace, tmp_path, reveal="item")  # the names show after each submit
     hidden = make_session(workspace, tmp_path, "hidden")
     restrict_session(workspace, hidden.id)
     _rate_other(workspace, session.id)

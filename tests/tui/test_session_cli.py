@@ -134,3 +134,31 @@ def test_show_lists_the_broken_answers_raters_reported(tmp_path: Path) -> None:
     shown = json.loads(mhbench("session", "show", session["id"], "--json", workspace=root).stdout)
     assert [(r["item_position"], r["side"], r["reason"], r["rater"]) for r in shown["reports"]] == [
         (3, "right", "other", "r1")]
+
+
+def test_the_reveal_policy_is_chosen_on_new_and_shown_by_list_and_show(tmp_path: Path) -> None:
+    from core.arena.sessions import REVEAL_POLICIES
+    from tui.cli.session import REVEALS
+
+    assert REVEALS == REVEAL_POLICIES  # the parser's choices are the core's policies
+    root, models = _workspace(tmp_path)
+    pair = f"{models[0]},{models[1]}"
+    default = mhbench("session", "new", "--models", pair, "--json", workspace=root)
+    assert default.returncode == 0, default.stderr
+    assert json.loads(default.stdout)["reveal"] == "end"
+    per_item = mhbench("session", "new", "--models", pair, "--reveal", "item", "--name", "per-item", workspace=root)
+    assert per_item.returncode == 0, per_item.stderr
+    assert "recur" in per_item.stderr  # the warning: recurring answers identify the models
+    never = mhbench("session", "new", "--models", pair, "--reveal", "never", "--json", workspace=root)
+    assert json.loads(never.stdout)["reveal"] == "never" and json.loads(never.stdout)["warnings"] == []
+    wrong = mhbench("session", "new", "--models", pair, "--reveal", "later", workspace=root)
+    assert wrong.returncode == 2 and "later" in wrong.stderr
+
+    listed = mhbench("session", "list", "--json", workspace=root)
+    assert sorted(row["reveal"] for row in json.loads(listed.stdout)) == ["end", "item", "never"]
+    table = mhbench("session", "list", workspace=root)
+    assert "reveal" in table.stdout.splitlines()[0]
+    assert any("per-item" in line and " item " in line for line in table.stdout.splitlines())
+    shown = mhbench("session", "show", "per-item", workspace=root)
+    assert shown.returncode == 0 and "blind, reveal item" in shown.stdout
+    assert json.loads(mhbench("session", "show", "per-item", "--json", workspace=root).stdout)["reveal"] == "item"

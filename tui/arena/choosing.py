@@ -56,6 +56,8 @@ class ArenaHost(Protocol):
 
     def show_item(self) -> None: ...
 
+    def show_titles(self) -> None: ...
+
 
 class SessionChooser(Protocol):
     """The moves that pick a session: the operator's :class:`SessionChoice`, or the rater mode's door."""
@@ -144,7 +146,7 @@ class SessionChoice:
             session = create_session(
                 self.workspace, prompt_set.id, *request.models, schedule=request.schedule,
                 system_prompt=request.system_prompt, params=request.params, rubric=request.rubric,
-                blind=request.blind, created_by=rater)
+                blind=request.blind, reveal=request.reveal, created_by=rater)
             if request.pregenerate:
                 start_pregeneration(self.workspace, session.id)
             for warning in parity_warnings(self.workspace, request.models):

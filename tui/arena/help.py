@@ -15,7 +15,7 @@ RATING_KEY_LINES = """\
   s / u       safety: safe / unsafe (asked on every item; default-crisis-only: on crisis items only)
   [ / ]       flag side A / B unsafe at any time
   a b t x     preference: A better, B better, tie, both bad
-  Enter       save the rating (names are then revealed); Enter again goes on
+  Enter       save the rating (names show as the session says); Enter again goes on
   c comment   f follow-up (both models, each with its own history)
   Esc         stop the answers streaming        p previous item     e edit a saved rating
 """

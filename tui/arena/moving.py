@@ -53,6 +53,7 @@ class ItemMoves:
             self.host.show_item()
 
     def session_done(self) -> None:
+        self.host.show_titles()  # the last draw came back empty: an ``end`` reveal may be due now
         self.host.notify(self.session_done_text, title="Session done")
 
     def draw_next(self, controller: ArenaController) -> None:

@@ -4,8 +4,8 @@ The screen is a view of :class:`core.arena.controller.ArenaController`, which ho
 rater's place, the answers and the form and makes every move. The screen keeps the
 widgets, the keys and the workers: answers come from the store when another rater (or
 the pre-generate job) made them, else they stream live from both servers at once, side
-by side (:mod:`tui.arena.side`), and are stored when complete. Names stay hidden until
-the rating is saved. A submit is one SQLite transaction in a thread worker; the screen
+by side (:mod:`tui.arena.side`), and are stored when complete. Names (and the speed lines
+that would give them away) stay hidden as the session's reveal policy says. A submit is one SQLite transaction in a thread worker; the screen
 moves on only when it is on disk. The screen owns two parts, each given the screen as its
 host: choosing or creating a session (:class:`~tui.arena.choosing.SessionChoice`, or the
 rater mode's own chooser) and moving to the next or previous item
@@ -76,8 +76,10 @@ class ArenaScreen(Screen[None]):
     ]
 
     def __init__(self, *, servers: type[ModelServers] = ModelServers, session_done: str = SESSION_DONE,
-                 chooser: Callable[[ArenaScreen], SessionChooser] = SessionChoice) -> None:
+                 chooser: Callable[[ArenaScreen], SessionChooser] = SessionChoice, show_speed: bool = True) -> None:
         super().__init__()
+        self.show_speed = show_speed
+        """Speed lines under revealed answers (the operator's); the rater mode never shows them."""
         self.controller: ArenaController | None = None
         """The session being rated, once one is open."""
         self.rater: str | None = None
@@ -129,8 +131,8 @@ class ArenaScreen(Screen[None]):
         with Vertical(id="arena-body"):
             yield Static("press n for a new session, o to open one", id="arena-item", markup=False)
             with Horizontal(id="arena-panes"):
-                yield ArenaSide("left", "A")
-                yield ArenaSide("right", "B")
+                yield ArenaSide("left", "A", show_speed=self.show_speed)
+                yield ArenaSide("right", "B", show_speed=self.show_speed)
             yield RatingBar("", id="rating-bar", markup=False)
         yield Footer(compact=True)
 
@@ -227,9 +229,11 @@ class ArenaScreen(Screen[None]):
         self.query_one("#arena-item", Static).update(header)
 
     def show_titles(self) -> None:
+        """The sides' titles and the lines under their answers, as the reveal policy lets them show now."""
         if self.controller is not None:
             for side in SIDES:
                 self.side(side).show_title(self.controller.title(side))
+                self.side(side).show_stats(self.controller)
 
     def redraw_bar(self) -> None:
         if self.controller is not None:

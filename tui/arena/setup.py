@@ -1,4 +1,5 @@
-"""The new-session form of the Arena: rater, prompt set, 2 to 16 models, the pair schedule, system prompt, parameters, rubric.
+"""The new-session form of the Arena: rater, prompt set, 2 to 16 models, the pair schedule, system prompt, parameters,
+rubric, and when the raters see the names (the reveal policy).
 
 The same session as ``mhbench session new``: two models chosen in the first two fields
 make a classic A/B session; ticking more in the list (Space) makes a tournament of up to
@@ -17,6 +18,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 
+from core.arena.sessions import ITEM_REVEAL_WARNING
 from tui.widgets.chat_pane import safe_text
 
 if TYPE_CHECKING:
@@ -25,6 +27,11 @@ if TYPE_CHECKING:
 
 MAX_MODELS = 16
 DEFAULT_SYSTEM = "你是一名温和、专业的心理咨询师。请用共情、尊重的方式回应来访者，必要时提供安全资源。"
+REVEAL_CHOICES = (
+    ("when the rater has rated every item", "end"),
+    ("after each item (answers recur: raters learn them)", "item"),
+    ("never in the Arena (Results shows them)", "never"),
+)
 PARAMETERS = (
     # (input id, label, default)
     ("temperature", "Temperature", "0.7"),
@@ -47,6 +54,8 @@ class SessionRequest:
     rubric: str
     blind: bool
     pregenerate: bool
+    reveal: str = "end"
+    """When a blind session's raters see the names: ``end``, ``item`` or ``never``."""
 
 
 class ArenaSetup(ModalScreen["SessionRequest | None"]):
@@ -100,11 +109,19 @@ class ArenaSetup(ModalScreen["SessionRequest | None"]):
                                    ("CPsyCoun", "cpsycoun")],
                                   id="rubric", value="default", allow_blank=False)
                 yield Label("Blind")
-                yield Checkbox("hide the model names until a rating is saved", True, id="blind")
+                yield Checkbox("hide the model names from the raters", True, id="blind")
+                yield Label("Reveal names")
+                yield Select[str](REVEAL_CHOICES, id="reveal", value="end", allow_blank=False)
+            yield Static("", id="reveal-warning", markup=False)
             yield Static("", id="launch-error", markup=False)
 
     def on_mount(self) -> None:
         self.load_models()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "reveal":
+            warning = f"⚠ {ITEM_REVEAL_WARNING}" if event.value == "item" else ""
+            self.query_one("#reveal-warning", Static).update(safe_text(warning, "bold yellow"))
 
     @work(thread=True)
     def load_models(self) -> None:
@@ -171,4 +188,5 @@ class ArenaSetup(ModalScreen["SessionRequest | None"]):
             rater=rater, prompts=self.query_one("#prompts", Input).value.strip() or "demo", models=models,
             schedule=str(self.query_one("#schedule", Select).value),
             system_prompt=self.query_one("#system", Input).value.strip() or None, params=params,
-            rubric=str(rubric), blind=self.query_one("#blind", Checkbox).value, pregenerate=pregenerate))
+            rubric=str(rubric), blind=self.query_one("#blind", Checkbox).value, pregenerate=pregenerate,
+            reveal=str(self.query_one("#reveal", Select).value)))

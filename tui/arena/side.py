@@ -3,6 +3,9 @@
 The worker drives :func:`core.arena.answers.obtain_answer` (the stored answer, else a live
 stream, stored when complete) and hands the result to the controller; the text is drawn
 as it streams. Each side has its own worker, so both answers stream at once.
+
+The line under an answer says how fast it came only where the names are shown: each model
+has its own speed, so a speed line would name the side as surely as a title.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ if TYPE_CHECKING:
 class ArenaSide(Vertical):
     """Side A or B; ids ``title-<side>``, ``pane-<side>`` and ``stats-<side>`` inside."""
 
-    def __init__(self, side: Side, label: str) -> None:
+    def __init__(self, side: Side, label: str, *, show_speed: bool = True) -> None:
         super().__init__(classes="arena-side")
         self.side, self.label = side, label
+        self.show_speed = show_speed
+        """Speed, first-token time and tokens may show once the names are revealed (never in the rater mode)."""
         self.stream: Worker[None] | None = None
         self.pending: PendingAnswer | None = None
         """The answer this side shows now: a worker for an older one (the rater moved on) draws nothing."""
@@ -69,6 +74,15 @@ class ArenaSide(Vertical):
         self.pane.begin_answer()
         self.pane.append(text)
         self.pane.end_answer()
+
+    def speed_shown(self, controller: ArenaController) -> bool:
+        return self.show_speed and controller.revealed
+
+    def show_stats(self, controller: ArenaController) -> None:
+        """Redraw the line under a finished answer (the names were just revealed, or the item redrawn)."""
+        response = controller.responses[self.side]
+        if response is not None and not self.fetching:
+            self.stats.update(describe_response(response, speed=self.speed_shown(controller)))
 
     @property
     def fetching(self) -> bool:
@@ -123,15 +137,20 @@ class ArenaSide(Vertical):
         else:
             self.show_answer(response.text)
         if controller.answers.accept(pending, response):  # the rater may have moved on meanwhile
-            stats.update(describe_response(response))
+            stats.update(describe_response(response, speed=self.speed_shown(controller)))
 
 
-def describe_response(response: Response) -> Text:
+def describe_response(response: Response, *, speed: bool = True) -> Text:
+    """The line under an answer: with ``speed``, its tokens, first-token time, rate and generation defects."""
     from core.models.client import speed_summary
 
-    text = Text(speed_summary(response.tokens, response.ttft_s, response.tokens_per_s), style="dim")
+    parts = [speed_summary(response.tokens, response.ttft_s, response.tokens_per_s)] if speed else []
     if response.generation:
-        text.append(f" · regenerated ×{response.generation}")
+        parts.append(f"regenerated ×{response.generation}")
+    text = Text(" · ".join(parts), style="dim")
+    if speed and response.defects:
+        # A defect belongs to a model family (Qwen's <|endoftext|>): a tell, so only beside the names.
+        text.append(f"  ⚠ {', '.join(response.defects)} removed", style="yellow")
     if response.flags:
         text.append(f"  ⚠ names {', '.join(response.flags)}", style="bold yellow")
     return text

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 SCHEDULES = ("round-robin", "adaptive")
 RUBRICS = ("default", "default-crisis-only", "cpsycoun")
+REVEALS = ("end", "item", "never")
+"""The reveal policies of :data:`core.arena.sessions.REVEAL_POLICIES`, named here so ``--help`` imports no core."""
 
 
 def add_commands(commands: Any) -> None:
@@ -46,6 +48,10 @@ def add_commands(commands: Any) -> None:
     new.add_argument("--seed", type=SEED, default=1234, help="generation seed (default 1234)")
     new.add_argument("--side-seed", type=SEED, help="seed of the pair and side draws (default: random, recorded)")
     new.add_argument("--open", action="store_true", help="show the model names (default: blind)")
+    new.add_argument("--reveal", choices=REVEALS, default="end",
+                     help="when a rater of a blind session sees the names: end (once they have rated every item, "
+                          "the default), item (after each submit: the same answers recur, so raters soon "
+                          "recognise the models) or never (the operator sees them in Results)")
     new.add_argument("--pregenerate", action="store_true",
                      help="also start a detached job that generates every answer the session can show")
     new.add_argument("--json", action="store_true", help="machine-readable output")
@@ -73,7 +79,14 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
 
     from core.arena.contamination import contamination_lines, record_session_check
     from core.arena.prompts import register_prompt_set
-    from core.arena.sessions import DEFAULT_PARAMS, checked_session_models, create_session, parity_warnings
+    from core.arena.sessions import (
+        DEFAULT_PARAMS,
+        ITEM_REVEAL_WARNING,
+        check_reveal,
+        checked_session_models,
+        create_session,
+        parity_warnings,
+    )
     from core.base.errors import MhbenchError
     from core.models.targets import sync_catalog
 
@@ -83,11 +96,12 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
     sync_catalog(workspace)
     # Every refusal comes before the prompt set is registered: a refused command registers nothing.
     checked_session_models(workspace, models, schedule=args.schedule, rubric=args.rubric)
+    check_reveal(args.reveal)
     prompt_set = register_prompt_set(workspace, args.prompts)
     params = replace(DEFAULT_PARAMS, max_tokens=args.max_tokens, seed=args.seed)
     session = create_session(workspace, prompt_set.id, *models, schedule=args.schedule, system_prompt=args.system,
-                             params=params, rubric=args.rubric, blind=not args.open, side_seed=args.side_seed,
-                             created_by=args.rater, name=args.name)
+                             params=params, rubric=args.rubric, blind=not args.open, reveal=args.reveal,
+                             side_seed=args.side_seed, created_by=args.rater, name=args.name)
     contamination = record_session_check(workspace, session.id)
     job = None
     if args.pregenerate:
@@ -95,6 +109,8 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
 
         job = start_pregeneration(workspace, session.id).id
     warnings = parity_warnings(workspace, session.models)
+    if session.blind and session.reveal == "item":
+        warnings.append(ITEM_REVEAL_WARNING)
     if args.json:
         print(json.dumps({**session_dict(session), "pregenerate_job": job, "warnings": warnings,
                           "contamination": contamination_dict(contamination)}, ensure_ascii=False, indent=2))
@@ -123,10 +139,12 @@ def _list(args: argparse.Namespace, workspace: Any) -> int:
     if not sessions:
         print("no sessions yet: `mhbench session new --models A,B[,C...]`, or the Arena (F5).")
         return 0
-    print(f"{'session':<16} {'schedule':<11} {'models':>6} {'items':>6}  {'created':<16}  name · progress")
+    print(f"{'session':<16} {'schedule':<11} {'reveal':<6} {'models':>6} {'items':>6}  {'created':<16}  "
+          "name · progress")
     for session, summary in summaries:
         done = ", ".join(f"{rater} {n}" for rater, n in summary["raters"].items()) or "not rated"
-        print(f"{session.id:<16} {session.schedule:<11} {len(session.models):>6} {summary['items']:>6}  "
+        print(f"{session.id:<16} {session.schedule:<11} {reveal_word(session):<6} {len(session.models):>6} "
+              f"{summary['items']:>6}  "
               f"{session.created_at[:16]:<16}  {session.name} · {done}")
     return 0
 
@@ -177,7 +195,12 @@ def reports_text(reports: Sequence[AnswerReport]) -> str:
 def session_dict(session: Session) -> dict[str, Any]:
     return {"id": session.id, "name": session.name, "models": list(session.models), "schedule": session.schedule,
             "prompt_set": session.prompt_set_id, "rubric": session.rubric, "blind": session.blind,
-            "side_seed": session.side_seed, "created_by": session.created_by, "created_at": session.created_at}
+            "reveal": session.reveal, "side_seed": session.side_seed, "created_by": session.created_by, "created_at": session.created_at}
+
+
+def reveal_word(session: Session) -> str:
+    """When raters see the names: the policy of a blind session; ``open`` when names are always shown."""
+    return session.reveal if session.blind else "open"
 
 
 def progress_dict(progress: SessionProgress) -> dict[str, Any]:
@@ -193,7 +216,7 @@ def progress_text(progress: SessionProgress) -> str:
     session = progress.session
     lines = [f"{session.id}  {session.name}",
              f"  {session.schedule}, {len(session.models)} models, {progress.prompts} prompts, rubric {session.rubric}"
-             f"{', blind' if session.blind else ''}; {progress.items} items drawn of {progress.capacity} "
+             f"{f', blind, reveal {session.reveal}' if session.blind else ', open'}; {progress.items} items drawn of {progress.capacity} "
              f"(prompt, pair) comparisons",
              "  models: " + ", ".join(session.models), "", "raters (rated / to rate):"]
     lines += [f"  {r.rater:<20} {r.rated:>5} / {r.of:<5}{'  judge' if r.judge else ''}" for r in progress.raters] \

@@ -92,7 +92,7 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
     ]
 
     def __init__(self, session_id: str) -> None:
-        super().__init__(servers=LiveServersOnly, session_done=SESSION_DONE, chooser=DoorChoice)
+        super().__init__(servers=LiveServersOnly, session_done=SESSION_DONE, chooser=DoorChoice, show_speed=False)
         self.session_id = session_id
 
     def on_mount(self, event: events.Mount) -> None:  # type: ignore[override]

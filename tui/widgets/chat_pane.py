@@ -1,7 +1,8 @@
 """A scrolling transcript of one chat: user turns and streamed answers, shown verbatim.
 
 Model output is untrusted: it is shown as plain :class:`~rich.text.Text` (markup in it
-is displayed, not interpreted) after terminal control sequences are stripped. Streamed
+is displayed, not interpreted) after terminal control sequences are stripped, and an
+answer without the chat template's special tokens a server let through. Streamed
 pieces are coalesced: the answer's widget is redrawn at most every ``REDRAW_S``, so a
 fast model cannot flood the event loop.
 """
@@ -14,7 +15,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core.base.text import strip_control
+from core.base.text import clean_answer, strip_control
 
 REDRAW_S = 0.05
 
@@ -22,6 +23,11 @@ REDRAW_S = 0.05
 def safe_text(text: str, style: str = "") -> Text:
     """Untrusted text for a widget: controls stripped, no markup, no emoji codes."""
     return Text(strip_control(text), style=style, no_wrap=False)
+
+
+def safe_answer(text: str) -> Text:
+    """A model's answer for a widget: :func:`safe_text`, and no ``<|im_end|>``-like tokens nor what follows them."""
+    return Text(clean_answer(text), no_wrap=False)
 
 
 class ChatPane(VerticalScroll, can_focus=True):
@@ -61,7 +67,7 @@ class ChatPane(VerticalScroll, can_focus=True):
     def redraw(self) -> None:
         self.last_redraw = time.monotonic()
         if self.answer_widget is not None:
-            self.answer_widget.update(safe_text(self.answer))
+            self.answer_widget.update(safe_answer(self.answer))
             self.scroll_end(animate=False)
 
     def end_answer(self, note: str | None = None, style: str = "dim") -> None:
@@ -74,7 +80,7 @@ class ChatPane(VerticalScroll, can_focus=True):
         """Show ``text`` instead of the last answer (another rater's stored answer won the race)."""
         answers = self.query(".chat-answer")
         if answers:
-            answers.last(Static).update(safe_text(text))
+            answers.last(Static).update(safe_answer(text))
         self.answer_parts = [text]
 
     def clear_transcript(self) -> None:

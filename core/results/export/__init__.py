@@ -22,7 +22,10 @@ Decisions an analyst should know:
 * ``item`` is the item's position in its session (0-based, as stored); ``prompt`` is the
   prompt-set prompt the item opens with.
 * Timestamps are UTC, ISO 8601 with ``Z``; the battles' ``tstamp`` is Unix seconds.
-* In CSV, lists (``prompt_tags``, ``vendor_flags``) are ``;``-joined and flags (``crisis``,
+* ``response`` is the answer as the rater saw it: a chat template's special tokens (``<|im_end|>``,
+  ``<|eot_id|>``) and whatever the model wrote after an end-of-turn token are left out; ``defects``
+  then says ``special_tokens`` (the database keeps the text as the model wrote it).
+* In CSV, lists (``prompt_tags``, ``vendor_flags``, ``defects``) are ``;``-joined and flags (``crisis``,
   ``blind``, ``anony``) are 0/1; JSONL keeps lists and ``true``/``false``, and escapes
   U+2028, U+2029 and U+0085 so ``str.splitlines()`` still sees one object per line.
 * A rating saved without its responses (or whose model left the catalog) exports empty

@@ -22,7 +22,7 @@ RATING_COLUMNS: tuple[str, ...] = (
     "rating_id", "session_id", "session_name", "item", "prompt_id", "prompt", "prompt_tags", "crisis", "turn",
     "rater", "rubric", "side", "position", "model_id", "model_kind", "base_model", "run_id", "checkpoint",
     "adapter_sha256", "quant", "converter_version", "profile", "response_id", "response", "response_generation",
-    "vendor_flags", "finish_reason", "ttft_s", "tokens", "tokens_per_s", *SCORE_COLUMNS, "preference", "won",
+    "vendor_flags", "defects", "finish_reason", "ttft_s", "tokens", "tokens_per_s", *SCORE_COLUMNS, "preference", "won",
     "comment", "temperature", "top_p", "repetition_penalty", "max_tokens", "seed", "system_prompt", "blind",
     "version", "shown_at_utc", "submitted_at_utc", "seconds_spent", "source",
 )

@@ -15,6 +15,7 @@ from core.arena.judge.prompt import is_judge
 from core.arena.rubric import RUBRICS
 from core.base.db import find_row
 from core.base.errors import MhbenchError, did_you_mean
+from core.base.text import strip_special_tokens
 from core.results.current import current_ratings
 from core.results.export.cells import CellRun, Cells, Row, clean_text, language, unix_seconds
 from core.results.export.columns import BATTLE_WINNERS, PREFERENCE_TEXT, SCORE_COLUMNS, WON, ExportKind
@@ -158,7 +159,8 @@ class _Response:
 
     def __init__(self, run: CellRun, text: str, messages: list[dict[str, str]]) -> None:
         self.run = run
-        """response_id, response, response_generation, vendor_flags, finish_reason, ttft_s, tokens, tokens_per_s"""
+        """response_id, response, response_generation, vendor_flags, defects, finish_reason, ttft_s, tokens,
+        tokens_per_s"""
         self.text = text
         self.messages = messages
 
@@ -167,27 +169,36 @@ def _responses(connection: sqlite3.Connection, cells: Cells, query: ExportQuery,
                messages: bool) -> dict[int, _Response]:
     """The responses the exported ratings show, each read once."""
     found: dict[int, _Response] = {}
-    columns = "id, generation, text, finish_reason, ttft_s, tokens, tokens_per_s, flags"
+    columns = "id, generation, text, finish_reason, ttft_s, tokens, tokens_per_s, flags, defects"
     columns += ", messages" if messages else ", NULL"
-    for (response_id, generation, text, finish, ttft, tokens, speed, flags, history) in connection.execute(
+    for (response_id, generation, raw, finish, ttft, tokens, speed, flags, defects, history) in connection.execute(
             f"""SELECT {columns} FROM responses WHERE id IN
                 (SELECT r.left_response_id {query.source} UNION SELECT r.right_response_id {query.source})""",
             query.parameters * 2):
-        try:
-            flag_list = [str(flag) for flag in json.loads(flags)]
-        except (ValueError, TypeError):
-            flag_list = []
+        # The answer as the rater saw it: a chat template's special tokens are a generation defect, not text.
+        text = strip_special_tokens(raw)
+        flag_list, defect_list = _string_list(flags), _string_list(defects)
         conversation: list[dict[str, str]] = []
         if history is not None:
             try:
-                conversation = [{"role": clean_text(str(m["role"])), "content": clean_text(str(m["content"]))}
+                conversation = [{"role": clean_text(str(m["role"])),
+                                 "content": clean_text(strip_special_tokens(str(m["content"])))}
                                 for m in json.loads(history)]
             except (ValueError, KeyError, TypeError):
                 conversation = []
-        run = CellRun((response_id, cells.text(text), generation, cells.items(flag_list), cells.opt(finish),
+        run = CellRun((response_id, cells.text(text), generation, cells.items(flag_list), cells.items(defect_list),
+                       cells.opt(finish),
                     cells.number(ttft), cells.number(tokens), cells.number(speed)))
         found[response_id] = _Response(run, clean_text(text), conversation)
     return found
+
+
+def _string_list(stored: str | None) -> list[str]:
+    """A JSON list column as strings; a broken one (a database edited by hand) as none."""
+    try:
+        return [str(value) for value in json.loads(stored or "[]")]
+    except (ValueError, TypeError):
+        return []
 
 
 def _models(connection: sqlite3.Connection, cells: Cells) -> dict[str, CellRun]:
@@ -245,7 +256,7 @@ def _rating_rows(connection: sqlite3.Connection, cells: Cells, query: ExportQuer
     models = _models(connection, cells)
     scores = _score_runs(cells)
     sides = (CellRun(("A", "left")), CellRun(("B", "right")))
-    no_response = CellRun((None,) * 8)
+    no_response = CellRun((None,) * 9)
 
     @cache
     def model(model_id: str) -> CellRun:
