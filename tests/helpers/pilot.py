@@ -39,3 +39,12 @@ async def wait_for_real_work(pilot: Pilot[object], predicate: Callable[[], objec
 def text_of(app: App[object], selector: str) -> str:
     """The rendered text of the ``Static`` that ``selector`` names on the current screen."""
     return str(app.screen.query_one(selector, Static).render())
+
+
+async def settle(pilot: Pilot[object]) -> None:
+    """Until the app has handled every message and finished its animations and workers: what was asked for is on
+    screen, without guessing how long that takes."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()

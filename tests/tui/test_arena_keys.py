@@ -21,7 +21,7 @@ from core.base.workspace import Workspace
 from core.models import register_endpoint
 from core.models.client import StreamStats
 from core.models.targets import ChatTarget
-from tests.helpers.pilot import wait_until
+from tests.helpers.pilot import settle, wait_until
 from tui.app import MhbenchApp
 from tui.arena.screen import ArenaScreen
 from tui.arena.setup import ArenaSetup
@@ -104,7 +104,7 @@ async def test_the_reveal_line_shows_both_whole_names_at_80_columns(workspace: W
             await pilot.press(key)
         await pilot.press("enter")
         await wait_until(pilot, lambda: arena.submitted, 20, "the saved rating")
-        await pilot.pause(0.2)
+        await settle(pilot)
         shown = {side: _visible(arena.query_one(f"#title-{side}", Static)) for side in ("left", "right")}
         item = arena.items[0]
         assert item.left_model in shown["left"] and item.right_model in shown["right"], shown
@@ -115,7 +115,7 @@ async def test_the_new_session_form_takes_typed_text_in_its_first_field(workspac
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f5")  # no session yet: the form opens
         await wait_until(pilot, lambda: isinstance(app.screen, ArenaSetup), 20, "the new-session form")
-        await pilot.pause(0.2)
+        await settle(pilot)
         rater = app.screen.query_one("#rater", Input)
         assert app.focused is rater
         await pilot.press("r", "9")
@@ -135,7 +135,7 @@ async def test_esc_then_enter_offers_regenerate_instead_of_waiting(workspace: Wo
         await wait_until(pilot, lambda: not _in_flight(arena), 10, "the answers stopped")
         assert "(stopped: r regenerates)" in _pane_text(arena, "left")
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await settle(pilot)
         said = [n.message for n in app._notifications]
         assert not any("Wait for both answers" in text for text in said), said
         assert any("press r to regenerate" in text for text in said), said
@@ -163,7 +163,7 @@ async def test_leaving_an_item_mid_answer_leaves_the_next_items_panes_alone(work
         await pilot.press("p")
         await wait_until(pilot, lambda: arena.index == 0 and all(arena.responses.values()), 20,
                          "the first item's stored answers")
-        await pilot.pause(0.5)
+        await settle(pilot)
         for side in ("left", "right"):
             assert "stored answer of" in _pane_text(arena, side)
             assert "stopped" not in _pane_text(arena, side)

@@ -153,10 +153,10 @@ async def test_a_rater_has_no_regenerate_and_reports_a_broken_answer(workspace: 
         assert "r" not in arena._bindings.key_to_bindings, "regenerate is the operator's"
         shown = dict(arena.responses)
         await pilot.press("r")
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert dict(arena.responses) == shown and not arena.answers_coming()
         await app.run_action("screen.regenerate")  # called by name, it still refuses
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert dict(arena.responses) == shown
         assert all(stored_response(workspace, session, model, opening_messages(first)).generation == 0  # type: ignore[union-attr]
                    for model in session.models)
@@ -179,8 +179,8 @@ async def test_a_rater_has_no_regenerate_and_reports_a_broken_answer(workspace: 
             await pilot.press("enter")
             await wait_until(pilot, lambda: arena.submitted, 15, "the saved rating")
             await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert any("last item" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any("last item" in n.message for n in app._notifications), 10,
+                         "the end-of-session notice")
     assert first.position not in {r.item_position for r in current_ratings(workspace, rater="r1")}
     door = RaterDoor(workspace, "r1")
     entry = door.sessions()[0]

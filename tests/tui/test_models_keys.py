@@ -52,7 +52,8 @@ async def test_the_cursor_stays_on_its_model_through_refreshes_and_keys_act_on_i
         assert screen.selected() is not None and screen.selected().id == ids[3]  # type: ignore[union-attr]
         for _ in range(3):
             screen.read_catalog()
-            await pilot.pause(0.3)
+            await screen.workers.wait_for_complete()
+            await pilot.pause()
         assert _under_cursor(table) == ids[3] and screen.selected_id == ids[3]
         # Rows are updated in place: the same keys, in the same order.
         assert [row.key.value for row in table.ordered_rows] == ids

@@ -20,7 +20,7 @@ from core.base.db import open_workspace, registry
 from core.base.workspace import Workspace
 from core.models import register_adapter
 from tests.helpers.model_dirs import make_adapter, make_hf_dir
-from tests.helpers.pilot import wait_until
+from tests.helpers.pilot import settle, wait_until
 from tui.app import MhbenchApp
 from tui.models.screen import ModelsScreen
 from tui.shell.toasts import WholeCharacterToast, keep_wide_characters_whole
@@ -111,7 +111,7 @@ async def test_the_server_dot_is_seen_at_80x24_beside_a_long_model_id(tmp_path: 
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("f4")
         await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen) and app.screen.entries, 20, "the catalog")
-        await pilot.pause(0.3)
+        await settle(pilot)
         drawn = widget_text(app.screen.query_one("#model-table", DataTable))
         line = next(line for line in drawn.splitlines() if "ckpt-210" in line)
         assert line.split()[0] == "●", drawn
@@ -133,7 +133,7 @@ async def test_train_at_80x24_shows_whole_statuses_the_eta_and_a_readable_plot(t
         train = app.screen
         plot = train.query_one(LossPlot)
         await wait_until(pilot, lambda: bool(plot.series), 20, "the curve")
-        await pilot.pause(0.3)
+        await settle(pilot)
         table = widget_text(train.query_one("#run-table", DataTable))
         for word in ("status", "step", "finished", "stopped", "failed", "120/240"):
             assert re.search(rf"(^|\s){re.escape(word)}(\s|$)", table, re.MULTILINE), (word, table)
@@ -153,7 +153,7 @@ async def _on_profile(pilot, app: MhbenchApp, name: str) -> ProfilesScreen:
     assert isinstance(screen, ProfilesScreen)
     index = [entry.name for entry in screen.entries].index(name)
     screen.query_one(OptionList).highlighted = index
-    await pilot.pause(0.5)
+    await settle(pilot)
     return screen
 
 
@@ -180,13 +180,13 @@ async def test_check_command_verdict_is_seen_though_the_pane_is_scrolled_down(de
         screen = await _on_profile(pilot, app, "demo-tiny-qwen2")
         pane = screen.query_one("#profile-detail")
         pane.scroll_end(animate=False)
-        await pilot.pause(0.2)
+        await settle(pilot)
         status = screen.query_one("#profile-status", Static)
         assert pane.scroll_y > 0 and not pane.scrollable_content_region.overlaps(status.region)
         await pilot.press("c")
         await wait_until(pilot, lambda: any("✓" in n.message or "✗" in n.message for n in app._notifications), 300,
                          "the verdict")
-        await pilot.pause(0.3)
+        await settle(pilot)
         verdict = next(n for n in app._notifications if "✓" in n.message or "✗" in n.message)
         assert verdict.title == "Check cmd: demo-tiny-qwen2"
         assert pane.scrollable_content_region.overlaps(status.region), "the status line is scrolled into view"
@@ -204,7 +204,7 @@ async def test_a_chinese_toast_over_the_panes_is_drawn_whole(tmp_path: Path) -> 
         await _on_profile(pilot, app, "llama2-7b-dolly-qlora")
         app.notify(MESSAGE, title="停止")
         await wait_until(pilot, lambda: bool(app.screen.query(WholeCharacterToast)), 10, "the toast")
-        await pilot.pause(0.3)
+        await settle(pilot)
         region = app.screen.query_one(WholeCharacterToast).region
         lines = screen_lines(app)[:-1]  # the footer's row, which the toast's bottom padding runs under
         drawn = "".join(strip.crop(region.x, region.right).text for strip in lines[region.y:region.bottom])

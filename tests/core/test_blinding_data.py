@@ -126,7 +126,7 @@ def test_an_export_shows_the_answer_without_special_tokens_and_names_the_defect(
     for pending in controller.start_turn():
         stored = controller.answers.stored_answer(pending)
         assert stored is not None and controller.answers.accept(pending, stored)
-    for key in "4354a":
+    for key in "43s54sa":
         controller.press(key)
     controller.submit()
     controller.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers.pilot import wait_until
 from textual.widgets import Static
 
 from core.arena.prompts import register_prompt_set
@@ -19,6 +18,7 @@ from core.arena.sessions import Session, create_session, opening_messages, sessi
 from core.base.workspace import Workspace
 from core.models import register_endpoint
 from core.models.client import StreamStats
+from tests.helpers.pilot import wait_until
 from tui.app import MhbenchApp
 from tui.arena.screen import ArenaScreen
 from tui.rater.app import RaterApp
@@ -62,12 +62,12 @@ def _names_on(text: str) -> list[str]:
 async def _rate_shown_item(pilot, arena: ArenaScreen) -> None:
     await wait_until(pilot, lambda: all(arena.responses.values()) and not arena.answers_coming(), 20,
                      "both stored answers")
-    await pilot.pause(0.1)
-    for key in "4354a":
+    await pilot.pause()
+    for key in "43s54sa":
         await pilot.press(key)
     await pilot.press("enter")
     await wait_until(pilot, lambda: arena.submitted, 20, "the saved rating")
-    await pilot.pause(0.1)
+    await pilot.pause()
 
 
 async def _rate_the_whole_session_as(workspace: Workspace, session: Session, rater: str) -> None:
@@ -83,7 +83,7 @@ async def _rate_the_whole_session_as(workspace: Workspace, session: Session, rat
             await wait_until(pilot, lambda n=number: arena.index == n - 1, 15, f"item {number}")
             await wait_until(pilot, lambda: all(arena.responses.values()) and not arena.answers_coming(), 20,
                              "both stored answers")
-            await pilot.pause(0.1)
+            await pilot.pause()
             shown = _screen_text(app)
             assert "answer-" in shown, "the answers are on screen"
             assert _names_on(shown) == [], f"{rater} sees {_names_on(shown)} before rating item {number}"
@@ -126,7 +126,7 @@ async def test_item_reveal_shows_names_after_each_submit_and_the_operator_speed_
         assert isinstance(arena, ArenaScreen)
         await wait_until(pilot, lambda: all(arena.responses.values()) and not arena.answers_coming(), 20,
                          "both stored answers")
-        await pilot.pause(0.1)
+        await pilot.pause()
         before = _screen_text(app)
         assert _names_on(before) == [] and not any(word in before for word in SPEED_WORDS), before
         await _rate_shown_item(pilot, arena)
@@ -138,7 +138,7 @@ async def test_item_reveal_shows_names_after_each_submit_and_the_operator_speed_
         await pilot.press("enter")
         await wait_until(pilot, lambda: arena.index == 1 and all(arena.responses.values())
                          and not arena.answers_coming(), 20, "the next item's answers")
-        await pilot.pause(0.1)
+        await pilot.pause()
         nxt = _screen_text(app)
         assert _names_on(nxt) == [] and not any(word in nxt for word in SPEED_WORDS), "hidden again on a new item"
 
@@ -162,8 +162,8 @@ async def test_the_new_session_form_records_the_reveal_choice_and_warns_about_it
         assert reveal.value == "end"
         assert str(setup.query_one("#reveal-warning", Static).render()) == ""
         reveal.value = "item"
-        await pilot.pause(0.2)
-        assert "recur" in str(setup.query_one("#reveal-warning", Static).render())
+        await wait_until(pilot, lambda: "recur" in str(setup.query_one("#reveal-warning", Static).render()), 10,
+                         "the reveal warning")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: bool(list_sessions(workspace)), 30, "the new session")
     assert [session.reveal for session in list_sessions(workspace)] == ["item"]
