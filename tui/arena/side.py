@@ -108,6 +108,8 @@ class ArenaSide(Vertical):
 
         pane, stats = self.pane, self.stats
         live = False
+        # The operator regenerates a broken answer; a rater has no r and reports it instead.
+        again = "r regenerates" if controller.may_regenerate else "! reports it"
 
         def generating() -> None:
             nonlocal live
@@ -122,12 +124,12 @@ class ArenaSide(Vertical):
             if not live:
                 pane.begin_answer()
             pane.end_answer(f"✗ {error}", "red")
-            stats.update(safe_text("✗ failed: r regenerates", "red"))
+            stats.update(safe_text(f"✗ failed: {again}", "red"))
             return
         except asyncio.CancelledError:
             # Cancelled by a move to another item or turn, the panes are already the new one's: leave them be.
             if live and self.pending is pending:
-                pane.end_answer("(stopped: r regenerates)", "yellow")
+                pane.end_answer(f"(stopped: {again})", "yellow")
                 stats.update(safe_text("stopped", "yellow"))
             raise
         if live:
