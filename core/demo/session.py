@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.arena.contamination import record_session_check
 from core.arena.pregenerate import start_pregeneration
 from core.arena.prompts import register_prompt_set
 from core.arena.ratings import remember_rater
@@ -72,6 +73,8 @@ def create_demo_session(
     prompt_set = register_prompt_set(workspace)
     session = create_session(workspace, prompt_set.id, str(tuned.base_id), tuned.id, system_prompt=DEMO_SYSTEM,
                              created_by=created_by, name=DEMO_SESSION_NAME)
+    # Recorded like any session's; the demo prompts are not in the demo dialogues, so it finds nothing.
+    record_session_check(workspace, session.id)
     if pregenerate:
         start_pregeneration(workspace, session.id)
     return DemoSession(session, run, str(tuned.base_id), tuned.id)

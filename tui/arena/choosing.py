@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.arena.contamination import contamination_lines, record_session_check
 from core.arena.controller import ArenaController
 from core.arena.pregenerate import start_pregeneration
 from core.arena.prompts import register_prompt_set
@@ -147,6 +148,12 @@ class SessionChoice:
                 self.workspace, prompt_set.id, *request.models, schedule=request.schedule,
                 system_prompt=request.system_prompt, params=request.params, rubric=request.rubric,
                 blind=request.blind, reveal=request.reveal, created_by=rater)
+            contamination = record_session_check(self.workspace, session.id)
+            if contamination.contaminated:
+                # A model scored on its own training prompts: the operator must see it before anyone rates.
+                self.app.call_from_thread(
+                    self.host.notify, "\n".join(contamination_lines(contamination)),
+                    title="Trained on these prompts", severity="error", timeout=30)
             if request.pregenerate:
                 start_pregeneration(self.workspace, session.id)
             for warning in parity_warnings(self.workspace, request.models):
