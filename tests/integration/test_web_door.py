@@ -142,7 +142,7 @@ def test_two_browser_raters_and_a_terminal_rater_share_a_session_and_the_export_
     from tui.rater.app import RaterApp
     from tui.rater.arena import RaterArenaScreen
 
-    session = make_session(workspace, tmp_path)
+    session = make_session(workspace, tmp_path, reveal="item")  # the names show after each submit
     tokens = {name: add_rater(workspace, name, [session.id]).token for name in ("r1", "r2")}
     with web_door(workspace.root) as url, chrome() as driver:
         first = Tab(driver, url).open()
