@@ -438,7 +438,7 @@ def migrate(connection: sqlite3.Connection, path: Path) -> None:
         connection.execute("BEGIN IMMEDIATE")
         try:
             if schema_version(connection) == version:
-                for statement in _statements(MIGRATIONS[version]):
+                for statement in statements_of(MIGRATIONS[version]):
                     connection.execute(statement)
                 connection.execute(f"PRAGMA user_version={version + 1}")
             connection.execute("COMMIT")
@@ -447,5 +447,6 @@ def migrate(connection: sqlite3.Connection, path: Path) -> None:
             raise
 
 
-def _statements(script: str) -> list[str]:
+def statements_of(script: str) -> list[str]:
+    """The SQL statements of a migration script, one by one (the migrations split on ``;``)."""
     return [statement.strip() for statement in script.split(";") if statement.strip()]

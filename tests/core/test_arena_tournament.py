@@ -7,7 +7,6 @@ on a closed port.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.models import register_endpoint
 from core.models.client import StreamStats
+from tests.helpers.old_databases import database_before
 
 PROMPTS = [
     {"id": "q1", "prompt": "最近总是睡不着，白天也没精神。", "tags": ["睡眠"]},
@@ -177,13 +177,7 @@ def test_the_schedule_listens_to_humans_only_and_progress_counts_per_rater_and_p
 
 def _old_schema_database(path: Path) -> None:
     """A workspace database as the version before N-model sessions wrote it: one two-model session, rated."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    # Found by its content, not as the last one: later features append migrations after it.
-    mine = next(i for i, script in enumerate(db.MIGRATIONS) if "ADD COLUMN schedule" in script)
-    for version in range(mine):
-        for statement in db._statements(db.MIGRATIONS[version]):
-            connection.execute(statement)
-    connection.execute(f"PRAGMA user_version={mine}")
+    connection = database_before(path, "ADD COLUMN schedule")
     stamp = "2026-01-01T00:00:00Z"
     connection.executescript(f"""
         INSERT INTO models (id, kind, name, url, created_at) VALUES ('old-a', 'endpoint', 'old-a', 'http://x', '{stamp}');

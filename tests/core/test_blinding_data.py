@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from core.arena.controller import ArenaController
@@ -16,26 +15,20 @@ from core.arena.sessions import (
     session_items,
     store_response,
 )
-from core.base import db
 from core.base.workspace import Workspace
 from core.models import register_base, register_endpoint
 from core.models.client import ChatRequest, GenerationParams, StreamStats
 from core.models.stops import declared_stops, template_stops
 from core.models.targets import connect_models, stop_strings
 from core.results.export import export
+from tests.helpers.old_databases import database_before
 
 STATS = StreamStats(0.1, 12, 30.0, "stop", 0.5)
 
 
 def _before_reveal(path: Path) -> None:
     """A database one migration short of the reveal policy, with a session and a leaky answer."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    # Found by its content, not as the last one: later features append migrations after it.
-    mine = next(i for i, script in enumerate(db.MIGRATIONS) if "ADD COLUMN reveal" in script)
-    for version in range(mine):
-        for statement in db._statements(db.MIGRATIONS[version]):
-            connection.execute(statement)
-    connection.execute(f"PRAGMA user_version={mine}")
+    connection = database_before(path, "ADD COLUMN reveal")
     stamp = "2026-01-01T00:00:00Z"
     connection.executescript(f"""
         INSERT INTO prompt_sets VALUES ('set1', 'set1', 'file', 'abc', '{stamp}');

@@ -17,7 +17,7 @@ from core.arena.prompts import register_prompt_set
 from core.arena.ratings import RatingInput
 from core.arena.rubric import get_rubric, safety_asked
 from core.arena.sessions import create_session, opening_messages, session_items, store_response
-from core.base.db import MIGRATIONS, SCHEMA_VERSION, _statements, connect, open_workspace
+from core.base.db import MIGRATIONS, SCHEMA_VERSION, connect, open_workspace, statements_of
 from core.base.workspace import Workspace
 from core.models import register_endpoint
 from core.results import calibration_text, compute_calibration, compute_results, results_text
@@ -184,7 +184,7 @@ def test_a_database_of_the_previous_schema_migrates_with_its_sessions_and_rating
     path = tmp_path / "old.db"
     old = sqlite3.connect(path, isolation_level=None)
     for script in MIGRATIONS[:-1]:
-        for statement in _statements(script):
+        for statement in statements_of(script):
             old.execute(statement)
     old.execute(f"PRAGMA user_version={SCHEMA_VERSION - 1}")
     old.execute("INSERT INTO prompt_sets VALUES ('p', 'p', 'x', 'sha', 't')")

@@ -178,7 +178,7 @@ def test_the_migration_keeps_old_ratings_and_gives_them_a_source(tmp_path: Path)
     connection = sqlite3.connect(workspace.db_path, isolation_level=None)
     door_migration = next(i for i, m in enumerate(db.MIGRATIONS) if "session_raters" in m)
     for script in db.MIGRATIONS[:door_migration]:
-        for statement in db._statements(script):
+        for statement in db.statements_of(script):
             connection.execute(statement)
     connection.execute(f"PRAGMA user_version = {door_migration}")
     connection.execute("INSERT INTO raters (name) VALUES ('r1')")

@@ -182,8 +182,9 @@ class FakeServer:
 
 
 @asynccontextmanager
-async def fake_server() -> AsyncIterator[FakeServer]:
-    fake = FakeServer()
+async def fake_server(kind: type[FakeServer] = FakeServer) -> AsyncIterator[FakeServer]:
+    """A ``kind`` of fake server listening on a free port of 127.0.0.1 until the block ends."""
+    fake = kind()
     server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
     fake.port = server.sockets[0].getsockname()[1]
     try:

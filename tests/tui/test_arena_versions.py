@@ -7,8 +7,7 @@ local server speaking the OpenAI stream (:class:`tests.core.test_client.FakeServ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.widgets import Static
@@ -21,7 +20,7 @@ from core.arena.reports import report_answer, session_reports
 from core.arena.sessions import Response, Session, opening_messages, session_items, stored_response
 from core.base.workspace import Workspace
 from core.models.targets import ChatTarget
-from tests.helpers.fake_openai import SSE_HEAD, FakeServer, chunk
+from tests.helpers.fake_openai import SSE_HEAD, FakeServer, chunk, fake_server
 from tests.helpers.pilot import wait_until
 from tests.helpers.rater_world import make_session
 from tui.app import MhbenchApp
@@ -38,17 +37,6 @@ class FreshServer(FakeServer):
 
     async def scenario_fresh(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self.send(writer, SSE_HEAD, chunk(FRESH[:12]), chunk(FRESH[12:], finish="stop"), b"data: [DONE]\n\n")
-
-
-@asynccontextmanager
-async def fresh_server() -> AsyncIterator[FreshServer]:
-    fake = FreshServer()
-    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
-    fake.port = server.sockets[0].getsockname()[1]
-    try:
-        yield fake
-    finally:
-        server.close()
 
 
 def servers_at(url: str) -> type[ModelServers]:
@@ -108,7 +96,7 @@ async def test_the_operators_regenerate_leaves_rated_items_untouched(workspace: 
     rated_with = _rate_as(workspace, session.id, "r1")  # r1 rated the first item
     report_answer(workspace, session_id=session.id, item_position=first, turn=1, rater="r3", side="left",
                   reason="cut_off")
-    async with fresh_server() as fake:
+    async with fake_server(FreshServer) as fake:
         app = MhbenchApp(workspace, rater="op")
         async with app.run_test(size=(100, 30)) as pilot:
             arena = await _open_operator_arena(pilot, app, ArenaScreen(servers=servers_at(fake.url)))
