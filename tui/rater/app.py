@@ -19,6 +19,8 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from tui.shell.toasts import keep_toasts_whole
+
 if TYPE_CHECKING:
     from core.arena.door import RaterDoor
     from core.base.workspace import Workspace
@@ -45,6 +47,7 @@ class RaterApp(App[None]):
     def __init__(self, workspace: Workspace, rater: str | None = None, *, session: str | None = None,
                  source: str = "terminal", token_required: bool = False,
                  keymap: Mapping[str, str] | None = None, theme: str | None = None) -> None:
+        keep_toasts_whole()  # the raters read Chinese notices: no half characters at a widget's edge
         super().__init__()
         self.workspace = workspace
         self.initial_rater = None if token_required else rater
