@@ -71,7 +71,10 @@ DIALECT_4 = Dialect(
         "llama2": FamilyNames("llama", "llama"),
         "llama3": FamilyNames("llama", "llama3"),
         "llama3_1": FamilyNames("llama", "llama3_2"),
-        "llama3_chinese": FamilyNames(None, "llama3"),
+        # Not registered by name in 4.x, and its architecture (LlamaForCausalLM) matches four model
+        # types (llama, yi, codefuse_codellama, openbuddy_llama): swift refuses to guess, after
+        # loading the config. Name the type, as for every other Llama.
+        "llama3_chinese": FamilyNames("llama", "llama3"),
     },
     graceful_exit=True,
 )
