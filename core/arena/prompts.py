@@ -14,8 +14,10 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import dataclass
+import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from core.arena.crisis import shows_crisis
 from core.base.db import find_row, registry, write_transaction
@@ -26,15 +28,44 @@ from core.base.workspace import Workspace
 DEMO_SET = "demo"
 MAX_PROMPT_CHARS = 8000
 
+ItemKind = Literal["opening", "turn", "dialogue"]
+ITEM_KINDS: tuple[ItemKind, ...] = ("opening", "turn", "dialogue")
+"""What an item asks a model for: an answer to an opening line, the counsellor's next turn after a
+real conversation's history, or a whole counselling session with a simulated client (issue 18)."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of a conversation: ``role`` is ``user`` (the client) or ``assistant`` (the counsellor)."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
 
 @dataclass(frozen=True)
 class Prompt:
+    """One row of a prompt set: what every model of a session is asked, the same for all.
+
+    ``text`` is what a rater reads as the client's words: the opening line, the last client turn
+    of a ``turn`` row's ``history``, or a ``dialogue`` case's opening line. ``case`` is a dialogue
+    row's whole case (background, problem, manner, …) as stored.
+    """
+
     id: str
     text: str
     reference: str | None
     tags: tuple[str, ...]
     crisis: bool
     position: int
+    kind: ItemKind = "opening"
+    history: tuple[Turn, ...] = ()
+    case: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    def messages(self) -> list[dict[str, str]]:
+        """What a candidate is sent (without the system prompt): the history, or the opening line."""
+        if self.history:
+            return [{"role": turn.role, "content": turn.content} for turn in self.history]
+        return [{"role": "user", "content": self.text}]
 
 
 @dataclass(frozen=True)
@@ -137,18 +168,33 @@ def register_prompt_set(workspace: Workspace, source: str | Path = DEMO_SET) -> 
         if connection.execute("SELECT 1 FROM prompt_sets WHERE id = ?", (set_id,)).fetchone() is None:
             connection.execute("INSERT INTO prompt_sets (id, name, source, sha256, created_at) VALUES (?, ?, ?, ?, ?)",
                                (set_id, name, str(path), digest, utc_now()))
-            connection.executemany(
-                "INSERT INTO prompts (set_id, id, position, text, reference, tags, crisis) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(set_id, p.id, p.position, p.text, p.reference, json.dumps(list(p.tags), ensure_ascii=False),
-                  int(p.crisis)) for p in prompts],
-            )
+            store_prompts(connection, set_id, prompts)
     return PromptSet(set_id, name, str(path), tuple(prompts))
+
+
+def store_prompts(connection: sqlite3.Connection, set_id: str, prompts: list[Prompt]) -> None:
+    """Insert a set's rows, of any kind, inside the caller's transaction."""
+    connection.executemany(
+        "INSERT INTO prompts (set_id, id, position, text, reference, tags, crisis, kind, history, case_json)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(set_id, p.id, p.position, p.text, p.reference, json.dumps(list(p.tags), ensure_ascii=False),
+          int(p.crisis), p.kind,
+          json.dumps([{"role": t.role, "content": t.content} for t in p.history], ensure_ascii=False)
+          if p.history else None,
+          json.dumps(p.case, ensure_ascii=False) if p.case else None) for p in prompts],
+    )
+
+
+def prompt_from_row(row: sqlite3.Row) -> Prompt:
+    """A stored prompt row back as a :class:`Prompt`."""
+    history = tuple(Turn(t["role"], t["content"]) for t in json.loads(row["history"])) if row["history"] else ()
+    return Prompt(row["id"], row["text"], row["reference"], tuple(json.loads(row["tags"])), bool(row["crisis"]),
+                  row["position"], row["kind"], history, json.loads(row["case_json"]) if row["case_json"] else {})
 
 
 def get_prompt_set(workspace: Workspace, set_id: str) -> PromptSet:
     with registry(workspace) as connection:
         row = find_row(connection, "prompt_sets", set_id, noun="prompt set", listing="`mhbench session list --json` (each session's prompt_set)")
         rows = connection.execute("SELECT * FROM prompts WHERE set_id = ? ORDER BY position", (row["id"],)).fetchall()
-    prompts = tuple(Prompt(r["id"], r["text"], r["reference"], tuple(json.loads(r["tags"])), bool(r["crisis"]),
-                           r["position"]) for r in rows)
+    prompts = tuple(prompt_from_row(r) for r in rows)
     return PromptSet(row["id"], row["name"], row["source"], prompts)

@@ -324,6 +324,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE responses ADD COLUMN defects TEXT NOT NULL DEFAULT '[]';
     UPDATE responses SET defects = '["special_tokens"]' WHERE text LIKE '%<|%|>%';
     """,
+    # Issue 18, dialogue-level evaluation: a prompt row is an opening line, a turn cut from a real
+    # conversation (its history, ending with the client), or a simulated-client case (its whole case).
+    """
+    ALTER TABLE prompts ADD COLUMN kind TEXT NOT NULL DEFAULT 'opening'
+        CHECK (kind IN ('opening', 'turn', 'dialogue'));
+    ALTER TABLE prompts ADD COLUMN history TEXT;
+    ALTER TABLE prompts ADD COLUMN case_json TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
