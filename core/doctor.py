@@ -160,7 +160,7 @@ def run_doctor(workspace_root: Path, *, python: str | None = None, nvml: object 
         lambda: check_torch(python, gpus),
         lambda: check_gpus(gpus),
         lambda: check_package(
-            "flash-attn", "flash-attn", "attn_impl = flash_attn (profiles fall back to sdpa)",
+            "flash-attn", "flash-attn", "attn_impl = flash_attn (runs switch to sdpa with packing off, and say so)",
             "pip install flash-attn --no-build-isolation (GPU box)", gpu_only=True, gpus=gpus,
         ),
         lambda: check_package(
