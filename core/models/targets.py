@@ -121,7 +121,7 @@ def swift_names(profile: Profile | None) -> tuple[str | None, str | None]:
     return names.model_type, names.template
 
 
-def _base_location(workspace: Workspace, entry: ModelEntry) -> Path | str:
+def base_location(workspace: Workspace, entry: ModelEntry) -> Path | str:
     """A base model's folder, or its hub id when it is not downloaded (swift deploy fetches it)."""
     if entry.path is not None:
         return entry.path
@@ -229,7 +229,7 @@ def server_spec(
     if backend == "vllm" and adapters:
         rank = max(adapter_rank(adapter.path) for adapter in adapters)
         extra["vllm_max_lora_rank"] = next((r for r in VLLM_LORA_RANKS if r >= rank), rank)
-    location = _base_location(workspace, model) if model.kind == "base" else model.path
+    location = base_location(workspace, model) if model.kind == "base" else model.path
     assert location is not None
     return SwiftDeploySpec(
         location,
