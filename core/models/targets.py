@@ -135,10 +135,15 @@ def check_backend(backend: str) -> None:
     """An optional engine must be importable (looked up, never imported: vLLM's import takes seconds)."""
 
     if backend in OPTIONAL_BACKENDS and importlib.util.find_spec(backend) is None:
+        # With the constraints pip refuses an engine that would downgrade torch or peft, rather than
+        # breaking training: lmdeploy 0.16 pins torch <= 2.12.1 and peft <= 0.14.
+        separate = (" If pip refuses, run lmdeploy in its own venv and register it as an endpoint "
+                    "(docs/serving.md, \"lmdeploy in its own venv\")." if backend == "lmdeploy" else "")
         raise MhbenchError(
             f"swift deploy would serve with {backend}, which is not installed.",
-            fix=f"`.venv/bin/{ENGINE_INSTALL[backend]}` on the GPU box (it needs CUDA), or serve with the "
-            "transformers backend (`--backend transformers`, or `deploy.infer_backend` in the profile).",
+            fix=f"`.venv/bin/{ENGINE_INSTALL[backend]} -c constraints.txt` on the GPU box (it needs CUDA), or serve "
+            "with the transformers backend (`--backend transformers`, or `deploy.infer_backend` in the profile)."
+            + separate,
         )
 
 
