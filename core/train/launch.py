@@ -28,7 +28,7 @@ from core.base.gpu import DEVICE_ORDER_ENV, sample_gpus
 from core.base.processes import ProcessRow, start_detached, utc_now, write_json_atomic
 from core.base.workspace import Workspace
 from core.profiles import apply_overrides
-from core.swift.dialects import DIALECTS, SftCommand, build_sft_command, installed_dialect
+from core.swift.dialects import DIALECTS, TORCH_DTYPES, SftCommand, build_sft_command, installed_dialect
 from core.swift.flags import check_command
 from core.train.attention import attention_fallback, flash_attn_importable
 from core.train.distributed import (
@@ -199,6 +199,10 @@ def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True
     if request.cuda_visible_devices:
         check_gpus_per_process(len(gpu_list(request.cuda_visible_devices)), topology.nproc_per_node or 1,
                                deepspeed)
+    if deepspeed and deepspeed.startswith("zero3") and profile.lora.tuner == "qlora":
+        # ZeRO-3 shards parameters by their storage dtype; bnb's packed uint8 default cannot be
+        # sharded with the bf16 rest, so the 4-bit weights are stored as the compute dtype.
+        extra.setdefault("bnb_4bit_quant_storage", TORCH_DTYPES[profile.train.dtype])
     if topology.multi_node and "save_on_each_node" not in extra:
         # Only global rank 0 writes the adapter, trainer state and DeepSpeed's `latest`: node 1
         # could not resume from its own folder, and rotation would run on node 0 alone.

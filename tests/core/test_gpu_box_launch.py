@@ -84,3 +84,11 @@ def test_runs_number_gpus_as_nvml_does_and_take_uuids(workspace: Workspace, qwen
         "MIG-4b1f2c3d-aaaa-bbbb-cccc-0123456789ab", "0")
     with pytest.raises(ValueError, match="gpu0"):
         parse_gpu_list("gpu0")
+
+
+def test_qlora_with_zero3_stores_its_4bit_weights_as_the_compute_dtype(workspace: Workspace, qwen: Profile) -> None:
+    request = LaunchRequest(profile=qwen, tuner="qlora", deepspeed="zero3", flash_attn=True)
+    values = flag_values(plan_run(workspace, request, check=False, dry_run=True).command.argv)
+    assert values["bnb_4bit_quant_storage"] == ["bfloat16"]
+    zero2 = LaunchRequest(profile=qwen, tuner="qlora", deepspeed="zero2", flash_attn=True)
+    assert "bnb_4bit_quant_storage" not in flag_values(plan_run(workspace, zero2, check=False, dry_run=True).command.argv)
