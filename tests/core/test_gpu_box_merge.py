@@ -4,27 +4,25 @@ taken, and a merge that came out quantised is refused rather than catalogued as 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from core.base.db import open_workspace
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.models import register_adapter, register_base, register_merged
 from core.models.jobs.pipeline import merge_command
 from core.swift.dialects import installed_swift_version
 from core.swift.flags import installed_flag_specs, validate_argv
+from tests.helpers.catalogs import demo_catalog
 from tests.helpers.commands import flag_values
 from tests.helpers.model_dirs import make_adapter, make_hf_dir
 
 
 @pytest.fixture()
 def catalog(demo, tmp_path: Path) -> Workspace:
-    workspace = open_workspace(Workspace(tmp_path / "ws"))
-    shutil.copytree(demo.workspace.profiles_dir, workspace.profiles_dir, dirs_exist_ok=True)
-    return workspace
+    """The demo's profiles in a fresh workspace."""
+    return demo_catalog(demo, tmp_path / "ws")
 
 
 def test_the_merge_names_the_model_and_loads_no_saved_arguments(catalog: Workspace, demo, tmp_path: Path) -> None:

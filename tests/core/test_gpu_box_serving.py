@@ -4,13 +4,11 @@ always passed and sized per GPU, each server pinned to a GPU, a readiness check 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
-from core.base.db import open_workspace
 from core.base.errors import MhbenchError
 from core.base.gpu import GpuReport, GpuSample
 from core.base.workspace import Workspace
@@ -21,6 +19,7 @@ from core.models.serving.memory import ModelMemory, gpus_that_fit, kv_cache_shar
 from core.models.serving.specs import ENGINE_FLAGS, server_env
 from core.models.targets import ServeOptions, server_spec
 from core.swift.dialects import installed_swift_version
+from tests.helpers.catalogs import demo_catalog
 from tests.helpers.model_dirs import make_adapter
 
 GB = 10**9
@@ -33,10 +32,8 @@ def h100(index: int, used_gb: float, uuid: str | None = None) -> GpuSample:
 
 @pytest.fixture()
 def catalog(demo, tmp_path: Path) -> Workspace:
-    """The demo's profiles, with the tiny Qwen's served by ``backend`` as a seed profile's is, estimated like a 7B."""
-    workspace = open_workspace(Workspace(tmp_path / "ws"))
-    shutil.copytree(demo.workspace.profiles_dir, workspace.profiles_dir, dirs_exist_ok=True)
-    return workspace
+    """The demo's profiles in a fresh workspace."""
+    return demo_catalog(demo, tmp_path / "ws")
 
 
 def serve_with(catalog: Workspace, backend: str) -> None:
