@@ -84,7 +84,8 @@ def check_torch(python: str, gpus: GpuReport) -> Check:
     if gpus.available:
         return Check(
             "torch", "warn", f"{version} is a CPU build but a GPU is present", "GPU training",
-            "install the CUDA build: `pip install torch==2.13.0` (see README, GPU box)",
+            "run `bash scripts/setup.sh`: it reinstalls torch as the CUDA build for this driver (a plain "
+            "`pip install torch==2.13.0` keeps the CPU build, which satisfies it; docs/gpu-box.md)",
         )
     return Check("torch", "ok", f"{version} (CPU build; no GPU here)")
 
@@ -127,7 +128,8 @@ def check_llama_cpp(python: str, gpus: GpuReport) -> Check:
     if gpus.available:
         return Check(
             "llama-cpp-python", "warn", f"{version} (CPU build on a GPU box)", "GPU offload of GGUF models",
-            'rebuild with CUDA: CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python==0.3.36',
+            "run `bash scripts/setup.sh`: it rebuilds it with CUDA, the GPUs' architecture and AMX off where nvcc "
+            "is (docs/gpu-box.md)",
         )
     return Check("llama-cpp-python", "ok", f"{version} (CPU)")
 
@@ -215,10 +217,12 @@ def run_doctor(workspace_root: Path, *, python: str | None = None, nvml: object 
         lambda: check_gpus(gpus),
         lambda: check_package(
             "flash-attn", "flash-attn", "attn_impl = flash_attn (runs switch to sdpa with packing off, and say so)",
-            "pip install flash-attn --no-build-isolation (GPU box)", gpu_only=True, gpus=gpus,
+            "`bash scripts/setup.sh` (with nvcc: wheel ninja packaging, then pip install --no-build-isolation "
+            "flash-attn; else a matching wheel)", gpu_only=True, gpus=gpus,
         ),
         lambda: check_package(
-            "bitsandbytes", "bitsandbytes", "QLoRA (4-bit) profiles", "pip install -e '.[gpu]' (GPU box)",
+            "bitsandbytes", "bitsandbytes", "QLoRA (4-bit) profiles",
+            "`bash scripts/setup.sh` on the GPU box (the gpu extra, with the constraints)",
             gpu_only=True, gpus=gpus,
         ),
         check_swift,

@@ -147,10 +147,6 @@ def check_backend(backend: str) -> None:
         )
 
 
-def _gpu_visible() -> bool:
-    return bool(sample_gpus().gpus)
-
-
 def _adapter_base(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
     if entry.base_id is None:
         raise MhbenchError(
@@ -181,8 +177,11 @@ def server_spec(
         assert first.path is not None
         profile = profile_of(workspace, first.profile)
         n_ctx = options.n_ctx or (profile.deploy.session_len if profile else 4096)
-        layers = options.n_gpu_layers if options.n_gpu_layers is not None else (-1 if _gpu_visible() else 0)
-        return LlamaCppSpec(first.path, n_gpu_layers=layers, n_ctx=n_ctx, served_model_name=served_name(first))
+        report = gpu_report if gpu_report is not None else sample_gpus()
+        layers = options.n_gpu_layers if options.n_gpu_layers is not None else (-1 if report.gpus else 0)
+        fit = gpus_that_fit(expected_gpu_gb(workspace, first), report) if layers else None
+        return LlamaCppSpec(first.path, n_gpu_layers=layers, n_ctx=n_ctx, served_model_name=served_name(first),
+                            gpus=gpu_pin(fit) if fit else None)
     adapters = [entry for entry in entries if entry.kind == "adapter"]
     whole = [entry for entry in entries if entry.kind != "adapter"]
     if len(whole) > 1 or (whole and adapters):

@@ -129,3 +129,17 @@ def test_readiness_asks_every_served_name_once() -> None:
         assert problem is not None and "adapter-a" in problem and "TypeError" in problem
         assert asked == ["base", "adapter-a"]
         assert unanswered_name("http://127.0.0.1:1", {"base": "/m"}, client) is None
+
+
+def test_a_gguf_with_every_layer_on_the_gpu_is_pinned_to_a_gpu_where_it_fits(catalog: Workspace, tmp_path: Path) -> None:
+    from core.models import register_gguf
+    from core.models.serving import LlamaCppSpec
+
+    gguf_file = tmp_path / "m-q8_0.gguf"
+    gguf_file.write_bytes(b"GGUF" + b"\0" * 1000)
+    gguf = register_gguf(catalog, gguf_file)
+    report = GpuReport((h100(0, 79.9999), h100(1, 1, "GPU-b")))
+    spec = server_spec(catalog, [gguf], gpu_report=report)
+    assert isinstance(spec, LlamaCppSpec) and spec.n_gpu_layers == -1 and spec.gpus == "GPU-b"
+    cpu = server_spec(catalog, [gguf], gpu_report=GpuReport((), problem="no driver"))
+    assert isinstance(cpu, LlamaCppSpec) and cpu.n_gpu_layers == 0 and cpu.gpus is None
