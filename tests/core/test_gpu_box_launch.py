@@ -92,3 +92,58 @@ def test_qlora_with_zero3_stores_its_4bit_weights_as_the_compute_dtype(workspace
     assert values["bnb_4bit_quant_storage"] == ["bfloat16"]
     zero2 = LaunchRequest(profile=qwen, tuner="qlora", deepspeed="zero2", flash_attn=True)
     assert "bnb_4bit_quant_storage" not in flag_values(plan_run(workspace, zero2, check=False, dry_run=True).command.argv)
+
+
+class MigNvml:
+    """An NVML with one H100 in MIG mode: a UUID, and processes without memory figures."""
+
+    def nvmlInit(self) -> None: ...
+    def nvmlShutdown(self) -> None: ...
+    def nvmlSystemGetDriverVersion(self) -> str:
+        return "570.86.15"
+
+    def nvmlDeviceGetCount(self) -> int:
+        return 1
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
+        return index
+
+    def nvmlDeviceGetName(self, handle: int) -> str:
+        return "NVIDIA H100 80GB HBM3"
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> object:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(used=10 * 10**9, total=80 * 10**9)
+
+    def nvmlDeviceGetUtilizationRates(self, handle: int) -> object:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(gpu=50)
+
+    def nvmlDeviceGetPowerUsage(self, handle: int) -> int:
+        return 300_000
+
+    def nvmlDeviceGetTemperature(self, handle: int, sensor: int) -> int:
+        return 60
+
+    def nvmlDeviceGetUUID(self, handle: int) -> bytes:
+        return b"GPU-8c3a5f2e-1d4b-4c1e-9f0a-2b7d6e5c4a31"
+
+    def nvmlDeviceGetMigMode(self, handle: int) -> tuple[int, int]:
+        return (1, 1)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: int) -> list[object]:
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(pid=4242, usedGpuMemory=None)]
+
+
+def test_under_mig_nvml_says_it_has_no_per_process_memory_rather_than_zero() -> None:
+    from core.base.gpu import sample_gpus
+
+    report = sample_gpus(MigNvml())
+    (gpu,) = report.gpus
+    assert gpu.mig and gpu.uuid == "GPU-8c3a5f2e-1d4b-4c1e-9f0a-2b7d6e5c4a31"
+    assert gpu.processes[0].used_memory is None
+    assert "MIG: no per-process memory from NVML" in report.summary()
