@@ -15,6 +15,7 @@ A launched run's folder holds ``run.json`` with the argv and env; the supervisor
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -249,8 +250,11 @@ def check_this_machine(plan: RunPlan) -> None:
     machine_gpus = len(sample_gpus().gpus)
     check_local_gpus(plan.topology, machine_gpus)
     if "CUDA_VISIBLE_DEVICES" not in plan.command.env:
-        # Without a list swift sees every GPU of the machine, and divides those among the processes.
-        check_gpus_per_process(machine_gpus, plan.topology.nproc_per_node or 1, deepspeed)
+        # Without a list of its own the run inherits the shell's, else sees every GPU of the machine,
+        # and swift divides those among the processes.
+        inherited = os.environ.get("CUDA_VISIBLE_DEVICES")
+        visible = len([part for part in inherited.split(",") if part.strip()]) if inherited is not None else machine_gpus
+        check_gpus_per_process(min(visible, machine_gpus), plan.topology.nproc_per_node or 1, deepspeed)
     check_deepspeed_installed(deepspeed)
 
 

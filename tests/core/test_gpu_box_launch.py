@@ -147,3 +147,32 @@ def test_under_mig_nvml_says_it_has_no_per_process_memory_rather_than_zero() -> 
     assert gpu.mig and gpu.uuid == "GPU-8c3a5f2e-1d4b-4c1e-9f0a-2b7d6e5c4a31"
     assert gpu.processes[0].used_memory is None
     assert "MIG: no per-process memory from NVML" in report.summary()
+
+
+def test_this_machines_gpus_count_when_the_run_names_none(
+        workspace: Workspace, qwen: Profile, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.base.gpu import GpuReport, GpuSample
+    from core.train.launch import check_this_machine
+
+    two = GpuReport(tuple(GpuSample(i, "H100", memory_used=0, memory_total=80 * 10**9) for i in range(2)))
+    monkeypatch.setattr("core.train.launch.sample_gpus", lambda: two)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    plan = plan_run(workspace, LaunchRequest(profile=qwen, deepspeed="zero2", flash_attn=True), check=False,
+                    dry_run=True)
+    with pytest.raises(MhbenchError, match="model parallelism"):
+        check_this_machine(plan)  # one process sees both GPUs: device_map, which DeepSpeed refuses
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    with pytest.raises(MhbenchError, match="deepspeed package is not installed") if not _has("deepspeed") else _nothing():
+        check_this_machine(plan)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _nothing() -> object:
+    from contextlib import nullcontext
+
+    return nullcontext()
