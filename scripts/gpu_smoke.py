@@ -97,7 +97,7 @@ class Smoke:
         start = time.monotonic()
         status, detail = "PASS", ""
         missing = [need for need in needs if self.results.get(need) != "PASS"]
-        budget = BUDGET[name][0]
+        budget = BUDGET[{"serve-cpu": "serve-gpu"}.get(name, name)][0]
         try:
             if gpu and not self.gpu:
                 raise Skip(f"no NVIDIA GPU ({self.found.get('gpu', 'NVML sees none')})")
