@@ -120,7 +120,7 @@ class Smoke:
         if name not in ("serve-gpu", "serve-cpu"):  # the stream step after it uses that server
             stop_everything(self)
         self.results[name] = status
-        line = f"{status:<4}  {name:<14} {time.monotonic() - start:7.1f} s  {detail}"
+        line = f"{status:<4}  {name:<19} {time.monotonic() - start:7.1f} s  {detail}"
         self.lines.append(line)
         print(line, flush=True)
 
