@@ -52,7 +52,7 @@ def gpus_that_fit(
                         key=lambda gpu: gpu.memory_free, reverse=True)[:tensor_parallel]
     if len(candidates) < tensor_parallel:
         return None
-    part = expected_gb / tensor_parallel
+    part = expected_gb / tensor_parallel + HEADROOM_GB  # what memory_share asks the engine to find free
     return tuple(candidates) if all(gpu.free_gb >= part for gpu in candidates) else None
 
 
