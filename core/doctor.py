@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Literal
 
 from core.base.gpu import GpuReport, sample_gpus
+from core.models.serving.specs import ENGINE_INSTALL
+from core.profiles import Profile, load_profiles
 from core.swift.dialects import dialect_for, installed_swift_version
+from core.train.attention import FLASH_IMPLS, flash_attn_importable
 
 Status = Literal["ok", "warn", "missing"]
 
@@ -81,7 +84,8 @@ def check_torch(python: str, gpus: GpuReport) -> Check:
     if gpus.available:
         return Check(
             "torch", "warn", f"{version} is a CPU build but a GPU is present", "GPU training",
-            "install the CUDA build: `pip install torch==2.13.0` (see README, GPU box)",
+            "run `bash scripts/setup.sh`: it reinstalls torch as the CUDA build for this driver (a plain "
+            "`pip install torch==2.13.0` keeps the CPU build, which satisfies it; docs/gpu-box.md)",
         )
     return Check("torch", "ok", f"{version} (CPU build; no GPU here)")
 
@@ -124,7 +128,8 @@ def check_llama_cpp(python: str, gpus: GpuReport) -> Check:
     if gpus.available:
         return Check(
             "llama-cpp-python", "warn", f"{version} (CPU build on a GPU box)", "GPU offload of GGUF models",
-            'rebuild with CUDA: CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python==0.3.36',
+            "run `bash scripts/setup.sh`: it rebuilds it with CUDA, the GPUs' architecture and AMX off where nvcc "
+            "is (docs/gpu-box.md)",
         )
     return Check("llama-cpp-python", "ok", f"{version} (CPU)")
 
@@ -151,8 +156,59 @@ def check_disk(path: Path) -> Check:
     return Check("disk", "ok", detail)
 
 
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def check_profile(profile: Profile, gpus: GpuReport, *, cuda_torch: bool, flash_attn: bool) -> Check:
+    """Whether this GPU box can train and serve ``profile``, and what is missing: blockers first, then
+    what only changes how it runs (sdpa without flash-attn, another serving engine)."""
+    largest = max(gpu.memory_total for gpu in gpus.gpus) / 1e9
+    blockers: list[tuple[str, str]] = []
+    softer: list[tuple[str, str]] = []
+    train, serve = profile.resources.train_vram_gb, profile.resources.infer_vram_gb
+    if not cuda_torch:
+        blockers.append(("torch is not a CUDA build", "`bash scripts/setup.sh` installs the build for this driver"))
+    if train and train.high > largest:
+        blockers.append((f"training needs about {train.high:.0f} GB, the largest GPU has {largest:.0f} GB",
+                         "train on several GPUs with DeepSpeed (--nproc, --deepspeed zero3), or use QLoRA"))
+    if profile.lora.tuner == "qlora" and not _installed("bitsandbytes"):
+        blockers.append(("bitsandbytes is missing (QLoRA)", "`bash scripts/setup.sh` installs the gpu extra"))
+    if profile.distributed.deepspeed and not _installed("deepspeed"):
+        blockers.append((f"deepspeed is missing ({profile.distributed.deepspeed})",
+                         "`bash scripts/setup.sh` installs the gpu extra"))
+    if serve and serve.high > largest:
+        blockers.append((f"serving needs about {serve.high:.0f} GB, the largest GPU has {largest:.0f} GB",
+                         "serve a quantised GGUF, or with --tensor-parallel on several GPUs"))
+    if profile.train.attn_impl in FLASH_IMPLS and not flash_attn:
+        softer.append(("flash-attn does not import: trains with sdpa and packing off",
+                       "install flash-attn (`bash scripts/setup.sh` with nvcc, or a matching wheel)"))
+    backend = profile.deploy.infer_backend
+    if backend in ENGINE_INSTALL and not _installed(backend):
+        softer.append((f"its serving engine {backend} is not installed: serve with --backend transformers",
+                       f"`.venv/bin/{ENGINE_INSTALL[backend]} -c constraints.txt` (docs/serving.md)"))
+    name = f"profile {profile.name}"
+    if not blockers and not softer:
+        return Check(name, "ok", "can train and serve on this box")
+    problems = [*blockers, *softer]
+    return Check(name, "missing" if blockers else "warn", "; ".join(what for what, _ in problems),
+                 "training or serving this profile here" if blockers else "nothing: it runs, as said",
+                 "; ".join(dict.fromkeys(fix for _, fix in problems)))
+
+
+def check_seed_profiles(gpus: GpuReport, *, cuda_torch: bool) -> list[Check]:
+    """One line per shipped profile, on a GPU box only: a CPU box runs none of them."""
+    if not gpus.available:
+        return []
+    flash = flash_attn_importable()
+    return [check_profile(entry.profile, gpus, cuda_torch=cuda_torch, flash_attn=flash)
+            for entry in load_profiles() if entry.origin == "shipped" and entry.profile is not None]
+
+
 def run_doctor(workspace_root: Path, *, python: str | None = None, nvml: object | None = None) -> list[Check]:
-    """Every check, in the order the report shows them."""
+    """Every check, in the order the report shows them; on a GPU box, then one line per seed profile."""
     python = python or sys.executable
     gpus = sample_gpus(nvml)
     steps: list[Callable[[], Check]] = [
@@ -160,11 +216,13 @@ def run_doctor(workspace_root: Path, *, python: str | None = None, nvml: object 
         lambda: check_torch(python, gpus),
         lambda: check_gpus(gpus),
         lambda: check_package(
-            "flash-attn", "flash-attn", "attn_impl = flash_attn (profiles fall back to sdpa)",
-            "pip install flash-attn --no-build-isolation (GPU box)", gpu_only=True, gpus=gpus,
+            "flash-attn", "flash-attn", "attn_impl = flash_attn (runs switch to sdpa with packing off, and say so)",
+            "`bash scripts/setup.sh` (with nvcc: wheel ninja packaging, then pip install --no-build-isolation "
+            "flash-attn; else a matching wheel)", gpu_only=True, gpus=gpus,
         ),
         lambda: check_package(
-            "bitsandbytes", "bitsandbytes", "QLoRA (4-bit) profiles", "pip install -e '.[gpu]' (GPU box)",
+            "bitsandbytes", "bitsandbytes", "QLoRA (4-bit) profiles",
+            "`bash scripts/setup.sh` on the GPU box (the gpu extra, with the constraints)",
             gpu_only=True, gpus=gpus,
         ),
         check_swift,
@@ -172,7 +230,9 @@ def run_doctor(workspace_root: Path, *, python: str | None = None, nvml: object 
         check_converter,
         lambda: check_disk(workspace_root),
     ]
-    return [step() for step in steps]
+    checks = [step() for step in steps]
+    cuda_torch = next(check for check in checks if check.name == "torch").status == "ok"  # on a GPU box: CUDA works
+    return checks + check_seed_profiles(gpus, cuda_torch=cuda_torch)
 
 
 def report_text(checks: list[Check]) -> str:

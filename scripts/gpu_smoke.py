@@ -7,9 +7,20 @@ the merge and GGUF jobs, ``connect_models`` for llama.cpp with every layer on th
 ``stream_chat`` for the answer. A step prints ``PASS``, ``FAIL`` or ``SKIP`` (with the
 reason), and its time; a step whose input failed or was skipped is skipped, naming it.
 
+Then the paths of the seed profiles and the Arena on a real box (issue 20): a flash-attn run with
+packing, model-type naming for a Llama-3-family model that swift cannot look up by name (built
+tiny here), ``swift deploy`` of an adapter with transformers and with vLLM (when installed), two
+servers sized to share GPU 0, a two-process torchrun stopped and resumed (with NVML attributing
+both workers to the run, and nothing left of the tree), and the QLoRA merge (no re-quantising).
+
+Every step has a time budget (:data:`BUDGET`, listed by ``--dry-run``); a step past it is
+interrupted, and after every step whatever it left running (runs, jobs, servers) is stopped, so
+that nothing holds the GPU when the next one starts.
+
 Without a GPU every GPU step is skipped at once and the exit code is 0. ``--cpu`` runs the
-steps that do not need a GPU on the CPU instead (LoRA, merge, GGUF, serve, stream), which
-proves the plumbing on a box without one. The exit code is 1 when any step failed.
+steps that do not need a GPU on the CPU instead (LoRA, merge, GGUF, serve, stream, model type,
+transformers deploy), which proves the plumbing on a box without one. The exit code is 1 when
+any step failed.
 """
 
 from __future__ import annotations
@@ -18,12 +29,14 @@ import argparse
 import asyncio
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +47,34 @@ from core.base.errors import MhbenchError  # noqa: E402  (the project root goes 
 from core.base.workspace import Workspace  # noqa: E402
 
 TRAIN_STEPS = ("train.save_steps=1000", "train.eval_steps=1000", "train.logging_steps=5")
+
+BUDGET: dict[str, tuple[int, str]] = {
+    # step: (seconds at most, what it proves); the setup's own time is not in the total
+    "gpu": (30, "NVML sees a GPU"),
+    "setup": (3600, "scripts/setup.sh: CUDA torch for the driver, llama.cpp with CUDA, the gpu extra"),
+    "cuda-torch": (120, "torch sees CUDA"),
+    "tiny-models": (120, "the tiny Qwen2 and Llama-3 of the demo"),
+    "sft-lora": (240, "swift sft LoRA on GPU 0, NVML watching"),
+    "nvml-run": (10, "NVML attributes the run's process to the run"),
+    "sft-qlora": (240, "4-bit QLoRA (bitsandbytes)"),
+    "merge": (180, "swift export --merge_lora on the CPU"),
+    "gguf": (120, "f16 GGUF"),
+    "serve-gpu": (120, "llama.cpp with every layer on the GPU (serve-cpu with --cpu)"),
+    "stream": (60, "an answer streamed through core.models.client"),
+    "flash-packing": (240, "a run with attn_impl flash_attn and packing (needs flash-attn)"),
+    "model-type": (240, "a Llama-3-family model swift cannot look up by name: --model_type llama, template llama3"),
+    "deploy-transformers": (240, "swift deploy of base + adapter, transformers; each name answers"),
+    "deploy-vllm": (420, "swift deploy of base + adapter, vLLM (when installed), memory share and LoRA rank"),
+    "two-servers": (420, "two servers sized to share GPU 0, both answering, both on GPU 0"),
+    "torchrun-stop": (480, "2 processes on GPUs 0,1: stopped with a checkpoint, nothing left, resumed"),
+    "nvml-torchrun": (10, "NVML attributes both torchrun workers to the run"),
+    "qlora-merge": (180, "the QLoRA checkpoint merged without re-quantising (no quantization_config)"),
+}
+"""Every step, in order, with its time budget and what a PASS proves."""
+
+
+class StepTimeout(Exception):
+    """A step ran past its budget (raised inside it by SIGALRM)."""
 
 
 class Skip(Exception):
@@ -56,22 +97,58 @@ class Smoke:
         start = time.monotonic()
         status, detail = "PASS", ""
         missing = [need for need in needs if self.results.get(need) != "PASS"]
+        budget = BUDGET[{"serve-cpu": "serve-gpu"}.get(name, name)][0]
         try:
             if gpu and not self.gpu:
                 raise Skip(f"no NVIDIA GPU ({self.found.get('gpu', 'NVML sees none')})")
             if missing:
                 raise Skip(f"needs {', '.join(missing)}")
-            detail = action()
+            signal.signal(signal.SIGALRM, _past_budget)
+            signal.alarm(budget)
+            try:
+                detail = action()
+            finally:
+                signal.alarm(0)
         except Skip as why:
             status, detail = "SKIP", str(why)
+        except StepTimeout:
+            status, detail = "FAIL", f"past its budget of {budget} s: stopped"
         except MhbenchError as error:
             status, detail = "FAIL", str(error)
         except Exception as error:  # a smoke test reports every failure as a line, never a traceback
             status, detail = "FAIL", f"{type(error).__name__}: {error}"
+        if name not in ("serve-gpu", "serve-cpu"):  # the stream step after it uses that server
+            stop_everything(self)
         self.results[name] = status
-        line = f"{status:<4}  {name:<14} {time.monotonic() - start:7.1f} s  {detail}"
+        line = f"{status:<4}  {name:<19} {time.monotonic() - start:7.1f} s  {detail}"
         self.lines.append(line)
         print(line, flush=True)
+
+
+def _past_budget(signum: int, frame: object) -> None:
+    raise StepTimeout()
+
+
+def stop_everything(smoke: Smoke) -> None:
+    """Stop whatever a step left running in the smoke workspace: runs, jobs, servers."""
+    from core.models.jobs import list_jobs, stop_job
+    from core.train.runs import list_runs, stop_run
+
+    if smoke.workspace is None:
+        return
+    for run in list_runs(smoke.workspace):
+        if run.active:
+            try:
+                stop_run(smoke.workspace, run.id, timeout=60)
+            except MhbenchError as error:
+                print(f"note: could not stop run {run.id}: {error}", flush=True)
+    for job in list_jobs(smoke.workspace):
+        if job.status in ("starting", "running", "stopping"):
+            try:
+                stop_job(smoke.workspace, job.id)
+            except MhbenchError as error:
+                print(f"note: could not stop job {job.id}: {error}", flush=True)
+    stop_servers(smoke)
 
 
 # --- the steps -----------------------------------------------------------------------------------
@@ -85,24 +162,21 @@ def find_gpu(smoke: Smoke) -> str:
         smoke.found["gpu"] = report.problem or "NVML sees none"
         raise Skip(f"no NVIDIA GPU: {smoke.found['gpu']}")
     smoke.gpu = True
+    if any(gpu.mig for gpu in report.gpus):
+        smoke.found["mig"] = "MIG is on: NVML reports no per-process memory, so it cannot attribute processes"
     return report.summary()
 
 
 def run_setup(smoke: Smoke) -> str:
     if not smoke.setup:
         raise Skip("--no-setup")
-    for command in (["bash", str(ROOT / "scripts/setup.sh")],
-                    [sys.executable, "-m", "pip", "install", "--quiet", "-c", str(ROOT / "constraints.txt"),
-                     "-e", f"{ROOT}[gpu]"]):
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
-        if done.returncode != 0 and "[gpu]" in command[-1]:
-            # flash-attn or deepspeed may not build here; QLoRA only needs bitsandbytes.
-            done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-c",
-                                   str(ROOT / "constraints.txt"), "bitsandbytes>=0.45,<1"],
-                                  capture_output=True, text=True, timeout=1200)
-        if done.returncode != 0:
-            raise MhbenchError(f"`{' '.join(command[:3])}` failed: {(done.stderr or done.stdout)[-400:]}")
-    return "CUDA torch and the gpu extra (or bitsandbytes) installed"
+    # setup.sh installs the gpu extra itself (with the constraints, flash-attn only where it can).
+    done = subprocess.run(["bash", str(ROOT / "scripts/setup.sh")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=3600)
+    if done.returncode != 0:
+        raise MhbenchError(f"scripts/setup.sh failed: {(done.stderr or done.stdout)[-400:]}")
+    warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]
+    return "CUDA torch and the gpu extra installed" + (f"; {len(warnings)} warning(s): {warnings[0]}" if warnings else "")
 
 
 def check_cuda_torch() -> str:
@@ -127,47 +201,61 @@ def make_models(smoke: Smoke, root: Path) -> str:
     return f"tiny Qwen2 and Llama in {smoke.workspace.root}"
 
 
-def train(smoke: Smoke, profile_name: str, *, qlora: bool, watch_gpu: bool) -> str:
-    from core.train.launch import LaunchRequest, launch, plan_run
+def train(smoke: Smoke, profile_name: str, *, qlora: bool, watch_gpu: bool, label: str | None = None,
+          overrides: tuple[str, ...] = (), flash_attn: bool | None = False) -> str:
     from core.profiles import apply_overrides, find_profile, load_profiles
-    from core.train.runs import get_run
+    from core.train.launch import LaunchRequest, launch, plan_run
 
     if qlora and importlib.util.find_spec("bitsandbytes") is None:
-        raise Skip("bitsandbytes is not installed (`pip install bitsandbytes`)")
+        raise Skip("bitsandbytes is not installed (`bash scripts/setup.sh` installs the gpu extra)")
     workspace = smoke.workspace
     assert workspace is not None
     steps = 60 if watch_gpu else 10
-    overrides = [*TRAIN_STEPS, f"train.max_steps={steps}"]
+    changes = [*TRAIN_STEPS, f"train.max_steps={steps}", *overrides]
     if smoke.gpu:
-        overrides.append('train.dtype="bf16"')
-    profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), profile_name), overrides)
-    request = LaunchRequest(profile=profile, name="qlora" if qlora else "lora", tuner="qlora" if qlora else None,
-                            cuda_visible_devices="0" if smoke.gpu else None)
-    record = launch(workspace, plan_run(workspace, request))
+        changes.append('train.dtype="bf16"')
+    profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), profile_name), changes)
+    label = label or ("qlora" if qlora else "lora")
+    request = LaunchRequest(profile=profile, name=label, tuner="qlora" if qlora else None,
+                            cuda_visible_devices="0" if smoke.gpu else None, flash_attn=flash_attn)
+    plan = plan_run(workspace, request)
+    if flash_attn and ("--packing" not in plan.command.argv or "flash_attn" not in plan.command.argv):
+        raise MhbenchError("the plan dropped flash attention or packing: " + "; ".join(plan.command.notes))
+    record = launch(workspace, plan)
     watcher = GpuWatcher(record.id, record.pgid or 0) if watch_gpu else None
     if watcher is not None:
         watcher.start()
-    deadline = time.monotonic() + 600
-    while get_run(workspace, record.id).active and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if watcher is not None:
-        watcher.stop()
-        smoke.found["nvml"] = watcher.verdict()
-    finished = get_run(workspace, record.id)
-    if finished.status != "finished":
-        summary = (finished.diagnosis or {}).get("summary", finished.status)
-        raise MhbenchError(f"run {finished.id} {finished.status}: {summary}", path=finished.stdout_path)
-    smoke.found[f"run:{'qlora' if qlora else 'lora'}"] = finished.id
+    try:
+        finished = wait_run(smoke, record.id, 600)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+            smoke.found["nvml"] = watcher.verdict()
+    smoke.found[f"run:{label}"] = finished.id
     loss = f", loss {finished.last_loss:.3f}" if finished.last_loss is not None else ""
     return f"{profile_name} {finished.progress_text} steps{loss}"
 
 
-class GpuWatcher:
-    """Samples NVML as the Train mode's GPU pane does, until it sees the run's process holding memory."""
+def wait_run(smoke: Smoke, run_id: str, timeout: float, *, status: str = "finished") -> Any:
+    from core.train.runs import get_run
 
-    def __init__(self, run_id: str, pgid: int) -> None:
-        self.run_id, self.pgid = run_id, pgid
-        self.best: tuple[int, int] | None = None
+    assert smoke.workspace is not None
+    deadline = time.monotonic() + timeout
+    while get_run(smoke.workspace, run_id).active and time.monotonic() < deadline:
+        time.sleep(0.5)
+    record = get_run(smoke.workspace, run_id)
+    if record.status != status:
+        summary = (record.diagnosis or {}).get("summary", record.status)
+        raise MhbenchError(f"run {record.id} {record.status}: {summary}", path=record.stdout_path)
+    return record
+
+
+class GpuWatcher:
+    """Samples NVML as the Train mode's GPU pane does, until it sees ``want`` of the run's processes holding memory."""
+
+    def __init__(self, run_id: str, pgid: int, want: int = 1) -> None:
+        self.run_id, self.pgid, self.want = run_id, pgid, want
+        self.held: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="smoke-nvml", daemon=True)
 
@@ -178,6 +266,9 @@ class GpuWatcher:
         self._stop.set()
         self._thread.join(timeout=10)
 
+    def enough(self) -> bool:
+        return len(self.held) >= self.want
+
     def _sample(self) -> None:
         from core.base.gpu import map_processes_to_runs, sample_gpus
 
@@ -186,17 +277,20 @@ class GpuWatcher:
                 owners = map_processes_to_runs([p.pid for p in gpu.processes], {self.run_id: self.pgid})
                 for process in gpu.processes:
                     held = process.used_memory or 0
-                    if owners.get(process.pid) == self.run_id and held and (self.best is None or held > self.best[1]):
-                        self.best = (process.pid, held)
+                    if owners.get(process.pid) == self.run_id and held > self.held.get(process.pid, 0):
+                        self.held[process.pid] = held
             self._stop.wait(0.2)
 
     def verdict(self) -> str:
-        if self.best is None:
+        if not self.enough():
             return ""
-        return f"pid {self.best[0]} of run {self.run_id} holds {self.best[1] / 2**20:.0f} MiB"
+        return ", ".join(f"pid {pid} of run {self.run_id} holds {held / 2**20:.0f} MiB"
+                         for pid, held in sorted(self.held.items(), key=lambda item: -item[1])[:max(self.want, 1)])
 
 
 def check_nvml(smoke: Smoke) -> str:
+    if "mig" in smoke.found:
+        raise Skip(smoke.found["mig"])
     verdict = smoke.found.get("nvml", "")
     if not verdict:
         raise MhbenchError("NVML never showed the run's process holding GPU memory.",
@@ -293,6 +387,165 @@ def stream_answer(smoke: Smoke) -> str:
     return f"{tokens or '?'} tokens{rate}"
 
 
+# --- the seed profiles' paths on the box (issue 20) -----------------------------------------------
+
+
+def flash_packing(smoke: Smoke) -> str:
+    from core.train.attention import flash_attn_importable
+
+    if not flash_attn_importable():
+        raise Skip("flash-attn does not import here (setup installs it only with nvcc or a matching wheel)")
+    return train(smoke, "demo-tiny-llama3", qlora=False, watch_gpu=False, label="flash",
+                 overrides=('train.attn_impl="flash_attn"', "train.packing=true"), flash_attn=True)
+
+
+def model_type(smoke: Smoke) -> str:
+    """The demo's tiny Llama-3 under a name swift's registry does not know, trained as Llama-3-Chinese is."""
+    import shutil
+
+    from core.demo import create_demo
+
+    workspace = smoke.workspace
+    assert workspace is not None
+    source = create_demo(workspace.root).llama_dir
+    unknown = workspace.models_dir / "tiny-llama-3-chinese-instruct-v2"
+    if not unknown.is_dir():
+        shutil.copytree(source, unknown)
+    detail = train(smoke, "demo-tiny-llama3", qlora=False, watch_gpu=False, label="llama3-chinese",
+                   overrides=(f"model.id={json_string(str(unknown))}", 'model.family="llama3_chinese"'))
+    return detail + " (--model_type llama, template llama3)"
+
+
+def json_string(text: str) -> str:
+    import json
+
+    return json.dumps(text)
+
+
+def adapter_of(smoke: Smoke, label: str) -> Any:
+    from core.models import register_adapter
+    from core.train.runs import checkpoints_on_disk, get_run
+
+    assert smoke.workspace is not None
+    run = get_run(smoke.workspace, smoke.found[f"run:{label}"])
+    found = checkpoints_on_disk(run.output_dir)
+    if not found:
+        raise MhbenchError(f"run {run.id} saved no checkpoint.", path=run.output_dir)
+    return register_adapter(smoke.workspace, found[-1][1], run.id)
+
+
+def deploy_adapter(smoke: Smoke, backend: str) -> str:
+    """The lora run's adapter and its base on one swift deploy server; readiness asks each name once."""
+    from core.models.targets import ServeOptions, connect_models
+
+    if backend != "transformers" and importlib.util.find_spec(backend) is None:
+        raise Skip(f"{backend} is not installed (`.venv/bin/pip install {backend} -c constraints.txt`)")
+    assert smoke.workspace is not None
+    adapter = adapter_of(smoke, "lora")
+    (target,) = connect_models(smoke.workspace, [adapter.id], options=ServeOptions(infer_backend=backend))
+    answer = ask(target.base_url, target.model)
+    detail = f"{target.model} answered {len(answer)} chars"
+    if smoke.gpu:
+        detail += "; " + server_on_gpu(smoke, target.server_id or "")
+    return detail
+
+
+def ask(base_url: str, model: str) -> str:
+    import httpx
+
+    body = {"model": model, "messages": [{"role": "user", "content": "最近总是睡不着，怎么办？"}], "max_tokens": 16}
+    reply = httpx.post(base_url + "/chat/completions", json=body, timeout=120, trust_env=False)
+    if reply.status_code != 200:
+        raise MhbenchError(f"{model}: HTTP {reply.status_code}: {reply.text[:300]}")
+    return str(reply.json()["choices"][0]["message"]["content"])
+
+
+def two_servers(smoke: Smoke) -> str:
+    """The two tiny bases, each sized by its estimate, both pinned to GPU 0 and both answering."""
+    from core.models import register_base
+    from core.models.serving import get_server
+    from core.models.targets import ServeOptions, connect_models
+
+    assert smoke.workspace is not None
+    backend = "vllm" if importlib.util.find_spec("vllm") is not None else "transformers"
+    bases = [register_base(smoke.workspace, name) for name in ("demo-tiny-qwen2", "demo-tiny-llama3")]
+    targets = connect_models(smoke.workspace, [base.id for base in bases], options=ServeOptions(infer_backend=backend))
+    places = []
+    for target in targets:
+        ask(target.base_url, target.model)
+        server = get_server(smoke.workspace, target.server_id or "")
+        places.append(server_on_gpu(smoke, server.id))
+    if len({place.rsplit(" ", 1)[-1] for place in places}) != 1:
+        raise MhbenchError("the two servers are not on one GPU: " + "; ".join(places))
+    return f"{backend}: " + "; ".join(places)
+
+
+def torchrun_stop(smoke: Smoke) -> str:
+    """Two processes on GPUs 0,1: stop after a few steps (a checkpoint, nothing left), then resume to the end."""
+    from core.base.gpu import sample_gpus
+    from core.base.processes import process_tree
+    from core.profiles import apply_overrides, find_profile, load_profiles
+    from core.train.launch import LaunchRequest, launch, plan_run, resume_run
+    from core.train.runs import checkpoints_on_disk, get_run, stop_run
+
+    workspace = smoke.workspace
+    assert workspace is not None
+    if len(sample_gpus().gpus) < 2:
+        raise Skip("needs 2 GPUs (swift asserts that GPUs divide evenly among processes)")
+    changes = ["train.save_steps=1000", "train.eval_steps=1000", "train.logging_steps=1", "train.max_steps=40",
+               'train.dtype="bf16"']
+    profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), "demo-tiny-llama3"), changes)
+    record = launch(workspace, plan_run(workspace, LaunchRequest(profile=profile, name="torchrun",
+                                                                 cuda_visible_devices="0,1", nproc_per_node=2)))
+    watcher = GpuWatcher(record.id, record.pgid or 0, want=0 if "mig" in smoke.found else 2)
+    watcher.start()
+    deadline = time.monotonic() + 300
+    while (get_run(workspace, record.id).last_step or 0) < 3 or not watcher.enough():
+        if not get_run(workspace, record.id).active or time.monotonic() > deadline:
+            watcher.stop()
+            raise MhbenchError(f"run {record.id} did not reach step 3 with both workers on the GPU",
+                               path=get_run(workspace, record.id).stdout_path)
+        time.sleep(0.5)
+    watcher.stop()
+    smoke.found["nvml-torchrun"] = watcher.verdict()
+    tree = process_tree(record.pid, record.start_time)
+    stopped = stop_run(workspace, record.id, timeout=240)
+    left = [process.pid for process in tree if process.is_running()]
+    if stopped.status != "stopped" or left:
+        raise MhbenchError(f"run {record.id} {stopped.status}; processes left: {left}", path=stopped.stdout_path)
+    saved = checkpoints_on_disk(stopped.output_dir)
+    if not saved:
+        raise MhbenchError("the stop saved no checkpoint (graceful exit did not run).", path=stopped.stdout_path)
+    resumed = wait_run(smoke, resume_run(workspace, record.id).id, 600)
+    return f"stopped at step {saved[-1][0]} with a checkpoint, nothing left; resumed to {resumed.progress_text}"
+
+
+def check_nvml_torchrun(smoke: Smoke) -> str:
+    if "mig" in smoke.found:
+        raise Skip(smoke.found["mig"])
+    verdict = smoke.found.get("nvml-torchrun", "")
+    if not verdict:
+        raise MhbenchError("NVML did not attribute both torchrun workers to the run.")
+    return verdict
+
+
+def qlora_merge(smoke: Smoke) -> str:
+    import json
+
+    from core.models import get_model
+    from core.models.jobs import merge, wait_job
+
+    workspace = smoke.workspace
+    assert workspace is not None
+    job = wait_job(workspace, merge(workspace, smoke.found["run:qlora"], name="qlora-merged").id, 600)
+    if job.status != "finished" or not job.result_model_id:
+        raise MhbenchError(f"merge {job.status}: {(job.diagnosis or {}).get('summary', '')}", path=job.stdout_path)
+    entry = get_model(workspace, job.result_model_id)
+    assert entry.path is not None
+    config = json.loads((entry.path / "config.json").read_text(encoding="utf-8"))
+    return f"{entry.id}: {config.get('torch_dtype') or config.get('dtype')}, no quantization_config"
+
+
 def stop_servers(smoke: Smoke) -> None:
     from core.models.serving import list_servers, stop_server
 
@@ -308,12 +561,27 @@ def stop_servers(smoke: Smoke) -> None:
 # --- the run -------------------------------------------------------------------------------------
 
 
+def dry_run_text() -> str:
+    """Each step with its budget and what a PASS proves; the budget of the steps, setup apart."""
+    lines = [f"{name:<20} {seconds:>5} s  {proves}" for name, (seconds, proves) in BUDGET.items()]
+    steps = sum(seconds for name, (seconds, _) in BUDGET.items() if name != "setup")
+    lines.append(f"budget: {steps} s ({steps / 60:.0f} min) at most for the steps, plus up to "
+                 f"{BUDGET['setup'][0] // 60} min of set-up; a step past its budget is stopped, and everything "
+                 "it left running is stopped before the next step. These are ceilings, not measurements: "
+                 "no GPU has run these steps yet")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="mhbench's GPU smoke test: one line per step, PASS/FAIL/SKIP.")
     parser.add_argument("--no-setup", action="store_true", help="skip scripts/setup.sh and the gpu extra")
     parser.add_argument("--cpu", action="store_true", help="without a GPU, run the CPU-capable steps on the CPU")
     parser.add_argument("--keep", metavar="DIR", help="build the workspace in DIR and keep it (default: a temp dir)")
+    parser.add_argument("--dry-run", action="store_true", help="list the steps, their budgets and what they prove")
     args = parser.parse_args(argv)
+    if args.dry_run:
+        print(dry_run_text())
+        return 0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -338,6 +606,16 @@ def main(argv: list[str] | None = None) -> int:
                    gpu=not on_cpu)
         served = "serve-gpu" if not on_cpu else "serve-cpu"
         smoke.step("stream", lambda: stream_answer(smoke), needs=(served,), gpu=not on_cpu)
+        stop_servers(smoke)  # the llama.cpp server is done with
+        smoke.step("flash-packing", lambda: flash_packing(smoke), needs=("tiny-models",))
+        smoke.step("model-type", lambda: model_type(smoke), needs=("tiny-models",), gpu=not on_cpu)
+        smoke.step("deploy-transformers", lambda: deploy_adapter(smoke, "transformers"), needs=("sft-lora",),
+                   gpu=not on_cpu)
+        smoke.step("deploy-vllm", lambda: deploy_adapter(smoke, "vllm"), needs=("sft-lora",))
+        smoke.step("two-servers", lambda: two_servers(smoke), needs=("tiny-models",))
+        smoke.step("torchrun-stop", lambda: torchrun_stop(smoke), needs=("tiny-models",))
+        smoke.step("nvml-torchrun", lambda: check_nvml_torchrun(smoke), needs=("torchrun-stop",))
+        smoke.step("qlora-merge", lambda: qlora_merge(smoke), needs=("sft-qlora",))
     finally:
         stop_servers(smoke)
     counts = {status: list(smoke.results.values()).count(status) for status in ("PASS", "FAIL", "SKIP")}

@@ -9,6 +9,7 @@ Tests pass a fake module in place of ``pynvml``; that is the only fake.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -18,6 +19,24 @@ from types import ModuleType
 from typing import Any
 
 GIB = 1024**3
+
+DEVICE_ORDER_ENV = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+"""For every run and server: CUDA numbers GPUs fastest first by default, NVML and ``nvidia-smi``
+by PCI bus; with this, ``CUDA_VISIBLE_DEVICES=1`` is the GPU that the GPU pane calls GPU1."""
+
+_GPU_ID = re.compile(r"\d+|(?:GPU|MIG)-[0-9A-Za-z-]+(?:/\d+/\d+)?")
+
+
+def parse_gpu_list(text: str) -> tuple[str, ...]:
+    """``0,1``, ``GPU-8c3a…`` or ``MIG-…`` entries, as ``CUDA_VISIBLE_DEVICES`` takes them.
+
+    Raises ``ValueError`` naming the entry that is neither an index nor a GPU/MIG UUID.
+    """
+    entries = tuple(part.strip() for part in text.split(","))
+    for entry in entries:
+        if not _GPU_ID.fullmatch(entry):
+            raise ValueError(f"'{entry}' is neither a GPU index (0, 1, …) nor a GPU-/MIG- UUID")
+    return entries
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,10 @@ class GpuSample:
     temperature: int | None = None
     power_watts: float | None = None
     processes: tuple[GpuProcess, ...] = ()
+    uuid: str | None = None
+    """``GPU-…``: what ``CUDA_VISIBLE_DEVICES`` also accepts, stable across reboots and reorderings."""
+    mig: bool = False
+    """MIG mode is on: NVML then reports no per-process memory, and the process list says nothing."""
 
     @property
     def memory_free(self) -> int:
@@ -73,7 +96,9 @@ class GpuReport:
         if not self.gpus:
             return f"no NVIDIA GPU ({self.problem})" if self.problem else "no NVIDIA GPU"
         return ", ".join(
-            f"GPU{g.index} {g.name}: {g.free_gb:.1f}/{g.memory_total / 1e9:.1f} GB free" for g in self.gpus
+            f"GPU{g.index} {g.name}: {g.free_gb:.1f}/{g.memory_total / 1e9:.1f} GB free"
+            + (" (MIG: no per-process memory from NVML)" if g.mig else "")
+            for g in self.gpus
         )
 
 
@@ -127,6 +152,8 @@ def _read_report(nvml: Any) -> GpuReport:
             memory = nvml.nvmlDeviceGetMemoryInfo(handle)
             rates = _optional(nvml.nvmlDeviceGetUtilizationRates, handle)
             power = _optional(nvml.nvmlDeviceGetPowerUsage, handle)
+            uuid = _optional(getattr(nvml, "nvmlDeviceGetUUID", None), handle)
+            mig_mode = _optional(getattr(nvml, "nvmlDeviceGetMigMode", None), handle)
             gpus.append(
                 GpuSample(
                     index=index,
@@ -139,6 +166,9 @@ def _read_report(nvml: Any) -> GpuReport:
                     ),
                     power_watts=power / 1000 if power is not None else None,
                     processes=_processes(nvml, handle),
+                    uuid=uuid.decode() if isinstance(uuid, bytes) else uuid,
+                    # (current, pending); 1 is NVML_DEVICE_MIG_ENABLE
+                    mig=bool(mig_mode) and int(mig_mode[0]) == 1,
                 )
             )
         return GpuReport(tuple(gpus), driver=driver.decode() if isinstance(driver, bytes) else driver)

@@ -110,6 +110,52 @@ def group_alive(pgid: int | None) -> bool:
     return False
 
 
+def process_tree(pid: int | None, start_time: float | None) -> list[psutil.Process]:
+    """Every descendant of the process we started, wherever their sessions: torchrun puts each
+    worker in a session of its own, which a group signal never reaches."""
+    if not process_alive(pid, start_time):
+        return []
+    import psutil
+
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def kill_processes(processes: Sequence[psutil.Process]) -> list[int]:
+    """SIGKILL each of ``processes`` still running (psutil checks its start time, so no reused pid); their pids."""
+    import psutil
+
+    killed = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                process.kill()
+                killed.append(process.pid)
+        except psutil.Error:
+            continue
+    return killed
+
+
+def session_leaders_below(root: psutil.Process) -> list[psutil.Process]:
+    """The grandchildren of ``root`` that lead sessions of their own: torchrun's workers."""
+    import psutil
+
+    leaders = []
+    for child in root.children():
+        try:
+            for grandchild in child.children():
+                try:
+                    if os.getsid(grandchild.pid) == grandchild.pid:
+                        leaders.append(grandchild)
+                except OSError:
+                    continue
+        except psutil.Error:
+            continue
+    return leaders
+
+
 def signal_group(pid: int | None, start_time: float | None, pgid: int | None, signum: int) -> bool:
     """Signal the group, but only while its leader is the process we started or members remain."""
     if pgid is None:
@@ -143,6 +189,10 @@ class ChildSupervisor:
         """The whole tree by default: tools that do not forward signals still stop."""
         return [*root.children(recursive=True), root]
 
+    def tool_environment(self) -> dict[str, str]:
+        """What the tool runs with on top of the spec's ``env``: nothing by default."""
+        return {}
+
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_signal = signal.Signals(signum).name
         self.forward_stop()
@@ -173,7 +223,7 @@ class ChildSupervisor:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=child_environment(self.spec["env"]),
+                env=child_environment({**self.spec["env"], **self.tool_environment()}),
             )
         except OSError as error:
             log.write(f"mhbench: cannot start {self.spec['argv'][0]}: {error}\n".encode())

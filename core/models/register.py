@@ -270,6 +270,15 @@ def register_merged(
     if not (folder / "config.json").is_file():
         raise MhbenchError("not a merged model folder (no config.json).", path=folder,
                            fix="wait for the merge job to finish, or give the folder swift export wrote.")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    quantisation = config.get("quantization_config") if isinstance(config, dict) else None
+    if quantisation:
+        method = quantisation.get("quant_method", "?") if isinstance(quantisation, dict) else "?"
+        raise MhbenchError(
+            f"the merged model is quantised ({method}), not a plain "
+            "merge: GGUF conversion and vLLM would refuse it.", path=folder / "config.json",
+            fix="merge again with mhbench (`--load_args false` and the base's dtype); a QLoRA checkpoint's saved "
+            "arguments otherwise re-quantise the merge.")
     adapter = get_model(workspace, adapter_id) if adapter_id else None
     base = get_model(workspace, base_id) if base_id and adapter is None else None
     label = name or folder.name

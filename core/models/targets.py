@@ -10,9 +10,10 @@ model type and the deploy settings, translated for the installed swift.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from core.models.serving import (
     list_servers,
     memory_warning,
 )
+from core.models.serving.memory import ModelMemory, gpu_pin, gpus_that_fit, kv_cache_share, memory_share
 from core.models.serving.specs import ENGINE_FLAGS, ENGINE_INSTALL, engine_flags
 from core.models.stops import model_stops
 from core.profiles import load_profiles
@@ -38,11 +40,20 @@ if TYPE_CHECKING:
     from core.base.gpu import GpuReport
     from core.models import ModelEntry
     from core.models.serving import ServerRecord, ServerSpec
+    from core.models.serving.specs import FlagValue
     from core.profiles import Profile
 
 GGUF_OVERHEAD = 1.2
 """GPU memory of a GGUF served with every layer offloaded, per byte of file: weights plus KV cache."""
 OPTIONAL_BACKENDS = ("vllm", "lmdeploy", "sglang")
+ADAPTER_BACKENDS = ("transformers", "pt", "vllm")
+"""Engines that serve a LoRA adapter by name through swift deploy. lmdeploy's engine rejects the
+adapter request swift passes (a TypeError on every request to an adapter, while ``/v1/models``
+still lists it), and SGLang's stream drops it (the base answers)."""
+TRANSFORMERS_BATCH = 8
+"""The transformers engine's ``max_batch_size``: swift's default of 1 makes raters wait in line."""
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+"""The LoRA ranks vLLM accepts for ``max_lora_rank`` (its default, 16, refuses a larger adapter)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,7 @@ def swift_names(profile: Profile | None) -> tuple[str | None, str | None]:
     return names.model_type, names.template
 
 
-def _base_location(workspace: Workspace, entry: ModelEntry) -> Path | str:
+def base_location(workspace: Workspace, entry: ModelEntry) -> Path | str:
     """A base model's folder, or its hub id when it is not downloaded (swift deploy fetches it)."""
     if entry.path is not None:
         return entry.path
@@ -124,15 +135,16 @@ def check_backend(backend: str) -> None:
     """An optional engine must be importable (looked up, never imported: vLLM's import takes seconds)."""
 
     if backend in OPTIONAL_BACKENDS and importlib.util.find_spec(backend) is None:
+        # With the constraints pip refuses an engine that would downgrade torch or peft, rather than
+        # breaking training: lmdeploy 0.16 pins torch <= 2.12.1 and peft <= 0.14.
+        separate = (" If pip refuses, run lmdeploy in its own venv and register it as an endpoint "
+                    "(docs/serving.md, \"lmdeploy in its own venv\")." if backend == "lmdeploy" else "")
         raise MhbenchError(
             f"swift deploy would serve with {backend}, which is not installed.",
-            fix=f"`.venv/bin/{ENGINE_INSTALL[backend]}` on the GPU box (it needs CUDA), or serve with the "
-            "transformers backend (`--backend transformers`, or `deploy.infer_backend` in the profile).",
+            fix=f"`.venv/bin/{ENGINE_INSTALL[backend]} -c constraints.txt` on the GPU box (it needs CUDA), or serve "
+            "with the transformers backend (`--backend transformers`, or `deploy.infer_backend` in the profile)."
+            + separate,
         )
-
-
-def _gpu_visible() -> bool:
-    return bool(sample_gpus().gpus)
 
 
 def _adapter_base(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
@@ -146,12 +158,14 @@ def _adapter_base(workspace: Workspace, entry: ModelEntry) -> ModelEntry:
 
 def server_spec(
     workspace: Workspace, entries: Sequence[ModelEntry], options: ServeOptions = ServeOptions(), *,
-    engine_installed: bool = True,
+    engine_installed: bool = True, gpu_report: GpuReport | None = None,
 ) -> ServerSpec:
     """One server for ``entries``: a single model, or adapters that share a base.
 
     ``engine_installed`` refuses an optional engine (vLLM, lmdeploy, SGLang) that is not
-    installed; a dry run turns it off to show the command anyway.
+    installed; a dry run turns it off to show the command anyway. An engine server gets a memory
+    share sized from the model's estimate (unless one is set) and is pinned to the GPUs where it
+    fits (:mod:`core.models.serving.memory`); ``gpu_report`` stands in for NVML's.
     """
 
     first = entries[0]
@@ -163,8 +177,11 @@ def server_spec(
         assert first.path is not None
         profile = profile_of(workspace, first.profile)
         n_ctx = options.n_ctx or (profile.deploy.session_len if profile else 4096)
-        layers = options.n_gpu_layers if options.n_gpu_layers is not None else (-1 if _gpu_visible() else 0)
-        return LlamaCppSpec(first.path, n_gpu_layers=layers, n_ctx=n_ctx, served_model_name=served_name(first))
+        report = gpu_report if gpu_report is not None else sample_gpus()
+        layers = options.n_gpu_layers if options.n_gpu_layers is not None else (-1 if report.gpus else 0)
+        fit = gpus_that_fit(expected_gpu_gb(workspace, first), report) if layers else None
+        return LlamaCppSpec(first.path, n_gpu_layers=layers, n_ctx=n_ctx, served_model_name=served_name(first),
+                            gpus=gpu_pin(fit) if fit else None)
     adapters = [entry for entry in entries if entry.kind == "adapter"]
     whole = [entry for entry in entries if entry.kind != "adapter"]
     if len(whole) > 1 or (whole and adapters):
@@ -180,19 +197,43 @@ def server_spec(
     profile = profile_of(workspace, model.profile or first.profile)
     model_type, template = swift_names(profile)
     backend = options.infer_backend or (profile.deploy.infer_backend if profile else "transformers")
+    if adapters and backend not in ADAPTER_BACKENDS:
+        if options.infer_backend:
+            raise MhbenchError(
+                f"{backend} cannot serve LoRA adapters through swift deploy: lmdeploy fails every request to an "
+                "adapter, and SGLang's stream answers with the base model.",
+                fix=f"serve the adapters with --backend vllm or transformers, or merge first (`mhbench merge "
+                f"{adapters[0].id}`) and serve the merged model with {backend}.",
+            )
+        # The profile's engine is for its merged model; its adapters go to one that serves them.
+        backend = "vllm" if importlib.util.find_spec("vllm") is not None else "transformers"
     if engine_installed:
         check_backend(backend)
     # The profile's engine settings apply to the engines that have them; only an explicit
     # option is an error for the transformers engine, which has neither.
     deploy = profile.deploy if profile is not None and backend in ENGINE_FLAGS else None
-    extra = engine_flags(
-        backend,
-        tensor_parallel=options.tensor_parallel or (deploy.tensor_parallel if deploy else 1),
-        gpu_memory=options.gpu_memory if options.gpu_memory is not None else (
-            deploy.gpu_memory_utilization if deploy else None),
+    tensor_parallel = options.tensor_parallel or (deploy.tensor_parallel if deploy else 1)
+    gpu_memory = options.gpu_memory if options.gpu_memory is not None else (
+        deploy.gpu_memory_utilization if deploy else None)
+    memory = model_memory(workspace, model)
+    report = gpu_report if gpu_report is not None else sample_gpus()
+    fit = gpus_that_fit(memory.total_gb, report, tensor_parallel=tensor_parallel) if memory else None
+    if gpu_memory is None and memory is not None and backend in ENGINE_FLAGS:
+        gpu = fit[0] if fit else (report.gpus[0] if report.gpus else None)
+        gpu_memory = (kv_cache_share(memory, gpu.free_gb if gpu else None, tensor_parallel=tensor_parallel)
+                      if backend == "lmdeploy" else
+                      memory_share(memory.total_gb, gpu.memory_total / 1e9 if gpu else None,
+                                   tensor_parallel=tensor_parallel))
+    extra: dict[str, FlagValue] = engine_flags(
+        backend, tensor_parallel=tensor_parallel, gpu_memory=gpu_memory,
         max_model_len=options.max_model_len or (deploy.session_len if deploy else None),
     )
-    location = _base_location(workspace, model) if model.kind == "base" else model.path
+    if backend in ("transformers", "pt"):
+        extra["max_batch_size"] = TRANSFORMERS_BATCH
+    if backend == "vllm" and adapters:
+        rank = max(adapter_rank(adapter.path) for adapter in adapters)
+        extra["vllm_max_lora_rank"] = next((r for r in VLLM_LORA_RANKS if r >= rank), rank)
+    location = base_location(workspace, model) if model.kind == "base" else model.path
     assert location is not None
     return SwiftDeploySpec(
         location,
@@ -202,7 +243,25 @@ def server_spec(
         infer_backend=backend,
         served_model_name=served_name(model),
         extra=extra,
+        gpus=gpu_pin(fit) if fit else None,
     )
+
+
+def adapter_rank(path: Path | None) -> int:
+    """The LoRA rank ``r`` in a checkpoint's ``adapter_config.json``; 16 where it cannot be read."""
+    try:
+        return int(json.loads((Path(path or "") / "adapter_config.json").read_text(encoding="utf-8"))["r"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 16
+
+
+def model_memory(workspace: Workspace, entry: ModelEntry) -> ModelMemory | None:
+    """A served model's GPU memory from its profile's inference estimate (low: weights; high: with cache)."""
+    profile = profile_of(workspace, entry.profile)
+    if profile is None or not profile.resources.infer_vram_gb or profile.resources.infer_vram_gb.high <= 0:
+        return None
+    estimate = profile.resources.infer_vram_gb
+    return ModelMemory(weights_gb=estimate.low, total_gb=estimate.high)
 
 
 def expected_gpu_gb(workspace: Workspace, entry: ModelEntry) -> float:
@@ -218,13 +277,25 @@ def expected_gpu_gb(workspace: Workspace, entry: ModelEntry) -> float:
 
 
 def memory_warnings(workspace: Workspace, refs: Sequence[str], gpu_report: GpuReport | None = None) -> list[str]:
-    """Warnings to show before loading ``refs`` that have no live server yet."""
+    """Warnings to show before loading ``refs`` that have no live server yet.
+
+    Each model is placed on the GPU with the most free memory left after the ones before it, as
+    the servers will be pinned; one whose estimate no single GPU holds gets a warning.
+    """
 
     served = {model_id for server in list_servers(workspace, active_only=True) for model_id in server.model_ids}
-    total = sum(expected_gpu_gb(workspace, entry) for entry in (get_model(workspace, ref) for ref in refs)
-                if entry.id not in served)
-    warning = memory_warning(total, gpu_report)
-    return [warning] if warning else []
+    report = gpu_report if gpu_report is not None else sample_gpus()
+    warnings: list[str] = []
+    for entry in (get_model(workspace, ref) for ref in refs):
+        expected = expected_gpu_gb(workspace, entry) if entry.id not in served else 0.0
+        warning = memory_warning(expected, report)
+        if warning:
+            warnings.append(warning)
+        elif expected > 0 and report.gpus:
+            chosen = max(report.gpus, key=lambda gpu: gpu.memory_free)
+            taken = replace(chosen, memory_used=chosen.memory_used + int(expected * 1e9))
+            report = replace(report, gpus=tuple(taken if gpu is chosen else gpu for gpu in report.gpus))
+    return warnings
 
 
 def _grouped(workspace: Workspace, entries: Sequence[ModelEntry]) -> list[list[ModelEntry]]:

@@ -81,7 +81,7 @@ DIALECT_4 = Dialect(
 
 DIALECTS = {3: DIALECT_3, 4: DIALECT_4}
 
-_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
 def installed_swift_version() -> str | None:
@@ -202,7 +202,7 @@ def build_sft_command(
         args += [
             ("quant_method", "bnb"),
             ("quant_bits", lora.quant_bits),
-            ("bnb_4bit_compute_dtype", _DTYPES[train.dtype]),
+            ("bnb_4bit_compute_dtype", TORCH_DTYPES[train.dtype]),
             ("bnb_4bit_quant_type", "nf4"),
             ("bnb_4bit_use_double_quant", True),
         ]
@@ -218,7 +218,7 @@ def build_sft_command(
     elif train.split_dataset_ratio:
         args.append(("split_dataset_ratio", train.split_dataset_ratio))
     args += [
-        ("torch_dtype", _DTYPES[train.dtype]),
+        ("torch_dtype", TORCH_DTYPES[train.dtype]),
         ("per_device_train_batch_size", train.batch_size),
         ("per_device_eval_batch_size", train.batch_size),
         ("gradient_accumulation_steps", train.grad_accum),

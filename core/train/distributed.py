@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from core.base.errors import MhbenchError
+from core.base.gpu import parse_gpu_list
 
 if TYPE_CHECKING:
     from core.profiles import Profile
@@ -100,10 +101,7 @@ def resolve_topology(
                            fix=f"use a free port of the master node, e.g. {TORCHRUN_DEFAULT_PORT}.")
     if nproc is not None and nproc < 1:
         raise MhbenchError("processes per node must be at least 1.", fix="set 1, or the number of GPUs.")
-    if cuda_visible_devices and not re.fullmatch(r"\d+(,\d+)*", cuda_visible_devices):
-        raise MhbenchError(f"GPUs '{cuda_visible_devices}' is not a list of GPU indices.",
-                           fix="write them like 0 or 0,1.")
-    visible = len(cuda_visible_devices.split(",")) if cuda_visible_devices else None
+    visible = len(gpu_list(cuda_visible_devices)) if cuda_visible_devices else None
     if nproc is not None and visible is not None and nproc > visible:
         raise MhbenchError(
             f"{nproc} processes per node but only {visible} GPU(s) ({cuda_visible_devices}) are visible to the run.",
@@ -148,6 +146,37 @@ def parse_host_port(text: str) -> tuple[str | None, int | None]:
     if port_text and not port_text.isdigit():
         raise MhbenchError(f"'{port_text}' in '{text}' is not a port number.", fix="write host or host:29500.")
     return host.strip() or None, int(port_text) if port_text else None
+
+
+def gpu_list(cuda_visible_devices: str) -> tuple[str, ...]:
+    """The GPUs a run may use, indices or ``GPU-``/``MIG-`` UUIDs, checked."""
+    try:
+        return parse_gpu_list(cuda_visible_devices)
+    except ValueError as error:
+        raise MhbenchError(f"GPUs '{cuda_visible_devices}' is not a list of GPU indices or UUIDs: {error}.",
+                           fix="write indices like 0 or 0,1, or UUIDs as `nvidia-smi -L` prints them.") from None
+
+
+def check_gpus_per_process(gpus: int, nproc: int, deepspeed: str | None) -> None:
+    """swift's own rule (``swift/utils/env.py`` ``is_mp``), asked before a model loads.
+
+    swift asserts that the GPUs a node sees divide evenly among its processes, and treats two or
+    more GPUs per process as model parallelism (``device_map``), which DeepSpeed refuses
+    (``SftArguments._init_deepspeed``). Without GPUs (gloo on a CPU) there is nothing to divide.
+    """
+    if gpus < 1:
+        return
+    if gpus % nproc:
+        raise MhbenchError(
+            f"{gpus} GPU(s) do not divide among {nproc} process(es): swift asserts n_gpu % processes == 0.",
+            fix=f"run {gpus} process(es) (one per GPU), or list {nproc} GPU(s) with --gpus.",
+        )
+    if gpus // nproc >= 2 and deepspeed:
+        raise MhbenchError(
+            f"{gpus} GPU(s) for {nproc} process(es) is {gpus // nproc} GPUs per process, which swift runs as model "
+            f"parallelism (device_map), and DeepSpeed ({deepspeed}) refuses that.",
+            fix=f"set processes per node to {gpus} (--nproc {gpus}), or list {nproc} GPU(s) with --gpus.",
+        )
 
 
 def check_local_gpus(topology: Topology, visible_gpus: int) -> None:

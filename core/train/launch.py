@@ -15,6 +15,7 @@ A launched run's folder holds ``run.json`` with the argv and env; the supervisor
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -24,17 +25,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.base.errors import MhbenchError
-from core.base.gpu import sample_gpus
+from core.base.gpu import DEVICE_ORDER_ENV, sample_gpus
 from core.base.processes import ProcessRow, start_detached, utc_now, write_json_atomic
 from core.base.workspace import Workspace
 from core.profiles import apply_overrides
-from core.swift.dialects import DIALECTS, SftCommand, build_sft_command, installed_dialect
+from core.swift.dialects import DIALECTS, TORCH_DTYPES, SftCommand, build_sft_command, installed_dialect
 from core.swift.flags import check_command
+from core.train.attention import attention_fallback, flash_attn_importable
 from core.train.distributed import (
     DeepSpeedPreset,
     Topology,
     check_deepspeed_installed,
+    check_gpus_per_process,
     check_local_gpus,
+    gpu_list,
     resolve_topology,
 )
 from core.train.runs import RUN_FILE, RunRecord, checkpoints_on_disk, get_run
@@ -85,6 +89,8 @@ class LaunchRequest:
     """Further swift flags, after everything the profile gives (they win)."""
     dialect: int | None = None
     """Build for this ms-swift major version rather than the installed one (a preview; no flag check)."""
+    flash_attn: bool | None = None
+    """Whether flash-attn imports on this machine; ``None``: find out (:func:`flash_attn_importable`)."""
 
     def effective_profile(self) -> Profile:
         """The profile with the request's overrides, datasets and tuner applied, validated again."""
@@ -156,7 +162,7 @@ def launch_environment(
 ) -> dict[str, str]:
     """The variables swift gets on top of ours: unbuffered output, the GPUs, torchrun's nodes and processes."""
     topology = topology or topology_of(request, profile)  # checks the GPU list too
-    env = {"PYTHONUNBUFFERED": "1"}
+    env = {"PYTHONUNBUFFERED": "1", **DEVICE_ORDER_ENV}
     if request.cuda_visible_devices:
         env["CUDA_VISIBLE_DEVICES"] = request.cuda_visible_devices
     env.update(topology.environment())
@@ -175,6 +181,11 @@ def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True
         raise MhbenchError("a run is built for the installed ms-swift; another dialect is only for a dry run.",
                            fix="drop --dialect, or add --dry-run.")
     profile = request.effective_profile()
+    notes: list[str] = []
+    if request.dialect is None:
+        flash = request.flash_attn if request.flash_attn is not None else flash_attn_importable()
+        profile, attention_note = attention_fallback(profile, flash)
+        notes += [attention_note] if attention_note else []
     label = request.name or profile.name
     run_id = DRY_RUN_ID if dry_run else new_run_id(workspace, label)
     run_dir = workspace.runs_dir / run_id
@@ -185,9 +196,23 @@ def plan_run(workspace: Workspace, request: LaunchRequest, *, check: bool = True
         extra["deepspeed"] = deepspeed
     if request.resume_from is not None:
         extra["resume_from_checkpoint"] = str(request.resume_from)
-    built = build_sft_command(profile, dialect=_dialect(request.dialect), output_dir=output_dir, extra=extra)
     topology = topology_of(request, profile)
-    command = SftCommand(built.argv, launch_environment(request, profile, topology), built.dialect, built.notes)
+    if request.cuda_visible_devices:
+        check_gpus_per_process(len(gpu_list(request.cuda_visible_devices)), topology.nproc_per_node or 1,
+                               deepspeed)
+    if deepspeed and deepspeed.startswith("zero3") and profile.lora.tuner == "qlora":
+        # ZeRO-3 shards parameters by their storage dtype; bnb's packed uint8 default cannot be
+        # sharded with the bf16 rest, so the 4-bit weights are stored as the compute dtype.
+        extra.setdefault("bnb_4bit_quant_storage", TORCH_DTYPES[profile.train.dtype])
+    if topology.multi_node and "save_on_each_node" not in extra:
+        # Only global rank 0 writes the adapter, trainer state and DeepSpeed's `latest`: node 1
+        # could not resume from its own folder, and rotation would run on node 0 alone.
+        extra["save_on_each_node"] = True
+        notes.append(f"{topology.nnodes} nodes, each with its own output folder: --save_on_each_node true, so "
+                     "every node saves every checkpoint and can resume from its own.")
+    built = build_sft_command(profile, dialect=_dialect(request.dialect), output_dir=output_dir, extra=extra)
+    command = SftCommand(built.argv, launch_environment(request, profile, topology), built.dialect,
+                         (*built.notes, *notes))
     if check and request.dialect is None:
         if request.resume_from is not None and not request.resume_from.is_dir():
             raise MhbenchError("the checkpoint to resume from is not there.", path=request.resume_from,
@@ -222,7 +247,14 @@ def check_this_machine(plan: RunPlan) -> None:
 
     argv = list(plan.command.argv)
     deepspeed = argv[argv.index("--deepspeed") + 1] if "--deepspeed" in argv[:-1] else None
-    check_local_gpus(plan.topology, len(sample_gpus().gpus))
+    machine_gpus = len(sample_gpus().gpus)
+    check_local_gpus(plan.topology, machine_gpus)
+    if "CUDA_VISIBLE_DEVICES" not in plan.command.env:
+        # Without a list of its own the run inherits the shell's, else sees every GPU of the machine,
+        # and swift divides those among the processes.
+        inherited = os.environ.get("CUDA_VISIBLE_DEVICES")
+        visible = len([part for part in inherited.split(",") if part.strip()]) if inherited is not None else machine_gpus
+        check_gpus_per_process(min(visible, machine_gpus), plan.topology.nproc_per_node or 1, deepspeed)
     check_deepspeed_installed(deepspeed)
 
 

@@ -4,8 +4,8 @@ It leads the run's session and process group, starts ``swift sft`` as its child
 with output to ``stdout.log``, keeps the registry's progress columns fresh, and
 when swift ends writes ``exit.json`` (durably, before the registry) with the exit
 code, the status and a diagnosis. A stop is a SIGTERM to the supervisor alone: it passes the signal to the training
-process (``swift``'s re-executed ``sft.py``, or torchrun, which forwards it to its
-workers), whose ``graceful_exit`` callback saves a checkpoint and stops. SIGTERM
+process (``swift``'s re-executed ``sft.py``, or each of torchrun's workers directly), whose
+``graceful_exit`` callback saves a checkpoint and stops. SIGTERM
 to the whole group would also reach the DataLoader workers, whose death makes the
 trainer raise before it can save.
 """
@@ -13,6 +13,7 @@ trainer raise before it can save.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.base.db import registry
-from core.base.processes import ChildSupervisor, utc_now, write_json_atomic
+from core.base.processes import ChildSupervisor, session_leaders_below, utc_now, write_json_atomic
 from core.base.tail import JsonlTail, last_lines
 from core.base.workspace import Workspace
 from core.swift.diagnose import diagnose
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     import psutil
 
 PROGRESS_INTERVAL = 2.0
+TORCHRUN_SHUTDOWN_TIMEOUT = 300
+STOP_FILE = "stop"
+"""``touch runs/<id>/stop`` stops that run as SIGTERM does (a checkpoint first); no other run sees it."""
 
 
 class Supervisor(ChildSupervisor):
@@ -46,12 +50,24 @@ class Supervisor(ChildSupervisor):
         self.workspace = Workspace(Path(self.spec["workspace"]))
 
     def stop_targets(self, root: psutil.Process) -> list[psutil.Process]:
-        """The trainer: the children of the ``swift`` launcher, or the launcher while it has none.
+        """The trainers: torchrun's workers, else the children of the ``swift`` launcher, else the launcher.
 
-        Not the whole group: DataLoader workers killed by SIGTERM make the trainer die
-        before graceful_exit saves its checkpoint.
+        Not the whole group: DataLoader workers killed by SIGTERM make the trainer die before
+        graceful_exit saves its checkpoint. Not torchrun either: it passes a SIGTERM on to each
+        worker's whole process group (``os.killpg``), DataLoader workers included. torchrun's
+        workers are the ones that lead sessions of their own (``start_new_session``), under the
+        launcher's child; the trainers' own children never do.
         """
-        return root.children() or [root]
+        return session_leaders_below(root) or root.children() or [root]
+
+    def tool_environment(self) -> dict[str, str]:
+        """The run's own stop file in place of swift's machine-wide ``/tmp/stop`` (see ``stop_file_hook``)."""
+        hook = str(Path(__file__).with_name("stop_file_hook"))
+        path = os.pathsep.join(part for part in (hook, os.environ.get("PYTHONPATH", "")) if part)
+        # torchrun's grace for its workers when it is signalled or one worker fails (30 s by default):
+        # long enough for the others to finish a step and save.
+        return {"MHBENCH_STOP_FILE": str(self.run_dir / STOP_FILE), "PYTHONPATH": path,
+                "TORCH_ELASTIC_SHUTDOWN_TIMEOUT": str(TORCHRUN_SHUTDOWN_TIMEOUT)}
 
     def run(self) -> int:
         self.install_signal_handlers()

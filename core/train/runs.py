@@ -27,8 +27,10 @@ from core.base.lineage import walk_lineage
 from core.base.processes import (
     await_group_exit,
     group_alive,
+    kill_processes,
     launch_abandoned,
     process_alive,
+    process_tree,
     signal_group,
     utc_now,
 )
@@ -269,13 +271,21 @@ def stop_run(
     with registry(workspace) as connection:
         connection.execute("UPDATE runs SET stop_requested = 1, status = 'stopping' WHERE id = ?", (record.id,))
     record = get_run(workspace, record.id)
+    # Known now, while the supervisor still leads them: torchrun's workers sit in sessions of their
+    # own, so the group kill after the timeout would leave them holding GPU memory.
+    tree = process_tree(record.pid, record.start_time)
+
+    def kill_all() -> None:
+        tree.extend(process_tree(record.pid, record.start_time))
+        say(f"still running after {timeout:.0f} s: killing the process group and every process under it")
+
     if process_alive(record.pid, record.start_time) and record.pid is not None:
         os.kill(record.pid, signal.SIGTERM)
         say("asked swift to stop; it saves a checkpoint at the end of the current step")
     elif signal_group(record.pid, record.start_time, record.pgid, signal.SIGTERM):
         say("the supervisor is gone; sent SIGTERM to the run's process group")
-    await_group_exit(record.pid, record.start_time, record.pgid, timeout,
-                     lambda: say(f"still running after {timeout:.0f} s: killing the process group"))
+    if await_group_exit(record.pid, record.start_time, record.pgid, timeout, kill_all):
+        kill_processes(tree)
     reconcile(workspace)
     return get_run(workspace, record.id)
 

@@ -43,7 +43,7 @@ def test_every_node_gets_the_same_argv_and_its_own_rank(workspace: Workspace, qw
     assert flag_values(plans[0].command.argv)["deepspeed"] == ["zero3"]
     for rank, plan in enumerate(plans):
         assert plan.command.env == {
-            "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7", "NNODES": "3",
+            "PYTHONUNBUFFERED": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7", "NNODES": "3",
             "NODE_RANK": str(rank), "MASTER_ADDR": "10.0.0.5", "MASTER_PORT": "29500", "NPROC_PER_NODE": "8",
         }
     assert plans[0].topology.label == "node 0/3"
@@ -51,7 +51,7 @@ def test_every_node_gets_the_same_argv_and_its_own_rank(workspace: Workspace, qw
 
 def test_a_one_node_plan_is_a_list_of_one_and_sets_no_node_variables(workspace: Workspace, qwen: Profile) -> None:
     (plan,) = plan_nodes(workspace, LaunchRequest(profile=qwen, nproc_per_node=2), check=False)
-    assert plan.command.env == {"PYTHONUNBUFFERED": "1", "NPROC_PER_NODE": "2"}
+    assert plan.command.env == {"PYTHONUNBUFFERED": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "NPROC_PER_NODE": "2"}
     assert not plan.topology.multi_node and plan.topology.label == ""
     port = launch_environment(LaunchRequest(profile=qwen, nproc_per_node=2, master_port=29611))
     assert port["MASTER_PORT"] == "29611"  # two one-node runs on one box need two ports

@@ -14,7 +14,10 @@ from core.base.gpu import sample_gpus
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu-smoke.sh"
 STEPS = ("gpu", "setup", "cuda-torch", "tiny-models", "sft-lora", "nvml-run", "sft-qlora", "merge", "gguf",
-         "serve-gpu", "stream")
+         "serve-gpu", "stream",
+         # the seed profiles' paths on the box (issue 20)
+         "flash-packing", "model-type", "deploy-transformers", "deploy-vllm", "two-servers", "torchrun-stop",
+         "nvml-torchrun", "qlora-merge")
 
 
 @pytest.mark.skipif(sample_gpus().available, reason="this box has a GPU: tests/integration/test_gpu_paths.py runs it")
@@ -30,3 +33,16 @@ def test_without_a_gpu_every_step_is_a_skip_line_with_the_reason() -> None:
     assert lines[-1].startswith(f"gpu smoke: 0 pass, 0 fail, {len(STEPS)} skip in ")
     assert "Traceback" not in done.stderr
     assert time.monotonic() - started < 60
+
+
+def test_the_dry_run_lists_every_step_with_its_budget_and_starts_nothing() -> None:
+    subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
+    done = subprocess.run(["bash", str(SCRIPT), "--dry-run"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == list(STEPS)
+    for line in lines[:-1]:
+        assert re.fullmatch(r"\S+ +\d+ s  \S.*", line), line
+    budget = sum(int(line.split()[1]) for line in lines[:-1] if not line.startswith("setup "))
+    assert lines[-1].startswith(f"budget: {budget} s") and "stopped before the next step" in lines[-1]

@@ -39,7 +39,7 @@ def test_every_setting_of_the_request_reaches_the_command(workspace: Workspace, 
     assert values["resume_from_checkpoint"] == [str(checkpoint)]
     assert values["lr_scheduler_type"] == ["cosine"]
     assert values["output_dir"] == [str(workspace.runs_dir / DRY_RUN_ID / "output")]
-    assert plan.command.env == {"PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": "0,1", "NPROC_PER_NODE": "2"}
+    assert plan.command.env == {"PYTHONUNBUFFERED": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0,1", "NPROC_PER_NODE": "2"}
     assert plan.run_id == DRY_RUN_ID and plan.name == "all" and plan.profile == qwen.name
     assert plan.effective_profile is not None and plan.effective_profile.lora.tuner == "qlora"
     # A real plan differs only in the run id, stamped now.
@@ -50,15 +50,15 @@ def test_every_setting_of_the_request_reaches_the_command(workspace: Workspace, 
 
 
 def test_a_plain_request_is_the_profile_as_it_stands(workspace: Workspace, qwen: Profile) -> None:
-    plan = plan_run(workspace, LaunchRequest(profile=qwen), check=False, dry_run=True)
-    assert plan.command.env == {"PYTHONUNBUFFERED": "1"}
+    plan = plan_run(workspace, LaunchRequest(profile=qwen, flash_attn=True), check=False, dry_run=True)
+    assert plan.command.env == {"PYTHONUNBUFFERED": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
     assert plan.effective_profile == qwen and plan.name == qwen.name
     assert "--deepspeed" not in plan.command.argv and "--resume_from_checkpoint" not in plan.command.argv
 
 
 def test_one_process_sets_no_torchrun() -> None:
     profile = find_profile(load_profiles(), "qwen2.5-7b-instruct")
-    assert launch_environment(LaunchRequest(profile=profile, nproc_per_node=1)) == {"PYTHONUNBUFFERED": "1"}
+    assert launch_environment(LaunchRequest(profile=profile, nproc_per_node=1)) == {"PYTHONUNBUFFERED": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
     assert launch_environment(LaunchRequest(profile=profile, nproc_per_node=4))["NPROC_PER_NODE"] == "4"
 
 

@@ -81,9 +81,10 @@ def test_the_profiles_deploy_settings_reach_the_served_command(catalog: Workspac
     assert dict(spec.extra) == {"lmdeploy_tp": 4, "lmdeploy_cache_max_entry_count": 0.7, "lmdeploy_session_len": 4096}
     vllm = server_spec(catalog, [hub], ServeOptions(infer_backend="vllm", max_model_len=2048), engine_installed=False)
     assert isinstance(vllm, SwiftDeploySpec)
-    assert dict(vllm.extra) == {"vllm_tensor_parallel_size": 1, "vllm_max_model_len": 2048}
+    assert dict(vllm.extra) == {"vllm_tensor_parallel_size": 1, "vllm_max_model_len": 2048,
+                                "vllm_gpu_memory_utilization": 0.28}  # (20 GB + 2 GB headroom) / 80 GB
     plain = server_spec(catalog, [hub], ServeOptions(infer_backend="transformers"))
-    assert isinstance(plain, SwiftDeploySpec) and dict(plain.extra) == {}
+    assert isinstance(plain, SwiftDeploySpec) and dict(plain.extra) == {"max_batch_size": 8}  # no engine flags; several raters batched
 
 
 def test_a_dry_run_shows_the_command_and_says_what_is_missing(catalog: Workspace) -> None:

@@ -68,3 +68,35 @@ def test_two_nodes_on_one_machine_rendezvous_and_only_rank_0_logs(tmp_path: Path
     assert "world_size: 2" in master.stdout_path.read_text(errors="replace")
     assert _steps(master)[:2] == [1, 2]
     assert not worker.logging_path.exists()  # swift writes logging.jsonl on rank 0 only
+
+
+def test_a_two_process_run_stops_through_its_workers_with_a_checkpoint_and_resumes(tmp_path: Path) -> None:
+    """Issue 20: the stop reaches torchrun's workers (not torchrun, which would kill their DataLoaders
+    with their groups), graceful exit saves, nothing of the tree is left, and the resume goes on."""
+    import time
+
+    from core.base.processes import process_tree
+    from core.train.launch import resume_run
+    from core.train.runs import checkpoints_on_disk, get_run, stop_run
+
+    workspace = create_demo(tmp_path / "ws").workspace
+    changes = ["train.max_steps=100", "train.save_steps=1000", "train.eval_steps=1000", "train.logging_steps=1"]
+    profile = apply_overrides(find_profile(load_profiles(workspace.profiles_dir), "demo-tiny-qwen2"), changes)
+    record = launch(workspace, plan_run(workspace, LaunchRequest(profile=profile, name="stop", nproc_per_node=2,
+                                                                 master_port=free_port())))
+    deadline = time.monotonic() + 300
+    while len(_steps(get_run(workspace, record.id))) < 2:
+        current = get_run(workspace, record.id)
+        assert current.active and time.monotonic() < deadline, (current.status, current.stdout_path)
+        time.sleep(0.1)
+    tree = process_tree(record.pid, record.start_time)
+    assert len(tree) >= 4  # swift, torchrun, two workers (and their DataLoaders, if any)
+    stopped = stop_run(workspace, record.id, timeout=180)
+    stdout = stopped.stdout_path.read_text(errors="replace")
+    assert stopped.status == "stopped", stdout[-3000:]
+    assert [process.pid for process in tree if process.is_running()] == []
+    saved = checkpoints_on_disk(stopped.output_dir)
+    assert saved and saved[-1][0] < 100, stdout[-3000:]  # graceful exit saved mid-run
+    resumed = wait_for_run(workspace, resume_run(workspace, record.id).id, RUN_S, "the resumed run")
+    assert resumed.status == "finished", (resumed.diagnosis, resumed.stdout_path.read_text(errors="replace")[-3000:])
+    assert resumed.last_step == 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,3 +112,76 @@ def test_the_installed_swift_cannot_infer_the_type_of_a_llama_by_its_architectur
         pytest.skip("not ms-swift 4.x")
     assert len(model_meta.get_matched_model_types(["LlamaForCausalLM"])) > 1
     assert model_meta.get_matched_model_meta("ChineseAlpacaGroup/llama-3-chinese-8b-instruct-v2") is None
+
+
+# --- the GPU box's argv (issue 20), through swift's own argument parsers --------------------------
+
+
+def parser_of(class_name: str) -> Any:
+    if installed_swift_version() is None:
+        pytest.skip("ms-swift is not installed")
+    import swift.arguments
+    from swift.utils.utils import _patch_get_type_hints
+    from transformers import HfArgumentParser
+
+    with _patch_get_type_hints():
+        return HfArgumentParser([getattr(swift.arguments, class_name)])
+
+
+@pytest.mark.integration
+def test_the_gpu_box_sft_variants_parse(profiles: dict[str, Profile], swift_parser: Any, tmp_path: Path) -> None:
+    from core.base.workspace import Workspace
+    from core.train.launch import LaunchRequest, plan_nodes, plan_run
+
+    workspace = Workspace(tmp_path / "ws")
+    qwen = profiles[QWEN]
+    variants = {
+        "no flash-attn": plan_run(workspace, LaunchRequest(profile=qwen, flash_attn=False), check=False, dry_run=True),
+        "qlora zero3": plan_run(workspace, LaunchRequest(profile=profiles[LLAMA2_QLORA], deepspeed="zero3",
+                                                         cuda_visible_devices="0,1", nproc_per_node=2),
+                                check=False, dry_run=True),
+        "two nodes": plan_nodes(workspace, LaunchRequest(profile=qwen, nnodes=2, master_addr="10.0.0.1",
+                                                         nproc_per_node=8, flash_attn=True), check=False)[1],
+    }
+    for label, plan in variants.items():
+        namespace, unknown = swift_parser.parse_known_args(list(plan.command.argv[2:]))
+        assert unknown == [], label
+        if label == "no flash-attn":
+            assert namespace.attn_impl == "sdpa" and namespace.packing is False
+        if label == "qlora zero3":
+            assert namespace.bnb_4bit_quant_storage == "bfloat16" and namespace.deepspeed == "zero3"
+        if label == "two nodes":
+            assert namespace.save_on_each_node is True
+
+
+@pytest.mark.integration
+def test_the_merge_and_the_engine_servers_parse(demo: Any, tmp_path: Path) -> None:
+    import shutil
+
+    from core.base.db import open_workspace
+    from core.base.gpu import GpuReport, GpuSample
+    from core.base.workspace import Workspace
+    from core.models import register_adapter, register_base
+    from core.models.jobs.pipeline import merge_command
+    from core.models.serving import build_argv
+    from core.models.targets import ServeOptions, server_spec
+    from tests.helpers.model_dirs import make_adapter
+
+    workspace = open_workspace(Workspace(tmp_path / "ws"))
+    shutil.copytree(demo.workspace.profiles_dir, workspace.profiles_dir, dirs_exist_ok=True)
+    base = register_base(workspace, "demo-tiny-qwen2")
+    adapter = register_adapter(workspace, make_adapter(tmp_path / "a" / "checkpoint-2", demo.qwen_dir))
+    export, unknown = parser_of("ExportArguments").parse_known_args(
+        merge_command(workspace, adapter, base, tmp_path / "m")[2:])
+    assert unknown == [] and export.load_args is False and export.device_map == "cpu"
+    deploy = parser_of("DeployArguments")
+    report = GpuReport((GpuSample(0, "H100", memory_used=10 * 10**9, memory_total=80 * 10**9, uuid="GPU-1"),))
+    for backend in ("transformers", "vllm"):
+        spec = server_spec(workspace, [adapter], ServeOptions(infer_backend=backend), engine_installed=False,
+                           gpu_report=report)
+        parsed, unknown = deploy.parse_known_args(build_argv(spec, 8000)[2:])
+        assert unknown == [], backend
+        if backend == "transformers":
+            assert parsed.max_batch_size > 1
+        else:
+            assert parsed.vllm_max_lora_rank >= 8 and 0 < parsed.vllm_gpu_memory_utilization < 0.9

@@ -29,4 +29,4 @@ def test_a_real_launch_runs_the_printed_command(tmp_path: Path, capsys: pytest.C
     assert record.status == "finished", record.diagnosis
     spec = json.loads((record.run_dir / "run.json").read_text(encoding="utf-8"))
     assert with_run_id(shown["argv"], run_id) == spec["argv"] == list(record.argv)
-    assert shown["env"] == spec["env"] == dict(record.env) == {"PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": "0"}
+    assert shown["env"] == spec["env"] == dict(record.env) == {"PYTHONUNBUFFERED": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "0"}

@@ -126,7 +126,7 @@ def check_settings(label: str, argv: list[str], env: dict[str, str], checkpoint:
     if label in ("qlora", "everything"):
         assert argv[argv.index("--quant_bits") + 1] == "4"
     if label == "plain":
-        assert env == {"PYTHONUNBUFFERED": "1"}
+        assert env == {"PYTHONUNBUFFERED": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
         assert not {"--deepspeed", "--resume_from_checkpoint"} & set(argv)
 
 

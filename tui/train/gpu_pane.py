@@ -50,6 +50,8 @@ class GpuPane(Static):
                 text.append(f"  {gpu.power_watts:.0f} W")
             if history is not None:
                 text.append("\n  " + sparkline(history.memory_series(gpu.index), total), style="green")
+            if gpu.mig:
+                text.append("\n  MIG: NVML gives no per-process memory here", style="dim")
             for process in gpu.processes:
                 owner = (run_of_pid or {}).get(process.pid, "")
                 memory = f"{process.used_memory / 2**30:.1f} GiB" if process.used_memory else "?"

@@ -22,8 +22,9 @@ from core.models.gguf import (
     prepare_converter_input,
 )
 from core.models.jobs.control import Job, list_jobs, new_job_dir, start_job
+from core.models.targets import base_location, profile_of, swift_names
 from core.profiles import find_profile, load_profiles
-from core.swift.dialects import installed_swift_version
+from core.swift.dialects import TORCH_DTYPES, installed_swift_version
 from core.swift.flags import installed_flag_specs, validate_argv
 from core.train.runs import checkpoints_on_disk, get_run
 
@@ -94,6 +95,28 @@ def _export_settings(workspace: Workspace, profile_name: str | None) -> list[str
             "--safe_serialization", "true" if export.format == "safetensors" else "false"]
 
 
+def merge_command(workspace: Workspace, adapter: ModelEntry, base: ModelEntry | None, target: Path) -> list[str]:
+    """``swift export --merge_lora`` of ``adapter`` into ``target``, told what it must not read from the checkpoint.
+
+    ``swift export`` reloads the training arguments stored beside a checkpoint; for a QLoRA
+    checkpoint those say bnb 4-bit, and the "merged" model comes out quantised again, which GGUF
+    conversion and vLLM then refuse. So the arguments are not loaded (``--load_args false``) and
+    the model, type, template and dtype are given here. ``--device_map cpu``: a merge needs no GPU,
+    and must not take one from a server or a run.
+    """
+    assert adapter.path is not None
+    argv = ["swift", "export", "--adapters", str(adapter.path), "--merge_lora", "true", "--output_dir", str(target),
+            "--device_map", "cpu"]
+    profile = profile_of(workspace, adapter.profile or (base.profile if base else None))
+    if base is not None and profile is not None:  # else swift's own reading of the checkpoint is all there is
+        model_type, template = swift_names(profile)
+        argv += ["--load_args", "false", "--model", str(base_location(workspace, base))]
+        argv += ["--model_type", model_type] if model_type else []
+        argv += ["--template", template] if template else []
+        argv += ["--torch_dtype", TORCH_DTYPES[profile.train.dtype]]
+    return [*argv, *_export_settings(workspace, adapter.profile)]
+
+
 def merge(workspace: Workspace, checkpoint_ref: str, *, name: str | None = None, check: bool = True) -> Job:
     """Merge a LoRA checkpoint into its base: ``swift export --merge_lora`` into ``models/<name>``."""
 
@@ -105,8 +128,7 @@ def merge(workspace: Workspace, checkpoint_ref: str, *, name: str | None = None,
     wanted = name or f"{base.id if base else adapter.id}-merged"
     output_name = _output_name(workspace, wanted, explicit=name is not None)
     target = workspace.models_dir / output_name
-    argv = ["swift", "export", "--adapters", str(adapter.path), "--merge_lora", "true", "--output_dir", str(target),
-            *_export_settings(workspace, adapter.profile)]
+    argv = merge_command(workspace, adapter, base, target)
     if check:
         problems = validate_argv(argv[2:], installed_flag_specs(command="export"))
         if problems:

@@ -83,6 +83,29 @@ def _probe(record: ServerRecord, client: httpx.Client) -> dict[str, str] | None:
     return names
 
 
+FIRST_ANSWER_TIMEOUT = 300.0
+"""Seconds the first one-token answer of each served name may take (vLLM compiles its graphs first)."""
+
+
+def unanswered_name(root_url: str, names: dict[str, str], client: httpx.Client) -> str | None:
+    """The first served name whose one-token request fails, with the server's reply; ``None`` when all answer.
+
+    A listing is not an answer: lmdeploy lists adapters in ``/v1/models`` yet fails every request
+    to one, so each name is asked once before the server counts as ready.
+    """
+    import httpx
+
+    for name in names:
+        body = {"model": name, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1, "stream": False}
+        try:
+            reply = client.post(root_url + "/v1/chat/completions", json=body, timeout=FIRST_ANSWER_TIMEOUT)
+        except httpx.HTTPError as error:
+            return f"'{name}': {type(error).__name__}: {error}"
+        if reply.status_code != 200:
+            return f"'{name}': HTTP {reply.status_code}: {reply.text[:300]}"
+    return None
+
+
 def server_diagnosis(record: ServerRecord, exit_code: int | None = None) -> Diagnosis:
     """Why a server died, from the end of its log (the training rules fit: OOM, missing files, bad flags)."""
 
@@ -146,6 +169,15 @@ def wait_ready(
                         )
                     continue
                 names = _probe(record, client)
+                unanswered = unanswered_name(record.root_url, names, client) if names is not None else None
+                if unanswered is not None:
+                    # Raised, not marked: whoever started it stops it as a failed start (lifecycle._start).
+                    raise MhbenchError(
+                        f"server {record.id} lists its models but does not answer {unanswered}",
+                        path=record.stdout_path,
+                        fix="serve adapters with the vllm or transformers engine (`--backend`), or merge the "
+                        "adapter first; the server's log names the error.",
+                    )
                 if names is not None:
                     with registry(workspace) as connection:
                         connection.execute(

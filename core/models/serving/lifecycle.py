@@ -30,6 +30,7 @@ from core.base.processes import (
 )
 from core.base.workspace import Workspace
 from core.models.serving.health import START_TIMEOUT, Progress, remember_spawned, wait_ready
+from core.models.serving.memory import gpus_that_fit
 from core.models.serving.registry import (
     SERVER_FILE,
     ServerRecord,
@@ -46,6 +47,7 @@ from core.models.serving.specs import (
     build_argv,
     check_deploy_argv,
     expected_served_names,
+    server_env,
 )
 
 if TYPE_CHECKING:
@@ -120,7 +122,7 @@ def _claim(
     return get_server(workspace, server_id), True
 
 
-def _spawn(workspace: Workspace, record: ServerRecord) -> ServerRecord:
+def _spawn(workspace: Workspace, record: ServerRecord, spec: ServerSpec) -> ServerRecord:
     record.server_dir.mkdir(parents=True, exist_ok=False)
     write_json_atomic(
         record.server_dir / SERVER_FILE,
@@ -141,7 +143,7 @@ def _spawn(workspace: Workspace, record: ServerRecord) -> ServerRecord:
     # The server stays `starting` until it answers (see health.wait_ready); its log holds a failed start's reason.
     process = start_detached(
         workspace, ProcessRow("servers", record.id, running_status=None, reason_column=None), record.argv,
-        cwd=record.server_dir, log_path=record.stdout_path, env={"PYTHONUNBUFFERED": "1"}, fix=fix,
+        cwd=record.server_dir, log_path=record.stdout_path, env=server_env(spec), fix=fix,
     )
     remember_spawned(record.id, process)
     return get_server(workspace, record.id)
@@ -166,7 +168,7 @@ def _start(
         return wait_ready(workspace, record.id, timeout=timeout, progress=progress)
     say(f"starting {spec.backend} server {record.id} on port {record.port}")
     try:
-        _spawn(workspace, record)
+        _spawn(workspace, record, spec)
         return wait_ready(workspace, record.id, timeout=timeout, progress=progress)
     except BaseException:
         # Ours and not ready: never leave a half-started model holding memory.
@@ -232,25 +234,27 @@ def stop_server(
 
 
 def memory_warning(
-    expected_gb: float, gpu_report: GpuReport | None = None, *, gpu_indices: Sequence[int] | None = None
+    expected_gb: float, gpu_report: GpuReport | None = None, *, gpu_indices: Sequence[int] | None = None,
+    tensor_parallel: int = 1,
 ) -> str | None:
-    """A warning when loading ``expected_gb`` would not fit the free memory of the GPUs, else ``None``.
+    """A warning when ``expected_gb`` would not fit the free memory of ``tensor_parallel`` GPUs, else ``None``.
 
     Asked before loading, because an out-of-memory failure costs the whole load time and may
-    push another rater's server out. Without a GPU nothing is said: the model loads into RAM.
+    push another rater's server out. Each GPU must hold its part by itself: free memory on two
+    GPUs does not add up for a model on one. Without a GPU nothing is said: the model loads into RAM.
     """
     if expected_gb <= 0:
         return None
     if gpu_report is None:
         gpu_report = sample_gpus()
     gpus = [gpu for gpu in gpu_report.gpus if gpu_indices is None or gpu.index in gpu_indices]
-    if not gpus:
+    if not gpus or gpus_that_fit(expected_gb, gpu_report, tensor_parallel=tensor_parallel,
+                                 gpu_indices=gpu_indices) is not None:
         return None
-    free = sum(gpu.free_gb for gpu in gpus)
-    if expected_gb <= free:
-        return None
+    best = max(gpu.free_gb for gpu in gpus)
     where = ", ".join(f"GPU{gpu.index} {gpu.free_gb:.1f} GB" for gpu in gpus)
+    on = "one GPU" if tensor_parallel == 1 else f"each of {tensor_parallel} GPUs ({expected_gb / tensor_parallel:.1f} GB each)"
     return (
-        f"this model needs about {expected_gb:.1f} GB of GPU memory but only {free:.1f} GB is free ({where}): "
-        "stop a server or a run first, or serve a quantised GGUF."
+        f"this model needs about {expected_gb:.1f} GB of GPU memory on {on} but only {best:.1f} GB is free "
+        f"on the freest ({where}): stop a server or a run first, or serve a quantised GGUF."
     )

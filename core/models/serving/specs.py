@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from core.base.errors import MhbenchError
+from core.base.gpu import DEVICE_ORDER_ENV
 from core.swift.dialects import installed_swift_version
 from core.swift.flags import installed_flag_specs, validate_argv
 
@@ -44,6 +45,8 @@ class SwiftDeploySpec:
     """The base model's name in requests; swift's default is the model folder's name."""
     extra: Mapping[str, FlagValue | Sequence[str]] = field(default_factory=dict)
     """More ``swift deploy`` flags, checked against the installed swift before launch."""
+    gpus: str | None = None
+    """The server's ``CUDA_VISIBLE_DEVICES`` (indices or UUIDs); ``None``: every GPU."""
 
     backend: Backend = field(default="swift", init=False)
 
@@ -66,6 +69,8 @@ class LlamaCppSpec:
     """``--model_alias``; llama.cpp's default is the GGUF path. Any name is answered by the one model."""
     n_threads: int | None = None
     """Generation threads; ``None``: llama.cpp's default, half the CPUs."""
+    gpus: str | None = None
+    """The server's ``CUDA_VISIBLE_DEVICES`` (indices or UUIDs); ``None``: every GPU."""
 
     backend: Backend = field(default="llama_cpp", init=False)
 
@@ -210,6 +215,14 @@ def build_argv(spec: ServerSpec, port: int) -> list[str]:
         else:
             argv.extend(str(item) for item in value)
     return argv
+
+
+def server_env(spec: ServerSpec) -> dict[str, str]:
+    """What a server runs with beyond the workbench's environment: its GPUs, numbered as NVML numbers them."""
+    env = {"PYTHONUNBUFFERED": "1", **DEVICE_ORDER_ENV}
+    if spec.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = spec.gpus
+    return env
 
 
 def argv_key(argv: Sequence[str]) -> str:

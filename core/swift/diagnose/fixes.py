@@ -71,10 +71,17 @@ FIX_NCCL = (
     "check that NPROC_PER_NODE and CUDA_VISIBLE_DEVICES match the GPUs you mean to use; try NCCL_P2P_DISABLE=1 "
     "and NCCL_IB_DISABLE=1 (and NCCL_DEBUG=INFO for details); run on one GPU to confirm the training itself works."
 )
+# Both settings, always: swift refuses packing without flash attention, so sdpa alone fails again
+# after another model load.
 FIX_FLASH_ATTN = (
-    'install it on the GPU box (`pip install flash-attn --no-build-isolation`) or set train.attn_impl = "sdpa".'
+    "install it on the GPU box (`pip install flash-attn --no-build-isolation` with nvcc, after wheel ninja "
+    "packaging; `bash scripts/setup.sh` does it where nvcc or a matching wheel is there), "
+    'or set both train.attn_impl = "sdpa" and train.packing = false.'
 )
-FIX_FLASH_ATTN_CPU = 'FlashAttention needs an NVIDIA GPU: set train.attn_impl = "sdpa" or run on the GPU box.'
+FIX_FLASH_ATTN_CPU = (
+    'FlashAttention needs an NVIDIA GPU: set both train.attn_impl = "sdpa" and train.packing = false, '
+    "or run on the GPU box."
+)
 FIX_BNB = (
     'QLoRA needs bitsandbytes: `pip install -U bitsandbytes` on the GPU box (mhbench[gpu]), or set lora.tuner = "lora".'
 )
