@@ -44,7 +44,7 @@ class ServerUnit:
     models: tuple[str, ...]
     memory_gb: float
     running: bool = False
-    """Already served when the plan was made: it costs nothing more, and the job leaves it running."""
+    """Already served when the plan was made: within a measured budget it costs nothing more."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class Budget:
 
     gb: float
     source: str
+    measured: bool = False
+    """Measured free memory: what running servers hold is already taken out of it."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,10 @@ def memory_budget(explicit_gb: float | None = None) -> Budget:
         free = sum(gpu.free_gb for gpu in report.gpus)
         total = sum(gpu.memory_total / 1e9 for gpu in report.gpus)
         return Budget(max(free - MARGIN_SHARE * total, 0.0),
-                      f"free GPU memory ({free:.1f} GB) less {MARGIN_SHARE:.0%} of {total:.0f} GB")
+                      f"free GPU memory ({free:.1f} GB) less {MARGIN_SHARE:.0%} of {total:.0f} GB", measured=True)
     available = psutil.virtual_memory().available / 1e9
     return Budget(available * (1 - MARGIN_SHARE),
-                  f"no GPU: available host memory ({available:.1f} GB) less {MARGIN_SHARE:.0%}")
+                  f"no GPU: available host memory ({available:.1f} GB) less {MARGIN_SHARE:.0%}", measured=True)
 
 
 def server_memory_gb(workspace: Workspace, models: Sequence[str]) -> float:
@@ -129,7 +131,8 @@ def server_units(workspace: Workspace, model_ids: Sequence[str]) -> list[ServerU
 def plan_waves(units: Sequence[ServerUnit], needs: Sequence[Sequence[str]], budget: Budget) -> WavePlan:
     """Waves of ``units`` within ``budget`` such that each of ``needs`` (the models one task needs) is in one wave.
 
-    A unit already running costs nothing (its memory is already taken, and it stays). Tasks that
+    A unit already running costs nothing against a measured budget (its memory is already taken
+    out of the free memory); ``--memory-budget`` counts it like any other. Tasks that
     need several servers are placed first, largest first, each into the first wave that can take
     what it lacks; then every unit not yet placed, largest first (first-fit decreasing). A unit,
     or a task's units together, that cannot fit even alone is refused, naming models, estimate and
@@ -138,7 +141,7 @@ def plan_waves(units: Sequence[ServerUnit], needs: Sequence[Sequence[str]], budg
     unit_of = {model: unit for unit in units for model in unit.models}
 
     def cost(unit: ServerUnit) -> float:
-        return 0.0 if unit.running else unit.memory_gb
+        return 0.0 if unit.running and budget.measured else unit.memory_gb
 
     for unit in units:
         if cost(unit) > budget.gb:
