@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,8 +173,14 @@ def _orphaned_servers(workspace: Workspace) -> set[str]:
     return orphans
 
 
-async def run_plan(workspace: Workspace, plan: GenerationPlan, say: Callable[[str], None]) -> int:
-    """Do every wave of ``plan``; returns how many rows the tasks stored."""
+async def run_plan(workspace: Workspace, plan: GenerationPlan, say: Callable[[str], None], *,
+                   requests_per_server: int | None = None) -> int:
+    """Do every wave of ``plan``; returns how many rows the tasks stored.
+
+    ``requests_per_server``: in flight on each server at once; ``None``: as many as its engine
+    serves well (:func:`~core.models.waves.concurrency_of`). ``tests/bench/pregenerate.py`` sets 1
+    for its one-at-a-time baseline.
+    """
 
     waves = plan.waves.waves
     ours = _orphaned_servers(workspace)
@@ -186,9 +193,9 @@ async def run_plan(workspace: Workspace, plan: GenerationPlan, say: Callable[[st
             say(f"{header}: {', '.join(wave.models)} ({wave.memory_gb:.1f} GB), {len(tasks)} to generate")
             if not tasks:
                 continue
-            servers_needed = await _servers_of_wave(workspace, plan, index, before, ours, say)
-            targets, limits = servers_needed
-            made += await _run_wave(tasks, targets, limits, header, say)
+            targets, limits = await _servers_of_wave(workspace, plan, index, before, ours, say,
+                                                     requests_per_server=requests_per_server)
+            made += await run_tasks(tasks, targets, limits, header, say)
             await _stop_unneeded(workspace, plan, index + 1, ours, say)
     finally:
         # Stopped, killed by an error or done: the servers this job started give their memory back.
@@ -200,7 +207,7 @@ async def run_plan(workspace: Workspace, plan: GenerationPlan, say: Callable[[st
 
 async def _servers_of_wave(
     workspace: Workspace, plan: GenerationPlan, index: int, before: set[str], ours: set[str],
-    say: Callable[[str], None],
+    say: Callable[[str], None], *, requests_per_server: int | None,
 ) -> tuple[dict[str, ChatTarget], dict[str, asyncio.Semaphore]]:
     """Start (or reuse) the wave's servers; the targets by catalog id and a semaphore per catalog id's server."""
     wave = plan.waves.waves[index]
@@ -215,16 +222,17 @@ async def _servers_of_wave(
             _mark_started(workspace, target.server_id, plan.session.id)
     limits: dict[str, asyncio.Semaphore] = {}
     for unit in wave.units:
-        semaphore = asyncio.Semaphore(concurrency_of(unit_spec(workspace, unit)))
+        semaphore = asyncio.Semaphore(requests_per_server or concurrency_of(unit_spec(workspace, unit)))
         limits.update(dict.fromkeys(unit.models, semaphore))
     return targets, limits
 
 
-async def _run_wave(tasks: Sequence[GenerationTask], targets: Mapping[str, ChatTarget],
+async def run_tasks(tasks: Sequence[GenerationTask], targets: Mapping[str, ChatTarget],
                     limits: Mapping[str, asyncio.Semaphore], header: str, say: Callable[[str], None]) -> int:
     """Every task submitted at once; each waits for a slot on each of its servers, so every queue stays full."""
     done = 0
     made = 0
+    started = time.perf_counter()
 
     async def one(task: GenerationTask) -> None:
         nonlocal done, made
@@ -232,14 +240,16 @@ async def _run_wave(tasks: Sequence[GenerationTask], targets: Mapping[str, ChatT
         for _, semaphore in semaphores:  # always in one order: two dialogues never hold each other's slot
             await semaphore.acquire()
         try:
-            made += await task.run(targets)
+            stored = await task.run(targets)  # awaited first: `made += await …` would read `made` before the wait
         finally:
             for _, semaphore in semaphores:
                 semaphore.release()
+        made += stored
         done += 1
         say(f"{header}: {done}/{len(tasks)} done · {task.label}")
 
     await asyncio.gather(*(one(task) for task in tasks))
+    say(f"{header}: {made} generated in {time.perf_counter() - started:.1f} s")
     return made
 
 
