@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # mhbench's GPU smoke test: CUDA torch, swift sft LoRA and QLoRA on the GPU, NVML seeing the run,
-# merge, GGUF, llama.cpp with every layer on the GPU, and a streamed answer; one line per step.
+# merge, GGUF, llama.cpp with every layer on the GPU, a streamed answer and a two-wave
+# pre-generation; one line per step.
 # No download: the tiny models are made here, as `mhbench demo` makes them. Not part of CI.
 #   scripts/gpu-smoke.sh              set up (CUDA torch, the gpu extra), then every step
 #   scripts/gpu-smoke.sh --no-setup   the steps only (packages already installed)

@@ -3,8 +3,8 @@
 Run by ``scripts/gpu-smoke.sh``. Each step uses the functions the app itself uses: the demo
 builder for the tiny models, ``plan_run``/``launch`` for ``swift sft`` (LoRA, then 4-bit
 QLoRA with bitsandbytes), ``sample_gpus``/``map_processes_to_runs`` (the NVML pane's data),
-the merge and GGUF jobs, ``connect_models`` for llama.cpp with every layer on the GPU, and
-``stream_chat`` for the answer. A step prints ``PASS``, ``FAIL`` or ``SKIP`` (with the
+the merge and GGUF jobs, ``connect_models`` for llama.cpp with every layer on the GPU,
+``stream_chat`` for the answer, and ``mhbench session generate``'s job in two waves. A step prints ``PASS``, ``FAIL`` or ``SKIP`` (with the
 reason), and its time; a step whose input failed or was skipped is skipped, naming it.
 
 Without a GPU every GPU step is skipped at once and the exit code is 0. ``--cpu`` runs the
@@ -293,6 +293,39 @@ def stream_answer(smoke: Smoke) -> str:
     return f"{tokens or '?'} tokens{rate}"
 
 
+def two_waves(smoke: Smoke) -> str:
+    """The demo's two tiny models pre-generated under a budget that fits one server: two waves, never overlapping."""
+    from core.arena.pregenerate import plan_generation, start_pregeneration
+    from core.arena.prompts import register_prompt_set
+    from core.arena.sessions import create_session
+    from core.models.client import GenerationParams
+    from core.models.jobs import wait_job
+    from core.models.serving import list_servers
+
+    workspace = smoke.workspace
+    assert workspace is not None
+    models = ("tiny-qwen2", "tiny-llama3")
+    prompts = workspace.root / "smoke-prompts.jsonl"
+    prompts.write_text('{"id": "s1", "prompt": "最近总是睡不着，怎么办？"}\n{"id": "s2", "prompt": "我很焦虑。"}\n',
+                       encoding="utf-8")
+    session = create_session(workspace, register_prompt_set(workspace, prompts).id, *models, schedule="adaptive",
+                             params=GenerationParams(max_tokens=16))
+    budget = 1.5  # GB: the demo profiles estimate 1 GB a server, so one fits and two do not
+    planned = [wave.models for wave in plan_generation(workspace, session.id, budget).waves.waves]
+    if planned != [(models[0],), (models[1],)]:
+        raise MhbenchError(f"planned {planned} under {budget} GB, not one wave per model.")
+    already = {server.id for server in list_servers(workspace)}
+    job = wait_job(workspace, start_pregeneration(workspace, session.id, budget).id, 600)
+    log = job.stdout_path.read_text(errors="replace")
+    if job.status != "finished" or "done: 4 responses generated" not in log:
+        raise MhbenchError(f"the wave job {job.status}: {job.progress_text()}", path=job.stdout_path)
+    ran = sorted((s for s in list_servers(workspace) if s.id not in already), key=lambda s: s.created_at)
+    if len(ran) != 2 or not (ran[0].ended_at or "~") <= ran[1].created_at or any(s.active for s in ran):
+        raise MhbenchError(f"the waves' servers overlapped or stayed: {[(s.id, s.created_at, s.ended_at) for s in ran]}")
+    seconds = [line.rsplit(" in ", 1)[-1] for line in log.splitlines() if " generated in " in line]
+    return f"2 waves, servers one after another; generation {', '.join(seconds)}"
+
+
 def stop_servers(smoke: Smoke) -> None:
     from core.models.serving import list_servers, stop_server
 
@@ -338,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                    gpu=not on_cpu)
         served = "serve-gpu" if not on_cpu else "serve-cpu"
         smoke.step("stream", lambda: stream_answer(smoke), needs=(served,), gpu=not on_cpu)
+        smoke.step("waves", lambda: two_waves(smoke), needs=("tiny-models",), gpu=not on_cpu)
     finally:
         stop_servers(smoke)
     counts = {status: list(smoke.results.values()).count(status) for status in ("PASS", "FAIL", "SKIP")}

@@ -14,7 +14,7 @@ from core.base.gpu import sample_gpus
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu-smoke.sh"
 STEPS = ("gpu", "setup", "cuda-torch", "tiny-models", "sft-lora", "nvml-run", "sft-qlora", "merge", "gguf",
-         "serve-gpu", "stream")
+         "serve-gpu", "stream", "waves")
 
 
 @pytest.mark.skipif(sample_gpus().available, reason="this box has a GPU: tests/integration/test_gpu_paths.py runs it")
