@@ -100,16 +100,16 @@ def _answer_run(workspace: Workspace, session: Session, model: str,
 
 
 def dialogue_tasks(workspace: Workspace, session: Session) -> list[GenerationTask]:
-    """The transcripts a dialogue session owes (candidate + client model per task).
-
-    The merge connects this to the simulated-client module's ``transcript_tasks(workspace, session)``.
-    """
+    """The transcripts a dialogue session owes, each task needing its candidate and the client model."""
+    # The merge connects this seam to the simulated-client module's transcript_tasks(workspace, session).
     return []
 
 
 def generation_tasks(workspace: Workspace, session: Session) -> list[GenerationTask]:
     """Everything ``session`` still owes, whatever its items' kind."""
-    return answer_tasks(workspace, session) + dialogue_tasks(workspace, session)
+    prompts = get_prompt_set(workspace, session.prompt_set_id).prompts
+    dialogues = dialogue_tasks(workspace, session) if any(p.kind == "dialogue" for p in prompts) else []
+    return answer_tasks(workspace, session) + dialogues
 
 
 @dataclass(frozen=True)
@@ -159,8 +159,8 @@ def _mark_started(workspace: Workspace, server_id: str, session_id: str) -> None
                       {"session": session_id, "pid": os.getpid(), "start_time": process_start_time(os.getpid())})
 
 
-def _orphaned_servers(workspace: Workspace) -> set[str]:
-    """Live servers that a generation job started and that job is gone (killed): this job stops them when done."""
+def _orphaned_servers(workspace: Workspace, session_id: str) -> set[str]:
+    """Live servers that a job of this session started and that job is gone (killed): this job stops them."""
     orphans = set()
     for server in list_servers(workspace, active_only=True):
         marker = server.server_dir / STARTED_BY_FILE
@@ -168,7 +168,7 @@ def _orphaned_servers(workspace: Workspace) -> set[str]:
             owner = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if not process_alive(owner.get("pid"), owner.get("start_time")):
+        if owner.get("session") == session_id and not process_alive(owner.get("pid"), owner.get("start_time")):
             orphans.add(server.id)
     return orphans
 
@@ -183,7 +183,7 @@ async def run_plan(workspace: Workspace, plan: GenerationPlan, say: Callable[[st
     """
 
     waves = plan.waves.waves
-    ours = _orphaned_servers(workspace)
+    ours = _orphaned_servers(workspace, plan.session.id)
     before = {server.id for server in list_servers(workspace, active_only=True)} - ours
     made = 0
     try:
