@@ -142,3 +142,20 @@ def test_a_wave_job_killed_mid_wave_is_resumed_and_its_orphaned_server_stopped(t
         assert not list_servers(workspace, active_only=True), "the resumed job stopped the orphan and its own"
     finally:
         _stop_all(workspace)
+
+
+def test_a_stopped_wave_job_stops_the_servers_it_started(tmp_path: Path) -> None:
+    from core.arena.pregenerate import start_pregeneration
+    from core.models.jobs import stop_job
+
+    workspace, session = _session(tmp_path / "ws", 4)
+    try:
+        job = start_pregeneration(workspace, session.id, 1.5)
+        _wait_for_line(job.stdout_path, "wave 1/3: 1/4 done", 120)
+        assert len(list_servers(workspace, active_only=True)) == 1
+        stopped = stop_job(workspace, job.id, timeout=60)
+        assert stopped.status == "stopped", stopped.stdout_path.read_text(errors="replace")[-2000:]
+        assert "stopped: the servers this job started are stopped" in stopped.stdout_path.read_text()
+        assert not list_servers(workspace, active_only=True), "SIGTERM gives the wave's memory back"
+    finally:
+        _stop_all(workspace)
