@@ -186,6 +186,7 @@ async def run_plan(workspace: Workspace, plan: GenerationPlan, say: Callable[[st
     ours = _orphaned_servers(workspace, plan.session.id)
     before = {server.id for server in list_servers(workspace, active_only=True)} - ours
     made = 0
+    failed = 0
     try:
         for index, wave in enumerate(waves):
             tasks = plan.tasks_of(index)
@@ -195,13 +196,18 @@ async def run_plan(workspace: Workspace, plan: GenerationPlan, say: Callable[[st
                 continue
             targets, limits = await _servers_of_wave(workspace, plan, index, before, ours, say,
                                                      requests_per_server=requests_per_server)
-            made += await run_tasks(tasks, targets, limits, header, say)
+            stored, broken = await run_tasks(tasks, targets, limits, header, say)
+            made, failed = made + stored, failed + broken
             await _stop_unneeded(workspace, plan, index + 1, ours, say)
     finally:
         # Stopped, killed by an error or done: the servers this job started give their memory back.
         for server_id in sorted(ours):
             if get_server(workspace, server_id).active:
                 await asyncio.to_thread(stop_server, workspace, server_id, timeout=30.0)
+    if failed:
+        raise MhbenchError(f"{failed} of {len(plan.tasks)} generations failed ({made} stored); the log names each.",
+                           fix=f"run `mhbench session generate {plan.session.id}` again: it makes only what is "
+                               "missing.")
     return made
 
 
@@ -228,19 +234,28 @@ async def _servers_of_wave(
 
 
 async def run_tasks(tasks: Sequence[GenerationTask], targets: Mapping[str, ChatTarget],
-                    limits: Mapping[str, asyncio.Semaphore], header: str, say: Callable[[str], None]) -> int:
-    """Every task submitted at once; each waits for a slot on each of its servers, so every queue stays full."""
+                    limits: Mapping[str, asyncio.Semaphore], header: str,
+                    say: Callable[[str], None]) -> tuple[int, int]:
+    """Every task submitted at once; each waits for a slot on each of its servers, so every queue stays full.
+
+    Returns (rows stored, tasks failed). A failed task is logged and counted, and the others go on.
+    """
     done = 0
     made = 0
+    failed = 0
     started = time.perf_counter()
 
     async def one(task: GenerationTask) -> None:
-        nonlocal done, made
+        nonlocal done, made, failed
         semaphores = sorted({id(limits[m]): limits[m] for m in task.models if m in limits}.items())
         for _, semaphore in semaphores:  # always in one order: two dialogues never hold each other's slot
             await semaphore.acquire()
         try:
             stored = await task.run(targets)  # awaited first: `made += await …` would read `made` before the wait
+        except Exception as error:  # one broken answer must not cost the night's others; a rerun retries it
+            failed += 1
+            say(f"{header}: failed · {task.label}: {error}")
+            return
         finally:
             for _, semaphore in semaphores:
                 semaphore.release()
@@ -249,8 +264,9 @@ async def run_tasks(tasks: Sequence[GenerationTask], targets: Mapping[str, ChatT
         say(f"{header}: {done}/{len(tasks)} done · {task.label}")
 
     await asyncio.gather(*(one(task) for task in tasks))
-    say(f"{header}: {made} generated in {time.perf_counter() - started:.1f} s")
-    return made
+    say(f"{header}: {made} generated in {time.perf_counter() - started:.1f} s"
+        + (f", {failed} failed" if failed else ""))
+    return made, failed
 
 
 async def _stop_unneeded(workspace: Workspace, plan: GenerationPlan, next_index: int, ours: set[str],

@@ -31,10 +31,30 @@ def test_each_server_is_kept_at_its_concurrency_and_every_stored_row_is_counted(
     tasks += [task(f"dialogue{n}", "batched", "single") for n in range(3)]
     limits = {"batched": asyncio.Semaphore(4), "single": asyncio.Semaphore(1)}
 
-    async def wave() -> int:
+    async def wave() -> tuple[int, int]:
         return await run_tasks(tasks, {}, limits, "wave 1/1", lines.append)
 
-    made = asyncio.run(wave())
-    assert made == 19 and most == Counter({"batched": 4, "single": 1})
+    made, failed = asyncio.run(wave())
+    assert (made, failed) == (19, 0) and most == Counter({"batched": 4, "single": 1})
     assert lines[-1].startswith("wave 1/1: 19 generated in ")
     assert sum("done ·" in line for line in lines) == 19 and "wave 1/1: 19/19 done" in lines[-2]
+
+
+def test_a_failed_task_is_logged_and_counted_and_the_others_go_on() -> None:
+    async def fine(targets: Mapping[str, ChatTarget]) -> int:
+        await asyncio.sleep(0)
+        return 1
+
+    async def broken(targets: Mapping[str, ChatTarget]) -> int:
+        raise ConnectionError("the server closed the stream")
+
+    tasks = [GenerationTask("[1/3] p1 → m", ("m",), fine), GenerationTask("[2/3] p2 → m", ("m",), broken),
+             GenerationTask("[3/3] p3 → m", ("m",), fine)]
+    lines: list[str] = []
+
+    async def wave() -> tuple[int, int]:
+        return await run_tasks(tasks, {}, {"m": asyncio.Semaphore(1)}, "wave 2/2", lines.append)
+
+    assert asyncio.run(wave()) == (2, 1)
+    assert "wave 2/2: failed · [2/3] p2 → m: the server closed the stream" in lines
+    assert lines[-1].startswith("wave 2/2: 2 generated in ") and lines[-1].endswith(", 1 failed")
