@@ -2,7 +2,8 @@
 # mhbench's GPU smoke test: CUDA torch, swift sft LoRA and QLoRA on the GPU, NVML seeing the run,
 # merge, GGUF, llama.cpp with every layer on the GPU, a streamed answer, then the seed profiles'
 # paths (flash-attn with packing, model type, swift deploy with adapters, two servers on one GPU,
-# torchrun stop and resume, the QLoRA merge); one line per step, each within its time budget.
+# torchrun stop and resume, the QLoRA merge), and a two-wave
+# pre-generation; one line per step, each within its time budget.
 # No download: the tiny models are made here, as `mhbench demo` makes them. Not part of CI.
 #   scripts/gpu-smoke.sh              set up (CUDA torch, the gpu extra), then every step
 #   scripts/gpu-smoke.sh --no-setup   the steps only (packages already installed)

@@ -3,8 +3,8 @@
 Run by ``scripts/gpu-smoke.sh``. Each step uses the functions the app itself uses: the demo
 builder for the tiny models, ``plan_run``/``launch`` for ``swift sft`` (LoRA, then 4-bit
 QLoRA with bitsandbytes), ``sample_gpus``/``map_processes_to_runs`` (the NVML pane's data),
-the merge and GGUF jobs, ``connect_models`` for llama.cpp with every layer on the GPU, and
-``stream_chat`` for the answer. A step prints ``PASS``, ``FAIL`` or ``SKIP`` (with the
+the merge and GGUF jobs, ``connect_models`` for llama.cpp with every layer on the GPU,
+``stream_chat`` for the answer, and ``mhbench session generate``'s job in two waves. A step prints ``PASS``, ``FAIL`` or ``SKIP`` (with the
 reason), and its time; a step whose input failed or was skipped is skipped, naming it.
 
 Then the paths of the seed profiles and the Arena on a real box (issue 20): a flash-attn run with
@@ -69,6 +69,7 @@ BUDGET: dict[str, tuple[int, str]] = {
     "torchrun-stop": (480, "2 processes on GPUs 0,1: stopped with a checkpoint, nothing left, resumed"),
     "nvml-torchrun": (10, "NVML attributes both torchrun workers to the run"),
     "qlora-merge": (180, "the QLoRA checkpoint merged without re-quantising (no quantization_config)"),
+    "waves": (300, "mhbench session generate in two waves: no two servers at once, every answer made"),
 }
 """Every step, in order, with its time budget and what a PASS proves."""
 
@@ -544,6 +545,37 @@ def qlora_merge(smoke: Smoke) -> str:
     assert entry.path is not None
     config = json.loads((entry.path / "config.json").read_text(encoding="utf-8"))
     return f"{entry.id}: {config.get('torch_dtype') or config.get('dtype')}, no quantization_config"
+def two_waves(smoke: Smoke) -> str:
+    """The demo's two tiny models pre-generated under a budget that fits one server: two waves, never overlapping."""
+    from core.arena.pregenerate import plan_generation, start_pregeneration
+    from core.arena.prompts import register_prompt_set
+    from core.arena.sessions import create_session
+    from core.models.client import GenerationParams
+    from core.models.jobs import wait_job
+    from core.models.serving import list_servers
+
+    workspace = smoke.workspace
+    assert workspace is not None
+    models = ("tiny-qwen2", "tiny-llama3")
+    prompts = workspace.root / "smoke-prompts.jsonl"
+    prompts.write_text('{"id": "s1", "prompt": "最近总是睡不着，怎么办？"}\n{"id": "s2", "prompt": "我很焦虑。"}\n',
+                       encoding="utf-8")
+    session = create_session(workspace, register_prompt_set(workspace, prompts).id, *models, schedule="adaptive",
+                             params=GenerationParams(max_tokens=16))
+    budget = 1.5  # GB: the demo profiles estimate 1 GB a server, so one fits and two do not
+    planned = [wave.models for wave in plan_generation(workspace, session.id, budget).waves.waves]
+    if planned != [(models[0],), (models[1],)]:
+        raise MhbenchError(f"planned {planned} under {budget} GB, not one wave per model.")
+    already = {server.id for server in list_servers(workspace)}
+    job = wait_job(workspace, start_pregeneration(workspace, session.id, budget).id, 600)
+    log = job.stdout_path.read_text(errors="replace")
+    if job.status != "finished" or "done: 4 responses generated" not in log:
+        raise MhbenchError(f"the wave job {job.status}: {job.progress_text()}", path=job.stdout_path)
+    ran = sorted((s for s in list_servers(workspace) if s.id not in already), key=lambda s: s.created_at)
+    if len(ran) != 2 or not (ran[0].ended_at or "~") <= ran[1].created_at or any(s.active for s in ran):
+        raise MhbenchError(f"the waves' servers overlapped or stayed: {[(s.id, s.created_at, s.ended_at) for s in ran]}")
+    seconds = [line.rsplit(" in ", 1)[-1] for line in log.splitlines() if " generated in " in line]
+    return f"2 waves, servers one after another; generation {', '.join(seconds)}"
 
 
 def stop_servers(smoke: Smoke) -> None:
@@ -616,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         smoke.step("torchrun-stop", lambda: torchrun_stop(smoke), needs=("tiny-models",))
         smoke.step("nvml-torchrun", lambda: check_nvml_torchrun(smoke), needs=("torchrun-stop",))
         smoke.step("qlora-merge", lambda: qlora_merge(smoke), needs=("sft-qlora",))
+        smoke.step("waves", lambda: two_waves(smoke), needs=("tiny-models",), gpu=not on_cpu)
     finally:
         stop_servers(smoke)
     counts = {status: list(smoke.results.values()).count(status) for status in ("PASS", "FAIL", "SKIP")}

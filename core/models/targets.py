@@ -298,7 +298,7 @@ def memory_warnings(workspace: Workspace, refs: Sequence[str], gpu_report: GpuRe
     return warnings
 
 
-def _grouped(workspace: Workspace, entries: Sequence[ModelEntry]) -> list[list[ModelEntry]]:
+def server_groups(workspace: Workspace, entries: Sequence[ModelEntry]) -> list[list[ModelEntry]]:
     """Adapters of one base share a server; every other model gets its own."""
     groups: dict[str, list[ModelEntry]] = {}
     for entry in entries:
@@ -318,7 +318,7 @@ def planned_servers(
 
     entries = [get_model(workspace, ref) for ref in refs]
     planned: list[tuple[list[str], list[str], str | None]] = []
-    for group in _grouped(workspace, [entry for entry in entries if entry.kind != "endpoint"]):
+    for group in server_groups(workspace, [entry for entry in entries if entry.kind != "endpoint"]):
         spec = server_spec(workspace, group, options, engine_installed=False)
         argv = build_argv(spec, 0)
         note = None
@@ -356,7 +356,7 @@ def connect_models(
             targets[entry.id] = ChatTarget(entry.id, entry.url, entry.served_name or entry.name,
                                            endpoint_api_key(workspace, entry.id),
                                            stop=stop_strings(workspace, entry))
-    for group in _grouped(workspace, [entry for entry in entries if entry.kind != "endpoint"]):
+    for group in server_groups(workspace, [entry for entry in entries if entry.kind != "endpoint"]):
         spec = server_spec(workspace, group, options)
         record = find_or_start(workspace, spec, model_ids=[entry.id for entry in group], progress=progress,
                                check=check)

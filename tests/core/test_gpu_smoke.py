@@ -17,7 +17,7 @@ STEPS = ("gpu", "setup", "cuda-torch", "tiny-models", "sft-lora", "nvml-run", "s
          "serve-gpu", "stream",
          # the seed profiles' paths on the box (issue 20)
          "flash-packing", "model-type", "deploy-transformers", "deploy-vllm", "two-servers", "torchrun-stop",
-         "nvml-torchrun", "qlora-merge")
+         "nvml-torchrun", "qlora-merge", "waves")
 
 
 @pytest.mark.skipif(sample_gpus().available, reason="this box has a GPU: tests/integration/test_gpu_paths.py runs it")

@@ -14,11 +14,11 @@ from core.models import register_adapter, register_base, register_endpoint, regi
 from core.models.serving import LlamaCppSpec, SwiftDeploySpec, build_argv
 from core.models.targets import (
     ServeOptions,
-    _grouped,
     connect_models,
     expected_gpu_gb,
     memory_warnings,
     served_name,
+    server_groups,
     server_spec,
     sync_catalog,
 )
@@ -40,7 +40,7 @@ def test_adapters_of_one_base_share_one_swift_server(catalog: Workspace, demo, t
     one = register_adapter(catalog, make_adapter(tmp_path / "a" / "checkpoint-2", demo.qwen_dir))
     two = register_adapter(catalog, make_adapter(tmp_path / "b" / "checkpoint-4", demo.qwen_dir))
     assert one.base_id == two.base_id == base.id
-    groups = _grouped(catalog, [one, two])
+    groups = server_groups(catalog, [one, two])
     assert [[entry.id for entry in group] for group in groups] == [[one.id, two.id]]
     spec = server_spec(catalog, groups[0])
     assert isinstance(spec, SwiftDeploySpec)

@@ -1,4 +1,4 @@
-"""``mhbench session new|list|show``: arena sessions from the command line, the same as the Arena's new-session form.
+"""``mhbench session new|list|show|generate``: arena sessions from the command line, the same as the Arena's new-session form.
 
 Like the rest of :mod:`tui.cli`, nothing heavy loads before a command runs.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import POSITIVE, SEED, opened_workspace, say
+from tui.cli.common import POSITIVE, SEED, opened_workspace, real_number, say
 
 if TYPE_CHECKING:
     from core.arena.contamination import ContaminationReport
@@ -26,7 +26,7 @@ REVEALS = ("end", "item", "never")
 
 
 def add_commands(commands: Any) -> None:
-    """Add ``session`` (with ``new``, ``list`` and ``show``) to ``mhbench``'s subparsers."""
+    """Add ``session`` (with ``new``, ``list``, ``show`` and ``generate``) to ``mhbench``'s subparsers."""
     session = commands.add_parser(
         "session", help="create, list and show arena sessions (2 to 16 models, round-robin or adaptive pairs)",
         description="Sessions are rated in the Arena (F5): `mhbench --rater r1` opens it at your first unrated item.")
@@ -53,7 +53,8 @@ def add_commands(commands: Any) -> None:
                           "the default), item (after each submit: the same answers recur, so raters soon "
                           "recognise the models) or never (the operator sees them in Results)")
     new.add_argument("--pregenerate", action="store_true",
-                     help="also start a detached job that generates every answer the session can show")
+                     help="also start `mhbench session generate` for it: a detached job that generates every answer "
+                          "the session can show, in waves that fit the memory")
     new.add_argument("--json", action="store_true", help="machine-readable output")
     listing = actions.add_parser("list", help="the sessions, newest first, with each rater's progress")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
@@ -61,6 +62,20 @@ def add_commands(commands: Any) -> None:
                                            "and the broken answers raters reported")
     show.add_argument("session", metavar="S", help="session id, name or unique id prefix")
     show.add_argument("--json", action="store_true", help="machine-readable output")
+    generating = actions.add_parser(
+        "generate", help="generate every answer (or transcript) the session still owes, detached and resumable, "
+                         "with servers started in waves that fit the memory budget",
+        description="Plans which model servers run together so that their expected memory fits the budget (the "
+                    "GPUs' free memory less 10 %%, on a CPU box the available host memory, or --memory-budget), "
+                    "then a detached job starts each wave's servers, keeps each one's queue full, stops the "
+                    "servers it started and starts the next wave. Servers already running are reused and left "
+                    "running; what is stored is skipped, so running it again resumes a stopped or killed job.")
+    generating.add_argument("session", metavar="S", help="session id, name or unique id prefix")
+    generating.add_argument("--memory-budget", type=real_number(0.0, above_low=True), metavar="GB",
+                            help="the GB one wave's servers may take together (default: measured, see above)")
+    generating.add_argument("--dry-run", action="store_true", help="print the plan (waves, estimates) and start nothing")
+    generating.add_argument("--wait", action="store_true", help="wait for the job to end; exit 1 unless it finished")
+    generating.add_argument("--json", action="store_true", help="machine-readable output")
     for subparser in actions.choices.values():
         subparser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -71,6 +86,8 @@ def cmd_session(args: argparse.Namespace) -> int:
         return _new(args, workspace)
     if args.session_command == "list":
         return _list(args, workspace)
+    if args.session_command == "generate":
+        return _generate(args, workspace)
     return _show(args, workspace)
 
 
@@ -125,6 +142,31 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
     say(f"{session.schedule} session of {len(session.models)} models on {len(prompt_set.prompts)} "
         f"prompts{f'; pre-generating (job {job})' if job else ''}. Rate it in the Arena: `mhbench --rater NAME` (F5).")
     return 0
+
+
+def _generate(args: argparse.Namespace, workspace: Any) -> int:
+    from core.arena.pregenerate import plan_generation, start_pregeneration
+    from core.models.jobs import wait_job
+
+    # Planned here first, so that a model that cannot fit is refused before a job starts.
+    plan = plan_generation(workspace, args.session, args.memory_budget)
+    data: dict[str, Any] = plan.as_json()
+    if args.dry_run:
+        print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else "\n".join(plan.lines()))
+        return 0
+    for line in plan.lines():
+        say(line)
+    job = start_pregeneration(workspace, plan.session.id, args.memory_budget)
+    data.update(job=job.id, log=str(job.stdout_path))
+    if args.wait:
+        job = wait_job(workspace, job.id)
+        data["status"] = job.status
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(job.id)
+        say(f"job {job.id} {job.status}: {job.progress_text()}; log {job.stdout_path}")
+    return 0 if not args.wait or job.status == "finished" else 1
 
 
 def _list(args: argparse.Namespace, workspace: Any) -> int:
