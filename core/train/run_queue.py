@@ -367,6 +367,10 @@ def ensure_runner(workspace: Workspace) -> str | None:
     """Start a detached queue runner when work waits and none is alive; returns its id, or None."""
     if not pending_work(workspace.db_path) or runner_alive(workspace):
         return None
+    with registry(workspace) as connection:
+        # No runner holds the lock, so any row still "running" lost its process (SIGKILL, a reboot).
+        connection.execute("UPDATE queue_runners SET status = 'lost', ended_at = COALESCE(ended_at, ?) "
+                           "WHERE status IN ('starting', 'running')", (utc_now(),))
     return start_runner(workspace)
 
 

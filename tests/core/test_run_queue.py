@@ -177,3 +177,23 @@ def test_the_cli_lists_the_queue_as_json(workspace: Workspace) -> None:
     listed = json.loads(done.stdout)
     assert listed["paused"] is True and listed["runner_alive"] is False
     assert [(e["profile"], e["then"], e["status"]) for e in listed["entries"]] == [("a", ["merge", "gguf"], "queued")]
+
+
+def test_a_runner_row_whose_lock_is_free_is_marked_lost(workspace: Workspace) -> None:
+    from core.base.db import registry
+    from core.train.run_queue import last_runner
+
+    with registry(workspace) as connection:
+        connection.execute("INSERT INTO queue_runners (id, status, pid, created_at) VALUES ('killed', 'running', 1, ?)",
+                           ("2026-12-06T00:00:00.000000Z",))
+    add_entries(workspace, ["no-such-profile"])
+    assert ensure_runner(workspace) is not None
+    with registry(workspace) as connection:
+        killed = connection.execute("SELECT status, ended_at FROM queue_runners WHERE id = 'killed'").fetchone()
+    assert killed["status"] == "lost" and killed["ended_at"]
+    newest = last_runner(workspace)
+    assert newest is not None and newest["id"] != "killed"
+    deadline = time.monotonic() + scaled(60)
+    while runner_alive(workspace) or get_entry(workspace, 1).status == "queued":
+        assert time.monotonic() < deadline, "the runner never ended"
+        time.sleep(0.2)
