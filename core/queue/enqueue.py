@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.base.db import open_workspace
+from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.profiles import find_profile, load_profiles
 from core.queue.steps import check_step_values
@@ -28,6 +29,9 @@ def queue_runs(
     typo never leaves half a night queued. Dataset files are made absolute here, because the
     runner works in its own folder.
     """
+    if name is not None and len(profiles) > 1:
+        raise MhbenchError("--name names one run, and this queues several.",
+                           fix="drop --name (each run is named after its profile), or queue them one by one.")
     steps = parse_steps(then)
     check_step_values(steps)
     known = load_profiles(workspace.profiles_dir)

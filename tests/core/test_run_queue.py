@@ -197,3 +197,21 @@ def test_a_runner_row_whose_lock_is_free_is_marked_lost(workspace: Workspace) ->
     while runner_alive(workspace) or get_entry(workspace, 1).status == "queued":
         assert time.monotonic() < deadline, "the runner never ended"
         time.sleep(0.2)
+
+
+def test_the_three_seed_bases_queue_in_one_command(workspace: Workspace) -> None:
+    from core.queue.enqueue import queue_runs
+
+    set_paused(workspace, True)  # nothing starts: this box cannot train a 7B model
+    then = "merge,gguf,quantise:Q4_K_M,session:overnight,generate"
+    seeds = ["qwen2.5-7b-instruct", "llama3.1-8b-instruct", "llama3-chinese-8b-instruct-v2"]
+    entries, runner = queue_runs(workspace, seeds, then=then)
+    assert runner is None
+    assert [(entry.profile, entry.steps) for entry in entries] == [(seed, tuple(then.split(","))) for seed in seeds]
+    with pytest.raises(MhbenchError, match="unknown quantisation 'Q9'"):
+        queue_runs(workspace, seeds[:1], then="merge,gguf,quantise:Q9")
+    with pytest.raises(MhbenchError, match="no profile named 'qwen-typo'"):
+        queue_runs(workspace, [seeds[0], "qwen-typo"])
+    with pytest.raises(MhbenchError, match="--name names one run"):
+        queue_runs(workspace, seeds, name="night")
+    assert len(waiting_entries(workspace)) == 3, "a refused command queues nothing"

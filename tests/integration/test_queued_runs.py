@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from core.swift.dialects import installed_swift_version
 from core.train.run_queue import get_entry, last_runner, runner_alive
 from core.train.runs import stop_run
 from tests.helpers.commands import mhbench
-from tests.helpers.machine import limit_note, scaled
+from tests.helpers.real_runs import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -31,18 +30,6 @@ pytestmark = [
 ]
 
 SHORT_RUN = ("--set", "train.max_steps=4", "--set", "train.save_steps=4", "--set", "train.eval_steps=4")
-
-
-def wait_for(predicate, reference_s: float, what: str, interval: float = 0.5):
-    """``predicate()``'s first true value; ``reference_s`` is the limit on the reference box, scaled to this one."""
-    started = time.monotonic()
-    while time.monotonic() - started < scaled(reference_s):
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} after {time.monotonic() - started:.0f} s; "
-                         f"{limit_note(reference_s)}")
 
 
 def stamp(text: str) -> datetime:
