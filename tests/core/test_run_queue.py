@@ -215,3 +215,50 @@ def test_the_three_seed_bases_queue_in_one_command(workspace: Workspace) -> None
     with pytest.raises(MhbenchError, match="--name names one run"):
         queue_runs(workspace, seeds, name="night")
     assert len(waiting_entries(workspace)) == 3, "a refused command queues nothing"
+
+
+def insert_run(workspace: Workspace, run_id: str, status: str, env: dict[str, str] | None = None) -> None:
+    from core.base.db import registry
+    from core.base.processes import utc_now
+
+    with registry(workspace) as connection:
+        connection.execute(
+            "INSERT INTO runs (id, name, profile, run_dir, output_dir, argv, env, status, created_at, diagnosis) "
+            "VALUES (?, ?, 'p', ?, ?, '[]', ?, ?, ?, ?)",
+            (run_id, run_id, str(workspace.runs_dir / run_id), str(workspace.runs_dir / run_id / "output"),
+             json.dumps(env or {}), status, utc_now(),
+             json.dumps({"kind": "oom", "summary": "CUDA out of memory.", "fix": "lower the batch."})
+             if status == "failed" else None))
+
+
+def test_the_runner_waits_its_turn_then_goes_on_after_a_failure(workspace: Workspace) -> None:
+    from core.base.db import registry
+    from core.queue.runner import QueueRunner
+
+    first, second = add_entries(workspace, ["a", "no-such-profile"])
+    update_entry(workspace, first.id, status="training", run_id="run-a")
+    insert_run(workspace, "run-a", "starting")
+    runner = QueueRunner(workspace, "test", gpus=report())
+    assert runner.tick(), "a run at work"
+    assert get_entry(workspace, second.id).status == "queued", "on a CPU box the next run waits its turn"
+    with registry(workspace) as connection:
+        connection.execute("UPDATE runs SET status = 'failed', diagnosis = ? WHERE id = 'run-a'",
+                           (json.dumps({"kind": "oom", "summary": "CUDA out of memory.", "fix": "lower the batch."}),))
+    assert not runner.tick(), "both ended: nothing left"
+    failed = get_entry(workspace, first.id)
+    assert failed.status == "failed" and failed.reason == "run run-a failed: CUDA out of memory."
+    after = get_entry(workspace, second.id)
+    assert after.status == "failed" and after.reason and "no-such-profile" in after.reason, "the queue went on"
+
+
+def test_a_run_started_by_hand_holds_its_gpus_against_the_queue(workspace: Workspace) -> None:
+    from core.queue.runner import QueueRunner
+
+    (entry,) = add_entries(workspace, ["no-such-profile"], gpus="0")
+    insert_run(workspace, "by-hand", "starting", {"CUDA_VISIBLE_DEVICES": "0"})
+    runner = QueueRunner(workspace, "test", gpus=report(h100(0, 0.5), h100(1, 0.5)))
+    assert runner.tick()
+    assert get_entry(workspace, entry.id).status == "queued"
+    update_entry(workspace, entry.id, gpus="1")
+    runner.tick()
+    assert get_entry(workspace, entry.id).status == "failed", "GPU 1 was free: the entry was started (and refused)"

@@ -61,7 +61,7 @@ def test_a_queue_runs_in_turn_survives_a_failure_and_a_killed_runner(tmp_path: P
         listed = mhbench("queue", "list", "--json", workspace=ws.root)
         assert listed.returncode == 0, listed.stderr
         assert "started runner" in listed.stderr, listed.stderr
-        assert runner_alive(ws)
+        wait_for(lambda: runner_alive(ws), 30, "the new runner to take the lock")
         wait_for(lambda: get_entry(ws, ids[2]).status in ("done", "failed"), 600, "the queue to reach its end")
     finally:
         for entry_id in ids:
