@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 from types import FrameType
 
@@ -92,7 +93,11 @@ class QueueRunner:
         runs = {record.id: record for record in list_runs(self.workspace)}
         for entry in list_entries(self.workspace):
             if entry.status in ACTIVE_STATUSES:
-                self.advance(entry, runs)
+                try:
+                    self.advance(entry, runs)
+                except Exception as error:  # one entry's surprise must not stop the night's queue
+                    traceback.print_exc()
+                    fail_entry(self.workspace, entry.id, f"{type(error).__name__}: {error}")
         entries = list_entries(self.workspace)
         paused = is_paused(self.workspace)
         if not paused:
@@ -117,7 +122,13 @@ class QueueRunner:
             needed = visible_gpus(entry.gpus, report)
             if not gpus_free(needed, report, claimed):
                 return
-            if self.start_entry(entry):
+            try:
+                started = self.start_entry(entry)
+            except Exception as error:  # as above: the entry fails, the queue goes on
+                traceback.print_exc()
+                fail_entry(self.workspace, entry.id, f"{type(error).__name__}: {error}")
+                started = False
+            if started:
                 claimed.append(needed)
                 report = self.fixed_gpus or sample_gpus()
 
