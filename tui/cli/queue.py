@@ -103,9 +103,11 @@ def show_queue(args: argparse.Namespace, entries: list[QueueEntry], paused: bool
     if not entries:
         print("nothing queued: `mhbench queue add PROFILE…` queues runs.")
         return 0
-    print(f"{'id':>4}  {'profile':<28} {'then':<32} state")
+    print(f"{'id':>4}  {'run':<30} state")
     for entry in entries:
-        print(f"{entry.id:>4}  {entry.label:<28} {','.join(entry.steps) or '–':<32} {entry.state_text()}")
+        print(f"{entry.id:>4}  {entry.label:<30} {entry.state_text()}")
+        if entry.steps:
+            print(f"{'':>4}  then {','.join(entry.steps)}")
     return 0
 
 
