@@ -30,7 +30,7 @@ from typing import Any
 from core.base.db import registry, write_transaction
 from core.base.errors import MhbenchError
 from core.base.gpu import GIB, GpuReport
-from core.base.processes import ProcessRow, start_detached, utc_now
+from core.base.processes import ProcessRow, process_alive, start_detached, utc_now
 from core.base.workspace import Workspace
 
 STEP_KINDS = ("merge", "gguf", "quantise", "session", "generate")
@@ -331,12 +331,17 @@ def runner_lock(workspace: Workspace) -> Iterator[bool]:
 
 
 def runner_alive(workspace: Workspace) -> bool:
-    """Whether a runner holds the lock now (it holds it from its start to its end)."""
+    """Whether a runner is at work: it holds the lock, or it was just started and is still loading to take it."""
     lock = queue_folder(workspace) / LOCK_FILE
-    if not lock.is_file():
+    if lock.is_file():
+        with runner_lock(workspace) as mine:
+            if not mine:
+                return True
+    if not workspace.db_path.is_file():
         return False
-    with runner_lock(workspace) as mine:
-        return not mine
+    newest = last_runner(workspace)
+    return (newest is not None and newest["status"] in ("starting", "running") and newest["start_time"] is not None
+            and process_alive(newest["pid"], newest["start_time"]))
 
 
 def pending_work(db_path: Path) -> bool:

@@ -157,6 +157,7 @@ def test_a_started_runner_fails_an_entry_it_cannot_start_and_ends(workspace: Wor
     (entry,) = add_entries(workspace, ["no-such-profile"])
     runner_id = ensure_runner(workspace)
     assert runner_id is not None
+    assert ensure_runner(workspace) is None, "a runner still loading, before it takes the lock, is alive too"
     deadline = time.monotonic() + scaled(60)
     while (get_entry(workspace, entry.id).status == "queued" or runner_alive(workspace)) and time.monotonic() < deadline:
         time.sleep(0.2)
