@@ -19,7 +19,7 @@ import pytest
 from core.demo import create_demo
 from core.models import get_model
 from core.swift.dialects import installed_swift_version
-from core.train.run_queue import get_entry, last_runner, runner_alive
+from core.train.run_queue import get_entry, last_runner, runner_alive, set_paused
 from core.train.runs import stop_run
 from tests.helpers.commands import mhbench
 from tests.helpers.real_runs import wait_for
@@ -64,6 +64,7 @@ def test_a_queue_runs_in_turn_survives_a_failure_and_a_killed_runner(tmp_path: P
         wait_for(lambda: runner_alive(ws), 30, "the new runner to take the lock")
         wait_for(lambda: get_entry(ws, ids[2]).status in ("done", "failed"), 600, "the queue to reach its end")
     finally:
+        set_paused(ws, True)  # a failed test leaves no runner starting the next run
         for entry_id in ids:
             entry = get_entry(ws, entry_id)
             if entry.status == "training" and entry.run_id:
