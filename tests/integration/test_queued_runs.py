@@ -63,8 +63,10 @@ def test_a_queue_runs_in_turn_survives_a_failure_and_a_killed_runner(tmp_path: P
         assert "started runner" in listed.stderr, listed.stderr
         wait_for(lambda: runner_alive(ws), 30, "the new runner to take the lock")
         wait_for(lambda: get_entry(ws, ids[2]).status in ("done", "failed"), 600, "the queue to reach its end")
-    finally:
+    except BaseException:
         set_paused(ws, True)  # a failed test leaves no runner starting the next run
+        raise
+    finally:
         for entry_id in ids:
             entry = get_entry(ws, entry_id)
             if entry.status == "training" and entry.run_id:
