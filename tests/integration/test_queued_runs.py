@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
 from core.demo import create_demo
 from core.models import get_model
 from core.swift.dialects import installed_swift_version
 from core.train.run_queue import get_entry, last_runner, runner_alive, set_paused
-from core.train.runs import stop_run
+from core.train.runs import get_run, stop_run
 from tests.helpers.commands import mhbench
 from tests.helpers.real_runs import wait_for
 
@@ -34,6 +36,17 @@ SHORT_RUN = ("--set", "train.max_steps=4", "--set", "train.save_steps=4", "--set
 
 def stamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def first_run_started(ws: Workspace, entry_id: int) -> bool:
+    """The entry is training and its run's supervisor is recorded (the runner's launch is complete)."""
+    entry = get_entry(ws, entry_id)
+    if entry.status != "training" or entry.run_id is None:
+        return False
+    try:
+        return get_run(ws, entry.run_id).pid is not None
+    except MhbenchError:
+        return False  # the run's row is not written yet
 
 
 def test_a_queue_runs_in_turn_survives_a_failure_and_a_killed_runner(tmp_path: Path) -> None:
@@ -53,7 +66,7 @@ def test_a_queue_runs_in_turn_survives_a_failure_and_a_killed_runner(tmp_path: P
     ids = [int(done.stdout.split()[0]) for done in (first, *others)]
     try:
         # The first run trains; kill the runner under it. The run itself is detached and goes on.
-        wait_for(lambda: get_entry(ws, ids[0]).status == "training", 60, "the first entry to start")
+        wait_for(lambda: first_run_started(ws, ids[0]), 60, "the first entry's run to start")
         runner = last_runner(ws)
         assert runner is not None and runner["pid"]
         os.kill(runner["pid"], signal.SIGKILL)
