@@ -1,7 +1,7 @@
 """The run queue with real `swift sft` runs of the demo's tiny model, driven through the `mhbench` command.
 
 Three entries: a demo run, a run whose dataset has no valid line (it fails, and the queue goes
-on), and a second demo run merged after it. The runner is killed with SIGKILL while the first
+on), and a second demo run merged after it and put, with its base, in a new adaptive session. The runner is killed with SIGKILL while the first
 run trains; a later `mhbench` command starts another, which carries on. The runs' own
 recorded times show that the second began after the first ended.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from core.arena.sessions import get_session
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.demo import create_demo
@@ -59,8 +60,8 @@ def test_a_queue_runs_in_turn_survives_a_failure_and_a_killed_runner(tmp_path: P
     others = [
         mhbench("queue", "add", "demo-tiny-qwen2", "--name", "queued-broken", "--dataset", str(broken), *SHORT_RUN,
                 workspace=ws.root),
-        mhbench("queue", "add", "demo-tiny-qwen2", "--name", "queued-second", *SHORT_RUN, "--then", "merge",
-                workspace=ws.root),
+        mhbench("queue", "add", "demo-tiny-qwen2", "--name", "queued-second", *SHORT_RUN, "--then",
+                "merge,session:overnight", workspace=ws.root),
     ]
     assert all(done.returncode == 0 for done in others), [done.stderr for done in others]
     ids = [int(done.stdout.split()[0]) for done in (first, *others)]
@@ -91,6 +92,10 @@ def test_a_queue_runs_in_turn_survives_a_failure_and_a_killed_runner(tmp_path: P
     assert second.status == "done", second.reason
     merged = get_model(ws, second.results["merge"])
     assert merged.kind == "merged" and merged.path is not None and (merged.path / "config.json").is_file()
+    session = get_session(ws, second.results["session"])
+    assert session.name == "overnight" and session.adaptive
+    assert len(session.models) == 2 and session.models[1] == merged.id
+    assert get_model(ws, session.models[0]).kind == "base", "the fine-tune is compared with its base"
     runs = json.loads(mhbench("runs", "--json", workspace=ws.root).stdout)
     by_id = {run["id"]: run for run in runs}
     one, two = by_id[good.run_id], by_id[second.run_id]
