@@ -57,6 +57,7 @@ BUDGET: dict[str, tuple[int, str]] = {
     "sft-lora": (240, "swift sft LoRA on GPU 0, NVML watching"),
     "nvml-run": (10, "NVML attributes the run's process to the run"),
     "sft-qlora": (240, "4-bit QLoRA (bitsandbytes)"),
+    "queue": (600, "two queued LoRA runs on the GPU, the second after the first"),
     "merge": (180, "swift export --merge_lora on the CPU"),
     "gguf": (120, "f16 GGUF"),
     "serve-gpu": (120, "llama.cpp with every layer on the GPU (serve-cpu with --cpu)"),
@@ -297,6 +298,33 @@ def check_nvml(smoke: Smoke) -> str:
         raise MhbenchError("NVML never showed the run's process holding GPU memory.",
                            fix="check that nvidia-ml-py reads this driver and that the pids share a namespace.")
     return verdict
+
+
+def queue_two_runs(smoke: Smoke) -> str:
+    """Two short LoRA runs through the run queue and its detached runner: the second starts once the first ended."""
+    from core.queue.enqueue import queue_runs
+    from core.train.run_queue import get_entry
+    from core.train.runs import get_run
+
+    workspace = smoke.workspace
+    assert workspace is not None
+    overrides = [*TRAIN_STEPS, "train.max_steps=10", *(['train.dtype="bf16"'] if smoke.gpu else [])]
+    entries, _ = queue_runs(workspace, ["demo-tiny-qwen2", "demo-tiny-qwen2"], overrides=overrides,
+                            gpus="0" if smoke.gpu else None)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and any(
+            get_entry(workspace, entry.id).status in ("queued", "training", "steps") for entry in entries):
+        time.sleep(1)
+    first, second = (get_entry(workspace, entry.id) for entry in entries)
+    if first.status != "done" or second.status != "done":
+        why = first.reason or second.reason or "still at work after 600 s"
+        raise MhbenchError(f"the queued runs ended {first.status} and {second.status}: {why}",
+                           path=workspace.root / "queue" / "runner.log")
+    one, two = get_run(workspace, first.run_id or ""), get_run(workspace, second.run_id or "")
+    if not one.ended_at or not two.started_at or two.started_at < one.ended_at:
+        raise MhbenchError(f"the second queued run started at {two.started_at}, before the first ended "
+                           f"({one.ended_at}).", path=workspace.root / "queue" / "runner.log")
+    return f"{one.id} ended {one.ended_at[11:19]}, then {two.id} started {two.started_at[11:19]}"
 
 
 def merge_lora(smoke: Smoke) -> str:
@@ -632,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
         smoke.step("nvml-run", lambda: check_nvml(smoke), needs=("sft-lora",))
         smoke.step("sft-qlora", lambda: train(smoke, "demo-tiny-qwen2", qlora=True, watch_gpu=False),
                    needs=("tiny-models",))
+        smoke.step("queue", lambda: queue_two_runs(smoke), needs=("tiny-models",), gpu=not on_cpu)
         smoke.step("merge", lambda: merge_lora(smoke), needs=("sft-lora",), gpu=not on_cpu)
         smoke.step("gguf", lambda: convert(smoke), needs=("merge",), gpu=not on_cpu)
         smoke.step("serve-gpu" if not on_cpu else "serve-cpu", lambda: serve(smoke), needs=("gguf",),

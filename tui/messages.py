@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from core.profiles import ProfileEntry
     from core.results import Results
     from core.train.curve import RunCurve
+    from core.train.run_queue import QueueEntry
     from core.train.runs import RunRecord
 
 
@@ -51,6 +52,15 @@ class RunsListed(Message):
     def __init__(self, records: Sequence[RunRecord]) -> None:
         super().__init__()
         self.records = records
+
+
+class QueueListed(Message):
+    """The run queue was read: its entries in the order shown, and whether it is paused."""
+
+    def __init__(self, entries: Sequence[QueueEntry], paused: bool) -> None:
+        super().__init__()
+        self.entries = entries
+        self.paused = paused
 
 
 class RunTailed(Message):

@@ -471,3 +471,20 @@ def session_summary(workspace: Workspace, session: Session) -> Mapping[str, Any]
             "SELECT rater, COUNT(DISTINCT item_position) AS n FROM ratings WHERE session_id = ? AND current = 1 "
             "AND turn = 1 GROUP BY rater", (session.id,)).fetchall()}
     return {"items": items, "raters": raters}
+
+
+def extend_session(workspace: Workspace, ref: str, models: Sequence[str]) -> Session:
+    """Add ``models`` to an adaptive session: its pairs are drawn as raters rate, so a new model joins the draws.
+
+    A round-robin session's items were drawn when it was made; adding a model there would change
+    what its raters already rated against, so it is refused.
+    """
+    session = get_session(workspace, ref)
+    if not session.adaptive:
+        raise MhbenchError(f"session {session.name} ({session.id}) is round-robin: its items are fixed.",
+                           fix="add the models to an adaptive session, or make a new session with them all.")
+    wanted = [*session.models, *(model for model in models if model not in session.models)]
+    ids = checked_session_models(workspace, wanted, schedule=session.schedule, rubric=session.rubric)
+    with write_transaction(workspace) as connection:
+        connection.execute("UPDATE sessions SET models = ? WHERE id = ?", (json.dumps(list(ids)), session.id))
+    return get_session(workspace, session.id)

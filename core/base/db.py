@@ -332,6 +332,39 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE prompts ADD COLUMN history TEXT;
     ALTER TABLE prompts ADD COLUMN case_json TEXT;
     """,
+    # Issue 21 (the run queue): runs waiting their turn, in order, with the steps after each (merge, GGUF,
+    # quantise, session, generate) and where each got to; and the detached queue runners that work through them.
+    """
+    CREATE TABLE queue_entries (
+        id INTEGER PRIMARY KEY,
+        position INTEGER NOT NULL,
+        profile TEXT NOT NULL,
+        name TEXT,
+        datasets TEXT NOT NULL DEFAULT '[]',
+        overrides TEXT NOT NULL DEFAULT '[]',
+        gpus TEXT,
+        steps TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'training', 'steps', 'done', 'failed')),
+        run_id TEXT,
+        step_index INTEGER NOT NULL DEFAULT 0,
+        job_id TEXT,
+        results TEXT NOT NULL DEFAULT '{}',
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT
+    );
+    CREATE TABLE queue_runners (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        pgid INTEGER,
+        start_time REAL,
+        created_at TEXT NOT NULL,
+        ended_at TEXT,
+        diagnosis TEXT
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,7 +13,7 @@ import pytest
 from core.base.gpu import sample_gpus
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu-smoke.sh"
-STEPS = ("gpu", "setup", "cuda-torch", "tiny-models", "sft-lora", "nvml-run", "sft-qlora", "merge", "gguf",
+STEPS = ("gpu", "setup", "cuda-torch", "tiny-models", "sft-lora", "nvml-run", "sft-qlora", "queue", "merge", "gguf",
          "serve-gpu", "stream",
          # the seed profiles' paths on the box (issue 20)
          "flash-packing", "model-type", "deploy-transformers", "deploy-vllm", "two-servers", "torchrun-stop",

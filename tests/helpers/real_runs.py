@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
@@ -16,6 +18,7 @@ from core.train.runs import RunRecord, get_run, stop_run
 from tests.helpers.machine import limit_note, scaled
 
 POLL_S = 0.5
+T = TypeVar("T")
 
 
 def run_overdue(record: RunRecord, elapsed: float, reference_s: float, what: str) -> str:
@@ -52,3 +55,14 @@ def wait_for_job(workspace: Workspace, job_id: str, reference_s: float, what: st
         raise AssertionError(f"{what} ({job.kind} {job.id}) was still {job.status} after {elapsed:.0f} s, its last "
                              f"output: {job.progress_text()!r}; {limit_note(reference_s)}. Its output: {job.stdout_path}")
     return job
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = POLL_S) -> T:
+    """``predicate()``'s first true value; ``timeout`` is the limit on the reference box, scaled to this one."""
+    started = time.monotonic()
+    while time.monotonic() - started < scaled(timeout):
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} after {time.monotonic() - started:.0f} s; {limit_note(timeout)}")

@@ -22,8 +22,7 @@ from core.train.follow import RunFollower
 from core.train.launch import LaunchRequest, launch, plan_run, resume_run
 from core.train.records import parse_record
 from core.train.runs import checkpoints, get_run, list_runs, stop_run
-from tests.helpers.machine import limit_note, scaled
-from tests.helpers.real_runs import wait_for_run
+from tests.helpers.real_runs import wait_for, wait_for_run
 
 pytestmark = [
     pytest.mark.integration,
@@ -39,17 +38,6 @@ def ws(tmp_path: Path):
 def demo_profile(workspace, *overrides: str):
     profile = find_profile(load_profiles(workspace.profiles_dir), "demo-tiny-qwen2")
     return apply_overrides(profile, list(overrides)) if overrides else profile
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    """``predicate()``'s first true value; ``timeout`` is the limit on the reference box, scaled to this one."""
-    started = time.monotonic()
-    while time.monotonic() - started < scaled(timeout):
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} after {time.monotonic() - started:.0f} s; {limit_note(timeout)}")
 
 
 def test_run_completes_and_registers_its_checkpoints(ws) -> None:

@@ -13,12 +13,12 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from tui.cli import config
+from tui.cli import config, queue
 from tui.cli.common import command_workspace
 
 # The command groups, in the order ``mhbench --help`` lists their commands.
-COMMAND_GROUPS = ("profiles", "doctor", "demo", "train", "models", "session", "prompts", "judge", "results", "export",
-                  "raters", "web", "config")
+COMMAND_GROUPS = ("profiles", "doctor", "demo", "train", "queue", "models", "session", "prompts", "judge", "results",
+                  "export", "raters", "web", "config")
 
 
 def top_parser(*, add_help: bool = True, exit_on_error: bool = True) -> argparse.ArgumentParser:
@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config.apply_config(args)
+        queue.wake_runner(args)
         if args.command is None:
             return open_tui(args)
         result: int = args.handler(args)

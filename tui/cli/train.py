@@ -217,6 +217,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 "id": r.id, "name": r.name, "profile": r.profile, "status": r.status, "step": r.last_step,
                 "max_steps": r.max_steps, "last_loss": r.last_loss, "exit_code": r.exit_code,
                 "parent_id": r.parent_id, "last_checkpoint": r.last_checkpoint, "created_at": r.created_at,
+                # ISO 8601 in UTC: when the supervisor started and when the run ended (null while it runs).
+                "started_at": r.started_at, "ended_at": r.ended_at,
                 "diagnosis": r.diagnosis, "run_dir": str(r.run_dir), "node_rank": r.node_rank, "nnodes": r.nnodes,
             }
             for r in records

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
-from tui.messages import ActionFinished, GpuUpdated, RunsListed
+from tui.messages import ActionFinished, GpuUpdated, QueueListed, RunsListed
 from tui.modes import mode_title
+from tui.train.queue_table import QueueTable
 from tui.train.run_detail import RunDetail
 from tui.train.run_table import RunTable
 
@@ -33,7 +34,7 @@ REGISTRY_POLL_S = 2.0
 
 
 class TrainScreen(Screen[None]):
-    """Launch, watch, stop, resume and compare ms-swift runs."""
+    """Launch, watch, stop, resume and compare ms-swift runs; see and reorder the run queue."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_run", "New run", id="train.new"),
@@ -54,7 +55,9 @@ class TrainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield RunTable(id="run-table", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="train-lists"):
+                yield RunTable(id="run-table", cursor_type="row", zebra_stripes=True)
+                yield QueueTable(id="queue-table", cursor_type="row")
             yield RunDetail(id="run-detail")
         yield Footer(compact=True)
 
@@ -94,15 +97,20 @@ class TrainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="train-runs")
     def refresh_runs(self) -> None:
+        from core.train.run_queue import is_paused, list_entries
         from core.train.runs import list_runs
 
         self.post_message(RunsListed(list_runs(self.workspace)))
+        self.post_message(QueueListed(list_entries(self.workspace), is_paused(self.workspace)))
 
     # --- messages ------------------------------------------------------------------------------
 
     def on_runs_listed(self, message: RunsListed) -> None:
         self.records = list(message.records)
         self.select(self.query_one("#run-table", RunTable).show(self.records, self.marked, self.selected_id))
+
+    def on_queue_listed(self, message: QueueListed) -> None:
+        self.query_one("#queue-table", QueueTable).show(message.entries, message.paused)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "run-table" and event.row_key.value:
