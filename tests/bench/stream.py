@@ -1,22 +1,26 @@
-"""Streaming speed through core.models.client and llama.cpp's server, next to llama-cpp-python called directly.
+"""Streaming speed through core.models.client and llama.cpp's llama-server, next to llama-cpp-python called directly,
+and how soon a request gets its first token after another's stream was cancelled.
 
 Builds a benchmark-sized model itself (Llama architecture, hidden 1024, 12 layers,
 intermediate 2816, 16 heads / 4 KV heads, the demo's SentencePiece vocabulary: about
 140 M parameters, random weights), converts it to an f16 GGUF, then prints decoding
 speed (tokens/s after the first token, as core.models.client's StreamStats computes it):
 
-* through core.models.client with one ``llama_cpp.server`` (started by core.models.serving);
+* through core.models.client with one ``llama-server`` (started by core.models.serving; ``llama_cpp.server``
+  where ``scripts/build-llama-server.sh`` was not run);
 * with two servers of the same model streaming at once (each stream, and the sum);
 * from ``Llama.create_chat_completion(stream=True)`` in this process, built exactly as the
   server builds its model (same settings, same thread count), same prompt and parameters;
 * the same stream read from a bare socket, which splits the cost between the server and the client;
-* the ratio client / direct (the target is >= 0.97).
+* the ratio client / direct (the target is >= 0.97);
+* the first-token time of a short request sent right after a 512-token stream was cancelled
+  (after its first tokens), against the same request's on the idle server (the target is <= 1.2).
 
 Runs alternate between the client and the direct call so drift hits both alike. EOS is
 suppressed with ``logit_bias`` so every answer is exactly ``--tokens`` long. Figures, no
-pass/fail.
+pass/fail. The last line is ``stream: client/direct ratio R, first token after cancel/idle ratio C``.
 
-    .venv/bin/python tests/bench/stream.py [--tokens 128] [--runs 3] [--threads N] [--workdir DIR]
+    .venv/bin/python tests/bench/stream.py [--tokens 128] [--runs 5] [--threads N] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -39,12 +43,22 @@ sys.path.insert(0, str(ROOT))
 from core.base.db import open_workspace  # noqa: E402
 from core.base.workspace import Workspace  # noqa: E402
 from core.models.chat_stream import StreamTally  # noqa: E402
-from core.models.client import ChatRequest, GenerationParams, StreamStats, complete  # noqa: E402
-from core.models.serving import LlamaCppSpec, ServerRecord, start_server, stop_server  # noqa: E402
+from core.models.client import (  # noqa: E402
+    ChatRequest,
+    GenerationParams,
+    StreamStats,
+    TextDelta,
+    complete,
+    stream_chat,
+)
+from core.models.serving import LlamaCppSpec, ServerRecord, llama_server_note, start_server, stop_server  # noqa: E402
 
 SYSTEM = "你是一名温和、专业的心理咨询师。"
 PROMPT = "最近工作压力很大，晚上总是睡不着，一想到第二天要开会就心慌。我该怎么办？"
 N_CTX = 2048
+LONG_TOKENS = 512
+"""The abandoned stream's length: cancelled after its first tokens, it would run this long if not stopped."""
+SHORT_TOKENS = 8
 
 
 def build_model(workdir: Path) -> tuple[Path, list[int]]:
@@ -169,6 +183,48 @@ def run_client(server: ServerRecord, req: ChatRequest) -> StreamStats:
     return asyncio.run(complete(server.base_url, req))[1]
 
 
+async def first_token_s(server: ServerRecord, req: ChatRequest) -> float:
+    stats = (await complete(server.base_url, req))[1]
+    assert stats.ttft_s is not None, "no text came"
+    return stats.ttft_s
+
+
+async def first_token_after_cancel_s(server: ServerRecord, long_req: ChatRequest, short_req: ChatRequest) -> float:
+    """A long stream cancelled after its first tokens (as Esc cancels an answer worker), then a short request at once."""
+    begun = asyncio.Event()
+
+    async def long_stream() -> None:
+        pieces = 0
+        async for event in stream_chat(server.base_url, long_req):
+            pieces += isinstance(event, TextDelta)
+            if pieces >= 4:
+                begun.set()
+
+    task = asyncio.create_task(long_stream())
+    await begun.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return await first_token_s(server, short_req)
+
+
+async def cancel_runs(server: ServerRecord, suppress: list[int], runs: int) -> tuple[list[float], list[float]]:
+    """First-token times of a short request on the idle server and right after a cancelled long stream, alternating."""
+    long_req, short_req = request(LONG_TOKENS, suppress), request(SHORT_TOKENS, suppress)
+    idle: list[float] = []
+    after: list[float] = []
+    for _ in range(runs):
+        idle.append(await first_token_s(server, short_req))
+        after.append(await first_token_after_cancel_s(server, long_req, short_req))
+        # Let a server that did not stop the abandoned stream finish it, so the next idle figure is idle.
+        await asyncio.sleep(0.5)
+        while True:
+            started = time.perf_counter()
+            await first_token_s(server, short_req)
+            if time.perf_counter() - started < 4 * statistics.median(idle):
+                break
+    return idle, after
+
+
 async def run_pair(servers: list[ServerRecord], req: ChatRequest) -> list[StreamStats]:
     results = await asyncio.gather(*(complete(server.base_url, req) for server in servers))
     return [stats for _, stats in results]
@@ -214,6 +270,9 @@ def main() -> None:
         f"{args.tokens} tokens per answer, EOS suppressed, {args.runs} runs each, alternating"
     )
 
+    note = llama_server_note()
+    print(note or "serving with llama-server")
+
     servers = [start_server(workspace, spec, timeout=300)]
     try:
         llama = direct_llama(gguf, args.threads)
@@ -229,6 +288,7 @@ def main() -> None:
             raw_runs.append(run_raw(servers[0], req))
             client_runs.append(run_client(servers[0], req))
         del llama
+        idle_ttfts, after_ttfts = asyncio.run(cancel_runs(servers[0], suppress, args.runs))
 
         servers.append(start_server(workspace, spec, timeout=300))
         asyncio.run(run_pair(servers, warm))
@@ -248,9 +308,18 @@ def main() -> None:
                 f"(server alone, bare / direct: {raw[index] / direct[index]:.3f}; "
                 f"client alone, client / bare: {client[index] / raw[index]:.3f})"
             )
+        idle_ttft, after_ttft = statistics.median(idle_ttfts), statistics.median(after_ttfts)
+        print(
+            f"first token of a {SHORT_TOKENS}-token request: idle server median {idle_ttft * 1000:.0f} ms "
+            f"(runs {', '.join(f'{value * 1000:.0f}' for value in idle_ttfts)}); right after a cancelled "
+            f"{LONG_TOKENS}-token stream median {after_ttft * 1000:.0f} ms "
+            f"(runs {', '.join(f'{value * 1000:.0f}' for value in after_ttfts)})"
+        )
     finally:
         for server in servers:
             stop_server(workspace, server.id, timeout=20)
+    print(f"stream: client/direct ratio {client[0] / direct[0]:.3f}, first token after cancel/idle ratio "
+          f"{after_ttft / idle_ttft:.3f}")
 
 
 if __name__ == "__main__":

