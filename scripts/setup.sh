@@ -65,6 +65,7 @@ fi
 
 step "installing mhbench with the train, gguf and dev extras"
 "$VPY" -m pip install --quiet -c constraints.txt -e ".[train,gguf,dev]"
+bash scripts/build-llama-server.sh  # llama.cpp's llama-server serves GGUF files (parallel slots, cancel frees a slot)
 
 echo "$want" > "$stamp"
 step "environment ready (.venv)"

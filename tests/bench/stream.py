@@ -43,15 +43,9 @@ sys.path.insert(0, str(ROOT))
 from core.base.db import open_workspace  # noqa: E402
 from core.base.workspace import Workspace  # noqa: E402
 from core.models.chat_stream import StreamTally  # noqa: E402
-from core.models.client import (  # noqa: E402
-    ChatRequest,
-    GenerationParams,
-    StreamStats,
-    TextDelta,
-    complete,
-    stream_chat,
-)
+from core.models.client import ChatRequest, GenerationParams, StreamStats, complete  # noqa: E402
 from core.models.serving import LlamaCppSpec, ServerRecord, llama_server_note, start_server, stop_server  # noqa: E402
+from core.models.slot_probe import first_token_after_cancel_s, first_token_s  # noqa: E402
 
 SYSTEM = "你是一名温和、专业的心理咨询师。"
 PROMPT = "最近工作压力很大，晚上总是睡不着，一想到第二天要开会就心慌。我该怎么办？"
@@ -183,45 +177,18 @@ def run_client(server: ServerRecord, req: ChatRequest) -> StreamStats:
     return asyncio.run(complete(server.base_url, req))[1]
 
 
-async def first_token_s(server: ServerRecord, req: ChatRequest) -> float:
-    stats = (await complete(server.base_url, req))[1]
-    assert stats.ttft_s is not None, "no text came"
-    return stats.ttft_s
-
-
-async def first_token_after_cancel_s(server: ServerRecord, long_req: ChatRequest, short_req: ChatRequest) -> float:
-    """A long stream cancelled after its first tokens (as Esc cancels an answer worker), then a short request at once."""
-    begun = asyncio.Event()
-
-    async def long_stream() -> None:
-        pieces = 0
-        async for event in stream_chat(server.base_url, long_req):
-            pieces += isinstance(event, TextDelta)
-            if pieces >= 4:
-                begun.set()
-
-    task = asyncio.create_task(long_stream())
-    await begun.wait()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return await first_token_s(server, short_req)
-
-
 async def cancel_runs(server: ServerRecord, suppress: list[int], runs: int) -> tuple[list[float], list[float]]:
     """First-token times of a short request on the idle server and right after a cancelled long stream, alternating."""
     long_req, short_req = request(LONG_TOKENS, suppress), request(SHORT_TOKENS, suppress)
     idle: list[float] = []
     after: list[float] = []
+    url = server.base_url
     for _ in range(runs):
-        idle.append(await first_token_s(server, short_req))
-        after.append(await first_token_after_cancel_s(server, long_req, short_req))
+        idle.append(await first_token_s(url, short_req))
+        after.append(await first_token_after_cancel_s(url, long_req, short_req))
         # Let a server that did not stop the abandoned stream finish it, so the next idle figure is idle.
-        await asyncio.sleep(0.5)
-        while True:
-            started = time.perf_counter()
-            await first_token_s(server, short_req)
-            if time.perf_counter() - started < 4 * statistics.median(idle):
-                break
+        while await first_token_s(url, short_req) > 4 * statistics.median(idle):
+            await asyncio.sleep(0.5)
     return idle, after
 
 

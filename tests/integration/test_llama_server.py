@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from core.demo import DemoWorkspace, create_demo
-from core.models.client import ChatRequest, GenerationParams, TextDelta, complete, stream_chat
+from core.models.client import ChatRequest, GenerationParams, complete
 from core.models.parity import DEFAULT_CONVERSATION, parity_check
 from core.models.serving import (
     LlamaCppSpec,
@@ -32,6 +32,7 @@ from core.models.serving import (
     start_server,
     stop_server,
 )
+from core.models.slot_probe import first_token_after_cancel_s, first_token_s
 from tests.helpers.machine import machine_speed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,10 +93,8 @@ def server(demo_gguf: tuple[DemoWorkspace, Path]) -> Iterator[ServerRecord]:
         stop_server(demo.workspace, record.id, timeout=20)
 
 
-def first_token_s(record: ServerRecord, tokens: int = 4) -> float:
-    stats = asyncio.run(complete(record.base_url, ask(tokens)))[1]
-    assert stats.ttft_s is not None, "no text came"
-    return stats.ttft_s
+def first_token(record: ServerRecord) -> float:
+    return asyncio.run(first_token_s(record.base_url, ask(4)))
 
 
 def slots_busy(record: ServerRecord) -> bool:
@@ -104,8 +103,8 @@ def slots_busy(record: ServerRecord) -> bool:
 
 
 def idle_first_token_s(record: ServerRecord) -> float:
-    first_token_s(record)  # warm
-    return sorted(first_token_s(record) for _ in range(3))[1]
+    first_token(record)  # warm
+    return sorted(first_token(record) for _ in range(3))[1]
 
 
 def prompt_bound(idle_s: float) -> float:
@@ -135,27 +134,8 @@ def test_a_long_answer_takes_far_longer_than_the_bound(server: ServerRecord) -> 
 
 def test_a_cancelled_stream_frees_the_slot_for_the_next_request(server: ServerRecord) -> None:
     idle = idle_first_token_s(server)
-
-    async def cancel_then_ask() -> float:
-        begun = asyncio.Event()
-
-        async def answer_worker() -> None:  # what the Arena's answer worker does, until Esc cancels it
-            pieces = 0
-            async for event in stream_chat(server.base_url, ask(LONG_TOKENS)):
-                pieces += isinstance(event, TextDelta)
-                if pieces == 4:
-                    begun.set()
-
-        worker = asyncio.create_task(answer_worker())
-        await begun.wait()
-        assert await asyncio.to_thread(slots_busy, server)
-        worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
-        stats = (await complete(server.base_url, ask(4)))[1]
-        assert stats.ttft_s is not None
-        return stats.ttft_s
-
-    after = asyncio.run(cancel_then_ask())
+    # The long stream's task is cancelled as the Arena's answer worker is, by Esc, a move or a closed tab.
+    after = asyncio.run(first_token_after_cancel_s(server.base_url, ask(LONG_TOKENS), ask(4)))
     assert after <= prompt_bound(idle), (after, idle, machine_speed().describe())
     assert not slots_busy(server), "the slot still generates after the request that followed ended"
 
@@ -170,6 +150,6 @@ def test_a_killed_client_frees_the_slot(server: ServerRecord) -> None:
     finally:
         os.kill(client.pid, signal.SIGKILL)
         client.wait(timeout=10)
-    after = first_token_s(server)
+    after = first_token(server)
     assert after <= prompt_bound(idle), (after, idle, machine_speed().describe())
     assert not slots_busy(server)
