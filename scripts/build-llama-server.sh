@@ -75,4 +75,5 @@ cmake --build "$build" --target llama-server -j "$jobs" >"$work/build.log" 2>&1 
 mkdir -p "$(dirname "$binary")"
 install -m 755 "$build/bin/llama-server" "$binary"
 echo "$want" > "$stamp"
+rm -rf "$build"  # hundreds of MB of objects that only a rebuild of this exact version would reuse
 echo "mhbench: llama-server $version ($accel) installed as $binary in $(( $(date +%s) - started )) s"

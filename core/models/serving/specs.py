@@ -225,17 +225,17 @@ def llama_cpp_slots(argv: Sequence[str]) -> int | None:
     return None
 
 
+def _gguf_on_port(gguf: Path, port: int) -> list[str]:
+    """What both llama.cpp servers spell alike: the model and where to listen (loopback only)."""
+    return ["--model", str(gguf), "--host", HOST, "--port", str(port)]
+
+
 def _llama_server_argv(binary: Path, spec: LlamaCppSpec, gguf: Path, port: int) -> list[str]:
     if spec.parallel < 1:
         raise MhbenchError(f"{spec.parallel} parallel slots: a server needs at least one.", fix="set 1 or more.")
     argv = [
         str(binary),
-        "--model",
-        str(gguf),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
+        *_gguf_on_port(gguf, port),
         "--n-gpu-layers",
         "all" if spec.n_gpu_layers < 0 else str(spec.n_gpu_layers),
         # Without a unified KV cache each slot gets an equal share of the context.
@@ -275,12 +275,7 @@ def build_argv(spec: ServerSpec, port: int) -> list[str]:
             sys.executable,
             "-m",
             "llama_cpp.server",
-            "--model",
-            str(gguf),
-            "--host",
-            HOST,
-            "--port",
-            str(port),
+            *_gguf_on_port(gguf, port),
             "--n_gpu_layers",
             str(spec.n_gpu_layers),
             "--n_ctx",
