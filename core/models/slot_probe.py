@@ -26,10 +26,8 @@ async def first_token_s(base_url: str, request: ChatRequest, *, api_key: str | N
     return stats.ttft_s
 
 
-async def first_token_after_cancel_s(
-    base_url: str, long_request: ChatRequest, short_request: ChatRequest, *, api_key: str | None = None
-) -> float:
-    """``long_request`` streamed until it generates, its task cancelled, then ``short_request``'s first-token time."""
+async def cancel_once_generating(base_url: str, long_request: ChatRequest, *, api_key: str | None = None) -> None:
+    """Stream ``long_request`` until it generates, then cancel the task that streams it, as Esc does."""
     generating = asyncio.Event()
 
     async def answer_worker() -> None:
@@ -47,4 +45,11 @@ async def first_token_after_cancel_s(
     outcomes = await asyncio.gather(worker, return_exceptions=True)
     if isinstance(outcomes[0], ChatError):
         raise outcomes[0]
+
+
+async def first_token_after_cancel_s(
+    base_url: str, long_request: ChatRequest, short_request: ChatRequest, *, api_key: str | None = None
+) -> float:
+    """``long_request`` cancelled once it generates, then at once ``short_request``: its first-token time."""
+    await cancel_once_generating(base_url, long_request, api_key=api_key)
     return await first_token_s(base_url, short_request, api_key=api_key)

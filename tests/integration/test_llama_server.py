@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ from core.models.serving import (
     start_server,
     stop_server,
 )
-from core.models.slot_probe import first_token_after_cancel_s, first_token_s
+from core.models.slot_probe import cancel_once_generating, first_token_after_cancel_s, first_token_s
 from tests.helpers.machine import machine_speed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,9 +98,22 @@ def first_token(record: ServerRecord) -> float:
     return asyncio.run(first_token_s(record.base_url, ask(4)))
 
 
+def slots(record: ServerRecord) -> list[dict[str, Any]]:
+    return list(httpx.get(record.root_url + "/slots", timeout=5, trust_env=False).json())
+
+
 def slots_busy(record: ServerRecord) -> bool:
-    slots = httpx.get(record.root_url + "/slots", timeout=5, trust_env=False).json()
-    return any(slot.get("is_processing") for slot in slots)
+    return any(slot.get("is_processing") for slot in slots(record))
+
+
+def tokens_made_once_idle(record: ServerRecord, within_s: float) -> int:
+    """Wait until the one slot stops generating: how many tokens its last answer got."""
+    deadline = time.monotonic() + within_s
+    while slots_busy(record):
+        assert time.monotonic() < deadline, f"the slot still generates {within_s:.1f} s after the client left"
+        time.sleep(0.02)
+    (slot,) = slots(record)
+    return int(slot["next_token"][0]["n_decoded"])
 
 
 def idle_first_token_s(record: ServerRecord) -> float:
@@ -122,14 +136,11 @@ def test_the_served_prompt_is_the_one_llama_cpp_python_renders(
     assert served == rendered
 
 
-def test_a_long_answer_takes_far_longer_than_the_bound(server: ServerRecord) -> None:
-    """The premise of the tests below: a slot still busy with the abandoned answer would fail them."""
-    idle = idle_first_token_s(server)
-    started = time.perf_counter()
+def test_an_answer_left_alone_runs_its_whole_length(server: ServerRecord) -> None:
+    """The premise of the tests below: a slot left generating would reach the full length they check against."""
     text, stats = asyncio.run(complete(server.base_url, ask(LONG_TOKENS)))
-    whole = time.perf_counter() - started
     assert stats.finish_reason == "length" and text
-    assert whole > 3 * prompt_bound(idle), (whole, idle, machine_speed().describe())
+    assert tokens_made_once_idle(server, 5.0) == LONG_TOKENS
 
 
 def test_a_cancelled_stream_frees_the_slot_for_the_next_request(server: ServerRecord) -> None:
@@ -137,7 +148,9 @@ def test_a_cancelled_stream_frees_the_slot_for_the_next_request(server: ServerRe
     # The long stream's task is cancelled as the Arena's answer worker is, by Esc, a move or a closed tab.
     after = asyncio.run(first_token_after_cancel_s(server.base_url, ask(LONG_TOKENS), ask(4)))
     assert after <= prompt_bound(idle), (after, idle, machine_speed().describe())
-    assert not slots_busy(server), "the slot still generates after the request that followed ended"
+    # However fast the tiny model is: the abandoned answer stopped where it was cancelled, far short of its length.
+    asyncio.run(cancel_once_generating(server.base_url, ask(LONG_TOKENS)))
+    assert tokens_made_once_idle(server, prompt_bound(idle)) < LONG_TOKENS // 2
 
 
 def test_a_killed_client_frees_the_slot(server: ServerRecord) -> None:
@@ -146,10 +159,9 @@ def test_a_killed_client_frees_the_slot(server: ServerRecord) -> None:
                               stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert client.stdout is not None and client.stdout.readline().strip() == "streaming"
-        assert slots_busy(server)
     finally:
         os.kill(client.pid, signal.SIGKILL)
         client.wait(timeout=10)
+    assert tokens_made_once_idle(server, prompt_bound(idle)) < LONG_TOKENS // 2
     after = first_token(server)
     assert after <= prompt_bound(idle), (after, idle, machine_speed().describe())
-    assert not slots_busy(server)
