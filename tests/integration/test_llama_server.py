@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -98,22 +98,22 @@ def first_token(record: ServerRecord) -> float:
     return asyncio.run(first_token_s(record.base_url, ask(4)))
 
 
-def slots(record: ServerRecord) -> list[dict[str, Any]]:
-    return list(httpx.get(record.root_url + "/slots", timeout=5, trust_env=False).json())
+RELEASE = re.compile(r"slot +release: .* stop processing: n_tokens = (\d+)")
+"""llama-server's log line when a slot is done with a task: the tokens it held, prompt and answer."""
 
 
-def slots_busy(record: ServerRecord) -> bool:
-    return any(slot.get("is_processing") for slot in slots(record))
+def releases(record: ServerRecord) -> list[int]:
+    return [int(match.group(1)) for line in record.stdout_path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if (match := RELEASE.search(line))]
 
 
-def tokens_made_once_idle(record: ServerRecord, within_s: float) -> int:
-    """Wait until the one slot stops generating: how many tokens its last answer got."""
+def tokens_at_next_release(record: ServerRecord, seen: int, within_s: float) -> int:
+    """Wait for the slot to let its task go (release number ``seen + 1``): the tokens it held then."""
     deadline = time.monotonic() + within_s
-    while slots_busy(record):
-        assert time.monotonic() < deadline, f"the slot still generates {within_s:.1f} s after the client left"
+    while len(found := releases(record)) <= seen:
+        assert time.monotonic() < deadline, f"the slot still generates {within_s:.2f} s after its client left"
         time.sleep(0.02)
-    (slot,) = slots(record)
-    return int(slot["next_token"][0]["n_decoded"])
+    return found[seen]
 
 
 def idle_first_token_s(record: ServerRecord) -> float:
@@ -130,17 +130,29 @@ def test_the_served_prompt_is_the_one_llama_cpp_python_renders(
     server: ServerRecord, demo_gguf: tuple[DemoWorkspace, Path]
 ) -> None:
     demo, gguf = demo_gguf
-    rendered = parity_check(demo.llama_dir, gguf).gguf_text  # llama-cpp-python's Jinja2ChatFormatter, GGUF template
+    # llama-cpp-python's rendering of the GGUF's template (its Jinja2ChatFormatter), text and token ids.
+    report = parity_check(demo.llama_dir, gguf)
     served = httpx.post(server.root_url + "/apply-template", json={"messages": list(DEFAULT_CONVERSATION)},
                         timeout=10, trust_env=False).json()["prompt"]
-    assert served == rendered
+    # llama-server adds the BOS token when it tokenises (as the GGUF asks); llama-cpp-python keeps it in the text.
+    bos = "<|begin_of_text|>"
+    assert report.gguf_text.startswith(bos) and not served.startswith(bos)
+    assert bos + served == report.gguf_text
+    tokens = httpx.post(server.root_url + "/tokenize", json={"content": served, "add_special": True,
+                                                             "parse_special": True}, timeout=10, trust_env=False)
+    assert tokens.json()["tokens"] == list(report.gguf_ids)
+    # And a chat request feeds the slot exactly those tokens.
+    asyncio.run(complete(server.base_url, ChatRequest(list(DEFAULT_CONVERSATION), GenerationParams(max_tokens=1), "tiny")))
+    (slot,) = httpx.get(server.root_url + "/slots", timeout=5, trust_env=False).json()
+    assert slot["n_prompt_tokens"] == len(report.gguf_ids)
 
 
 def test_an_answer_left_alone_runs_its_whole_length(server: ServerRecord) -> None:
     """The premise of the tests below: a slot left generating would reach the full length they check against."""
+    seen = len(releases(server))
     text, stats = asyncio.run(complete(server.base_url, ask(LONG_TOKENS)))
     assert stats.finish_reason == "length" and text
-    assert tokens_made_once_idle(server, 5.0) == LONG_TOKENS
+    assert tokens_at_next_release(server, seen, 5.0) > LONG_TOKENS
 
 
 def test_a_cancelled_stream_frees_the_slot_for_the_next_request(server: ServerRecord) -> None:
@@ -148,13 +160,15 @@ def test_a_cancelled_stream_frees_the_slot_for_the_next_request(server: ServerRe
     # The long stream's task is cancelled as the Arena's answer worker is, by Esc, a move or a closed tab.
     after = asyncio.run(first_token_after_cancel_s(server.base_url, ask(LONG_TOKENS), ask(4)))
     assert after <= prompt_bound(idle), (after, idle, machine_speed().describe())
-    # However fast the tiny model is: the abandoned answer stopped where it was cancelled, far short of its length.
+    # However fast the tiny model is: the slot let the abandoned answer go at once, far short of its length.
+    seen = len(releases(server))
     asyncio.run(cancel_once_generating(server.base_url, ask(LONG_TOKENS)))
-    assert tokens_made_once_idle(server, prompt_bound(idle)) < LONG_TOKENS // 2
+    assert tokens_at_next_release(server, seen, prompt_bound(idle)) < LONG_TOKENS // 2
 
 
 def test_a_killed_client_frees_the_slot(server: ServerRecord) -> None:
     idle = idle_first_token_s(server)
+    seen = len(releases(server))
     client = subprocess.Popen([sys.executable, "-c", STREAMER, server.base_url, PROMPT, str(LONG_TOKENS)],
                               stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
@@ -162,6 +176,6 @@ def test_a_killed_client_frees_the_slot(server: ServerRecord) -> None:
     finally:
         os.kill(client.pid, signal.SIGKILL)
         client.wait(timeout=10)
-    assert tokens_made_once_idle(server, prompt_bound(idle)) < LONG_TOKENS // 2
+    assert tokens_at_next_release(server, seen, prompt_bound(idle)) < LONG_TOKENS // 2
     after = first_token(server)
     assert after <= prompt_bound(idle), (after, idle, machine_speed().describe())
