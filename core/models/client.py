@@ -15,8 +15,8 @@ What the two local servers accept, read from their installed code and checked li
   reports an error in :mod:`core.models.chat_errors`.
 
 Closing the generator (``aclose()``) or cancelling the task that iterates it closes
-the HTTP connection at once. llama-server and swift deploy notice and stop generating,
-which frees the slot for the next request (``tests/integration/test_llama_server.py``);
+the HTTP connection at once. llama-server notices and stops that slot's generation, which
+frees it for the next request (``tests/integration/test_llama_server.py``);
 ``python -m llama_cpp.server`` does not, and generates the abandoned answer to its end.
 Callers iterate it under ``contextlib.aclosing``, so that an exception in their own code
 (a pane that is gone) closes the connection then, not when the generator is collected.
