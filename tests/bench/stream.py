@@ -165,7 +165,10 @@ def run_raw(server: ServerRecord, req: ChatRequest) -> StreamStats:
                 line = event[event.find(b"data: ") :]
                 if not line.startswith(b"data: {"):
                     continue
-                choice = json.loads(line[6:])["choices"][0]
+                choices = json.loads(line[6:])["choices"]
+                if not choices:
+                    continue  # llama-server's last chunk: usage and timings only
+                choice = choices[0]
                 if choice["delta"].get("content"):
                     tally.text(now)
                 if choice.get("finish_reason"):
