@@ -14,7 +14,10 @@ speed (tokens/s after the first token, as core.models.client's StreamStats compu
 * the same stream read from a bare socket, which splits the cost between the server and the client;
 * the ratio client / direct (the target is >= 0.97);
 * the first-token time of a short request sent right after a 512-token stream was cancelled
-  (after its first tokens), against the same request's on the idle server (the target is <= 1.2).
+  (after its first tokens), against the same request's on the idle server (the target is <= 1.2):
+  the Arena's next item, a prompt the server has not cached (the last line's figure), and the same
+  prompt again from the cache, whose first token is a single decoding step, so that waiting for
+  the one step in flight when the cancel arrives shows as nearly double.
 
 Runs alternate between the client and the direct call so drift hits both alike. EOS is
 suppressed with ``logit_bias`` so every answer is exactly ``--tokens`` long. Figures, no
@@ -34,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,7 @@ N_CTX = 2048
 LONG_TOKENS = 512
 """The abandoned stream's length: cancelled after its first tokens, it would run this long if not stopped."""
 SHORT_TOKENS = 8
+NEXT_PROMPT = "我和室友总是因为小事吵架，现在回宿舍都觉得很压抑，不知道该怎么和她沟通。"
 
 
 def build_model(workdir: Path) -> tuple[Path, list[int]]:
@@ -180,9 +185,20 @@ def run_client(server: ServerRecord, req: ChatRequest) -> StreamStats:
     return asyncio.run(complete(server.base_url, req))[1]
 
 
-async def cancel_runs(server: ServerRecord, suppress: list[int], runs: int) -> tuple[list[float], list[float]]:
+def next_item(suppress: list[int], *, cached: bool) -> ChatRequest:
+    """The short request: the Arena's next item, whose prompt the server has not seen (``cache_prompt`` off, so
+    its first token costs the prompt's evaluation, idle or not); or the same prompt again, from the cache."""
+    if cached:
+        return request(SHORT_TOKENS, suppress)
+    base = request(SHORT_TOKENS, suppress)
+    return replace(base, messages=[{"role": "user", "content": NEXT_PROMPT}], extra={**base.extra, "cache_prompt": False})
+
+
+async def cancel_runs(
+    server: ServerRecord, suppress: list[int], runs: int, *, cached: bool
+) -> tuple[list[float], list[float]]:
     """First-token times of a short request on the idle server and right after a cancelled long stream, alternating."""
-    long_req, short_req = request(LONG_TOKENS, suppress), request(SHORT_TOKENS, suppress)
+    long_req, short_req = request(LONG_TOKENS, suppress), next_item(suppress, cached=cached)
     idle: list[float] = []
     after: list[float] = []
     url = server.base_url
@@ -258,7 +274,8 @@ def main() -> None:
             raw_runs.append(run_raw(servers[0], req))
             client_runs.append(run_client(servers[0], req))
         del llama
-        idle_ttfts, after_ttfts = asyncio.run(cancel_runs(servers[0], suppress, args.runs))
+        idle_ttfts, after_ttfts = asyncio.run(cancel_runs(servers[0], suppress, args.runs, cached=False))
+        cached_idle, cached_after = asyncio.run(cancel_runs(servers[0], suppress, args.runs, cached=True))
 
         servers.append(start_server(workspace, spec, timeout=300))
         asyncio.run(run_pair(servers, warm))
@@ -279,12 +296,17 @@ def main() -> None:
                 f"client alone, client / bare: {client[index] / raw[index]:.3f})"
             )
         idle_ttft, after_ttft = statistics.median(idle_ttfts), statistics.median(after_ttfts)
-        print(
-            f"first token of a {SHORT_TOKENS}-token request: idle server median {idle_ttft * 1000:.0f} ms "
-            f"(runs {', '.join(f'{value * 1000:.0f}' for value in idle_ttfts)}); right after a cancelled "
-            f"{LONG_TOKENS}-token stream median {after_ttft * 1000:.0f} ms "
-            f"(runs {', '.join(f'{value * 1000:.0f}' for value in after_ttfts)})"
-        )
+        for label, idle_runs, after_runs in (
+            ("the next item (a new prompt, not cached)", idle_ttfts, after_ttfts),
+            ("the same prompt again (cached: its first token is one decoding step)", cached_idle, cached_after),
+        ):
+            print(
+                f"first token of {label}: idle server median {statistics.median(idle_runs) * 1000:.0f} ms "
+                f"(runs {', '.join(f'{value * 1000:.0f}' for value in idle_runs)}); right after a cancelled "
+                f"{LONG_TOKENS}-token stream median {statistics.median(after_runs) * 1000:.0f} ms "
+                f"(runs {', '.join(f'{value * 1000:.0f}' for value in after_runs)}): ratio "
+                f"{statistics.median(after_runs) / statistics.median(idle_runs):.3f}"
+            )
     finally:
         for server in servers:
             stop_server(workspace, server.id, timeout=20)
