@@ -62,6 +62,7 @@ BUDGET: dict[str, tuple[int, str]] = {
     "gguf": (120, "f16 GGUF"),
     "serve-gpu": (120, "llama.cpp with every layer on the GPU (serve-cpu with --cpu)"),
     "stream": (60, "an answer streamed through core.models.client"),
+    "cancel": (120, "a cancelled 512-token stream frees its llama-server slot: the next first token comes as on an idle server"),
     "flash-packing": (240, "a run with attn_impl flash_attn and packing (needs flash-attn)"),
     "model-type": (240, "a Llama-3-family model swift cannot look up by name: --model_type llama, template llama3"),
     "deploy-transformers": (240, "swift deploy of base + adapter, transformers; each name answers"),
@@ -604,6 +605,42 @@ def two_waves(smoke: Smoke) -> str:
         raise MhbenchError(f"the waves' servers overlapped or stayed: {[(s.id, s.created_at, s.ended_at) for s in ran]}")
     seconds = [line.rsplit(" in ", 1)[-1] for line in log.splitlines() if " generated in " in line]
     return f"2 waves, servers one after another; generation {', '.join(seconds)}"
+def cancel_frees_slot(smoke: Smoke, timeout_s: float = 120.0) -> str:
+    """A 512-token stream cancelled after its first tokens, then a short request: its first token comes as
+    promptly as on the idle server, and no slot is left generating the abandoned answer."""
+    import httpx
+
+    from core.models.client import ChatRequest, GenerationParams
+    from core.models.serving import get_server, is_llama_server
+    from core.models.slot_probe import first_token_after_cancel_s, first_token_s
+
+    workspace = smoke.workspace
+    assert workspace is not None
+    base_url, model, server_id = smoke.found["target"].split()
+    server = get_server(workspace, server_id)
+    if not is_llama_server(server.argv):
+        raise MhbenchError("GGUF files are served by llama_cpp.server, which generates a cancelled answer to its end.",
+                           fix="build llama-server: bash scripts/build-llama-server.sh")
+
+    def ask(tokens: int) -> ChatRequest:
+        return ChatRequest([{"role": "user", "content": "最近总是睡不着，怎么办？"}],
+                           GenerationParams(max_tokens=tokens), model, extra={"ignore_eos": True})
+
+    async def measure() -> tuple[float, float]:
+        await first_token_s(base_url, ask(4))  # warm
+        idle = sorted([await first_token_s(base_url, ask(4)) for _ in range(3)])[1]
+        return idle, await first_token_after_cancel_s(base_url, ask(512), ask(4))
+
+    idle, after = asyncio.run(asyncio.wait_for(measure(), timeout_s))
+    bound = max(3 * idle, 0.3)
+    slots = httpx.get(server.root_url + "/slots", timeout=10, trust_env=False).json()
+    busy = [slot.get("id") for slot in slots if slot.get("is_processing")]
+    figures = f"first token {after * 1000:.0f} ms after a cancel, {idle * 1000:.0f} ms idle"
+    if after > bound or busy:
+        raise MhbenchError(f"a cancelled stream did not free its slot: {figures} (bound {bound * 1000:.0f} ms)"
+                           + (f", slots {busy} still generating" if busy else ""),
+                           fix="read the server's log; the client must close the connection on cancel.")
+    return figures
 
 
 def stop_servers(smoke: Smoke) -> None:
@@ -667,6 +704,7 @@ def main(argv: list[str] | None = None) -> int:
                    gpu=not on_cpu)
         served = "serve-gpu" if not on_cpu else "serve-cpu"
         smoke.step("stream", lambda: stream_answer(smoke), needs=(served,), gpu=not on_cpu)
+        smoke.step("cancel", lambda: cancel_frees_slot(smoke), needs=(served,), gpu=not on_cpu)
         stop_servers(smoke)  # the llama.cpp server is done with
         smoke.step("flash-packing", lambda: flash_packing(smoke), needs=("tiny-models",))
         smoke.step("model-type", lambda: model_type(smoke), needs=("tiny-models",), gpu=not on_cpu)

@@ -83,6 +83,7 @@ fi
 
 step "installing mhbench with the train, gguf and dev extras"
 "$VPY" -m pip install --quiet -c constraints.txt -e ".[train,gguf,dev]"
+bash scripts/build-llama-server.sh  # llama.cpp's llama-server serves GGUF files (parallel slots, cancel frees a slot)
 
 # The gpu extra, never as `-e '.[gpu]'` (that needs hatchling in the venv and would compile
 # flash-attn in an isolated build without torch). The constraints keep torch and peft where they

@@ -21,6 +21,7 @@ import random
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
@@ -447,13 +448,16 @@ async def generate(
     request = ChatRequest(list(messages), session.params, model, system=session.system_prompt, stop=stop)
     parts: list[str] = []
     stats: StreamStats | None = None
-    async for event in stream_chat(base_url, request, api_key=api_key):
-        if isinstance(event, TextDelta):
-            parts.append(event.text)
-            if on_text is not None:
-                on_text(event.text)
-        else:
-            stats = event
+    # aclosing: whatever ends this (a cancelled answer worker, an error in on_text), the connection
+    # closes now and the server frees the slot, instead of when the generator is collected.
+    async with aclosing(stream_chat(base_url, request, api_key=api_key)) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+                if on_text is not None:
+                    on_text(event.text)
+            else:
+                stats = event
     assert stats is not None
     return "".join(parts), stats
 

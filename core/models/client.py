@@ -15,7 +15,11 @@ What the two local servers accept, read from their installed code and checked li
   reports an error in :mod:`core.models.chat_errors`.
 
 Closing the generator (``aclose()``) or cancelling the task that iterates it closes
-the HTTP response at once, which both servers notice and stop generating.
+the HTTP connection at once. llama-server notices and stops that slot's generation, which
+frees it for the next request (``tests/integration/test_llama_server.py``);
+``python -m llama_cpp.server`` does not, and generates the abandoned answer to its end.
+Callers iterate it under ``contextlib.aclosing``, so that an exception in their own code
+(a pane that is gone) closes the connection then, not when the generator is collected.
 """
 
 from __future__ import annotations
@@ -245,11 +249,12 @@ async def complete(
     """The whole answer (raw) and its stats."""
     parts: list[str] = []
     stats: StreamStats | None = None
-    async for event in stream_chat(base_url, request, api_key=api_key, timeout=timeout, client=client):
-        if isinstance(event, TextDelta):
-            parts.append(event.text)
-        else:
-            stats = event
+    async with aclosing(stream_chat(base_url, request, api_key=api_key, timeout=timeout, client=client)) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            else:
+                stats = event
     assert stats is not None  # stream_chat always ends with its stats
     return "".join(parts), stats
 

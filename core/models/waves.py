@@ -25,7 +25,7 @@ from core.base.errors import MhbenchError
 from core.base.gpu import sample_gpus
 from core.base.workspace import Workspace
 from core.models import get_model
-from core.models.serving import LlamaCppSpec, ServerSpec, list_servers
+from core.models.serving import LlamaCppSpec, ServerSpec, list_servers, llama_server_binary
 from core.models.targets import expected_gpu_gb, server_groups, server_spec
 
 MARGIN_SHARE = 0.10
@@ -193,10 +193,11 @@ def concurrency_of(spec: ServerSpec) -> int:
 
     vLLM, lmdeploy and SGLang batch continuously (:data:`BATCH_ENGINES_CONCURRENCY`); swift's
     transformers engine runs ``--max_batch_size`` requests per forward pass (swift's default 1);
+    llama.cpp's ``llama-server`` runs its ``--parallel`` slots at once, while the fallback
     ``python -m llama_cpp.server`` serves one request at a time (a second queues behind the first).
     """
     if isinstance(spec, LlamaCppSpec):
-        return 1
+        return spec.parallel if llama_server_binary() is not None else 1
     if spec.infer_backend in BATCH_ENGINES:
         return BATCH_ENGINES_CONCURRENCY
     batch = spec.extra.get("max_batch_size", 1)

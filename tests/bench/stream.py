@@ -1,22 +1,29 @@
-"""Streaming speed through core.models.client and llama.cpp's server, next to llama-cpp-python called directly.
+"""Streaming speed through core.models.client and llama.cpp's llama-server, next to llama-cpp-python called directly,
+and how soon a request gets its first token after another's stream was cancelled.
 
 Builds a benchmark-sized model itself (Llama architecture, hidden 1024, 12 layers,
 intermediate 2816, 16 heads / 4 KV heads, the demo's SentencePiece vocabulary: about
 140 M parameters, random weights), converts it to an f16 GGUF, then prints decoding
 speed (tokens/s after the first token, as core.models.client's StreamStats computes it):
 
-* through core.models.client with one ``llama_cpp.server`` (started by core.models.serving);
+* through core.models.client with one ``llama-server`` (started by core.models.serving; ``llama_cpp.server``
+  where ``scripts/build-llama-server.sh`` was not run);
 * with two servers of the same model streaming at once (each stream, and the sum);
 * from ``Llama.create_chat_completion(stream=True)`` in this process, built exactly as the
   server builds its model (same settings, same thread count), same prompt and parameters;
 * the same stream read from a bare socket, which splits the cost between the server and the client;
-* the ratio client / direct (the target is >= 0.97).
+* the ratio client / direct (the target is >= 0.97);
+* the first-token time of a short request sent right after a 512-token stream was cancelled
+  (after its first tokens), against the same request's on the idle server (the target is <= 1.2):
+  the Arena's next item, a prompt the server has not cached (the last line's figure), and the same
+  prompt again from the cache, whose first token is a single decoding step, so that waiting for
+  the one step in flight when the cancel arrives shows as nearly double.
 
 Runs alternate between the client and the direct call so drift hits both alike. EOS is
 suppressed with ``logit_bias`` so every answer is exactly ``--tokens`` long. Figures, no
-pass/fail.
+pass/fail. The last line is ``stream: client/direct ratio R, first token after cancel/idle ratio C``.
 
-    .venv/bin/python tests/bench/stream.py [--tokens 128] [--runs 3] [--threads N] [--workdir DIR]
+    .venv/bin/python tests/bench/stream.py [--tokens 128] [--runs 5] [--threads N] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +48,16 @@ from core.base.db import open_workspace  # noqa: E402
 from core.base.workspace import Workspace  # noqa: E402
 from core.models.chat_stream import StreamTally  # noqa: E402
 from core.models.client import ChatRequest, GenerationParams, StreamStats, complete  # noqa: E402
-from core.models.serving import LlamaCppSpec, ServerRecord, start_server, stop_server  # noqa: E402
+from core.models.serving import LlamaCppSpec, ServerRecord, llama_server_note, start_server, stop_server  # noqa: E402
+from core.models.slot_probe import first_token_after_cancel_s, first_token_s  # noqa: E402
 
 SYSTEM = "你是一名温和、专业的心理咨询师。"
 PROMPT = "最近工作压力很大，晚上总是睡不着，一想到第二天要开会就心慌。我该怎么办？"
 N_CTX = 2048
+LONG_TOKENS = 512
+"""The abandoned stream's length: cancelled after its first tokens, it would run this long if not stopped."""
+SHORT_TOKENS = 8
+NEXT_PROMPT = "我和室友总是因为小事吵架，现在回宿舍都觉得很压抑，不知道该怎么和她沟通。"
 
 
 def build_model(workdir: Path) -> tuple[Path, list[int]]:
@@ -157,7 +170,10 @@ def run_raw(server: ServerRecord, req: ChatRequest) -> StreamStats:
                 line = event[event.find(b"data: ") :]
                 if not line.startswith(b"data: {"):
                     continue
-                choice = json.loads(line[6:])["choices"][0]
+                choices = json.loads(line[6:])["choices"]
+                if not choices:
+                    continue  # llama-server's last chunk: usage and timings only
+                choice = choices[0]
                 if choice["delta"].get("content"):
                     tally.text(now)
                 if choice.get("finish_reason"):
@@ -167,6 +183,32 @@ def run_raw(server: ServerRecord, req: ChatRequest) -> StreamStats:
 
 def run_client(server: ServerRecord, req: ChatRequest) -> StreamStats:
     return asyncio.run(complete(server.base_url, req))[1]
+
+
+def next_item(suppress: list[int], *, cached: bool) -> ChatRequest:
+    """The short request: the Arena's next item, whose prompt the server has not seen (``cache_prompt`` off, so
+    its first token costs the prompt's evaluation, idle or not); or the same prompt again, from the cache."""
+    if cached:
+        return request(SHORT_TOKENS, suppress)
+    base = request(SHORT_TOKENS, suppress)
+    return replace(base, messages=[{"role": "user", "content": NEXT_PROMPT}], extra={**base.extra, "cache_prompt": False})
+
+
+async def cancel_runs(
+    server: ServerRecord, suppress: list[int], runs: int, *, cached: bool
+) -> tuple[list[float], list[float]]:
+    """First-token times of a short request on the idle server and right after a cancelled long stream, alternating."""
+    long_req, short_req = request(LONG_TOKENS, suppress), next_item(suppress, cached=cached)
+    idle: list[float] = []
+    after: list[float] = []
+    url = server.base_url
+    for _ in range(runs):
+        idle.append(await first_token_s(url, short_req))
+        after.append(await first_token_after_cancel_s(url, long_req, short_req))
+        # Let a server that did not stop the abandoned stream finish it, so the next idle figure is idle.
+        while await first_token_s(url, short_req) > 4 * statistics.median(idle):
+            await asyncio.sleep(0.5)
+    return idle, after
 
 
 async def run_pair(servers: list[ServerRecord], req: ChatRequest) -> list[StreamStats]:
@@ -214,6 +256,9 @@ def main() -> None:
         f"{args.tokens} tokens per answer, EOS suppressed, {args.runs} runs each, alternating"
     )
 
+    note = llama_server_note()
+    print(note or "serving with llama-server")
+
     servers = [start_server(workspace, spec, timeout=300)]
     try:
         llama = direct_llama(gguf, args.threads)
@@ -229,6 +274,8 @@ def main() -> None:
             raw_runs.append(run_raw(servers[0], req))
             client_runs.append(run_client(servers[0], req))
         del llama
+        idle_ttfts, after_ttfts = asyncio.run(cancel_runs(servers[0], suppress, args.runs, cached=False))
+        cached_idle, cached_after = asyncio.run(cancel_runs(servers[0], suppress, args.runs, cached=True))
 
         servers.append(start_server(workspace, spec, timeout=300))
         asyncio.run(run_pair(servers, warm))
@@ -248,9 +295,23 @@ def main() -> None:
                 f"(server alone, bare / direct: {raw[index] / direct[index]:.3f}; "
                 f"client alone, client / bare: {client[index] / raw[index]:.3f})"
             )
+        idle_ttft, after_ttft = statistics.median(idle_ttfts), statistics.median(after_ttfts)
+        for label, idle_runs, after_runs in (
+            ("the next item (a new prompt, not cached)", idle_ttfts, after_ttfts),
+            ("the same prompt again (cached: its first token is one decoding step)", cached_idle, cached_after),
+        ):
+            print(
+                f"first token of {label}: idle server median {statistics.median(idle_runs) * 1000:.0f} ms "
+                f"(runs {', '.join(f'{value * 1000:.0f}' for value in idle_runs)}); right after a cancelled "
+                f"{LONG_TOKENS}-token stream median {statistics.median(after_runs) * 1000:.0f} ms "
+                f"(runs {', '.join(f'{value * 1000:.0f}' for value in after_runs)}): ratio "
+                f"{statistics.median(after_runs) / statistics.median(idle_runs):.3f}"
+            )
     finally:
         for server in servers:
             stop_server(workspace, server.id, timeout=20)
+    print(f"stream: client/direct ratio {client[0] / direct[0]:.3f}, first token after cancel/idle ratio "
+          f"{after_ttft / idle_ttft:.3f}")
 
 
 if __name__ == "__main__":

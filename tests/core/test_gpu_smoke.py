@@ -14,7 +14,7 @@ from core.base.gpu import sample_gpus
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu-smoke.sh"
 STEPS = ("gpu", "setup", "cuda-torch", "tiny-models", "sft-lora", "nvml-run", "sft-qlora", "queue", "merge", "gguf",
-         "serve-gpu", "stream",
+         "serve-gpu", "stream", "cancel",
          # the seed profiles' paths on the box (issue 20)
          "flash-packing", "model-type", "deploy-transformers", "deploy-vllm", "two-servers", "torchrun-stop",
          "nvml-torchrun", "qlora-merge", "waves")

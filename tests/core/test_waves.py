@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.base.errors import MhbenchError
@@ -87,8 +89,14 @@ def test_the_budget_is_the_flag_or_measured_and_never_zero_or_less() -> None:
         memory_budget(0)
 
 
-def test_each_engine_gets_as_many_requests_as_it_serves_well() -> None:
+def test_each_engine_gets_as_many_requests_as_it_serves_well(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MHBENCH_LLAMA_SERVER", "")  # the fallback, llama_cpp.server: one stream at a time
     assert concurrency_of(LlamaCppSpec("/m.gguf")) == 1
+    binary = tmp_path / "llama-server"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv("MHBENCH_LLAMA_SERVER", str(binary))  # llama-server: its parallel slots
+    assert concurrency_of(LlamaCppSpec("/m.gguf", parallel=6)) == 6
     assert concurrency_of(SwiftDeploySpec("/m")) == 1
     assert concurrency_of(SwiftDeploySpec("/m", extra={"max_batch_size": 8})) == 8
     for engine in ("vllm", "lmdeploy", "sglang"):

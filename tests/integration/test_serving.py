@@ -31,6 +31,7 @@ from core.models.serving import (
     start_server,
     stop_server,
 )
+from core.models.serving.specs import LLAMA_SERVER_ENV
 from core.profiles import apply_overrides, find_profile, load_profiles
 from core.swift.dialects import installed_swift_version
 from core.train.launch import LaunchRequest, launch, plan_run
@@ -78,7 +79,11 @@ def chat(model: str, max_tokens: int = 24) -> ChatRequest:
     return ChatRequest(HISTORY, GenerationParams(max_tokens=max_tokens), model, system=SYSTEM)
 
 
-def test_commands_bind_loopback_and_ignore_the_port_for_reuse(demo_ws: DemoWorkspace, tmp_path: Path) -> None:
+def test_commands_bind_loopback_and_ignore_the_port_for_reuse(
+    demo_ws: DemoWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # llama_cpp.server's command, as served where llama-server is not built (its own command: tests/core).
+    monkeypatch.setenv(LLAMA_SERVER_ENV, "")
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"")
     llama = build_argv(LlamaCppSpec(gguf, n_gpu_layers=-1, n_ctx=8192, chat_format="llama-3", n_threads=4), 8001)
@@ -207,7 +212,8 @@ def test_a_server_that_dies_at_start_is_diagnosed(demo_ws: DemoWorkspace, tmp_pa
     error = caught.value
     assert "died while starting" in error.problem and error.fix
     assert error.path is not None and error.path.name == "stdout.log"
-    record = next(server for server in list_servers(demo_ws.workspace) if server.argv[4] == str(broken))
+    record = next(server for server in list_servers(demo_ws.workspace)
+                  if server.argv[server.argv.index("--model") + 1] == str(broken))
     assert record.status == "failed" and not group_alive(record.pgid)
     with pytest.raises(MhbenchError, match="does not exist"):
         start_server(demo_ws.workspace, LlamaCppSpec(tmp_path / "missing.gguf"))

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -317,12 +318,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     async def stream() -> StreamStats | None:
         stats = None
-        async for event in stream_chat(target.base_url, request, api_key=target.api_key):
-            if isinstance(event, TextDelta):
-                sys.stdout.write(clean_text(event.text))
-                sys.stdout.flush()
-            else:
-                stats = event
+        async with aclosing(stream_chat(target.base_url, request, api_key=target.api_key)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    sys.stdout.write(clean_text(event.text))
+                    sys.stdout.flush()
+                else:
+                    stats = event
         return stats
 
     stats = asyncio.run(stream())

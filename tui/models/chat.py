@@ -101,6 +101,7 @@ class ChatScreen(ModalScreen[None]):
     @work(exclusive=True, group="chat-stream")
     async def stream_answer(self) -> None:
         import asyncio
+        from contextlib import aclosing
 
         from core.models.client import (
             ChatError,
@@ -118,11 +119,12 @@ class ChatScreen(ModalScreen[None]):
         request = ChatRequest(list(self.history), GenerationParams(), self.target.model, system=self.system)
         note, style = None, "dim"
         try:
-            async for event in stream_chat(self.target.base_url, request, api_key=self.target.api_key):
-                if isinstance(event, TextDelta):
-                    pane.append(event.text)
-                elif isinstance(event, StreamStats):
-                    note = speed_summary(event.tokens, event.ttft_s, event.tokens_per_s, event.finish_reason)
+            async with aclosing(stream_chat(self.target.base_url, request, api_key=self.target.api_key)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        pane.append(event.text)
+                    elif isinstance(event, StreamStats):
+                        note = speed_summary(event.tokens, event.ttft_s, event.tokens_per_s, event.finish_reason)
         except ChatError as error:
             note, style = f"✗ {error}", "red"
         except asyncio.CancelledError:

@@ -1,4 +1,4 @@
-"""Shared local model servers: ``swift deploy`` and llama.cpp's server, detached like runs.
+"""Shared local model servers: ``swift deploy`` and llama.cpp's ``llama-server``, detached like runs.
 
 A server is expensive to start (an 8B model loads for minutes) and cheap to share,
 so it outlives the TUI that started it and every TUI, rater or CLI on the workspace
@@ -35,7 +35,9 @@ from core.models.serving.registry import (
     servers_dir,
 )
 from core.models.serving.specs import (
+    BUILD_LLAMA_SERVER,
     HOST,
+    LLAMA_SERVER_SLOTS,
     Backend,
     FlagValue,
     LlamaCppSpec,
@@ -44,12 +46,18 @@ from core.models.serving.specs import (
     argv_key,
     build_argv,
     check_deploy_argv,
+    is_llama_server,
+    llama_cpp_slots,
+    llama_server_binary,
+    llama_server_note,
 )
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "BUILD_LLAMA_SERVER",
     "HOST",
     "LAUNCH_GRACE",
+    "LLAMA_SERVER_SLOTS",
     "SERVERS_DIR",
     "SERVER_FILE",
     "START_TIMEOUT",
@@ -67,7 +75,11 @@ __all__ = [
     "find_or_start",
     "free_port",
     "get_server",
+    "is_llama_server",
     "list_servers",
+    "llama_cpp_slots",
+    "llama_server_binary",
+    "llama_server_note",
     "memory_warning",
     "reconcile_servers",
     "server_diagnosis",

@@ -40,13 +40,17 @@ from core.models.serving.registry import (
     set_status,
 )
 from core.models.serving.specs import (
+    BUILD_LLAMA_SERVER,
     HOST,
+    LlamaCppSpec,
     ServerSpec,
     SwiftDeploySpec,
     argv_key,
     build_argv,
     check_deploy_argv,
     expected_served_names,
+    is_llama_server,
+    llama_server_note,
     server_env,
 )
 
@@ -135,11 +139,12 @@ def _spawn(workspace: Workspace, record: ServerRecord, spec: ServerSpec) -> Serv
             "created_at": record.created_at,
         },
     )
-    fix = (
-        "install the training extra (`pip install -e '.[train]'`)."
-        if record.backend == "swift"
-        else "install the gguf extra (`pip install -e '.[gguf]'`)."
-    )
+    if record.backend == "swift":
+        fix = "install the training extra (`pip install -e '.[train]'`)."
+    elif is_llama_server(record.argv):
+        fix = f"build llama-server again (`{BUILD_LLAMA_SERVER}`)."
+    else:
+        fix = "install the gguf extra (`pip install -e '.[gguf]'`)."
     # The server stays `starting` until it answers (see health.wait_ready); its log holds a failed start's reason.
     process = start_detached(
         workspace, ProcessRow("servers", record.id, running_status=None, reason_column=None), record.argv,
@@ -167,6 +172,9 @@ def _start(
         say(f"reusing server {record.id} ({record.status}) at {record.base_url}")
         return wait_ready(workspace, record.id, timeout=timeout, progress=progress)
     say(f"starting {spec.backend} server {record.id} on port {record.port}")
+    note = llama_server_note() if isinstance(spec, LlamaCppSpec) else None
+    if note is not None:
+        say(note)
     try:
         _spawn(workspace, record, spec)
         return wait_ready(workspace, record.id, timeout=timeout, progress=progress)

@@ -16,6 +16,7 @@ from core.base.db import find_row, registry
 from core.base.errors import MhbenchError
 from core.base.processes import group_alive, launch_abandoned, process_alive, utc_now
 from core.base.workspace import Workspace
+from core.models.serving.specs import is_llama_server
 
 SERVERS_DIR = "servers"
 STDOUT_FILE = "stdout.log"
@@ -64,8 +65,9 @@ class ServerRecord:
 
     @property
     def health_url(self) -> str:
-        # llama.cpp's server has no /health; its /v1/models answers once the model is loaded.
-        return self.root_url + ("/health" if self.backend == "swift" else "/v1/models")
+        # llama_cpp.server has no /health; its /v1/models answers once the model is loaded.
+        return self.root_url + ("/v1/models" if self.backend == "llama_cpp" and not is_llama_server(self.argv)
+                                else "/health")
 
     def model_name(self, path: Path | str | None = None) -> str:
         """The model name to request: the one serving ``path`` (an adapter checkpoint, say), else the base's."""

@@ -1,5 +1,11 @@
 """What a server runs: the specs of ``swift deploy`` and llama.cpp's server, and their exact commands.
 
+A GGUF is served by llama.cpp's own ``llama-server`` (built by ``scripts/build-llama-server.sh``
+from the llama.cpp that llama-cpp-python vendors, found by :func:`llama_server_binary`): it has
+parallel slots, ``/health``, and stops a slot's generation as soon as its client hangs up. Where
+it was not built, ``python -m llama_cpp.server`` serves instead (one stream at a time, and an
+abandoned stream runs to its end), and :func:`llama_server_note` says so.
+
 :func:`build_argv` turns a spec into the argv a server is started with (paths absolute,
 so two processes build the same command); :func:`argv_key` is that command's identity
 without the port, by which :func:`core.models.serving.find_or_start` recognises a server to
@@ -9,6 +15,7 @@ reuse; :func:`check_deploy_argv` checks the flags against the installed swift fi
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -55,22 +62,30 @@ class SwiftDeploySpec:
         return self.served_model_name or Path(self.model_path).name
 
 
+LLAMA_SERVER_SLOTS = 4
+"""Parallel slots of a llama-server: streams it generates at once (continuous batching), each with its
+own context, so a rater's answer never queues behind another's."""
+
+
 @dataclass(frozen=True)
 class LlamaCppSpec:
-    """``python -m llama_cpp.server`` over one GGUF file."""
+    """llama.cpp's ``llama-server`` (or, where it was not built, ``python -m llama_cpp.server``) over one GGUF."""
 
     gguf_path: Path | str
     n_gpu_layers: int = 0
     """Layers offloaded to the GPU; -1 for all (a CUDA build only)."""
     n_ctx: int = 4096
+    """The context of one stream (one slot): llama-server's whole context is ``n_ctx × parallel``."""
     chat_format: str | None = None
-    """``None``: the chat template stored in the GGUF."""
+    """``None``: the chat template stored in the GGUF (llama-server's ``--jinja``, as llama-cpp-python renders it)."""
     served_model_name: str | None = None
-    """``--model_alias``; llama.cpp's default is the GGUF path. Any name is answered by the one model."""
+    """``--alias``; by default the GGUF's path. Any name is answered by the one model."""
     n_threads: int | None = None
     """Generation threads; ``None``: llama.cpp's default, half the CPUs."""
     gpus: str | None = None
     """The server's ``CUDA_VISIBLE_DEVICES`` (indices or UUIDs); ``None``: every GPU."""
+    parallel: int = LLAMA_SERVER_SLOTS
+    """llama-server's slots (``--parallel``); llama_cpp.server always has one."""
 
     backend: Backend = field(default="llama_cpp", init=False)
 
@@ -154,22 +169,118 @@ def _check_adapter_name(name: str) -> None:
         )
 
 
+# --- llama.cpp ---------------------------------------------------------------------------------
+
+LLAMA_SERVER_ENV = "MHBENCH_LLAMA_SERVER"
+"""A llama-server binary to use instead of the one beside this Python; empty: use llama_cpp.server."""
+
+BUILD_LLAMA_SERVER = "bash scripts/build-llama-server.sh"
+
+LLAMA_SERVER_TEMPLATES: Mapping[str, str] = {
+    # llama-cpp-python's --chat_format names → llama-server's built-in --chat-template names
+    "llama-3": "llama3",
+    "llama-2": "llama2",
+    "chatml": "chatml",
+    "qwen": "chatml",
+    "mistral-instruct": "mistral-v1",
+    "gemma": "gemma",
+    "phi3": "phi3",
+    "zephyr": "zephyr",
+    "vicuna": "vicuna",
+}
+
+
+def llama_server_binary() -> Path | None:
+    """llama.cpp's ``llama-server``: ``$MHBENCH_LLAMA_SERVER``, else the one built into this Python's venv."""
+    override = os.environ.get(LLAMA_SERVER_ENV)
+    candidate = Path(override).expanduser() if override else None
+    if override is None:
+        candidate = Path(sys.executable).parent / "llama-server"
+    if candidate is not None and candidate.is_file() and os.access(candidate, os.X_OK):
+        return candidate.absolute()
+    return None
+
+
+def llama_server_note() -> str | None:
+    """One line when GGUF files are served by the slower fallback, naming the fix; ``None`` when llama-server is there."""
+    if llama_server_binary() is not None:
+        return None
+    return (
+        "llama-server is not built: GGUF models are served by llama_cpp.server (one stream at a time; "
+        f"a stopped answer runs on). Build it: {BUILD_LLAMA_SERVER}"
+    )
+
+
+def is_llama_server(argv: Sequence[str]) -> bool:
+    """The command runs llama.cpp's ``llama-server`` (not ``python -m llama_cpp.server``)."""
+    return bool(argv) and Path(argv[0]).name == "llama-server"
+
+
+def llama_cpp_slots(argv: Sequence[str]) -> int | None:
+    """How many streams a llama.cpp server's command generates at once: llama-server's ``--parallel``,
+    1 for llama_cpp.server; ``None`` for any other command (swift deploy)."""
+    if is_llama_server(argv):
+        parts = list(argv)
+        for flag in ("--parallel", "-np"):
+            if flag in parts[:-1]:
+                return int(parts[parts.index(flag) + 1])
+        return 1
+    if list(argv[1:3]) == ["-m", "llama_cpp.server"]:
+        return 1
+    return None
+
+
+def _gguf_on_port(gguf: Path, port: int) -> list[str]:
+    """What both llama.cpp servers spell alike: the model and where to listen (loopback only)."""
+    return ["--model", str(gguf), "--host", HOST, "--port", str(port)]
+
+
+def _llama_server_argv(binary: Path, spec: LlamaCppSpec, gguf: Path, port: int) -> list[str]:
+    if spec.parallel < 1:
+        raise MhbenchError(f"{spec.parallel} parallel slots: a server needs at least one.", fix="set 1 or more.")
+    argv = [
+        str(binary),
+        *_gguf_on_port(gguf, port),
+        "--n-gpu-layers",
+        "all" if spec.n_gpu_layers < 0 else str(spec.n_gpu_layers),
+        # Without a unified KV cache each slot gets an equal share of the context.
+        "--ctx-size",
+        str(spec.n_ctx * spec.parallel),
+        "--parallel",
+        str(spec.parallel),
+        "--flash-attn",
+        "auto",
+        "--no-webui",
+    ]
+    if spec.chat_format:
+        # A built-in template is named only outside the Jinja engine (under it the name would be the template).
+        argv += ["--no-jinja", "--chat-template", LLAMA_SERVER_TEMPLATES.get(spec.chat_format, spec.chat_format)]
+    else:
+        # The GGUF's own Jinja template, rendered as llama-cpp-python renders it (its Jinja2ChatFormatter).
+        argv += ["--jinja"]
+    # The answer verbatim in `content`, as llama_cpp.server sends it: no <think> part moved elsewhere.
+    argv += ["--reasoning-format", "none"]
+    # Named as llama_cpp.server names it (its alias, else the GGUF's path), not by the file's name alone.
+    argv += ["--alias", spec.served_model_name or str(gguf)]
+    if spec.n_threads is not None:
+        argv += ["--threads", str(spec.n_threads)]
+    return argv
+
+
 def build_argv(spec: ServerSpec, port: int) -> list[str]:
     """The exact command for ``spec`` on ``port``; paths absolute, so two processes build the same argv."""
     if isinstance(spec, LlamaCppSpec):
         gguf = _require(
             Path(spec.gguf_path), "the GGUF file", "convert the model first (Models screen), or fix the path."
         )
+        binary = llama_server_binary()
+        if binary is not None:
+            return _llama_server_argv(binary, spec, gguf, port)
         argv = [
             sys.executable,
             "-m",
             "llama_cpp.server",
-            "--model",
-            str(gguf),
-            "--host",
-            HOST,
-            "--port",
-            str(port),
+            *_gguf_on_port(gguf, port),
             "--n_gpu_layers",
             str(spec.n_gpu_layers),
             "--n_ctx",
@@ -244,6 +355,7 @@ def argv_key(argv: Sequence[str]) -> str:
 def expected_served_names(spec: ServerSpec) -> dict[str, str]:
     """What the server will list in ``/v1/models``, before it can be asked (confirmed once healthy)."""
     if isinstance(spec, LlamaCppSpec):
+        # The alias, else the GGUF's path (llama_cpp.server's default, which llama-server is given too).
         path = str(Path(spec.gguf_path).expanduser().resolve())
         return {spec.served_model_name or path: path}
     base = str(spec.model_path) if _is_hub_id(spec.model_path) else str(Path(spec.model_path).expanduser().resolve())
