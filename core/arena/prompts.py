@@ -160,9 +160,14 @@ def register_prompt_set(workspace: Workspace, source: str | Path = DEMO_SET) -> 
     """Validate and store a prompt file (or the demo set); the same content is registered once."""
 
     path = demo_prompt_file() if str(source) == DEMO_SET else Path(source).expanduser().resolve()
-    prompts = read_prompt_file(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     name = DEMO_SET if str(source) == DEMO_SET else path.stem
+    return register_rows(workspace, path, name, read_prompt_file(path))
+
+
+def register_rows(workspace: Workspace, path: Path, name: str, prompts: list[Prompt]) -> PromptSet:
+    """Store the validated rows of ``path`` (of any kind) as a prompt set; the same content is registered once."""
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     set_id = f"{re.sub(r'[^A-Za-z0-9._-]+', '-', name)}-{digest[:8]}"
     with write_transaction(workspace) as connection:
         if connection.execute("SELECT 1 FROM prompt_sets WHERE id = ?", (set_id,)).fetchone() is None:
