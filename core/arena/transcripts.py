@@ -33,7 +33,7 @@ from core.arena.crisis import shows_crisis
 from core.arena.generation import GenerationTask
 from core.arena.pregenerate import answers_wanted
 from core.arena.prompts import Prompt, get_prompt_set
-from core.arena.sessions import Session, generate, response_defects
+from core.arena.sessions import Item, Session, generate, response_defects
 from core.base.db import registry, write_transaction
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
@@ -332,3 +332,13 @@ def session_transcripts(workspace: Workspace, session: Session) -> list[Transcri
             if transcript is not None:
                 found.append(transcript)
     return found
+
+
+def item_transcripts(workspace: Workspace, session: Session, item: Item) -> tuple[Transcript | None, Transcript | None]:
+    """The transcripts a dialogue item shows (left, right): each side's, once it is complete, else ``None``."""
+    prompt = next(p for p in get_prompt_set(workspace, session.prompt_set_id).prompts if p.id == item.prompt_id)
+    case = case_of(prompt)
+    found = (stored_transcript(workspace, session, case, item.left_model),
+             stored_transcript(workspace, session, case, item.right_model))
+    left, right = (transcript if transcript is not None and transcript.complete else None for transcript in found)
+    return left, right

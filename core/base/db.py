@@ -335,8 +335,8 @@ MIGRATIONS: tuple[str, ...] = (
     # Issue 18 (part B), simulated-client sessions: a dialogue session names its client model, the counsellor
     # turns of each transcript and the client prompt's version. A transcript is stored once per (case, candidate,
     # client model, client prompt version, parameters, seed, turns), each turn as soon as it is made (a killed
-    # job resumes mid-transcript); ``ended`` says why it stopped. A rating of a dialogue item records the two
-    # transcripts it was given.
+    # job resumes mid-transcript); ``ended`` says why it stopped. A rating (and a judgement) of a dialogue item records
+    # the two transcripts it was given.
     """
     ALTER TABLE sessions ADD COLUMN client_model TEXT;
     ALTER TABLE sessions ADD COLUMN turns INTEGER;
@@ -374,6 +374,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE ratings ADD COLUMN left_transcript_id INTEGER REFERENCES transcripts(id);
     ALTER TABLE ratings ADD COLUMN right_transcript_id INTEGER REFERENCES transcripts(id);
+    ALTER TABLE judgements ADD COLUMN left_transcript_id INTEGER REFERENCES transcripts(id);
+    ALTER TABLE judgements ADD COLUMN right_transcript_id INTEGER REFERENCES transcripts(id);
     """,
 )
 

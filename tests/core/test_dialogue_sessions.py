@@ -180,3 +180,31 @@ def test_a_failed_request_ends_the_transcript_with_its_error_and_a_rerun_goes_on
             assert {t.ended for t in session_transcripts(workspace, session)} == {"turns"}
 
     asyncio.run(scenario())
+
+
+def test_the_judge_rates_whole_transcripts_in_both_orders(tmp_path: Path) -> None:
+    from core.arena.judge.runner import run_judge
+    from core.arena.ratings import current_ratings
+    from core.arena.transcripts import get_transcript
+    from core.base.db import registry
+
+    async def scenario() -> None:
+        async with fake_server(DialogueServer) as server:
+            workspace, session = dialogue_session(tmp_path, server.url, turns=2,
+                                                  cases=write_cases(tmp_path / "two.jsonl", 2))
+            await run_tasks(workspace, transcript_tasks(workspace, session))
+            summary = await run_judge(workspace, session.id, "judge", both_orders=True, say=lambda text: None)
+            assert summary.judge == "judge:judge:zh-dialogue-v1"
+            asked = [r for r in server.requests if r["model"] == "judge"]
+            assert len(asked) == 4, "two items, both orders"
+            user = asked[0]["messages"][1]["content"]
+            assert "【对话A】" in user and "咨询师：cand_" in user and "来访者：" in user
+            ratings = current_ratings(workspace, session_id=session.id)
+            assert len(ratings) == 2 and all(r.left_response_id is None for r in ratings)
+            with registry(workspace) as connection:
+                shown = connection.execute("SELECT left_transcript_id, right_transcript_id, left_model, right_model "
+                                           "FROM ratings").fetchall()
+            for row in shown:
+                assert [get_transcript(workspace, row[side]).model_id for side in (0, 1)] == [row[2], row[3]]
+
+    asyncio.run(scenario())
