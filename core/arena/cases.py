@@ -12,12 +12,11 @@ file, the line and the fix, and nothing is registered until the whole file is va
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.arena.crisis import shows_crisis
-from core.arena.prompts import MAX_PROMPT_CHARS, Prompt, PromptSet, register_rows
+from core.arena.prompts import MAX_PROMPT_CHARS, Prompt, PromptSet, json_object_lines, read_utf8, register_rows
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.workspace import Workspace
 
@@ -107,28 +106,11 @@ def _case(row: dict[str, object], path: Path, line: int) -> Case:
 
 def read_case_file(path: Path) -> list[Case]:
     """Every case of a JSONL file; the first bad line is an error naming it and its fix."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise MhbenchError(f"cannot read the case file: {error.strerror}.", path=path,
-                           fix="check the path and its permissions.") from None
-    except UnicodeDecodeError:
-        raise MhbenchError("the case file is not UTF-8 (GBK, perhaps).", path=path,
-                           fix="save it as UTF-8, e.g. `iconv -f GBK -t UTF-8 IN > OUT`.") from None
     cases: list[Case] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise MhbenchError(f"not valid JSON ({error.msg} at column {error.colno}).", path=path, line=number,
-                               fix="repair the line: one JSON object per line.") from None
-        if not isinstance(row, dict):
-            raise MhbenchError("the line is not a JSON object.", path=path, line=number,
-                               fix='write {"id": "c01", "title": "…", "background": "…", "problem": "…", '
-                                   '"manner": "…", "opening": "…"}.')
+    example = ('{"id": "c01", "title": "…", "background": "…", "problem": "…", "manner": "…", '
+               '"opening": "…"}')
+    for number, row in json_object_lines(path, read_utf8(path, "case file"), example):
         case = _case(row, path, number)
         if case.id in seen:
             raise MhbenchError(f"id '{case.id}' was already used on line {seen[case.id]}.", path=path, line=number,
