@@ -208,3 +208,35 @@ def test_the_judge_rates_whole_transcripts_in_both_orders(tmp_path: Path) -> Non
                 assert [get_transcript(workspace, row[side]).model_id for side in (0, 1)] == [row[2], row[3]]
 
     asyncio.run(scenario())
+
+
+def test_rated_dialogues_reach_results_and_every_export(tmp_path: Path) -> None:
+    from core.arena.controller import ArenaController
+    from core.arena.sessions import list_sessions
+    from core.results.compute import compute_results
+    from core.results.export.writer import export_all
+
+    async def generated() -> None:
+        async with fake_server(DialogueServer) as server:
+            workspace, session = dialogue_session(tmp_path, server.url, turns=2,
+                                                  cases=write_cases(tmp_path / "two.jsonl", 2))
+            await run_tasks(workspace, transcript_tasks(workspace, session))
+
+    asyncio.run(generated())
+    from core.base.db import open_workspace
+    from core.base.workspace import Workspace
+
+    workspace = open_workspace(Workspace(tmp_path))
+    (session,) = list_sessions(workspace)
+    controller = ArenaController.open(workspace, session.id, "r1")
+    for _ in range(2):
+        item = controller.item
+        assert controller.show_transcripts(item, *controller.load_transcripts()) and controller.ready
+        for key in "43s54sa":
+            controller.press(key)
+        controller.submit()
+        controller.advance()
+    results = compute_results(workspace, session=session.id)
+    assert results.ratings == 2 and set(results.models) == set(CANDIDATES)
+    written = export_all(workspace, session=session.id)
+    assert all(path.exists() for path, _ in written) and any(rows >= 2 for _, rows in written)
