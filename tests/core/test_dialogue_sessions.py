@@ -25,6 +25,7 @@ from core.arena.transcripts import (
     turn_seed,
 )
 from core.base.errors import MhbenchError
+from core.base.workspace import Workspace
 from tests.helpers.commands import cli
 from tests.helpers.dialogue_world import CANDIDATES, DialogueServer, dialogue_session, run_tasks, write_cases
 from tests.helpers.fake_openai import fake_server
@@ -71,7 +72,6 @@ def test_the_demo_cases_and_their_late_risks(tmp_path: Path) -> None:
         assert case.risk in client_prompt(case, case.risk_after_turn)  # type: ignore[arg-type]
     workspace_root = tmp_path / "ws"
     from core.base.db import open_workspace
-    from core.base.workspace import Workspace
 
     workspace = open_workspace(Workspace(workspace_root))
     prompts = get_prompt_set(workspace, register_case_set(workspace).id).prompts
@@ -224,7 +224,6 @@ def test_rated_dialogues_reach_results_and_every_export(tmp_path: Path) -> None:
 
     asyncio.run(generated())
     from core.base.db import open_workspace
-    from core.base.workspace import Workspace
 
     workspace = open_workspace(Workspace(tmp_path))
     (session,) = list_sessions(workspace)
@@ -240,3 +239,24 @@ def test_rated_dialogues_reach_results_and_every_export(tmp_path: Path) -> None:
     assert results.ratings == 2 and set(results.models) == set(CANDIDATES)
     written = export_all(workspace, session=session.id)
     assert all(path.exists() for path, _ in written) and any(rows >= 2 for _, rows in written)
+
+
+def test_session_new_makes_a_dialogue_session_and_refuses_half_of_one(
+        workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.models import register_endpoint
+    from tui.cli import main
+
+    for name in (*CANDIDATES, "client_m"):
+        register_endpoint(workspace, name, "http://127.0.0.1:9/v1")
+    base = ["--workspace", str(workspace.root), "session", "new", "--models", ",".join(CANDIDATES)]
+    for extra, said in ((["--cases", "demo"], "needs a client model"),
+                        (["--cases", "demo", "--client", "client_m", "--prompts", "demo"], "pick one"),
+                        (["--cases", "demo", "--client", "client_m", "--pregenerate"], "session generate"),
+                        (["--client", "client_m"], "--client is for dialogue sessions")):
+        assert main([*base, *extra]) != 0
+        assert said in capsys.readouterr().err
+    out = json.loads(cli(capsys, workspace, "session", "new", "--models", ",".join(CANDIDATES), "--cases", "demo",
+                         "--client", "client_m", "--turns", "3", "--json"))
+    assert (out["client"], out["turns"], out["client_prompt"]) == ("client_m", 3, "zh-v1")
+    prompts = get_prompt_set(workspace, out["prompt_set"]).prompts
+    assert len(prompts) == 12 and {p.kind for p in prompts} == {"dialogue"}
