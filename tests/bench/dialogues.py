@@ -76,7 +76,7 @@ async def direct(requests: list[tuple[ChatTarget, ChatRequest]]) -> float:
 async def measure(workspace: Workspace, models: tuple[str, str], client: str, rounds: int, case_count: int,
                   max_tokens: int) -> None:
     cases_set = register_case_set(workspace)
-    targets = {t.model_id: t for t in await asyncio.to_thread(connect_models, workspace, [*models, client])}
+    targets = {t.model_id: t for t in await asyncio.to_thread(connect_models, workspace, list(dict.fromkeys([*models, client])))}
     prompts = {p.id: p for p in get_prompt_set(workspace, cases_set.id).prompts[:case_count]}
     totals = {model: [0.0, 0.0, 0] for model in models}
     last: dict[tuple[str, str], list[tuple[ChatTarget, ChatRequest]]] = {}
