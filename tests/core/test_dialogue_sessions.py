@@ -27,7 +27,14 @@ from core.arena.transcripts import (
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from tests.helpers.commands import cli
-from tests.helpers.dialogue_world import CANDIDATES, DialogueServer, dialogue_session, run_tasks, write_cases
+from tests.helpers.dialogue_world import (
+    CANDIDATES,
+    DialogueServer,
+    dialogue_session,
+    generated_dialogues,
+    run_tasks,
+    write_cases,
+)
 from tests.helpers.fake_openai import fake_server
 
 GOOD = {"id": "c1", "title": "t", "background": "b", "problem": "p", "manner": "m", "opening": "我最近睡不好。"}
@@ -212,21 +219,10 @@ def test_the_judge_rates_whole_transcripts_in_both_orders(tmp_path: Path) -> Non
 
 def test_rated_dialogues_reach_results_and_every_export(tmp_path: Path) -> None:
     from core.arena.controller import ArenaController
-    from core.arena.sessions import list_sessions
     from core.results.compute import compute_results
     from core.results.export.writer import export_all
 
-    async def generated() -> None:
-        async with fake_server(DialogueServer) as server:
-            workspace, session = dialogue_session(tmp_path, server.url, turns=2,
-                                                  cases=write_cases(tmp_path / "two.jsonl", 2))
-            await run_tasks(workspace, transcript_tasks(workspace, session))
-
-    asyncio.run(generated())
-    from core.base.db import open_workspace
-
-    workspace = open_workspace(Workspace(tmp_path))
-    (session,) = list_sessions(workspace)
+    workspace, session = asyncio.run(generated_dialogues(tmp_path, cases=2, turns=2))
     controller = ArenaController.open(workspace, session.id, "r1")
     for _ in range(2):
         item = controller.item

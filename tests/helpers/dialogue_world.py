@@ -15,12 +15,12 @@ from pathlib import Path
 from core.arena.cases import register_case_set
 from core.arena.generation import GenerationTask
 from core.arena.sessions import Session, create_session
-from core.arena.transcripts import CURRENT_CLIENT_PROMPT, RESOLVED
+from core.arena.transcripts import CURRENT_CLIENT_PROMPT, RESOLVED, transcript_tasks
 from core.base.db import open_workspace
 from core.base.workspace import Workspace
 from core.models import register_endpoint
 from core.models.targets import connect_models
-from tests.helpers.fake_openai import SSE_HEAD, FakeServer, chunk
+from tests.helpers.fake_openai import SSE_HEAD, FakeServer, chunk, fake_server
 
 CANDIDATES = ("cand_a", "cand_b")
 CLIENT = "client_m"
@@ -91,3 +91,12 @@ async def run_tasks(workspace: Workspace, tasks: list[GenerationTask]) -> int:
         targets = await asyncio.to_thread(connect_models, workspace, list(task.models))
         made += await task.run({target.model_id: target for target in targets})
     return made
+
+
+async def generated_dialogues(root: Path, cases: int, turns: int) -> tuple[Workspace, Session]:
+    """A dialogue session of the first ``cases`` demo cases whose transcripts are all made (the server then stops)."""
+    async with fake_server(DialogueServer) as server:
+        workspace, session = dialogue_session(root / "ws", server.url, turns=turns,
+                                              cases=write_cases(root / f"{cases}-cases.jsonl", cases))
+        await run_tasks(workspace, transcript_tasks(workspace, session))
+    return workspace, session

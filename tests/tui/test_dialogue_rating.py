@@ -12,12 +12,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from core.arena.ratings import current_ratings
-from core.arena.sessions import Session
-from core.arena.transcripts import get_transcript, transcript_tasks
+from core.arena.transcripts import get_transcript
 from core.base.db import registry
 from core.base.workspace import Workspace
-from tests.helpers.dialogue_world import DialogueServer, dialogue_session, run_tasks, write_cases
-from tests.helpers.fake_openai import fake_server
+from tests.helpers.dialogue_world import generated_dialogues
 from tests.helpers.pilot import settle, wait_until
 from tui.app import MhbenchApp
 from tui.arena.dialogue import DialogueView
@@ -27,20 +25,12 @@ from tui.rater.arena import RaterArenaScreen
 from tui.shell.dialogs import Choose
 
 
-async def _generated(tmp_path: Path) -> tuple[Workspace, Session]:
-    async with fake_server(DialogueServer) as server:
-        workspace, session = dialogue_session(tmp_path / "ws", server.url, turns=3,
-                                              cases=write_cases(tmp_path / "three.jsonl", 3))
-        await run_tasks(workspace, transcript_tasks(workspace, session))
-    return workspace, session
-
-
 def _cells(view: DialogueView, selector: str) -> list[str]:
     return [str(cell.render()) for cell in view.query(selector).results(Static)]
 
 
 async def test_a_dialogue_item_is_read_turn_aligned_and_rated_by_keys_at_80x24(tmp_path: Path) -> None:
-    workspace, _ = await _generated(tmp_path)
+    workspace, _ = await generated_dialogues(tmp_path, cases=3, turns=3)
     app = MhbenchApp(workspace, rater="r1")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f5")
@@ -99,7 +89,7 @@ async def _rate_in_rater_mode(workspace: Workspace, session_id: str, expected_in
 
 
 async def test_the_rater_mode_shows_the_same_dialogue_view_and_resumes(tmp_path: Path) -> None:
-    workspace, session = await _generated(tmp_path)
+    workspace, session = await generated_dialogues(tmp_path, cases=3, turns=3)
     await _rate_in_rater_mode(workspace, session.id, 0)
     await _rate_in_rater_mode(workspace, session.id, 1)  # a second visit resumes at the first unrated item
     assert sorted(r.item_position for r in current_ratings(workspace, rater="r2")) == [0, 1]
