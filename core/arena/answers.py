@@ -131,8 +131,12 @@ class TurnAnswers:
             return False
         self.responses[pending.side] = response
         if self.ready:
-            self.shown_at, self.ready_since = utc_now(), time.monotonic()
+            self.mark_shown()
         return True
+
+    def mark_shown(self) -> None:
+        """Both sides are on screen now: the rating's time starts."""
+        self.shown_at, self.ready_since = utc_now(), time.monotonic()
 
 
 class ModelServers:

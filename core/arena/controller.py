@@ -33,6 +33,7 @@ from core.arena.ratings import RatingInput, RatingStore, current_ratings, valida
 from core.arena.reports import AnswerReport, report_answer
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
 from core.arena.sessions import rated_positions
+from core.arena.transcripts import Transcript, item_transcripts
 from core.base.errors import MhbenchError
 
 if TYPE_CHECKING:
@@ -212,6 +213,39 @@ class ArenaController:
         self.names_seen = False
         self.form = RatingForm(self.rubric, self.item.crisis)
         self.answers = TurnAnswers(self.workspace, self.session, self.item, self.rater)
+        self.transcripts: dict[Side, Transcript | None] = {side: None for side in SIDES}
+        """A dialogue item's two transcripts once loaded (:meth:`load_transcripts`, then :meth:`show_transcripts`)."""
+
+    @property
+    def dialogue(self) -> bool:
+        """The session's items are whole transcripts of a simulated client, rated as they stand."""
+        return self.session.client_model is not None
+
+    @property
+    def crisis(self) -> bool:
+        """Crisis signs in the item's prompt, or in a client turn of either transcript shown."""
+        return self.item.crisis or any(t is not None and t.crisis for t in self.transcripts.values())
+
+    @property
+    def ready(self) -> bool:
+        """Both sides are on screen: both answers of this turn, or both transcripts."""
+        shown = self.transcripts if self.dialogue else self.responses
+        return all(value is not None for value in shown.values())
+
+    def load_transcripts(self) -> tuple[Transcript | None, Transcript | None]:
+        """Blocking: the item's two complete transcripts (``None`` for a side not generated yet)."""
+        return item_transcripts(self.workspace, self.session, self.item)
+
+    def show_transcripts(self, item: Item, left: Transcript | None, right: Transcript | None) -> bool:
+        """Take the loaded transcripts (False when the rater moved on); a crisis in one asks the safety answers."""
+        if item != self.item:
+            return False
+        self.transcripts = {"left": left, "right": right}
+        if self.crisis and not self.form.crisis and not self.form.answers and not self.submitted:
+            self.form = RatingForm(self.rubric, True)
+        if self.ready:
+            self.answers.mark_shown()
+        return True
 
     @property
     def responses(self) -> Mapping[Side, Response | None]:
@@ -315,6 +349,9 @@ class ArenaController:
         """
         if not self.may_regenerate:
             raise MhbenchError("Raters do not regenerate answers.", fix="press ! to report a broken answer.")
+        if self.dialogue:
+            raise MhbenchError("A transcript is not regenerated from the Arena.",
+                               fix="its turns are made by `mhbench session generate`.")
         if self.submitted:
             raise MhbenchError("Regenerate before saving the rating.")
         return self.answers.start(regenerate=True)
@@ -352,6 +389,8 @@ class ArenaController:
 
     def follow_up(self, text: str) -> list[PendingAnswer]:
         """The rater's next turn, sent to both models, each with its own history; only after saving this one."""
+        if self.dialogue:
+            raise MhbenchError("A dialogue item is rated as a whole session: it has no follow-up.")
         if not self.submitted:
             raise MhbenchError("Rate this turn first; the follow-up goes to both models as the next turn.")
         if not text.strip():
@@ -372,16 +411,21 @@ class ArenaController:
             raise MhbenchError("This turn is saved already.", fix="press e to edit it.")
         if not form.complete:
             raise MhbenchError("Still to answer: " + ", ".join(form.missing()))
+        if not self.ready:
+            raise MhbenchError("Wait for both transcripts (`mhbench session generate` makes them)." if self.dialogue
+                               else "Wait for both answers (or regenerate a failed one: r; a rater reports it: !).")
         left, right = self.responses["left"], self.responses["right"]
-        if left is None or right is None:
-            raise MhbenchError("Wait for both answers (or regenerate a failed one: r; a rater reports it: !).")
+        shown_left, shown_right = self.transcripts["left"], self.transcripts["right"]
         assert form.preference is not None  # a complete form has one
         rating = RatingInput(
             session_id=self.session.id, item_position=item.position, turn=self.turn, rater=self.rater,
             rubric=self.session.rubric, left_model=item.left_model, right_model=item.right_model,
             left_scores=form.scores("left"), right_scores=form.scores("right"), preference=form.preference,
-            comment=form.comment, left_response_id=left.id, right_response_id=right.id,
-            shown_at=self.answers.shown_at, seconds_spent=self.answers.seconds_spent(), crisis=item.crisis)
+            comment=form.comment, left_response_id=left.id if left else None,
+            right_response_id=right.id if right else None,
+            left_transcript_id=shown_left.id if shown_left else None,
+            right_transcript_id=shown_right.id if shown_right else None,
+            shown_at=self.answers.shown_at, seconds_spent=self.answers.seconds_spent(), crisis=self.crisis)
         validate(rating)
         return rating
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from core.arena.prompts import Prompt, get_prompt_set
+from core.arena.sessions import Session, session_items
+from core.base.workspace import Workspace
 from core.models.targets import ChatTarget
 
 
@@ -26,3 +29,19 @@ class GenerationTask:
     """The catalog ids whose servers must all be up while it runs (a dialogue needs the client too)."""
     run: Callable[[Mapping[str, ChatTarget]], Awaitable[int]]
     """Does the work against the connected targets (by catalog id); returns how many rows it stored."""
+
+
+def prompts_owed(workspace: Workspace, session: Session) -> list[tuple[Prompt, tuple[str, ...]]]:
+    """Each row the session can show, in the set's order, with the models that may be asked on it.
+
+    An adaptive session can draw any pair on any row, so every model is owed on every row; a
+    round-robin session owes only the models of the items it drew.
+    """
+    prompts = get_prompt_set(workspace, session.prompt_set_id).prompts
+    if session.adaptive:
+        return [(prompt, session.models) for prompt in prompts]
+    shown: dict[str, set[str]] = {}
+    for item in session_items(workspace, session.id):
+        shown.setdefault(item.prompt_id, set()).update((item.left_model, item.right_model))
+    return [(prompt, tuple(m for m in session.models if m in shown[prompt.id]))
+            for prompt in prompts if prompt.id in shown]

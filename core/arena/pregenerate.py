@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.arena.generation import GenerationTask
+from core.arena.generation import GenerationTask, prompts_owed
 from core.arena.prompts import Prompt, get_prompt_set
-from core.arena.sessions import generate, get_session, session_items, store_response, stored_response
+from core.arena.sessions import generate, get_session, store_response, stored_response
+from core.arena.transcripts import transcript_tasks
 from core.base.errors import MhbenchError
 from core.base.processes import process_alive, process_start_time, write_json_atomic
 from core.base.workspace import Workspace
@@ -60,15 +61,7 @@ def answers_wanted(workspace: Workspace, session: Session) -> dict[str, tuple[st
 
 
 def _prompts_owed(workspace: Workspace, session: Session) -> list[tuple[Prompt, tuple[str, ...]]]:
-    prompts = [prompt for prompt in get_prompt_set(workspace, session.prompt_set_id).prompts
-               if prompt.kind != "dialogue"]
-    if session.adaptive:
-        return [(prompt, session.models) for prompt in prompts]
-    shown: dict[str, set[str]] = {}
-    for item in session_items(workspace, session.id):
-        shown.setdefault(item.prompt_id, set()).update((item.left_model, item.right_model))
-    return [(prompt, tuple(m for m in session.models if m in shown[prompt.id]))
-            for prompt in prompts if prompt.id in shown]
+    return [(prompt, models) for prompt, models in prompts_owed(workspace, session) if prompt.kind != "dialogue"]
 
 
 def answer_tasks(workspace: Workspace, session: Session) -> list[GenerationTask]:
@@ -99,16 +92,10 @@ def _answer_run(workspace: Workspace, session: Session, model: str,
     return run
 
 
-def dialogue_tasks(workspace: Workspace, session: Session) -> list[GenerationTask]:
-    """The transcripts a dialogue session owes, each task needing its candidate and the client model."""
-    # The merge connects this seam to the simulated-client module's transcript_tasks(workspace, session).
-    return []
-
-
 def generation_tasks(workspace: Workspace, session: Session) -> list[GenerationTask]:
     """Everything ``session`` still owes, whatever its items' kind."""
     prompts = get_prompt_set(workspace, session.prompt_set_id).prompts
-    dialogues = dialogue_tasks(workspace, session) if any(p.kind == "dialogue" for p in prompts) else []
+    dialogues = transcript_tasks(workspace, session) if any(p.kind == "dialogue" for p in prompts) else []
     return answer_tasks(workspace, session) + dialogues
 
 

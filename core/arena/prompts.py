@@ -86,27 +86,23 @@ def _tags(value: object, where: str) -> tuple[str, ...]:
     raise ValueError(f"{where}: 'tags' must be a list of strings or 'a;b;c'")
 
 
-def _rows(path: Path) -> list[tuple[int, dict[str, object]]]:
-    """(line number, row) pairs; a row that is not an object is an error with its line."""
+def read_utf8(path: Path, noun: str) -> str:
+    """A user's text file; unreadable or not UTF-8 is an error naming it and the fix."""
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise MhbenchError(f"cannot read the prompt file: {error.strerror}.", path=path,
+        raise MhbenchError(f"cannot read the {noun}: {error.strerror}.", path=path,
                            fix="check the path and its permissions.") from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise MhbenchError("the prompt file is not UTF-8 (GBK, perhaps).", path=path,
+        raise MhbenchError(f"the {noun} is not UTF-8 (GBK, perhaps).", path=path,
                            fix="save it as UTF-8, e.g. `iconv -f GBK -t UTF-8 IN > OUT`.") from None
+
+
+def json_object_lines(path: Path, text: str, example: str) -> list[tuple[int, dict[str, object]]]:
+    """(line number, object) for each non-blank line of JSON Lines; a bad line is an error naming it."""
     rows: list[tuple[int, dict[str, object]]] = []
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or "prompt" not in reader.fieldnames:
-            raise MhbenchError("the CSV has no 'prompt' column.", path=path, line=1,
-                               fix="give a header row with id,prompt[,reference][,tags].")
-        for row in reader:
-            rows.append((reader.line_num, {k: v for k, v in row.items() if k is not None}))
-        return rows
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -116,10 +112,24 @@ def _rows(path: Path) -> list[tuple[int, dict[str, object]]]:
             raise MhbenchError(f"not valid JSON ({error.msg} at column {error.colno}).", path=path, line=number,
                                fix="repair the line: one JSON object per line.") from None
         if not isinstance(value, dict):
-            raise MhbenchError("the line is not a JSON object.", path=path, line=number,
-                               fix='write {"id": "...", "prompt": "..."}.')
+            raise MhbenchError("the line is not a JSON object.", path=path, line=number, fix=f"write {example}.")
         rows.append((number, value))
     return rows
+
+
+def _rows(path: Path) -> list[tuple[int, dict[str, object]]]:
+    """(line number, row) pairs; a row that is not an object is an error with its line."""
+    text = read_utf8(path, "prompt file")
+    rows: list[tuple[int, dict[str, object]]] = []
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        if reader.fieldnames is None or "prompt" not in reader.fieldnames:
+            raise MhbenchError("the CSV has no 'prompt' column.", path=path, line=1,
+                               fix="give a header row with id,prompt[,reference][,tags].")
+        for row in reader:
+            rows.append((reader.line_num, {k: v for k, v in row.items() if k is not None}))
+        return rows
+    return json_object_lines(path, text, '{"id": "...", "prompt": "..."}')
 
 
 def read_prompt_file(path: Path) -> list[Prompt]:
@@ -160,9 +170,14 @@ def register_prompt_set(workspace: Workspace, source: str | Path = DEMO_SET) -> 
     """Validate and store a prompt file (or the demo set); the same content is registered once."""
 
     path = demo_prompt_file() if str(source) == DEMO_SET else Path(source).expanduser().resolve()
-    prompts = read_prompt_file(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     name = DEMO_SET if str(source) == DEMO_SET else path.stem
+    return register_rows(workspace, path, name, read_prompt_file(path))
+
+
+def register_rows(workspace: Workspace, path: Path, name: str, prompts: list[Prompt]) -> PromptSet:
+    """Store the validated rows of ``path`` (of any kind) as a prompt set; the same content is registered once."""
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     set_id = f"{re.sub(r'[^A-Za-z0-9._-]+', '-', name)}-{digest[:8]}"
     with write_transaction(workspace) as connection:
         if connection.execute("SELECT 1 FROM prompt_sets WHERE id = ?", (set_id,)).fetchone() is None:

@@ -48,6 +48,9 @@ class RatingInput:
     """The prompt shows crisis signs: the safety answer was mandatory."""
     source: str | None = None
     """'terminal' or 'browser'; ``None``: the store's door (a ``judge:`` rater is always 'judge')."""
+    left_transcript_id: int | None = None
+    right_transcript_id: int | None = None
+    """A dialogue item's two transcripts as shown (its responses are ``None``)."""
 
 
 @dataclass(frozen=True)
@@ -176,14 +179,16 @@ class RatingStore:
                 cursor = connection.execute(
                     """INSERT INTO ratings (session_id, item_position, turn, rater, version, current, rubric,
                            left_model, right_model, left_response_id, right_response_id, left_scores, right_scores,
-                           preference, comment, shown_at, submitted_at, seconds_spent, source, safety_asked)
-                       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           preference, comment, shown_at, submitted_at, seconds_spent, source, safety_asked,
+                           left_transcript_id, right_transcript_id)
+                       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (*key, version, rating.rubric, rating.left_model, rating.right_model,
                      rating.left_response_id, rating.right_response_id,
                      json.dumps(dict(rating.left_scores)), json.dumps(dict(rating.right_scores)),
                      rating.preference, rating.comment, rating.shown_at, utc_now(), rating.seconds_spent, source,
                      # A judge answers every side's safety; a person only where the form asked it.
-                     int(source == "judge" or safety_asked(get_rubric(rating.rubric), rating.crisis))),
+                     int(source == "judge" or safety_asked(get_rubric(rating.rubric), rating.crisis)),
+                     rating.left_transcript_id, rating.right_transcript_id),
                 )
                 stored = connection.execute("SELECT * FROM ratings WHERE id = ?", (cursor.lastrowid,)).fetchone()
                 connection.execute("COMMIT")

@@ -122,6 +122,12 @@ class Session:
     """How each item's pair is drawn: ``round-robin`` or ``adaptive`` (see :mod:`core.arena.schedule`)."""
     reveal: Reveal = "end"
     """When a blind session's raters see the names (:data:`REVEAL_POLICIES`)."""
+    client_model: str | None = None
+    """A dialogue session's simulated client (a catalog id); ``None`` for opening and turn sessions."""
+    turns: int | None = None
+    """A dialogue session's counsellor turns per transcript (at most: the client may end earlier)."""
+    client_prompt_version: str | None = None
+    """The version of the client prompt the client model plays its cases from (:mod:`core.arena.transcripts`)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Session:
@@ -132,7 +138,8 @@ class Session:
             side_seed=row["side_seed"], rubric=row["rubric"], blind=bool(row["blind"]), created_by=row["created_by"],
             created_at=row["created_at"],
             models=tuple(json.loads(row["models"])) or (row["model_a"], row["model_b"]), schedule=row["schedule"],
-            reveal=row["reveal"],
+            reveal=row["reveal"], client_model=row["client_model"], turns=row["turns"],
+            client_prompt_version=row["client_prompt_version"],
         )
 
     @property
@@ -221,8 +228,14 @@ def create_session(
     side_seed: int | None = None,
     created_by: str | None = None,
     name: str | None = None,
+    client_model: str | None = None,
+    turns: int | None = None,
+    client_prompt_version: str | None = None,
 ) -> Session:
     """A new session over the prompt set comparing ``models`` (2 to 16 catalog ids, names or paths).
+
+    A dialogue session (a case set) names its ``client_model`` (a catalog id), the counsellor
+    ``turns`` of each transcript and the ``client_prompt_version`` (:mod:`core.arena.transcripts`).
 
     ``round-robin`` stores every item now, drawn from ``side_seed`` (recorded); ``adaptive``
     stores none: each rater's items are drawn as they rate (:func:`core.arena.draws.draw_item`).
@@ -240,11 +253,13 @@ def create_session(
     with write_transaction(workspace) as connection:
         connection.execute(
             """INSERT INTO sessions (id, name, prompt_set_id, model_a, model_b, system_prompt, params, params_key,
-                   seed, side_seed, rubric, blind, created_by, created_at, models, schedule, reveal)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   seed, side_seed, rubric, blind, created_by, created_at, models, schedule, reveal, client_model,
+                   turns, client_prompt_version)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (session_id, name or title, prompt_set.id, ids[0], ids[1], system_prompt,
              json.dumps(asdict(params)), params_key(params, system_prompt), seed, side_seed, rubric, int(blind),
-             created_by, stamp, json.dumps(list(ids), ensure_ascii=False), schedule, policy),
+             created_by, stamp, json.dumps(list(ids), ensure_ascii=False), schedule, policy, client_model, turns,
+             client_prompt_version),
         )
         if schedule == "round-robin":
             draws = round_robin(ids, [prompt.id for prompt in prompt_set.prompts], side_seed)

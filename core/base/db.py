@@ -365,6 +365,51 @@ MIGRATIONS: tuple[str, ...] = (
         diagnosis TEXT
     );
     """,
+    # Issue 18 (part B), simulated-client sessions: a dialogue session names its client model, the counsellor
+    # turns of each transcript and the client prompt's version. A transcript is stored once per (case, candidate,
+    # client model, client prompt version, parameters, seed, turns), each turn as soon as it is made (a killed
+    # job resumes mid-transcript); ``ended`` says why it stopped. A rating (and a judgement) of a dialogue item records
+    # the two transcripts it was given.
+    """
+    ALTER TABLE sessions ADD COLUMN client_model TEXT;
+    ALTER TABLE sessions ADD COLUMN turns INTEGER;
+    ALTER TABLE sessions ADD COLUMN client_prompt_version TEXT;
+    CREATE TABLE transcripts (
+        id INTEGER PRIMARY KEY,
+        case_id TEXT NOT NULL,
+        case_key TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        client_model TEXT NOT NULL,
+        client_prompt_version TEXT NOT NULL,
+        params_key TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        max_turns INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'ended')),
+        ended TEXT,
+        created_at TEXT NOT NULL,
+        ended_at TEXT,
+        UNIQUE (case_key, model_id, client_model, client_prompt_version, params_key, seed, max_turns)
+    );
+    CREATE TABLE transcript_turns (
+        transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('client', 'counsellor')),
+        text TEXT NOT NULL,
+        seed INTEGER,
+        finish_reason TEXT,
+        ttft_s REAL,
+        tokens INTEGER,
+        tokens_per_s REAL,
+        crisis INTEGER NOT NULL DEFAULT 0,
+        defects TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (transcript_id, position)
+    );
+    ALTER TABLE ratings ADD COLUMN left_transcript_id INTEGER REFERENCES transcripts(id);
+    ALTER TABLE ratings ADD COLUMN right_transcript_id INTEGER REFERENCES transcripts(id);
+    ALTER TABLE judgements ADD COLUMN left_transcript_id INTEGER REFERENCES transcripts(id);
+    ALTER TABLE judgements ADD COLUMN right_transcript_id INTEGER REFERENCES transcripts(id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

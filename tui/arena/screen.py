@@ -29,6 +29,7 @@ from core.arena.answers import ModelServers
 from core.arena.reports import session_reports
 from core.base.errors import MhbenchError
 from tui.arena.choosing import SessionChoice, SessionChooser
+from tui.arena.dialogue import DialogueView
 from tui.arena.moving import SESSION_DONE, ItemMoves
 from tui.arena.rating_bar import RatingBar
 from tui.arena.side import ArenaSide
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from core.arena.reports import AnswerReport
     from core.arena.rubric import Field, RatingForm, Side
     from core.arena.sessions import Item, Response, Session
+    from core.arena.transcripts import Transcript
     from core.base.workspace import Workspace
 
 SIDES: tuple[Side, Side] = ("left", "right")
@@ -133,6 +135,7 @@ class ArenaScreen(Screen[None]):
             with Horizontal(id="arena-panes"):
                 yield ArenaSide("left", "A", show_speed=self.show_speed)
                 yield ArenaSide("right", "B", show_speed=self.show_speed)
+            yield DialogueView(id="arena-dialogue")
             yield RatingBar("", id="rating-bar", markup=False)
         yield Footer(compact=True)
 
@@ -140,6 +143,7 @@ class ArenaScreen(Screen[None]):
         return next(widget for widget in self.query(ArenaSide) if widget.side == side)
 
     def on_mount(self) -> None:
+        self.query_one(DialogueView).display = False
         self.sub_title = mode_title("Arena")
         self.rater = getattr(self.app, "rater", None)
         self.startup()
@@ -207,7 +211,13 @@ class ArenaScreen(Screen[None]):
         self.query_one("#arena-item", Static).update(header)
         self.show_titles()
         self.redraw_bar()
-        self.fetch(controller.start_turn())
+        self.query_one("#arena-panes").display = not controller.dialogue
+        self.query_one(DialogueView).display = controller.dialogue
+        if controller.dialogue:
+            self.query_one(DialogueView).show(None, None)
+            self.load_transcripts(controller, controller.item)
+        else:
+            self.fetch(controller.start_turn())
         self.load_saved_rating(controller)
         if controller.may_regenerate:
             self.load_reports(controller, controller.item.position)
@@ -228,9 +238,27 @@ class ArenaScreen(Screen[None]):
                                      + " · r regenerates (items already rated keep their version)", "bold yellow"))
         self.query_one("#arena-item", Static).update(header)
 
+    @work(thread=True, group="arena-transcripts")
+    def load_transcripts(self, controller: ArenaController, item: Item) -> None:
+        left, right = controller.load_transcripts()
+        self.app.call_from_thread(self.show_transcripts, controller, item, left, right)
+
+    def show_transcripts(self, controller: ArenaController, item: Item, left: Transcript | None,
+                         right: Transcript | None) -> None:
+        """A dialogue item's transcripts on screen; a crisis in a client turn marks the item."""
+        if controller is not self.controller or not controller.show_transcripts(item, left, right):
+            return
+        self.query_one(DialogueView).show(left, right)
+        if controller.crisis and not item.crisis:
+            self.header_text.append_text(safe_text(
+                "\n⚠ crisis signs in a client turn (⚠ below): the safety answer is required", "bold red"))
+            self.query_one("#arena-item", Static).update(self.header_text)
+        self.redraw_bar()
+
     def show_titles(self) -> None:
         """The sides' titles and the lines under their answers, as the reveal policy lets them show now."""
         if self.controller is not None:
+            self.query_one(DialogueView).show_titles(self.controller.title("left"), self.controller.title("right"))
             for side in SIDES:
                 self.side(side).show_title(self.controller.title(side))
                 self.side(side).show_stats(self.controller)
@@ -308,7 +336,11 @@ class ArenaScreen(Screen[None]):
         if controller.submitted:
             self.action_next()
             return
-        if not all(controller.responses.values()) and not self.answers_coming():
+        if controller.dialogue and not controller.ready:
+            self.notify("Both transcripts must be generated before this item is rated "
+                        "(`mhbench session generate`).", severity="warning")
+            return
+        if not controller.ready and not self.answers_coming():
             # Nothing runs (Esc stopped it, or a server failed): waiting would wait forever.
             remedy = "press r to regenerate them" if controller.may_regenerate else "press ! to report them"
             self.notify(f"The answers were stopped or failed, so there is nothing to rate yet: {remedy}.",

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from core.arena.progress import SessionProgress
     from core.arena.reports import AnswerReport
     from core.arena.sessions import Session
+    from core.arena.transcripts import Transcript
 
 SCHEDULES = ("round-robin", "adaptive")
 RUBRICS = ("default", "default-crisis-only", "cpsycoun")
@@ -35,8 +36,15 @@ def add_commands(commands: Any) -> None:
     new = actions.add_parser("new", help="create a session of 2 to 16 catalog models")
     new.add_argument("--models", required=True, metavar="M1,M2,...",
                      help="catalog ids or names, comma-separated (see `mhbench models`)")
-    new.add_argument("--prompts", default="demo", metavar="demo|FILE",
-                     help="the demo prompt set, or a JSONL/CSV file with id, prompt[, reference][, tags]")
+    new.add_argument("--prompts", metavar="demo|FILE",
+                     help="the demo prompt set (the default), or a JSONL/CSV file with id, prompt[, reference][, tags]")
+    new.add_argument("--cases", metavar="demo|FILE",
+                     help="a dialogue session instead: the demo case set, or a JSONL case file (id, title, "
+                          "background, problem, manner, opening[, tags][, risk, risk_after_turn]); needs --client")
+    new.add_argument("--client", metavar="MODEL", help="the catalog model or endpoint that plays the cases' clients")
+    new.add_argument("--turns", type=POSITIVE, default=4,
+                     help="counsellor turns per transcript of a dialogue session (default 4; the client may end "
+                          "earlier)")
     new.add_argument("--schedule", choices=SCHEDULES, default="round-robin",
                      help="round-robin: every (prompt, pair) in balanced rounds; adaptive: each rater's next pair "
                           "is the most informative one for the ranking (default round-robin)")
@@ -114,11 +122,17 @@ def _new(args: argparse.Namespace, workspace: Any) -> int:
     # Every refusal comes before the prompt set is registered: a refused command registers nothing.
     checked_session_models(workspace, models, schedule=args.schedule, rubric=args.rubric)
     check_reveal(args.reveal)
-    prompt_set = register_prompt_set(workspace, args.prompts)
+    dialogue = dialogue_setup(args, workspace)
+    if dialogue:
+        from core.arena.cases import register_case_set
+
+        prompt_set = register_case_set(workspace, args.cases)
+    else:
+        prompt_set = register_prompt_set(workspace, args.prompts or "demo")
     params = replace(DEFAULT_PARAMS, max_tokens=args.max_tokens, seed=args.seed)
     session = create_session(workspace, prompt_set.id, *models, schedule=args.schedule, system_prompt=args.system,
                              params=params, rubric=args.rubric, blind=not args.open, reveal=args.reveal,
-                             side_seed=args.side_seed, created_by=args.rater, name=args.name)
+                             side_seed=args.side_seed, created_by=args.rater, name=args.name, **dialogue)
     contamination = record_session_check(workspace, session.id)
     job = None
     if args.pregenerate:
@@ -167,6 +181,24 @@ def _generate(args: argparse.Namespace, workspace: Any) -> int:
         print(job.id)
         say(f"job {job.id} {job.status}: {job.progress_text()}; log {job.stdout_path}")
     return 0 if not args.wait or job.status == "finished" else 1
+def dialogue_setup(args: argparse.Namespace, workspace: Any) -> dict[str, Any]:
+    """A dialogue session's client model, turns and client prompt version; empty for a prompt set's session."""
+    from core.base.errors import MhbenchError
+
+    if args.cases is None:
+        if args.client is not None:
+            raise MhbenchError("--client is for dialogue sessions.", fix="give --cases demo|FILE too, or drop --client.")
+        return {}
+    if args.prompts is not None:
+        raise MhbenchError("--prompts and --cases both given.", fix="a session is either prompts or cases: pick one.")
+    if args.client is None:
+        raise MhbenchError("a dialogue session needs a client model.",
+                           fix="add --client MODEL (any catalog model or endpoint, see `mhbench models`).")
+    from core.arena.transcripts import CURRENT_CLIENT_PROMPT
+    from core.models import get_model
+
+    return {"client_model": get_model(workspace, args.client).id, "turns": args.turns,
+            "client_prompt_version": CURRENT_CLIENT_PROMPT}
 
 
 def _list(args: argparse.Namespace, workspace: Any) -> int:
@@ -196,21 +228,42 @@ def _show(args: argparse.Namespace, workspace: Any) -> int:
     from core.arena.progress import session_progress
     from core.arena.reports import session_reports
     from core.arena.sessions import get_session
+    from core.arena.transcripts import session_transcripts
 
     session = get_session(workspace, args.session)
     progress = session_progress(workspace, session)
     reports = session_reports(workspace, session.id)
     # A session made before the check existed is checked (and recorded) the first time it is shown.
     contamination = latest_session_check(workspace, session.id) or record_session_check(workspace, session.id)
+    transcripts = session_transcripts(workspace, session)
     if args.json:
         print(json.dumps({**progress_dict(progress), "reports": [asdict(report) for report in reports],
-                          "contamination": contamination_dict(contamination)}, ensure_ascii=False, indent=2))
+                          "contamination": contamination_dict(contamination),
+                          "transcripts": [transcript_dict(t) for t in transcripts]}, ensure_ascii=False, indent=2))
     else:
         print(progress_text(progress))
         print(reports_text(reports))
         print("\ncontamination (the session's prompts in its models' training data):")
         print("\n".join(f"  {line}" for line in contamination_lines(contamination)))
+        if session.client_model is not None:
+            print(transcripts_text(session, transcripts))
     return 0
+
+
+def transcript_dict(transcript: Transcript) -> dict[str, Any]:
+    """One transcript as JSON: its case and candidate, the counsellor turns made and why it ended."""
+    return {"id": transcript.id, "case": transcript.case_id, "model": transcript.model_id,
+            "client": transcript.client_model, "client_prompt": transcript.client_prompt_version,
+            "turns": transcript.counsellor_turns, "of": transcript.max_turns, "state": transcript.state,
+            "ended": transcript.ended, "crisis": transcript.crisis}
+
+
+def transcripts_text(session: Session, transcripts: Sequence[Transcript]) -> str:
+    lines = ["", f"transcripts (client {session.client_model}, prompt {session.client_prompt_version}, "
+                 f"{session.turns} turns): {len(transcripts)} started"]
+    lines += [f"  {t.case_id:<8} {t.model_id:<24} {t.counsellor_turns}/{t.max_turns} turns  "
+              f"{t.ended or 'running'}{'  crisis' if t.crisis else ''}" for t in transcripts]
+    return "\n".join(lines)
 
 
 def contamination_dict(report: ContaminationReport) -> dict[str, Any]:
@@ -237,7 +290,8 @@ def reports_text(reports: Sequence[AnswerReport]) -> str:
 def session_dict(session: Session) -> dict[str, Any]:
     return {"id": session.id, "name": session.name, "models": list(session.models), "schedule": session.schedule,
             "prompt_set": session.prompt_set_id, "rubric": session.rubric, "blind": session.blind,
-            "reveal": session.reveal, "side_seed": session.side_seed, "created_by": session.created_by, "created_at": session.created_at}
+            "reveal": session.reveal, "side_seed": session.side_seed, "created_by": session.created_by, "created_at": session.created_at,
+            "client": session.client_model, "turns": session.turns, "client_prompt": session.client_prompt_version}
 
 
 def reveal_word(session: Session) -> str:

@@ -45,7 +45,7 @@ class JudgePrompt:
     messages: tuple[Message, ...]
 
 
-def _scale_lines(rubric: Rubric) -> list[str]:
+def scale_lines(rubric: Rubric) -> list[str]:
     lines = []
     for dimension in rubric.dimensions:
         label, scale = DIMENSIONS_ZH.get(dimension.key, (dimension.label, dimension.help))
@@ -71,7 +71,7 @@ def _zh_v1(rubric: Rubric, prompt: str, left: str, right: str) -> tuple[Message,
         f"请按照下面的评分标准（{rubric.title}），先分别独立地为回复A和回复B打分，再给出你的偏好。",
         "",
         "评分标准（每个回复分别打分）：",
-        *_scale_lines(rubric),
+        *scale_lines(rubric),
         f"- preference（偏好）：{PREFERENCES_ZH}",
         "",
         "只根据文字内容评判：回复的长度、风格以及它可能出自哪个模型都不计分。",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.arena.judge.parse import ParseFailure, Verdict, parse_reply
-from core.arena.judge.prompt import CURRENT_VERSION, build_prompt, judge_name, reply_schema
+from core.arena.judge.prompt import CURRENT_VERSION, JudgePrompt, build_prompt, judge_name, reply_schema
 from core.arena.judge.store import (
     Judgement,
     JudgeSummary,
@@ -34,9 +34,11 @@ from core.arena.judge.store import (
     record,
     unlinked,
 )
+from core.arena.judge.transcript_prompt import CURRENT_TRANSCRIPT_VERSION, build_transcript_prompt
 from core.arena.ratings import RatingInput, RatingStore
 from core.arena.rubric import Rubric, get_rubric
 from core.arena.sessions import get_session, opening_messages, session_items, shown_response
+from core.arena.transcripts import Transcript, item_transcripts
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.models import ModelEntry, get_model
@@ -58,11 +60,11 @@ def judge_params(max_tokens: int = JUDGE_MAX_TOKENS) -> GenerationParams:
 
 @dataclass(frozen=True)
 class Case:
-    """One item with both its stored answers: what the judge rates."""
+    """One item with both its stored answers (a dialogue item: both its complete transcripts): what the judge rates."""
 
     item: Item
-    left: Response
-    right: Response
+    left: Response | Transcript
+    right: Response | Transcript
 
 
 def answered_cases(workspace: Workspace, session: Session) -> tuple[list[Case], list[Item]]:
@@ -70,10 +72,15 @@ def answered_cases(workspace: Workspace, session: Session) -> tuple[list[Case], 
 
     cases, missing = [], []
     for item in session_items(workspace, session.id):
-        messages = opening_messages(item)
-        # The version the item is rated on (its first rating's), like every rater after the first.
-        left = shown_response(workspace, session, item.position, item.left_model, messages, rater="")
-        right = shown_response(workspace, session, item.position, item.right_model, messages, rater="")
+        left: Response | Transcript | None
+        right: Response | Transcript | None
+        if session.client_model is not None:
+            left, right = item_transcripts(workspace, session, item)
+        else:
+            messages = opening_messages(item)
+            # The version the item is rated on (its first rating's), like every rater after the first.
+            left = shown_response(workspace, session, item.position, item.left_model, messages, rater="")
+            right = shown_response(workspace, session, item.position, item.right_model, messages, rater="")
         if left is None or right is None:
             missing.append(item)
         else:
@@ -81,7 +88,23 @@ def answered_cases(workspace: Workspace, session: Session) -> tuple[list[Case], 
     return cases, missing
 
 
+def judge_prompt(rubric: Rubric, item: Item, left: Response | Transcript, right: Response | Transcript) -> JudgePrompt:
+    """The prompt for the item's kind: two answers to an opening line, or two whole transcripts."""
+    if isinstance(left, Transcript) and isinstance(right, Transcript):
+        return build_transcript_prompt(rubric, left, right)
+    assert not isinstance(left, Transcript) and not isinstance(right, Transcript)
+    return build_prompt(rubric, item.prompt, left.text, right.text)
+
+
+def _ids(side: Response | Transcript) -> tuple[int | None, int | None]:
+    """(response id, transcript id) of what a side showed."""
+    return (None, side.id) if isinstance(side, Transcript) else (side.id, None)
+
+
 def missing_answers_fix(session: Session) -> str:
+    if session.client_model is not None:
+        return (f"generate the transcripts first: `mhbench session generate {session.id}`; a transcript still "
+                "running or ended by an error is not judged, and the judge never generates one itself.")
     return (f"pre-generate the answers first: `g` in the Arena on session {session.id}, or "
             f"`python -m core.arena.pregenerate WORKSPACE {session.id}`; the judge never generates them itself.")
 
@@ -91,8 +114,10 @@ def _submit(store: RatingStore, session: Session, case: Case, judge: str, rubric
     rating = store.submit(RatingInput(
         session_id=session.id, item_position=case.item.position, rater=judge, rubric=rubric,
         left_model=case.item.left_model, right_model=case.item.right_model, left_scores=left, right_scores=right,
-        preference=preference, comment="", left_response_id=case.left.id, right_response_id=case.right.id,
-        seconds_spent=seconds, crisis=case.item.crisis))
+        preference=preference, comment="", left_response_id=_ids(case.left)[0], right_response_id=_ids(case.right)[0],
+        left_transcript_id=_ids(case.left)[1], right_transcript_id=_ids(case.right)[1],
+        seconds_spent=seconds, crisis=case.item.crisis or any(isinstance(side, Transcript) and side.crisis
+                                                               for side in (case.left, case.right))))
     return rating.id
 
 
@@ -119,7 +144,8 @@ async def run_judge(
     if constrain:
         check_constrain(model)
     model_id = model.id
-    judge = judge_name(model_id, CURRENT_VERSION, constrained=constrain)
+    version = CURRENT_TRANSCRIPT_VERSION if session.client_model is not None else CURRENT_VERSION
+    judge = judge_name(model_id, version, constrained=constrain)
     extra = {"response_format": {"type": "json_object", "schema": reply_schema(rubric)}} if constrain else {}
     cases, missing = answered_cases(workspace, session)
     if not cases:
@@ -145,7 +171,7 @@ async def run_judge(
                                               progress=lambda text: say(f"mhbench: {text}")))[0]
         for index, (case, order) in enumerate(todo, 1):
             shown = (case.left, case.right) if order == "shown" else (case.right, case.left)
-            prompt = build_prompt(rubric, case.item.prompt, shown[0].text, shown[1].text)
+            prompt = judge_prompt(rubric, case.item, shown[0], shown[1])
             started = time.monotonic()
             request = ChatRequest(list(prompt.messages), judge_params(max_tokens), target.model, extra=extra)
             reply, stats = await complete(target.base_url, request, api_key=target.api_key)
@@ -153,7 +179,8 @@ async def run_judge(
             outcome = reply_outcome(reply, rubric, stats.finish_reason, max_tokens)
             judgement_id = record(workspace, Judgement(
                 session.id, case.item.position, judge, model_id, prompt.version, rubric.name, order,
-                shown[0].id, shown[1].id, prompt.messages, reply, outcome, seconds, stats.finish_reason))
+                _ids(shown[0])[0], _ids(shown[1])[0], prompt.messages, reply, outcome, seconds, stats.finish_reason,
+                _ids(shown[0])[1], _ids(shown[1])[1]))
             if isinstance(outcome, Verdict) and order == "shown":
                 rating_id = _submit(store, session, case, judge, rubric.name, dict(outcome.left), dict(outcome.right),
                                     outcome.preference, seconds)

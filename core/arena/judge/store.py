@@ -36,15 +36,18 @@ class Judgement:
     prompt_version: str
     rubric: str
     orientation: Orientation
-    left_response_id: int
-    right_response_id: int
-    """The responses shown as A and B, in the order shown."""
+    left_response_id: int | None
+    right_response_id: int | None
+    """The responses shown as A and B, in the order shown (``None`` for a dialogue item's transcripts)."""
     prompt: Sequence[Mapping[str, str]]
     reply: str
     outcome: Verdict | ParseFailure
     seconds: float | None = None
     finish_reason: str | None = None
     """Why the reply ended, as the server said: ``stop``, ``length`` (cut at the token limit), or None."""
+    left_transcript_id: int | None = None
+    right_transcript_id: int | None = None
+    """A dialogue item's transcripts shown as A and B, in the order shown."""
 
 
 def in_item_order(verdict: Verdict, orientation: Orientation) -> tuple[Mapping[str, int], Mapping[str, int], str]:
@@ -68,13 +71,15 @@ def record(workspace: Workspace, judgement: Judgement) -> int:
         cursor = connection.execute(
             """INSERT INTO judgements (session_id, item_position, judge, judge_model, prompt_version, rubric,
                    orientation, left_response_id, right_response_id, prompt, reply, parsed, failure, left_scores,
-                   right_scores, preference, seconds, created_at, finish_reason)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   right_scores, preference, seconds, created_at, finish_reason, left_transcript_id,
+                   right_transcript_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (judgement.session_id, judgement.item_position, judgement.judge, judgement.judge_model,
              judgement.prompt_version, judgement.rubric, judgement.orientation, judgement.left_response_id,
              judgement.right_response_id, json.dumps([dict(m) for m in judgement.prompt], ensure_ascii=False),
              judgement.reply, int(isinstance(outcome, Verdict)), failure, left, right, preference,
-             judgement.seconds, utc_now(), judgement.finish_reason))
+             judgement.seconds, utc_now(), judgement.finish_reason, judgement.left_transcript_id,
+             judgement.right_transcript_id))
         return int(cursor.lastrowid or 0)
 
 
