@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.arena.raters import check_rater_name, is_revoked, may_rate, source_of
+from core.arena.raters import check_rater_name, is_revoked, may_rate, source_of, was_revoked
 from core.arena.rubric import PREFERENCE_LABELS, Rubric, form_fields, get_rubric, safety_asked
 from core.base.db import connect, registry, write_transaction
 from core.base.errors import MhbenchError
@@ -195,7 +195,7 @@ class RatingStore:
     def _check_door(self, connection: sqlite3.Connection, rating: RatingInput) -> None:
         """Inside the submit's transaction: the bound rater is still live and may rate this session."""
 
-        if self.source == "browser" and is_revoked(connection, rating.rater):
+        if is_revoked(connection, rating.rater) if self.source == "browser" else was_revoked(connection, rating.rater):
             raise MhbenchError(f"rater '{rating.rater}' was revoked: this rating is not saved.",
                                fix="ask the operator for a new token.")
         if not may_rate(connection, rating.session_id, rating.rater):
