@@ -83,6 +83,7 @@ class RaterApp(App[None]):
         return self.door.rater if self.door else None
 
     def on_mount(self) -> None:
+        from core.base.errors import MhbenchError
         from tui.rater.sessions import RaterSessions, StartScreen
         from tui.rater.token import TokenScreen
 
@@ -90,7 +91,12 @@ class RaterApp(App[None]):
         if self.token_required:
             self.push_screen(TokenScreen())
         elif self.initial_rater:
-            self.bind_rater(self.initial_rater)
+            try:
+                self.bind_rater(self.initial_rater)
+            except MhbenchError as error:  # revoked: refused here too, and asked who rates
+                self.notify(str(error), severity="error", timeout=15)
+                self.push_screen(StartScreen())
+                return
             self.push_screen(RaterSessions(self.initial_session))
         else:
             self.push_screen(StartScreen())

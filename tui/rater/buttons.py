@@ -78,12 +78,13 @@ class RatingButtons(Vertical):
                     classes="rate-row"))
             columns.append(Vertical(*lines, classes="rate-side"))
         actions = Horizontal(
-            *(RateButton(_(label), id=f"pref-{value}", compact=True) for value, label in PREFERENCE_LABELS.items()),
-            Static(" ", classes="rate-gap"),
-            RateButton(_("Comment"), id="comment", compact=True),
-            RateButton(_("Save"), id="submit", compact=True, variant="success"),
-            RateButton(_("Next"), id="next", compact=True, variant="primary"),
-            classes="rate-row", id="rate-actions")
+            Horizontal(*(RateButton(_(label), id=f"pref-{value}", compact=True)
+                         for value, label in PREFERENCE_LABELS.items()), classes="rate-row", id="rate-prefs"),
+            Horizontal(RateButton(_("Comment"), id="comment", compact=True),
+                       RateButton(_("Save"), id="submit", compact=True, variant="success"),
+                       RateButton(_("Next"), id="next", compact=True, variant="primary"),
+                       classes="rate-row", id="rate-moves"),
+            id="rate-actions")
         return [Horizontal(*columns, id="rate-sides"), actions]
 
     def mark(self, form: RatingForm, submitted: bool) -> None:
