@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from core.arena.raters import add_rater, rater_language, refuse_revoked, revoke_rater, set_rater_language
-from core.arena.token_tries import (FIRST_WAIT_S, FREE_TRIES, MAX_WAIT_S, WINDOW_S, clear_failures, tries_state,
-                                    try_token, wait_after)
+from core.arena.token_tries import (
+    FIRST_WAIT_S,
+    FREE_TRIES,
+    MAX_WAIT_S,
+    WINDOW_S,
+    clear_failures,
+    tries_state,
+    try_token,
+    wait_after,
+)
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 
