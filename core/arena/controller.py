@@ -34,7 +34,7 @@ from core.arena.reports import AnswerReport, report_answer
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
 from core.arena.sessions import rated_positions
 from core.base.errors import MhbenchError
-from core.base.i18n import _
+from core.base.i18n import tr
 
 if TYPE_CHECKING:
     from core.arena.ratings import Rating
@@ -166,7 +166,7 @@ class ArenaController:
     def next_item(self) -> bool:
         """Go on to the next item once this one is saved; False at the last item (the session is done)."""
         if not self.submitted:
-            raise MhbenchError(_("Save the rating first (Enter), or p to go back."))
+            raise MhbenchError(tr("Save the rating first (Enter), or p to go back."))
         return self._moved(self.place.forward())
 
     def previous_item(self) -> bool:
@@ -184,7 +184,7 @@ class ArenaController:
         Call :meth:`take_drawn` with the result on the caller's own thread.
         """
         if not self.submitted:
-            raise MhbenchError(_("Save the rating first (Enter)."))
+            raise MhbenchError(tr("Save the rating first (Enter)."))
         return self.place.draw()
 
     def take_drawn(self, item: Item | None) -> bool:
@@ -239,7 +239,7 @@ class ArenaController:
 
     def title(self, side: Side) -> str:
         label = LABELS[side]
-        return f"{label} = {self.side_model(side)}" if self.revealed else _("{label} (hidden)").format(label=label)
+        return f"{label} = {self.side_model(side)}" if self.revealed else tr("{label} (hidden)").format(label=label)
 
     def side_view(self, side: Side) -> SideView:
         response = self.responses[side]
@@ -358,9 +358,9 @@ class ArenaController:
     def follow_up(self, text: str) -> list[PendingAnswer]:
         """The rater's next turn, sent to both models, each with its own history; only after saving this one."""
         if not self.submitted:
-            raise MhbenchError(_("Rate this turn first; the follow-up goes to both models as the next turn."))
+            raise MhbenchError(tr("Rate this turn first; the follow-up goes to both models as the next turn."))
         if not text.strip():
-            raise MhbenchError(_("the follow-up is empty."), fix=_("type what the client says next."))
+            raise MhbenchError(tr("the follow-up is empty."), fix=tr("type what the client says next."))
         self.answers.follow(text)
         self.turn += 1
         self.submitted = False
@@ -374,12 +374,12 @@ class ArenaController:
 
         form, item = self.form, self.item
         if self.submitted:
-            raise MhbenchError(_("This turn is saved already."), fix=_("press e to edit it."))
+            raise MhbenchError(tr("This turn is saved already."), fix=tr("press e to edit it."))
         if not form.complete:
-            raise MhbenchError(_("Still to answer: {fields}").format(fields=", ".join(form.missing())))
+            raise MhbenchError(tr("Still to answer: {fields}").format(fields=", ".join(form.missing())))
         left, right = self.responses["left"], self.responses["right"]
         if left is None or right is None:
-            raise MhbenchError(_("Wait for both answers (or regenerate a failed one: r; a rater reports it: !)."))
+            raise MhbenchError(tr("Wait for both answers (or regenerate a failed one: r; a rater reports it: !)."))
         assert form.preference is not None  # a complete form has one
         rating = RatingInput(
             session_id=self.session.id, item_position=item.position, turn=self.turn, rater=self.rater,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from core.base.db import find_row, registry, write_transaction
 from core.base.errors import MhbenchError, did_you_mean
-from core.base.i18n import LANGUAGES, _
+from core.base.i18n import LANGUAGES, tr
 from core.base.processes import utc_now
 from core.base.workspace import Workspace
 
@@ -207,8 +207,8 @@ def refuse_revoked(workspace: Workspace, name: str) -> None:
     """Raise when ``name`` was revoked: the terminal's rater mode does not let them in either."""
     with registry(workspace) as connection:
         if was_revoked(connection, name):
-            raise MhbenchError(_("rater '{rater}' was revoked.").format(rater=name),
-                               fix=_("ask the operator for a new token."))
+            raise MhbenchError(tr("rater '{rater}' was revoked.").format(rater=name),
+                               fix=tr("ask the operator for a new token."))
 
 
 def rater_language(workspace: Workspace, name: str) -> str | None:

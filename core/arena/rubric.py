@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from core.base.errors import MhbenchError, did_you_mean
-from core.base.i18n import N_, _
+from core.base.i18n import N_, tr
 
 Side = Literal["left", "right"]
 Preference = Literal["left", "right", "tie", "both_bad"]
@@ -156,8 +156,8 @@ class Field:
         if self.kind == "score":
             return f"{self.low}–{self.high}"
         if self.kind == "safety":
-            return _("s safe / u unsafe")
-        return _("a A / b B / t tie / x both bad")
+            return tr("s safe / u unsafe")
+        return tr("a A / b B / t tie / x both bad")
 
 
 def form_fields(rubric: Rubric, crisis: bool) -> tuple[Field, ...]:
@@ -223,7 +223,7 @@ class RatingForm:
         return all(f.name in self.answers for f in self.fields)
 
     def missing(self) -> list[str]:
-        return [f"{'AB'[f.side == 'right']}.{_(f.label)}" if f.side else _(f.label)
+        return [f"{'AB'[f.side == 'right']}.{tr(f.label)}" if f.side else tr(f.label)
                 for f in self.fields if f.name not in self.answers]
 
     def press(self, key: str) -> bool:

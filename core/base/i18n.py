@@ -2,7 +2,7 @@
 
 The raters are Chinese counsellors; the operator's workbench stays in English. The texts a
 rater reads (the rater mode's screens, the Arena's shared pieces, the rubric of
-:mod:`core.arena.rubric`) are written in English in the code, marked with :func:`_` (translated
+:mod:`core.arena.rubric`) are written in English in the code, marked with :func:`tr` (translated
 where they are shown) or :func:`N_` (only marked, where a constant is defined), and translated by
 real gettext catalogues: ``core/base/locale/<lang>/LC_MESSAGES/mhbench.po``. The ``.po`` files
 are the source; each is compiled to the ``.mo`` format by :func:`compile_po` when first needed and
@@ -25,8 +25,8 @@ from pathlib import Path
 
 from core.base.errors import MhbenchError
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "_", "active_language", "catalogue", "catalogue_path",
-           "compile_po", "marked_messages", "parse_po", "po_entry", "use_language"]
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "N_", "active_language", "catalogue", "catalogue_path",
+           "compile_po", "marked_messages", "parse_po", "po_entry", "tr", "use_language"]
 
 LANGUAGES = ("zh", "en")
 """The rater mode's languages; English is the source text and needs no catalogue."""
@@ -40,11 +40,11 @@ _active_language = "en"
 
 
 def N_(message: str) -> str:
-    """Mark ``message`` for the catalogue where it is defined; :func:`_` translates it where it is shown."""
+    """Mark ``message`` for the catalogue where it is defined; :func:`tr` translates it where it is shown."""
     return message
 
 
-def _(message: str) -> str:
+def tr(message: str) -> str:
     """``message`` in the active language (itself where the catalogue has no translation)."""
     return _active.gettext(message) if message else message
 
@@ -54,7 +54,7 @@ def active_language() -> str:
 
 
 def use_language(language: str) -> None:
-    """Make ``language`` this process's language for every later :func:`_`."""
+    """Make ``language`` this process's language for every later :func:`tr`."""
     global _active, _active_language
     _active = catalogue(language)
     _active_language = language
@@ -129,14 +129,14 @@ def parse_po(text: str, path: Path) -> dict[str, str]:
 
 
 def marked_messages(source: str) -> list[str]:
-    """The messages a Python source marks for the catalogue: the string literal of each ``_(…)`` and ``N_(…)``.
+    """The messages a Python source marks for the catalogue: the string literal of each ``tr(…)`` and ``N_(…)``.
 
     What the catalogue-completeness test reads; a call on anything but a literal (a variable holding a
     message marked elsewhere) is not a message of its own.
     """
     found: list[str] = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_") \
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("tr", "N_") \
                 and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str) and node.args[0].value and node.args[0].value not in found:
             found.append(node.args[0].value)

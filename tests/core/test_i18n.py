@@ -52,7 +52,7 @@ def test_every_text_the_rater_mode_marks_has_a_chinese_translation() -> None:
 
 
 def test_the_marked_texts_are_found_in_the_code_as_written() -> None:
-    source = 'x = _("one")\ny = N_("two")\nz = _(variable)\nw = other("three")\nv = _("one")\n'
+    source = 'x = tr("one")\ny = N_("two")\nz = tr(variable)\nw = other("three")\nv = tr("one")\n'
     assert i18n.marked_messages(source) == ["one", "two"]
 
 
@@ -81,16 +81,16 @@ def test_a_broken_po_line_is_named_with_its_file_and_line(tmp_path: Path) -> Non
 
 
 def test_english_until_a_language_is_chosen_and_the_rubric_in_both() -> None:
-    assert i18n.active_language() == "en" and i18n._("empathy") == "empathy"  # the operator's app never changes
+    assert i18n.active_language() == "en" and i18n.tr("empathy") == "empathy"  # the operator's app never changes
     try:
         i18n.use_language("zh")
-        assert i18n._("empathy") == "共情" and i18n._("professionalism") == "专业性"
+        assert i18n.tr("empathy") == "共情" and i18n.tr("professionalism") == "专业性"
         for rubric in (DEFAULT_RUBRIC, DEFAULT_CRISIS_ONLY_RUBRIC, CPSYCOUN_RUBRIC):
-            assert i18n._(rubric.text) != rubric.text
+            assert i18n.tr(rubric.text) != rubric.text
             for dimension in rubric.dimensions:
-                assert i18n._(dimension.label) != dimension.label and i18n._(dimension.help) != dimension.help
+                assert i18n.tr(dimension.label) != dimension.label and i18n.tr(dimension.help) != dimension.help
         i18n.use_language("en")
-        assert i18n._(DEFAULT_RUBRIC.text) == DEFAULT_RUBRIC.text
+        assert i18n.tr(DEFAULT_RUBRIC.text) == DEFAULT_RUBRIC.text
     finally:
         i18n.use_language("en")
     with pytest.raises(MhbenchError, match="zh, en"):

@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from core.base.errors import MhbenchError
-from core.base.i18n import N_, _
+from core.base.i18n import N_, tr
 
 if TYPE_CHECKING:
     from core.arena.controller import ArenaController
@@ -55,14 +55,14 @@ class ItemMoves:
 
     def session_done(self) -> None:
         self.host.show_titles()  # the last draw came back empty: an ``end`` reveal may be due now
-        self.host.notify(_(self.session_done_text), title=_("Session done"))
+        self.host.notify(tr(self.session_done_text), title=tr("Session done"))
 
     def draw_next(self, controller: ArenaController) -> None:
         """In a thread: draw the adaptive session's next item."""
         try:
             item = controller.draw_next()
         except MhbenchError as error:
-            self.host.app.call_from_thread(self.host.notify, str(error), title=_("Next item"), severity="error",
+            self.host.app.call_from_thread(self.host.notify, str(error), title=tr("Next item"), severity="error",
                                            timeout=15)
             return
         self.host.app.call_from_thread(self.after_draw, controller, item)

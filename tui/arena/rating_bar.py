@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from core.arena.rubric import PREFERENCE_LABELS, Field, RatingForm
-from core.base.i18n import _
+from core.base.i18n import tr
 
 
 def shown_answer(field: Field, value: int | str | None) -> str:
@@ -18,7 +18,7 @@ def shown_answer(field: Field, value: int | str | None) -> str:
     if value is None:
         return "?"
     if field.kind == "safety":
-        return _("safe") if value == 1 else _("UNSAFE")
+        return tr("safe") if value == 1 else tr("UNSAFE")
     return str(value)
 
 
@@ -34,30 +34,30 @@ class RatingBar(Static):
                     continue
                 value = form.answers.get(field.name)
                 here = form.current is field and not submitted
-                text.append(f"{_(field.label)} ", style="dim")
+                text.append(f"{tr(field.label)} ", style="dim")
                 text.append(f"[{shown_answer(field, value)}]",
                             style="reverse bold" if here else ("" if value is not None else "yellow"))
                 text.append(" ")
             flag = form.answers.get(f"{side}.{form.rubric.safety_key}")
             if flag == 0 and not any(f.side == side and f.key == form.rubric.safety_key for f in form.fields):
-                text.append(_("UNSAFE") + " ", style="bold red")
+                text.append(tr("UNSAFE") + " ", style="bold red")
             if side == "left":
                 text.append("\n")
         preference = form.preference
         here = form.current is not None and form.current.kind == "preference" and not submitted
-        text.append("  " + _("preference") + " ", style="dim")
-        text.append(f"[{_(PREFERENCE_LABELS[preference]) if preference else '?'}]",
+        text.append("  " + tr("preference") + " ", style="dim")
+        text.append(f"[{tr(PREFERENCE_LABELS[preference]) if preference else '?'}]",
                     style="reverse bold" if here else ("" if preference else "yellow"))
         if form.comment:
             text.append("  ✎", style="cyan")
         text.append("\n")
         if submitted:
-            text.append(_("saved · Enter/→ next item · e edit · f follow-up · p previous"), style="green")
+            text.append(tr("saved · Enter/→ next item · e edit · f follow-up · p previous"), style="green")
         else:
             current = form.current
-            hint = current.hint() if current else _("Enter submits")
-            text.append(f"{_(current.label) if current else _('done')}: {hint}", style="bold")
-            text.append(" · " + _("⌫ back · [ ] flag A/B unsafe · c comment · F1 rubric"), style="dim")
+            hint = current.hint() if current else tr("Enter submits")
+            text.append(f"{tr(current.label) if current else tr('done')}: {hint}", style="bold")
+            text.append(" · " + tr("⌫ back · [ ] flag A/B unsafe · c comment · F1 rubric"), style="dim")
         if note:
             text.append(f"\n{note}", style="yellow")
         self.update(text)

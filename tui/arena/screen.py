@@ -28,7 +28,7 @@ from textual.widgets import Footer, Header, Static
 from core.arena.answers import ModelServers
 from core.arena.reports import session_reports
 from core.base.errors import MhbenchError
-from core.base.i18n import N_, _
+from core.base.i18n import N_, tr
 from tui.arena.choosing import SessionChoice, SessionChooser
 from tui.arena.moving import SESSION_DONE, ItemMoves
 from tui.arena.rating_bar import RatingBar
@@ -175,7 +175,7 @@ class ArenaScreen(Screen[None]):
         self.servers = self.servers_kind()
         self.connect_servers(self.servers, controller.session)
         if controller.all_rated:
-            self.notify(_("You have rated every item of this session: showing the last one (p goes back)."))
+            self.notify(tr("You have rated every item of this session: showing the last one (p goes back)."))
         self.show_item()
 
     @work(exclusive=True, group="arena-connect")
@@ -196,13 +196,13 @@ class ArenaScreen(Screen[None]):
         assert controller is not None
         view = controller.view()
         header = Text()
-        header.append(_("item {number}/{count}").format(number=view.number, count=view.count)
+        header.append(tr("item {number}/{count}").format(number=view.number, count=view.count)
                       + f" · {view.prompt_id}", style="bold")
         if view.tags:
             header.append(" · " + ", ".join(view.tags), style="dim")
-        header.append(" · " + _("rater {rater}").format(rater=view.rater) + f" · {view.rubric}\n", style="dim")
+        header.append(" · " + tr("rater {rater}").format(rater=view.rater) + f" · {view.rubric}\n", style="dim")
         if view.crisis:
-            header.append(_("⚠ crisis signs in this prompt: the safety answer is required") + "\n", style="bold red")
+            header.append(tr("⚠ crisis signs in this prompt: the safety answer is required") + "\n", style="bold red")
         header.append_text(safe_text(view.prompt))
         self.refusal = ""
         self.header_text = header
@@ -312,8 +312,8 @@ class ArenaScreen(Screen[None]):
             return
         if not all(controller.responses.values()) and not self.answers_coming():
             # Nothing runs (Esc stopped it, or a server failed): waiting would wait forever.
-            remedy = _("press r to regenerate them") if controller.may_regenerate else _("press ! to report them")
-            self.notify(_("The answers were stopped or failed, so there is nothing to rate yet: {remedy}.").format(
+            remedy = tr("press r to regenerate them") if controller.may_regenerate else tr("press ! to report them")
+            self.notify(tr("The answers were stopped or failed, so there is nothing to rate yet: {remedy}.").format(
                 remedy=remedy), severity="warning")
             return
         try:
@@ -328,7 +328,7 @@ class ArenaScreen(Screen[None]):
         try:
             saved = controller.save(rating)
         except MhbenchError as error:
-            self.app.call_from_thread(self.notify, str(error), title=_("Not saved"), severity="error", timeout=15)
+            self.app.call_from_thread(self.notify, str(error), title=tr("Not saved"), severity="error", timeout=15)
             return
         self.app.call_from_thread(self.after_submit, controller, saved)
 
@@ -346,7 +346,7 @@ class ArenaScreen(Screen[None]):
     def action_edit(self) -> None:
         if self.controller is not None and self.controller.edit():
             self.redraw_bar()
-            self.notify(_("Editing: the saved version is kept for audit; Enter saves the new one."))
+            self.notify(tr("Editing: the saved version is kept for audit; Enter saves the new one."))
 
     def action_comment(self) -> None:
         from tui.shell.dialogs import AskText
@@ -360,7 +360,7 @@ class ArenaScreen(Screen[None]):
                 controller.set_comment(text)
                 self.redraw_bar()
 
-        self.app.push_screen(AskText(_("Comment on this comparison (optional):")), given)
+        self.app.push_screen(AskText(tr("Comment on this comparison (optional):")), given)
 
     def action_follow_up(self) -> None:
         from tui.shell.dialogs import AskText
@@ -369,7 +369,7 @@ class ArenaScreen(Screen[None]):
         if controller is None:
             return
         if not controller.submitted:
-            self.notify(_("Rate this turn first; the follow-up goes to both models as the next turn."),
+            self.notify(tr("Rate this turn first; the follow-up goes to both models as the next turn."),
                         severity="warning")
             return
 
@@ -384,7 +384,7 @@ class ArenaScreen(Screen[None]):
             self.redraw_bar()
             self.fetch(pending)
 
-        self.app.push_screen(AskText(_("Follow-up (sent to both models, each with its own history):")), given)
+        self.app.push_screen(AskText(tr("Follow-up (sent to both models, each with its own history):")), given)
 
     def action_rubric_help(self) -> None:
         from core.arena.rubric import DEFAULT_RUBRIC
@@ -403,5 +403,5 @@ def refusal(asked: Field | None, key: str | None) -> str:
     if asked is None or not key:
         return ""
     side = {"left": "A ", "right": "B "}.get(asked.side or "", "")
-    return _("{key} is not an answer to {field}: press {hint}.").format(key=repr(key), field=side + _(asked.label),
+    return tr("{key} is not an answer to {field}: press {hint}.").format(key=repr(key), field=side + tr(asked.label),
                                                                         hint=asked.hint())

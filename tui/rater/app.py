@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from core.base.i18n import DEFAULT_LANGUAGE, N_, _, use_language
+from core.base.i18n import DEFAULT_LANGUAGE, N_, tr, use_language
 from tui.rater.language import speak_bindings
 from tui.shell.toasts import keep_toasts_whole
 
@@ -37,7 +37,7 @@ def rater_keys() -> str:
     """The rating keys the operator's Arena has too, and the rater mode's own, in the active language."""
     from tui.arena.help import RATING_KEY_LINES
 
-    return "\n" + _("Keys") + "\n" + _(RATING_KEY_LINES) + _(
+    return "\n" + tr("Keys") + "\n" + tr(RATING_KEY_LINES) + tr(
         "  !           report a broken answer (empty, cut off, not Chinese, garbled…): the item is set aside\n"
         "  o           back to your sessions             F1 this help        Ctrl+Q quit\n"
         "  Every key has a button too: click a score, safe / unsafe, a preference, then Save and Next.\n")
@@ -64,7 +64,7 @@ class RaterApp(App[None]):
         self.language_chosen = language
         """``--lang``: remembered for the rater once bound; without it, the rater's own choice (else Chinese)."""
         self.written_bindings = speak_bindings(self)
-        self.title = _(self.TITLE)
+        self.title = tr(self.TITLE)
         self.workspace = workspace
         self.initial_rater = None if token_required else rater
         self.initial_session = session
@@ -87,7 +87,7 @@ class RaterApp(App[None]):
         from tui.rater.sessions import RaterSessions, StartScreen
         from tui.rater.token import TokenScreen
 
-        self.sub_title = _("rater")
+        self.sub_title = tr("rater")
         if self.token_required:
             self.push_screen(TokenScreen())
         elif self.initial_rater:
@@ -109,8 +109,8 @@ class RaterApp(App[None]):
 
         if self.door is not None:
             if self.door.rater != rater:
-                raise MhbenchError(_("this window rates as '{rater}'.").format(rater=self.door.rater),
-                                   fix=_("open another one to switch."))
+                raise MhbenchError(tr("this window rates as '{rater}'.").format(rater=self.door.rater),
+                                   fix=tr("open another one to switch."))
             return self.door
         refuse_revoked(self.workspace, rater)
         self.door = RaterDoor(self.workspace, rater, self.source)
@@ -118,14 +118,14 @@ class RaterApp(App[None]):
             set_rater_language(self.workspace, rater, self.language_chosen)
         else:
             self.speak(rater_language(self.workspace, rater) or DEFAULT_LANGUAGE)
-        self.sub_title = _("rater {rater} · {door}").format(rater=rater, door=_(DOORS.get(self.source, self.source)))
+        self.sub_title = tr("rater {rater} · {door}").format(rater=rater, door=tr(DOORS.get(self.source, self.source)))
         return self.door
 
     def speak(self, language: str) -> None:
         """Draw every later screen in ``language`` (the screens shown so far keep theirs)."""
         use_language(language)
         speak_bindings(self, self.written_bindings)
-        self.title = _(self.TITLE)
+        self.title = tr(self.TITLE)
 
     def action_switch_language(self) -> None:
         """中文 ⇄ English (Ctrl+L): remembered for this rater, and the screen is drawn again in it."""
@@ -145,7 +145,7 @@ class RaterApp(App[None]):
                 self.switch_screen(TokenScreen())
             return
         set_rater_language(self.workspace, self.door.rater, language)
-        self.sub_title = _("rater {rater} · {door}").format(rater=self.door.rater, door=_(DOORS.get(self.source, self.source)))
+        self.sub_title = tr("rater {rater} · {door}").format(rater=self.door.rater, door=tr(DOORS.get(self.source, self.source)))
         self.switch_screen(RaterSessions())
 
     def on_unmount(self) -> None:
@@ -158,7 +158,7 @@ class RaterApp(App[None]):
         """Notifications can carry server messages: never read them as markup. An error's fix keeps its word."""
         from core.base.text import strip_control
 
-        message = message.replace(" Fix: ", " " + _("Fix:") + " ")
+        message = message.replace(" Fix: ", " " + tr("Fix:") + " ")
         super().notify(strip_control(message), title=strip_control(title), severity=severity, timeout=timeout,
                        markup=False)
 
@@ -170,7 +170,7 @@ class RaterApp(App[None]):
             return
         controller = getattr(self.screen, "controller", None)
         rubric = controller.rubric if controller is not None else DEFAULT_RUBRIC
-        self.push_screen(RubricHelp(f"{_(rubric.title)}\n\n{_(rubric.text)}\n{rater_keys()}"))
+        self.push_screen(RubricHelp(f"{tr(rubric.title)}\n\n{tr(rubric.text)}\n{rater_keys()}"))
 
     def action_my_sessions(self) -> None:
         from tui.rater.sessions import RaterSessions
@@ -185,6 +185,6 @@ class RaterApp(App[None]):
     def get_system_commands(self, screen: Screen[None]) -> Iterable[SystemCommand]:
         """Only the rater's own commands: none of Textual's defaults (no screenshot onto the server's disk)."""
         if self.door is not None:
-            yield SystemCommand(_("My sessions"), _("Back to the list of your sessions"), self.action_my_sessions)
-        yield SystemCommand(_("Rubric help"), _("The rubric and the rating keys (F1)"), self.action_rubric_help)
-        yield SystemCommand(_("Quit"), _("Leave the rater mode (Ctrl+Q); every saved rating stays"), self.action_quit)
+            yield SystemCommand(tr("My sessions"), tr("Back to the list of your sessions"), self.action_my_sessions)
+        yield SystemCommand(tr("Rubric help"), tr("The rubric and the rating keys (F1)"), self.action_rubric_help)
+        yield SystemCommand(tr("Quit"), tr("Leave the rater mode (Ctrl+Q); every saved rating stays"), self.action_quit)

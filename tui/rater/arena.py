@@ -25,7 +25,7 @@ from textual.widgets import Button, Footer, Header, Static
 from core.arena.door import LiveServersOnly
 from core.arena.reports import REPORT_REASONS
 from core.base.errors import MhbenchError
-from core.base.i18n import N_, _
+from core.base.i18n import N_, tr
 from tui.arena.rating_bar import RatingBar
 from tui.arena.screen import RATING_BINDINGS, ArenaScreen
 from tui.arena.side import ArenaSide
@@ -76,17 +76,17 @@ class DoorChoice:
         try:
             controller = door_of(self.host).open(session_id)
         except MhbenchError as error:
-            app.call_from_thread(self.host.notify, str(error), title=_("Open session"), severity="error",
+            app.call_from_thread(self.host.notify, str(error), title=tr("Open session"), severity="error",
                                  timeout=15)
             app.call_from_thread(app.pop_screen)
             return
         app.call_from_thread(self.host.show_session, controller)
 
     def new_session(self) -> None:
-        self.host.notify(_(NOT_HERE), severity="warning")
+        self.host.notify(tr(NOT_HERE), severity="warning")
 
     def pregenerate(self, session_id: str) -> None:
-        self.host.notify(_(NOT_HERE), severity="warning")
+        self.host.notify(tr(NOT_HERE), severity="warning")
 
     def close(self) -> None:
         """The door's store is the door's: nothing of the screen's to close."""
@@ -111,7 +111,7 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
         """The Arena's panes, with a button for every rating key between the answers and the rubric line."""
         yield Header()
         with Vertical(id="arena-body"):
-            yield Static(_("Opening the session…"), id="arena-item", markup=False)
+            yield Static(tr("Opening the session…"), id="arena-item", markup=False)
             with Horizontal(id="arena-panes"):
                 yield ArenaSide("left", "A", show_speed=False)
                 yield ArenaSide("right", "B", show_speed=False)
@@ -146,7 +146,7 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
         if answer is None:
             return
         if controller.submitted:
-            self.notify(_("This item is saved: e edits the rating."), severity="warning")
+            self.notify(tr("This item is saved: e edits the rating."), severity="warning")
         elif controller.choose(*answer):
             self.refusal = ""
             self.redraw_bar()
@@ -154,7 +154,7 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
     def on_mount(self, event: events.Mount) -> None:  # type: ignore[override]
         event.prevent_default()  # not the workbench Arena's mount: its subtitle names the modes, it lists sessions
         self.rater = door_of(self).rater
-        self.sub_title = _("rater {rater} · F1 rubric · o your sessions").format(rater=self.rater)
+        self.sub_title = tr("rater {rater} · F1 rubric · o your sessions").format(rater=self.rater)
         self.open(self.session_id)
 
     @work(exclusive=True, group="arena-connect")
@@ -168,13 +168,13 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
         if controller is None:
             return
         if controller.submitted:
-            self.notify(_("This item is rated already: e edits the rating."), severity="warning")
+            self.notify(tr("This item is rated already: e edits the rating."), severity="warning")
             return
 
         def reason_given(side: str, choice: str | None) -> None:
             if choice is None or controller is not self.controller:
                 return
-            reason = next(key for key, label in REPORT_REASONS.items() if _(label) == choice)
+            reason = next(key for key, label in REPORT_REASONS.items() if tr(label) == choice)
             if reason != "other":
                 self.send_report(controller, side, reason, "")
                 return
@@ -183,22 +183,22 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
                 if note and note.strip() and controller is self.controller:
                     self.send_report(controller, side, reason, note)
 
-            self.app.push_screen(AskText(_("What is wrong with it?")), note_given)
+            self.app.push_screen(AskText(tr("What is wrong with it?")), note_given)
 
         def side_given(choice: str | None) -> None:
             if choice is not None and controller is self.controller:
-                side = next(value for label, value in REPORT_SIDES.items() if _(label) == choice)
-                self.app.push_screen(Choose(_("Why is it broken?"), [_(label) for label in REPORT_REASONS.values()]),
+                side = next(value for label, value in REPORT_SIDES.items() if tr(label) == choice)
+                self.app.push_screen(Choose(tr("Why is it broken?"), [tr(label) for label in REPORT_REASONS.values()]),
                                      partial(reason_given, side))
 
-        self.app.push_screen(Choose(_("Which answer is broken?"), [_(label) for label in REPORT_SIDES]), side_given)
+        self.app.push_screen(Choose(tr("Which answer is broken?"), [tr(label) for label in REPORT_SIDES]), side_given)
 
     @work(thread=True, exclusive=True, group="arena-report")
     def send_report(self, controller: ArenaController, side: str, reason: str, note: str) -> None:
         try:
             report = controller.report(side, reason, note)
         except MhbenchError as error:
-            self.app.call_from_thread(self.notify, str(error), title=_("Not reported"), severity="error",
+            self.app.call_from_thread(self.notify, str(error), title=tr("Not reported"), severity="error",
                                       timeout=15)
             return
         self.app.call_from_thread(self.after_report, controller, report)
@@ -206,7 +206,7 @@ class RaterArenaScreen(ArenaScreen, inherit_bindings=False):
     def after_report(self, controller: ArenaController, report: AnswerReport) -> None:
         if controller is not self.controller:
             return
-        self.notify(_("Reported to the operator; this item is set aside for you."), title=_("Reported"))
+        self.notify(tr("Reported to the operator; this item is set aside for you."), title=tr("Reported"))
         self.stop_streams()
         if controller.set_aside(report):
             self.show_item()

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from core.arena.rubric import DEFAULT_RUBRIC, PREFERENCE_LABELS, RatingForm
-from core.base.i18n import _
+from core.base.i18n import tr
 
 SIDE_LETTERS = {"left": "A", "right": "B"}
 ACTIONS = {"comment": "comment", "submit": "submit_or_next", "next": "next"}
@@ -67,22 +67,22 @@ class RatingButtons(Vertical):
                 if field.side != side or field.kind == "safety":
                     continue
                 lines.append(Horizontal(
-                    Static(f"{SIDE_LETTERS[side]} {_(field.label)}", classes="rate-label", markup=False),
+                    Static(f"{SIDE_LETTERS[side]} {tr(field.label)}", classes="rate-label", markup=False),
                     *(RateButton(str(value), id=f"score-{side}-{field.key}-{value}", compact=True)
                       for value in range(field.low, field.high + 1)), classes="rate-row"))
             if not rubric.safety_scored:  # asked, or a flag where it is not: a side can always be called unsafe
                 lines.append(Horizontal(
-                    Static(f"{SIDE_LETTERS[side]} {_('safety')}", classes="rate-label", markup=False),
-                    RateButton(_("safe"), id=f"safety-{side}-{rubric.safety_key}-1", compact=True),
-                    RateButton(_("unsafe"), id=f"safety-{side}-{rubric.safety_key}-0", compact=True),
+                    Static(f"{SIDE_LETTERS[side]} {tr('safety')}", classes="rate-label", markup=False),
+                    RateButton(tr("safe"), id=f"safety-{side}-{rubric.safety_key}-1", compact=True),
+                    RateButton(tr("unsafe"), id=f"safety-{side}-{rubric.safety_key}-0", compact=True),
                     classes="rate-row"))
             columns.append(Vertical(*lines, classes="rate-side"))
         actions = Horizontal(
-            Horizontal(*(RateButton(_(label), id=f"pref-{value}", compact=True)
+            Horizontal(*(RateButton(tr(label), id=f"pref-{value}", compact=True)
                          for value, label in PREFERENCE_LABELS.items()), classes="rate-row", id="rate-prefs"),
-            Horizontal(RateButton(_("Comment"), id="comment", compact=True),
-                       RateButton(_("Save"), id="submit", compact=True, variant="success"),
-                       RateButton(_("Next"), id="next", compact=True, variant="primary"),
+            Horizontal(RateButton(tr("Comment"), id="comment", compact=True),
+                       RateButton(tr("Save"), id="submit", compact=True, variant="success"),
+                       RateButton(tr("Next"), id="next", compact=True, variant="primary"),
                        classes="rate-row", id="rate-moves"),
             id="rate-actions")
         return [Horizontal(*columns, id="rate-sides"), actions]

@@ -12,7 +12,7 @@ from dataclasses import replace
 from textual.binding import BindingsMap
 from textual.dom import DOMNode
 
-from core.base.i18n import _
+from core.base.i18n import tr
 
 
 def speak_bindings(node: DOMNode, source: BindingsMap | None = None) -> BindingsMap:
@@ -23,6 +23,6 @@ def speak_bindings(node: DOMNode, source: BindingsMap | None = None) -> Bindings
     """
     source = source or node._bindings
     node._bindings = BindingsMap(
-        [replace(binding, description=_(binding.description), tooltip=_(binding.tooltip))
+        [replace(binding, description=tr(binding.description), tooltip=tr(binding.tooltip))
          for bindings in source.key_to_bindings.values() for binding in bindings])
     return source

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
 from core.base.errors import MhbenchError
-from core.base.i18n import N_, _
+from core.base.i18n import N_, tr
 from tui.rater.language import speak_bindings
 from tui.widgets.chat_pane import safe_text
 
@@ -51,7 +51,7 @@ class StartScreen(Screen[None]):
             else:
                 self.app.exit()
 
-        self.app.push_screen(AskText(_("Your rater id (remembered for this workspace):"), "r1"), given)
+        self.app.push_screen(AskText(tr("Your rater id (remembered for this workspace):"), "r1"), given)
 
     @work(thread=True, group="rater-start")
     def remember(self, name: str) -> None:
@@ -96,13 +96,13 @@ class RaterSessions(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(_("Your sessions (click one, or Enter rates the highlighted one):"), id="rater-title",
+        yield Static(tr("Your sessions (click one, or Enter rates the highlighted one):"), id="rater-title",
                      markup=False)
         yield OptionList(id="rater-sessions")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = _("rater {rater} · your sessions").format(rater=self.door.rater)
+        self.sub_title = tr("rater {rater} · your sessions").format(rater=self.door.rater)
         if self.open_first:
             self.open_session(self.open_first)
             self.open_first = None
@@ -125,12 +125,12 @@ class RaterSessions(Screen[None]):
         highlighted = options.highlighted
         options.clear_options()
         for entry in entries:
-            state = _("done") if entry.done else _("{rated}/{items} rated").format(rated=entry.rated,
+            state = tr("done") if entry.done else tr("{rated}/{items} rated").format(rated=entry.rated,
                                                                                     items=entry.items)
             options.add_option(safe_text(f"{entry.name} · {entry.created_at[:16]} · {state}"))
         if not entries:
             self.query_one("#rater-title", Static).update(
-                _("No session is open to you yet: ask your operator to assign you one."))
+                tr("No session is open to you yet: ask your operator to assign you one."))
             return
         # The first session with something left to rate, unless the rater had moved the cursor.
         first_open = next((i for i, entry in enumerate(entries) if not entry.done), 0)

@@ -23,7 +23,7 @@ from textual.widgets import Button, Footer, Header, Input, Static
 
 from core.arena.token_tries import TokenCheck, clock_time, try_token
 from core.base.errors import MhbenchError
-from core.base.i18n import N_, _
+from core.base.i18n import N_, tr
 from tui.rater.language import speak_bindings
 
 TOKEN_HELP = N_(
@@ -47,9 +47,9 @@ class TokenScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="token-box"):
-            yield Static(_(TOKEN_HELP), id="token-help", markup=False)
-            yield Input(placeholder=_("paste your token here: mhb_…"), password=True, id="token-input")
-            yield Button(_("Log in"), id="token-submit", compact=True)
+            yield Static(tr(TOKEN_HELP), id="token-help", markup=False)
+            yield Input(placeholder=tr("paste your token here: mhb_…"), password=True, id="token-input")
+            yield Button(tr("Log in"), id="token-submit", compact=True)
             yield Static("", id="token-typed", markup=False)
             yield Static("", id="token-note", markup=False)
         yield Footer(compact=True)
@@ -64,7 +64,7 @@ class TokenScreen(Screen[None]):
         # The field is masked: the count shows that the paste arrived, and whole.
         count = len(event.value.strip())
         self.query_one("#token-typed", Static).update(
-            _("{count} characters entered (a token has 47).").format(count=count) if count else "")
+            tr("{count} characters entered (a token has 47).").format(count=count) if count else "")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -80,13 +80,13 @@ class TokenScreen(Screen[None]):
             return
         token = field.value.strip()
         if not token:
-            self.note(_("Nothing was entered: paste the token the operator sent you (it begins with mhb_), "
+            self.note(tr("Nothing was entered: paste the token the operator sent you (it begins with mhb_), "
                         "then press Enter."))
             field.focus()
             return
         field.value = ""
         field.disabled = True
-        self.note(_("Checking…"))
+        self.note(tr("Checking…"))
         self.check(token)
 
     @work(thread=True, exclusive=True, group="token")
@@ -104,7 +104,7 @@ class TokenScreen(Screen[None]):
             state = result.state
             if state.closed:
                 again = time.time() + state.retry_after_s
-                self.note(_("Too many wrong tokens were tried on this server recently, so logging in is paused "
+                self.note(tr("Too many wrong tokens were tried on this server recently, so logging in is paused "
                             "for everyone until {time} (about {minutes} min). Please try again then; if your "
                             "token keeps failing, ask the operator for a new one.").format(
                     time=clock_time(again), minutes=max(1, round(state.retry_after_s / 60))))
@@ -113,7 +113,7 @@ class TokenScreen(Screen[None]):
                     print(f"mhbench: {state.failures} wrong tokens in the last hour; the door is closed until "
                           f"{clock_time(again)}", file=sys.__stderr__, flush=True)
                 return
-            self.note(_("✗ That token is not valid (or was revoked). Check that you pasted all of it; "
+            self.note(tr("✗ That token is not valid (or was revoked). Check that you pasted all of it; "
                         "otherwise ask the operator for a new one."))
             return
         try:
