@@ -86,11 +86,11 @@ def test_english_until_a_language_is_chosen_and_the_rubric_in_both() -> None:
         i18n.use_language("zh")
         assert i18n.tr("empathy") == "共情" and i18n.tr("professionalism") == "专业性"
         for rubric in (DEFAULT_RUBRIC, DEFAULT_CRISIS_ONLY_RUBRIC, CPSYCOUN_RUBRIC):
-            assert i18n.tr(rubric.text) != rubric.text
+            assert rubric.shown_text() != rubric.text and rubric.shown_text().count("\n") == rubric.text.count("\n")
             for dimension in rubric.dimensions:
                 assert i18n.tr(dimension.label) != dimension.label and i18n.tr(dimension.help) != dimension.help
         i18n.use_language("en")
-        assert i18n.tr(DEFAULT_RUBRIC.text) == DEFAULT_RUBRIC.text
+        assert DEFAULT_RUBRIC.shown_text() == DEFAULT_RUBRIC.text
     finally:
         i18n.use_language("en")
     with pytest.raises(MhbenchError, match="zh, en"):

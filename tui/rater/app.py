@@ -170,7 +170,7 @@ class RaterApp(App[None]):
             return
         controller = getattr(self.screen, "controller", None)
         rubric = controller.rubric if controller is not None else DEFAULT_RUBRIC
-        self.push_screen(RubricHelp(f"{tr(rubric.title)}\n\n{tr(rubric.text)}\n{rater_keys()}"))
+        self.push_screen(RubricHelp(f"{tr(rubric.title)}\n\n{rubric.shown_text()}\n{rater_keys()}"))
 
     def action_my_sessions(self) -> None:
         from tui.rater.sessions import RaterSessions
