@@ -102,3 +102,49 @@ def test_the_catalogue_is_tracked_and_ships_inside_the_package() -> None:
     tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(relative)], cwd=ROOT, capture_output=True)
     assert tracked.returncode == 0, f"{relative} is not committed: a fresh clone would have no Chinese"
     assert relative.parts[0] == "core", "the wheel packages core/ and tui/ whole"
+
+
+SHOWN_CALLS = {"Static", "Button", "RateButton", "Binding", "SystemCommand", "AskText", "Choose", "notify", "Input",
+               "update", "MhbenchError", "add_option", "exit"}
+"""Calls whose text a rater reads: a string literal given to them in the rater mode must be marked."""
+
+
+def _unmarked_literals(source: str) -> list[str]:
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name not in SHOWN_CALLS:
+            continue
+        given = [*node.args, *(keyword.value for keyword in node.keywords
+                               if keyword.arg in ("title", "placeholder", "description", "message", "fix"))]
+        for argument in given:
+            for part in ast.walk(argument):
+                if isinstance(part, ast.Constant) and isinstance(part.value, str) \
+                        and LATIN_WORDS.search(part.value) and not _inside_marker(argument, part):
+                    found.append(f"line {part.lineno}: {part.value!r}")
+    return found
+
+
+def _inside_marker(root: object, target: object) -> bool:
+    import ast
+
+    for node in ast.walk(root):  # type: ignore[arg-type]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("tr", "N_") \
+                and any(part is target for part in ast.walk(node)):
+            return True
+    return False
+
+
+def test_the_rater_modes_own_screens_give_no_unmarked_text_to_a_widget() -> None:
+    assert _unmarked_literals('self.notify("Saved it", title=tr("Done"))\nStatic(tr("Fine"))') == ["line 1: 'Saved it'"]
+    # Binding descriptions, labels, notices, placeholders, errors: each must go through the catalogue. Action and
+    # widget names (lower-case ids such as "token-input", "switch_language") are not texts: they hold no space
+    # or capital and are left out below.
+    for path in sorted((ROOT / "tui" / "rater").glob("*.py")):
+        unmarked = [found for found in _unmarked_literals(path.read_text(encoding="utf-8"))
+                    if re.search(r"[A-Z ]", found.split(": ", 1)[1][1:-1])]
+        assert not unmarked, f"{path.name}: texts a rater reads that the catalogue does not have: {unmarked}"
