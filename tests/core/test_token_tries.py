@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from core.arena.door import RaterDoor
 from core.arena.raters import add_rater, rater_language, refuse_revoked, revoke_rater, set_rater_language
 from core.arena.token_tries import (
     FIRST_WAIT_S,
@@ -17,6 +20,7 @@ from core.arena.token_tries import (
 )
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
+from tests.helpers.rater_world import make_session
 
 T0 = 1_800_000_000.0
 
@@ -65,3 +69,20 @@ def test_a_revoked_rater_is_refused_at_every_door_and_a_language_is_remembered(w
     assert rater_language(workspace, "bob") == "en"
     with pytest.raises(MhbenchError, match="zh, en"):
         set_rater_language(workspace, "bob", "fr")
+
+
+def test_a_rater_revoked_mid_session_saves_nothing_more_in_the_terminal(workspace: Workspace, tmp_path: Path) -> None:
+    session = make_session(workspace, tmp_path)
+    add_rater(workspace, "dora")
+    door = RaterDoor(workspace, "dora", "terminal")
+    controller = door.open(session.id)
+    for pending in controller.start_turn():
+        stored = controller.answers.stored_answer(pending)
+        assert stored is not None and controller.answers.accept(pending, stored)
+    for key in "43s54sa":
+        controller.press(key)
+    rating = controller.rating_input()
+    revoke_rater(workspace, "dora")
+    with pytest.raises(MhbenchError, match="revoked"):
+        controller.save(rating)
+    door.close()
