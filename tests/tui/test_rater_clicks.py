@@ -167,3 +167,27 @@ async def test_a_revoked_rater_is_refused_in_the_terminal_and_the_language_is_re
         await wait_until(pilot, lambda: any("撤销" in n.message for n in refused._notifications), 10,
                          "the refusal, in Chinese")
         assert refused.door is None
+
+
+async def test_a_tabs_language_is_a_default_and_the_raters_own_choice_wins(workspace: Workspace,
+                                                                           tmp_path: Path) -> None:
+    make_session(workspace, tmp_path)
+    token = add_rater(workspace, "erin").token
+    app = RaterApp(workspace, source="browser", token_required=True, language="en")  # the operator's default
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TokenScreen), 10, "the token screen")
+        assert "Paste your personal token" in _labels(app) or "paste your personal token" in _labels(app)
+        await pilot.press(*token, "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RaterSessions) and app.screen.entries, 10, "sessions")
+        assert "Your sessions" in _labels(app)
+    assert rater_language(workspace, "erin") is None, "the operator's default is not the rater's choice"
+    mine = RaterApp(workspace, "erin", language="zh")  # erin types --lang zh in her own terminal
+    async with mine.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(mine.screen, RaterSessions) and mine.screen.entries, 10, "sessions")
+    assert rater_language(workspace, "erin") == "zh"
+    tab = RaterApp(workspace, source="browser", token_required=True, language="en")
+    async with tab.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(tab.screen, TokenScreen), 10, "the token screen")
+        await pilot.press(*token, "enter")
+        await wait_until(pilot, lambda: isinstance(tab.screen, RaterSessions) and tab.screen.entries, 10, "sessions")
+        assert "您的评分组" in _labels(tab), "her own choice wins once she is known"

@@ -61,8 +61,10 @@ class RaterApp(App[None]):
         # Before any screen or binding is made: they are drawn in the language active when they are.
         use_language(language or DEFAULT_LANGUAGE)
         super().__init__()
-        self.language_chosen = language
-        """``--lang``: remembered for the rater once bound; without it, the rater's own choice (else Chinese)."""
+        self.language_chosen = language if source == "terminal" else None
+        """The rater's own choice (``mhbench rate --lang`` typed in their terminal, or Ctrl+L), remembered for them
+        once bound. A browser tab's ``--lang`` is the operator's default for every tab: it holds until the rater
+        is known, then their remembered choice wins, and it is never saved as theirs."""
         self.written_bindings = speak_bindings(self)
         self.title = tr(self.TITLE)
         self.workspace = workspace
@@ -114,10 +116,11 @@ class RaterApp(App[None]):
             return self.door
         refuse_revoked(self.workspace, rater)
         self.door = RaterDoor(self.workspace, rater, self.source)
+        remembered = rater_language(self.workspace, rater)
         if self.language_chosen:
             set_rater_language(self.workspace, rater, self.language_chosen)
-        else:
-            self.speak(rater_language(self.workspace, rater) or DEFAULT_LANGUAGE)
+        elif remembered:
+            self.speak(remembered)
         self.sub_title = tr("rater {rater} · {door}").format(rater=rater, door=tr(DOORS.get(self.source, self.source)))
         return self.door
 
