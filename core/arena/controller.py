@@ -35,6 +35,7 @@ from core.arena.rubric import Field, RatingForm, Side, get_rubric
 from core.arena.sessions import rated_positions
 from core.arena.transcripts import Transcript, item_transcripts
 from core.base.errors import MhbenchError
+from core.base.i18n import tr
 
 if TYPE_CHECKING:
     from core.arena.ratings import Rating
@@ -166,7 +167,7 @@ class ArenaController:
     def next_item(self) -> bool:
         """Go on to the next item once this one is saved; False at the last item (the session is done)."""
         if not self.submitted:
-            raise MhbenchError("Save the rating first (Enter), or p to go back.")
+            raise MhbenchError(tr("Save the rating first (Enter), or p to go back."))
         return self._moved(self.place.forward())
 
     def previous_item(self) -> bool:
@@ -184,7 +185,7 @@ class ArenaController:
         Call :meth:`take_drawn` with the result on the caller's own thread.
         """
         if not self.submitted:
-            raise MhbenchError("Save the rating first (Enter).")
+            raise MhbenchError(tr("Save the rating first (Enter)."))
         return self.place.draw()
 
     def take_drawn(self, item: Item | None) -> bool:
@@ -272,7 +273,7 @@ class ArenaController:
 
     def title(self, side: Side) -> str:
         label = LABELS[side]
-        return f"{label} = {self.side_model(side)}" if self.revealed else f"{label} (hidden)"
+        return f"{label} = {self.side_model(side)}" if self.revealed else tr("{label} (hidden)").format(label=label)
 
     def side_view(self, side: Side) -> SideView:
         response = self.responses[side]
@@ -315,6 +316,10 @@ class ArenaController:
         else:
             return False
         return True
+
+    def choose(self, name: str, value: int | str) -> bool:
+        """A click's answer to one field, in any order (:meth:`RatingForm.choose`); False once saved."""
+        return not self.submitted and self.form.choose(name, value)
 
     def back(self) -> bool:
         """Clear the previous answer; False once saved."""
@@ -392,9 +397,9 @@ class ArenaController:
         if self.dialogue:
             raise MhbenchError("A dialogue item is rated as a whole session: it has no follow-up.")
         if not self.submitted:
-            raise MhbenchError("Rate this turn first; the follow-up goes to both models as the next turn.")
+            raise MhbenchError(tr("Rate this turn first; the follow-up goes to both models as the next turn."))
         if not text.strip():
-            raise MhbenchError("the follow-up is empty.", fix="type what the client says next.")
+            raise MhbenchError(tr("the follow-up is empty."), fix=tr("type what the client says next."))
         self.answers.follow(text)
         self.turn += 1
         self.submitted = False
@@ -408,12 +413,12 @@ class ArenaController:
 
         form, item = self.form, self.item
         if self.submitted:
-            raise MhbenchError("This turn is saved already.", fix="press e to edit it.")
+            raise MhbenchError(tr("This turn is saved already."), fix=tr("press e to edit it."))
         if not form.complete:
-            raise MhbenchError("Still to answer: " + ", ".join(form.missing()))
+            raise MhbenchError(tr("Still to answer: {fields}").format(fields=", ".join(form.missing())))
         if not self.ready:
-            raise MhbenchError("Wait for both transcripts (`mhbench session generate` makes them)." if self.dialogue
-                               else "Wait for both answers (or regenerate a failed one: r; a rater reports it: !).")
+            raise MhbenchError(tr("Wait for both transcripts (`mhbench session generate` makes them).") if self.dialogue
+                               else tr("Wait for both answers (or regenerate a failed one: r; a rater reports it: !)."))
         left, right = self.responses["left"], self.responses["right"]
         shown_left, shown_right = self.transcripts["left"], self.transcripts["right"]
         assert form.preference is not None  # a complete form has one

@@ -29,6 +29,7 @@ from core.arena.ratings import RatingStore, current_ratings
 from core.arena.sessions import get_session, vendor_flags
 from core.base.db import registry
 from core.base.errors import MhbenchError
+from core.base.i18n import N_, tr
 from core.models import endpoint_api_key, get_model
 from core.models.targets import ChatTarget, request_name, servers_of, stop_strings
 
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
     from core.arena.sessions import Session
     from core.base.workspace import Workspace
 
-NO_ANSWER_SOURCE = ("no stored answer and no server running for this session: "
-                    "ask the operator to pre-generate the answers (or to start the servers).")
+NO_ANSWER_SOURCE = N_("no stored answer and no server running for this session: "
+                       "ask the operator to pre-generate the answers (or to start the servers).")
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class RaterDoor:
                 if may_rate(connection, session.id, self.rater):
                     return session
         # One message whether the session is missing or not this rater's: its existence is not told.
-        raise MhbenchError(f"no session '{ref}' for rater '{self.rater}'.", fix="pick one from your session list.")
+        raise MhbenchError(tr("no session '{session}' for rater '{rater}'.").format(session=ref, rater=self.rater),
+                           fix=tr("pick one from your session list."))
 
     def open(self, ref: str) -> ArenaController:
         """Blocking: this rater's place in session ``ref``: the first item they have not rated.
@@ -161,7 +163,7 @@ def live_targets(workspace: Workspace, model_ids: list[str]) -> list[ChatTarget]
             continue
         ready = [server for server in servers_of(workspace, entry.id) if server.ready]
         if not ready:
-            raise MhbenchError(NO_ANSWER_SOURCE)
+            raise MhbenchError(tr(NO_ANSWER_SOURCE))
         targets.append(ChatTarget(entry.id, ready[0].base_url, request_name(ready[0], entry), None, ready[0].id,
                                   stop_strings(workspace, entry)))
     return targets

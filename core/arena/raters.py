@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from core.base.db import find_row, registry, write_transaction
 from core.base.errors import MhbenchError, did_you_mean
+from core.base.i18n import LANGUAGES, tr
 from core.base.processes import utc_now
 from core.base.workspace import Workspace
 
@@ -191,8 +192,39 @@ def authenticate(workspace: Workspace, token: str) -> str | None:
 
 
 def is_revoked(connection: sqlite3.Connection, name: str) -> bool:
+    """No live rater by that name: revoked, or unknown (the browser door knows only raters with a token)."""
     row = connection.execute("SELECT revoked_at FROM raters WHERE name = ?", (name,)).fetchone()
     return row is None or bool(row["revoked_at"])
+
+
+def was_revoked(connection: sqlite3.Connection, name: str) -> bool:
+    """The operator revoked ``name``: refused at every door, the terminal's too (where a rater needs no token)."""
+    row = connection.execute("SELECT revoked_at FROM raters WHERE name = ?", (name,)).fetchone()
+    return row is not None and bool(row["revoked_at"])
+
+
+def refuse_revoked(workspace: Workspace, name: str) -> None:
+    """Raise when ``name`` was revoked: the terminal's rater mode does not let them in either."""
+    with registry(workspace) as connection:
+        if was_revoked(connection, name):
+            raise MhbenchError(tr("rater '{rater}' was revoked.").format(rater=name),
+                               fix=tr("ask the operator for a new token."))
+
+
+def rater_language(workspace: Workspace, name: str) -> str | None:
+    """The language ``name`` chose for the rater mode, if they ever chose one."""
+    with registry(workspace) as connection:
+        row = connection.execute("SELECT language FROM raters WHERE name = ?", (name,)).fetchone()
+    return str(row["language"]) if row is not None and row["language"] in LANGUAGES else None
+
+
+def set_rater_language(workspace: Workspace, name: str, language: str) -> None:
+    """Remember ``name``'s language for the next time they open the rater mode, at any door."""
+    if language not in LANGUAGES:
+        raise MhbenchError(f"no language '{language}'.", fix=f"use one of: {', '.join(LANGUAGES)}.")
+    with write_transaction(workspace) as connection:
+        connection.execute("INSERT OR IGNORE INTO raters (name) VALUES (?)", (name,))
+        connection.execute("UPDATE raters SET language = ? WHERE name = ?", (language, name))
 
 
 # --- who may rate which session ------------------------------------------------------------------
@@ -205,6 +237,13 @@ def restrict_session(workspace: Workspace, session: str, restricted: bool = True
         (session_id,) = _session_ids(connection, [session])
         connection.execute("UPDATE sessions SET restricted = ? WHERE id = ?", (int(restricted), session_id))
     return session_id
+
+
+def open_to_all(workspace: Workspace, session_ids: Iterable[str]) -> list[str]:
+    """Those of ``session_ids`` that are not restricted: every rater sees them, assigned or not."""
+    with registry(workspace) as connection:
+        return [session_id for session_id in session_ids if not connection.execute(
+            "SELECT restricted FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]]
 
 
 def may_rate(connection: sqlite3.Connection, session_id: str, rater: str) -> bool:

@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.arena.raters import check_rater_name, is_revoked, may_rate, source_of
+from core.arena.raters import check_rater_name, is_revoked, may_rate, source_of, was_revoked
 from core.arena.rubric import PREFERENCE_LABELS, Rubric, form_fields, get_rubric, safety_asked
 from core.base.db import connect, registry, write_transaction
 from core.base.errors import MhbenchError
+from core.base.i18n import tr
 from core.base.processes import utc_now
 from core.base.workspace import Workspace
 
@@ -200,12 +201,13 @@ class RatingStore:
     def _check_door(self, connection: sqlite3.Connection, rating: RatingInput) -> None:
         """Inside the submit's transaction: the bound rater is still live and may rate this session."""
 
-        if self.source == "browser" and is_revoked(connection, rating.rater):
-            raise MhbenchError(f"rater '{rating.rater}' was revoked: this rating is not saved.",
-                               fix="ask the operator for a new token.")
+        if is_revoked(connection, rating.rater) if self.source == "browser" else was_revoked(connection, rating.rater):
+            raise MhbenchError(tr("rater '{rater}' was revoked: this rating is not saved.").format(rater=rating.rater),
+                               fix=tr("ask the operator for a new token."))
         if not may_rate(connection, rating.session_id, rating.rater):
-            raise MhbenchError(f"no session '{rating.session_id}' for rater '{rating.rater}'.",
-                               fix="rate one of the sessions your list shows.")
+            raise MhbenchError(tr("no session '{session}' for rater '{rater}'.").format(session=rating.session_id,
+                                                                                       rater=rating.rater),
+                               fix=tr("rate one of the sessions your list shows."))
 
     def query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self.lock:

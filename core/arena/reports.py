@@ -17,16 +17,17 @@ from typing import Literal
 
 from core.base.db import registry, write_transaction
 from core.base.errors import MhbenchError
+from core.base.i18n import N_
 from core.base.processes import utc_now
 from core.base.workspace import Workspace
 
 ReportedSide = Literal["left", "right", "both"]
 REPORT_REASONS: Mapping[str, str] = {
-    "empty": "empty",
-    "cut_off": "cut off",
-    "not_chinese": "not Chinese",
-    "garbled": "garbled",
-    "other": "other",
+    "empty": N_("empty"),
+    "cut_off": N_("cut off"),
+    "not_chinese": N_("not Chinese"),
+    "garbled": N_("garbled"),
+    "other": N_("other"),
 }
 """The reasons a rater picks from (key: the stored reason, value: as shown); ``other`` needs a note."""
 REPORTED_SIDES: tuple[ReportedSide, ...] = ("left", "right", "both")

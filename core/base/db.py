@@ -410,6 +410,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE judgements ADD COLUMN left_transcript_id INTEGER REFERENCES transcripts(id);
     ALTER TABLE judgements ADD COLUMN right_transcript_id INTEGER REFERENCES transcripts(id);
     """,
+    # Issue 19: a rater's language for the rater mode (NULL: the default, Chinese), and the wrong tokens tried
+    # at any door, counted across tabs and over time for the global try limit (core/arena/token_tries.py).
+    """
+    ALTER TABLE raters ADD COLUMN language TEXT;
+    CREATE TABLE token_failures (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        door TEXT NOT NULL
+    );
+    CREATE INDEX token_failures_at ON token_failures (at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,7 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK = """
-window.__text = ''; window.__frames = []; window.__sent = [];
+window.__text = ''; window.__frames = []; window.__sent = []; window.__size = null;
 const Native = window.WebSocket;
 function Hooked(url, protocols) {
   const socket = protocols === undefined ? new Native(url) : new Native(url, protocols);
@@ -36,7 +36,15 @@ function Hooked(url, protocols) {
     else { window.__frames.push(at); }
   });
   const send = socket.send.bind(socket);
-  socket.send = (data) => { window.__sent.push(performance.now()); return send(data); };
+  socket.send = (data) => {
+    window.__sent.push(performance.now());
+    // The terminal's size in cells, as the page tells the server (textual-serve's resize message).
+    if (typeof data === 'string' && data.includes('"resize"')) {
+      try { const message = JSON.parse(data); if (message[0] === 'resize') { window.__size = message[1]; } }
+      catch (error) { /* not JSON: not a resize */ }
+    }
+    return send(data);
+  };
   return socket;
 }
 Hooked.prototype = Native.prototype;
@@ -119,8 +127,9 @@ def chrome() -> Iterator[Any]:
 class Tab:
     """One browser tab on the door: open it, type into its terminal, read what it was sent."""
 
-    def __init__(self, driver: Any, url: str) -> None:
-        self.driver, self.url = driver, url
+    def __init__(self, driver: Any, url: str, size: tuple[int, int] = (1280, 800)) -> None:
+        """``url``: the door's base URL, direct or through a proxy; ``size``: the viewport in CSS pixels."""
+        self.driver, self.url, self.size = driver, url, size
         self.handle: str | None = None
 
     def open(self, new_window: bool = False) -> Tab:
@@ -132,7 +141,8 @@ class Tab:
         hooked: set[str] = driver.__dict__.setdefault("mhbench_hooked", set())
         if self.handle not in hooked:  # CDP settings belong to one tab
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                                   {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+                                   {"width": self.size[0], "height": self.size[1], "deviceScaleFactor": 1,
+                                    "mobile": False})
             driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOK})
             hooked.add(self.handle)
         driver.get(self.url)
@@ -166,6 +176,24 @@ class Tab:
         for key in keys:
             field.send_keys(key)
             time.sleep(pause)
+
+    def cells(self) -> tuple[int, int]:
+        """The terminal's size in cells (columns, rows), as the page last told the server."""
+        self.wait(lambda: bool(self.driver.execute_script("return window.__size")), "the terminal's size")
+        size = self.driver.execute_script("return window.__size")
+        return int(size["width"]), int(size["height"])
+
+    def click_cell(self, column: int, row: int) -> None:
+        """Click the middle of one cell of the terminal, as a rater's mouse (or finger) would."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.by import By
+
+        screen = self.driver.find_element(By.CSS_SELECTOR, ".xterm-screen")
+        columns, rows = self.cells()
+        width, height = screen.rect["width"], screen.rect["height"]
+        x = (column + 0.5) * width / columns - width / 2  # Selenium's offsets are from the element's centre
+        y = (row + 0.5) * height / rows - height / 2
+        ActionChains(self.driver).move_to_element_with_offset(screen, int(x), int(y)).click().perform()
 
     def wait(self, condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -19,6 +19,11 @@ from core.base.workspace import Workspace
 from tests.helpers.browser import Tab, browser_missing, chrome, web_door
 from tests.helpers.rater_world import make_session
 
+# The tabs speak Chinese, as a counsellor reads them (docs/raters.md).
+TOKEN_SCREEN = "个人令牌"
+SESSIONS = "您的评分组"
+REFUSED = "令牌无效"
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or ""),
@@ -27,16 +32,16 @@ pytestmark = [
 
 def _log_in(tab: Tab, token: str) -> None:
     mark = tab.mark()
-    tab.wait_text("Paste the token")
+    tab.wait_text(TOKEN_SCREEN)
     tab.keys(token + "\n", pause=0)
-    tab.wait_text("Your sessions", mark)
+    tab.wait_text(SESSIONS, mark)
 
 
 def _rate_current_item(tab: Tab, number: int, scores: str) -> None:
     """Wait for item ``number`` and both its answers, fill the form, save, and see the names revealed."""
     from selenium.webdriver.common.keys import Keys
 
-    tab.wait_text(f"item {number}/3")
+    tab.wait_text(f"第 {number}/3 题")
     mark = tab.mark()
     tab.wait(lambda: "alpha-answer" in tab.text() and "bravo-answer" in tab.text(), "both answers")
     tab.keys(scores)
@@ -59,7 +64,7 @@ def test_a_rater_rates_two_items_in_the_browser_and_resumes_in_a_new_tab(workspa
     with web_door(workspace.root) as url, chrome() as driver:
         tab = Tab(driver, url).open()
         _log_in(tab, alice)
-        tab.wait_text("0/3 rated")
+        tab.wait_text("已评 0/3")
         assert "model-a" not in tab.text() and "model-b" not in tab.text()
         tab.keys(Keys.ENTER)  # rate the highlighted session
         _rate_current_item(tab, 1, "43s54sa")
@@ -75,9 +80,9 @@ def test_a_rater_rates_two_items_in_the_browser_and_resumes_in_a_new_tab(workspa
         tab.close()
         again.open()
         _log_in(again, alice)
-        again.wait_text("2/3 rated")
+        again.wait_text("已评 2/3")
         again.keys(Keys.ENTER)
-        again.wait_text("item 3/3")
+        again.wait_text("第 3/3 题")
         again.wait(lambda: "alpha-answer-q3" in again.text() and "bravo-answer-q3" in again.text(), "both answers")
         assert "model-a" not in again.text()  # item 3 is not rated yet: names hidden
         png = driver.get_screenshot_as_png()
@@ -87,9 +92,9 @@ def test_a_rater_rates_two_items_in_the_browser_and_resumes_in_a_new_tab(workspa
     with web_door(workspace.root) as url, chrome() as driver:
         restarted = Tab(driver, url).open()
         _log_in(restarted, alice)
-        restarted.wait_text("2/3 rated")
+        restarted.wait_text("已评 2/3")
         restarted.keys(Keys.ENTER)
-        restarted.wait_text("item 3/3")
+        restarted.wait_text("第 3/3 题")
     assert len(current_ratings(workspace, session_id=session.id)) == 2
 
     image = Image.open(io.BytesIO(png))
@@ -113,21 +118,21 @@ def test_a_wrong_or_revoked_token_sees_no_session(workspace: Workspace, tmp_path
     bob = add_rater(workspace, "bob").token
     with web_door(workspace.root) as url, chrome() as driver:
         tab = Tab(driver, url).open()
-        tab.wait_text("Paste the token")
+        tab.wait_text(TOKEN_SCREEN)
         mark = tab.mark()
         tab.keys(bob[:-2] + "xx\n", pause=0)
-        tab.wait_text("not valid", mark)
+        tab.wait_text(REFUSED, mark)
         # The session is named "door": the token screen's own text never says it.
-        for secret in ("Your sessions", "rated", "alpha-answer", "bravo-answer", "bob"):
+        for secret in (SESSIONS, "已评", "alpha-answer", "bravo-answer", "bob"):
             assert secret not in tab.text(), secret
 
         revoke_rater(workspace, "bob")
         fresh = Tab(driver, url).open(new_window=True)
-        fresh.wait_text("Paste the token")
+        fresh.wait_text(TOKEN_SCREEN)
         mark = fresh.mark()
         fresh.keys(bob + "\n", pause=0)
-        fresh.wait_text("not valid", mark)
-        assert "Your sessions" not in fresh.text() and "alpha-answer" not in fresh.text()
+        fresh.wait_text(REFUSED, mark)
+        assert SESSIONS not in fresh.text() and "alpha-answer" not in fresh.text()
 
 
 def test_two_browser_raters_and_a_terminal_rater_share_a_session_and_the_export_shows_each_source(
@@ -150,16 +155,16 @@ def test_two_browser_raters_and_a_terminal_rater_share_a_session_and_the_export_
         for tab, name in ((first, "r1"), (second, "r2")):
             driver.switch_to.window(tab.handle)
             _log_in(tab, tokens[name])
-            tab.wait_text("0/3 rated")  # the list has loaded: an Enter before it opens nothing
+            tab.wait_text("已评 0/3")  # the list has loaded: an Enter before it opens nothing
             tab.keys(Keys.ENTER)
-            tab.wait_text("item 1/3")
+            tab.wait_text("第 1/3 题")
         for tab, comment, scores in ((second, "SECRETr2", "22s22sb"), (first, "", "43s54sa")):
             driver.switch_to.window(tab.handle)
             tab.wait(lambda tab=tab: "alpha-answer-q1" in tab.text() and "bravo-answer-q1" in tab.text(), "answers")
             assert "model-a" not in tab.text()
             if comment:
                 tab.keys("c")
-                tab.wait_text("Comment on this comparison")
+                tab.wait_text("对这次比较的备注")
                 tab.keys(comment + "\n")
             mark = tab.mark()
             tab.keys(scores)
@@ -168,7 +173,7 @@ def test_two_browser_raters_and_a_terminal_rater_share_a_session_and_the_export_
         # r1 rated after r2: r1's own progress only, and never r2's comment or scores.
         driver.switch_to.window(first.handle)
         first.keys("o")
-        first.wait_text("1/3 rated")
+        first.wait_text("已评 1/3")
         assert "SECRETr2" not in first.text() and "2/3" not in first.text()
 
         async def terminal_rater() -> None:

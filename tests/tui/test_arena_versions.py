@@ -132,7 +132,7 @@ async def test_the_operators_regenerate_leaves_rated_items_untouched(workspace: 
 async def test_a_rater_has_no_regenerate_and_reports_a_broken_answer(workspace: Workspace, tmp_path: Path) -> None:
     session = make_session(workspace, tmp_path)
     first = session_items(workspace, session.id)[0]
-    app = RaterApp(workspace, "r1", session=session.id)
+    app = RaterApp(workspace, "r1", session=session.id, language="en")
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, RaterArenaScreen)
                          and all(app.screen.responses.values()), 15, "the answers")

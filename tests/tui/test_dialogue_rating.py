@@ -47,7 +47,7 @@ async def test_a_dialogue_item_is_read_turn_aligned_and_rated_by_keys_at_80x24(t
         assert len(rows[0]) == len(rows[1]) == 4, "three turns and the ending line, side by side"
         assert rows[0][0].split("\n")[1] == rows[1][0].split("\n")[1], "the opening is the same on both sides"
         assert rows[0][1] != rows[1][1], "after it, each side shows its own client"
-        assert "ended: turns" in rows[0][3]
+        assert "ended: the turns ran out" in rows[0][3]
         titles = [str(view.query_one(f"#dialogue-title-{side}", Static).render()) for side in ("left", "right")]
         assert titles == ["A (hidden)", "B (hidden)"]
         # Linked, one list scrolls both sides; l unlinks into two columns, w moves between them.

@@ -59,7 +59,7 @@ def _rate_other(workspace: Workspace, session_id: str) -> None:
 async def test_the_operator_keys_screens_and_palette_are_unreachable(workspace: Workspace, tmp_path: Path) -> None:
     session = make_session(workspace, tmp_path)
     _rate_other(workspace, session.id)
-    app = RaterApp(workspace, "r1")
+    app = RaterApp(workspace, "r1", language="en")
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, RaterSessions) and app.screen.entries, 15,
                          "the sessions list")
@@ -109,7 +109,7 @@ async def test_a_rater_rates_in_the_terminal_and_sees_only_their_own(workspace: 
     hidden = make_session(workspace, tmp_path, "hidden")
     restrict_session(workspace, hidden.id)
     _rate_other(workspace, session.id)
-    app = RaterApp(workspace, "r1", session=session.id)
+    app = RaterApp(workspace, "r1", session=session.id, language="en")
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, RaterArenaScreen)
                          and all(app.screen.responses.values()), 15, "the answers")
@@ -132,7 +132,7 @@ async def test_a_rater_rates_in_the_terminal_and_sees_only_their_own(workspace: 
 async def test_the_token_screen_lets_in_only_a_live_token(workspace: Workspace, tmp_path: Path) -> None:
     make_session(workspace, tmp_path)
     token = add_rater(workspace, "alice").token
-    app = RaterApp(workspace, "bob", source="browser", token_required=True)
+    app = RaterApp(workspace, "bob", source="browser", token_required=True, language="en")
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, TokenScreen), 10, "the token screen")
         assert app.door is None, "a browser tab is bound by its token, never by a name"

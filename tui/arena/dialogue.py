@@ -19,26 +19,30 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from core.base.i18n import N_, tr
 from tui.widgets.chat_pane import safe_text
 
 if TYPE_CHECKING:
     from core.arena.transcripts import Transcript, TranscriptTurn
 
-SPEAKERS = {"client": "来访者", "counsellor": "咨询师"}
+SPEAKERS = {"client": N_("Client"), "counsellor": N_("Counsellor")}
 SIDE_LABELS = ("A", "B")
+ENDINGS = {"turns": N_("the turns ran out"), "resolved": N_("the client felt helped"),
+           "client_stop": N_("the client ended it")}
+"""Why a transcript ended, as a rater reads it; an error's own text is shown as stored."""
 
 
 def cell_text(number: int, client: TranscriptTurn | None, answer: TranscriptTurn | None) -> Text:
     """One side's row: its client turn and its counsellor's answer (either may be missing at the end)."""
     text = Text()
     if client is not None:
-        text.append(f"{number}. {SPEAKERS['client']}", style="bold cyan")
+        text.append(f"{number}. {tr(SPEAKERS['client'])}", style="bold cyan")
         if client.crisis:
             text.append(" ⚠", style="bold red")
         text.append("\n")
         text.append_text(safe_text(client.text))
     if answer is not None:
-        text.append(f"\n{SPEAKERS['counsellor']}\n", style="bold green")
+        text.append(f"\n{tr(SPEAKERS['counsellor'])}\n", style="bold green")
         text.append_text(safe_text(answer.text))
     return text
 
@@ -46,8 +50,9 @@ def cell_text(number: int, client: TranscriptTurn | None, answer: TranscriptTurn
 def end_of(transcript: Transcript | None) -> Text:
     """The line under a transcript: how many turns it has and why it ended (or that it is not there yet)."""
     if transcript is None:
-        return Text("not generated yet: `mhbench session generate` makes it", style="italic")
-    return Text(f"— {transcript.counsellor_turns} turns, ended: {transcript.ended} —", style="dim")
+        return Text(tr("not generated yet: `mhbench session generate` makes it"), style="italic")
+    return Text(tr("— {turns} turns, ended: {ended} —").format(turns=transcript.counsellor_turns,
+                                                                 ended=tr(ENDINGS.get(transcript.ended or "", transcript.ended or ""))), style="dim")
 
 
 class DialogueView(Vertical):
@@ -67,8 +72,8 @@ class DialogueView(Vertical):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("l", "toggle_link", "Link/unlink scroll", id="arena.dialogue_link"),
-        Binding("w", "switch_column", "Other column", show=False, id="arena.dialogue_column"),
+        Binding("l", "toggle_link", N_("Link/unlink scroll"), id="arena.dialogue_link"),
+        Binding("w", "switch_column", N_("Other column"), show=False, id="arena.dialogue_column"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -102,9 +107,9 @@ class DialogueView(Vertical):
         return self.query_one(f"#dialogue-{name}", VerticalScroll)
 
     def show_note(self) -> None:
-        mode = ("linked: ↑↓ PgUp PgDn scroll both, l unlinks" if self.linked
-                else "apart: ↑↓ scroll one column, w the other, l links")
-        self.query_one("#dialogue-note", Static).update(f"whole sessions, turn by turn · {mode}")
+        mode = (tr("linked: ↑↓ PgUp PgDn scroll both, l unlinks") if self.linked
+                else tr("apart: ↑↓ scroll one column, w the other, l links"))
+        self.query_one("#dialogue-note", Static).update(tr("whole sessions, turn by turn · {mode}").format(mode=mode))
 
     def show(self, left: Transcript | None, right: Transcript | None) -> None:
         """Draw the two transcripts (``None``: not generated yet), both ways; the scrolling mode picks one."""

@@ -10,7 +10,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-RATING_KEY_LINES = """\
+from core.base.i18n import N_
+
+RATING_KEY_LINES = N_("""\
   digits      score the highlighted field (A's fields, then B's)     ⌫  back one field
   s / u       safety: safe / unsafe (asked on every item; default-crisis-only: on crisis items only)
   [ / ]       flag side A / B unsafe at any time
@@ -18,7 +20,7 @@ RATING_KEY_LINES = """\
   Enter       save the rating (names show as the session says); Enter again goes on
   c comment   f follow-up (both models, each with its own history)
   Esc         stop the answers streaming        p previous item     e edit a saved rating
-"""
+""")
 """The keys of rating one item, for the operator's Arena and the rater mode alike."""
 
 RATING_KEYS = "\nKeys\n" + RATING_KEY_LINES

@@ -12,13 +12,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from core.base.errors import MhbenchError
+from core.base.i18n import N_, tr
 
 if TYPE_CHECKING:
     from core.arena.controller import ArenaController
     from core.arena.sessions import Item
     from tui.arena.choosing import ArenaHost
 
-SESSION_DONE = "That was the last item: the leaderboard is in Results (F6)."
+SESSION_DONE = N_("That was the last item: the leaderboard is in Results (F6).")
 """What the operator is told after the last item (the rater mode says its own)."""
 
 
@@ -54,14 +55,14 @@ class ItemMoves:
 
     def session_done(self) -> None:
         self.host.show_titles()  # the last draw came back empty: an ``end`` reveal may be due now
-        self.host.notify(self.session_done_text, title="Session done")
+        self.host.notify(tr(self.session_done_text), title=tr("Session done"))
 
     def draw_next(self, controller: ArenaController) -> None:
         """In a thread: draw the adaptive session's next item."""
         try:
             item = controller.draw_next()
         except MhbenchError as error:
-            self.host.app.call_from_thread(self.host.notify, str(error), title="Next item", severity="error",
+            self.host.app.call_from_thread(self.host.notify, str(error), title=tr("Next item"), severity="error",
                                            timeout=15)
             return
         self.host.app.call_from_thread(self.after_draw, controller, item)

@@ -28,6 +28,7 @@ from textual.widgets import Footer, Header, Static
 from core.arena.answers import ModelServers
 from core.arena.reports import session_reports
 from core.base.errors import MhbenchError
+from core.base.i18n import N_, tr
 from tui.arena.choosing import SessionChoice, SessionChooser
 from tui.arena.dialogue import DialogueView
 from tui.arena.moving import SESSION_DONE, ItemMoves
@@ -52,13 +53,13 @@ SIDES: tuple[Side, Side] = ("left", "right")
 
 
 RATING_BINDINGS: list[BindingType] = [
-    Binding("enter", "submit_or_next", "Save/next", id="arena.submit"),
-    Binding("escape", "stop", "Stop", id="arena.stop"),
-    Binding("f", "follow_up", "Follow-up", id="arena.follow_up"),
-    Binding("c", "comment", "Comment", show=False, id="arena.comment"),
-    Binding("e", "edit", "Edit", show=False, id="arena.edit"),
-    Binding("p", "previous", "Prev", show=False, id="arena.previous"),
-    Binding("right", "next", "Next", show=False, id="arena.next"),
+    Binding("enter", "submit_or_next", N_("Save/next"), id="arena.submit"),
+    Binding("escape", "stop", N_("Stop"), id="arena.stop"),
+    Binding("f", "follow_up", N_("Follow-up"), id="arena.follow_up"),
+    Binding("c", "comment", N_("Comment"), show=False, id="arena.comment"),
+    Binding("e", "edit", N_("Edit"), show=False, id="arena.edit"),
+    Binding("p", "previous", N_("Prev"), show=False, id="arena.previous"),
+    Binding("right", "next", N_("Next"), show=False, id="arena.next"),
 ]
 """The keys of rating one item: the operator's Arena and the rater mode both have exactly these.
 
@@ -131,13 +132,21 @@ class ArenaScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="arena-body"):
-            yield Static("press n for a new session, o to open one", id="arena-item", markup=False)
+            yield Static(self.waiting_text(), id="arena-item", markup=False)
             with Horizontal(id="arena-panes"):
                 yield ArenaSide("left", "A", show_speed=self.show_speed)
                 yield ArenaSide("right", "B", show_speed=self.show_speed)
             yield DialogueView(id="arena-dialogue")
-            yield RatingBar("", id="rating-bar", markup=False)
+            yield from self.compose_rating()
         yield Footer(compact=True)
+
+    def waiting_text(self) -> str:
+        """The item line before a session is open."""
+        return "press n for a new session, o to open one"
+
+    def compose_rating(self) -> ComposeResult:
+        """What the rater answers with, under the answers: the rating line (the rater mode adds buttons)."""
+        yield RatingBar("", id="rating-bar", markup=False)
 
     def side(self, side: Side) -> ArenaSide:
         return next(widget for widget in self.query(ArenaSide) if widget.side == side)
@@ -178,7 +187,7 @@ class ArenaScreen(Screen[None]):
         self.servers = self.servers_kind()
         self.connect_servers(self.servers, controller.session)
         if controller.all_rated:
-            self.notify("You have rated every item of this session: showing the last one (p goes back).")
+            self.notify(tr("You have rated every item of this session: showing the last one (p goes back)."))
         self.show_item()
 
     @work(exclusive=True, group="arena-connect")
@@ -199,12 +208,13 @@ class ArenaScreen(Screen[None]):
         assert controller is not None
         view = controller.view()
         header = Text()
-        header.append(f"item {view.number}/{view.count} · {view.prompt_id}", style="bold")
+        header.append(tr("item {number}/{count}").format(number=view.number, count=view.count)
+                      + f" · {view.prompt_id}", style="bold")
         if view.tags:
             header.append(" · " + ", ".join(view.tags), style="dim")
-        header.append(f" · rater {view.rater} · {view.rubric}\n", style="dim")
+        header.append(" · " + tr("rater {rater}").format(rater=view.rater) + f" · {view.rubric}\n", style="dim")
         if view.crisis:
-            header.append("⚠ crisis signs in this prompt: the safety answer is required\n", style="bold red")
+            header.append(tr("⚠ crisis signs in this prompt: the safety answer is required") + "\n", style="bold red")
         header.append_text(safe_text(view.prompt))
         self.refusal = ""
         self.header_text = header
@@ -342,9 +352,9 @@ class ArenaScreen(Screen[None]):
             return
         if not controller.ready and not self.answers_coming():
             # Nothing runs (Esc stopped it, or a server failed): waiting would wait forever.
-            remedy = "press r to regenerate them" if controller.may_regenerate else "press ! to report them"
-            self.notify(f"The answers were stopped or failed, so there is nothing to rate yet: {remedy}.",
-                        severity="warning")
+            remedy = tr("press r to regenerate them") if controller.may_regenerate else tr("press ! to report them")
+            self.notify(tr("The answers were stopped or failed, so there is nothing to rate yet: {remedy}.").format(
+                remedy=remedy), severity="warning")
             return
         try:
             rating = controller.rating_input()
@@ -358,7 +368,7 @@ class ArenaScreen(Screen[None]):
         try:
             saved = controller.save(rating)
         except MhbenchError as error:
-            self.app.call_from_thread(self.notify, str(error), title="Not saved", severity="error", timeout=15)
+            self.app.call_from_thread(self.notify, str(error), title=tr("Not saved"), severity="error", timeout=15)
             return
         self.app.call_from_thread(self.after_submit, controller, saved)
 
@@ -376,7 +386,7 @@ class ArenaScreen(Screen[None]):
     def action_edit(self) -> None:
         if self.controller is not None and self.controller.edit():
             self.redraw_bar()
-            self.notify("Editing: the saved version is kept for audit; Enter saves the new one.")
+            self.notify(tr("Editing: the saved version is kept for audit; Enter saves the new one."))
 
     def action_comment(self) -> None:
         from tui.shell.dialogs import AskText
@@ -390,7 +400,7 @@ class ArenaScreen(Screen[None]):
                 controller.set_comment(text)
                 self.redraw_bar()
 
-        self.app.push_screen(AskText("Comment on this comparison (optional):"), given)
+        self.app.push_screen(AskText(tr("Comment on this comparison (optional):")), given)
 
     def action_follow_up(self) -> None:
         from tui.shell.dialogs import AskText
@@ -399,7 +409,7 @@ class ArenaScreen(Screen[None]):
         if controller is None:
             return
         if not controller.submitted:
-            self.notify("Rate this turn first; the follow-up goes to both models as the next turn.",
+            self.notify(tr("Rate this turn first; the follow-up goes to both models as the next turn."),
                         severity="warning")
             return
 
@@ -414,7 +424,7 @@ class ArenaScreen(Screen[None]):
             self.redraw_bar()
             self.fetch(pending)
 
-        self.app.push_screen(AskText("Follow-up (sent to both models, each with its own history):"), given)
+        self.app.push_screen(AskText(tr("Follow-up (sent to both models, each with its own history):")), given)
 
     def action_rubric_help(self) -> None:
         from core.arena.rubric import DEFAULT_RUBRIC
@@ -433,4 +443,5 @@ def refusal(asked: Field | None, key: str | None) -> str:
     if asked is None or not key:
         return ""
     side = {"left": "A ", "right": "B "}.get(asked.side or "", "")
-    return f"{key!r} is not an answer to {side}{asked.label}: press {asked.hint()}."
+    return tr("{key} is not an answer to {field}: press {hint}.").format(key=repr(key), field=side + tr(asked.label),
+                                                                        hint=asked.hint())

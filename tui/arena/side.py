@@ -21,6 +21,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual.worker import Worker
 
+from core.base.i18n import tr
 from tui.widgets.chat_pane import ChatPane, safe_text
 
 if TYPE_CHECKING:
@@ -109,13 +110,13 @@ class ArenaSide(Vertical):
         pane, stats = self.pane, self.stats
         live = False
         # The operator regenerates a broken answer; a rater has no r and reports it instead.
-        again = "r regenerates" if controller.may_regenerate else "! reports it"
+        again = tr("r regenerates") if controller.may_regenerate else tr("! reports it")
 
         def generating() -> None:
             nonlocal live
             live = True
             pane.begin_answer()
-            stats.update(safe_text("waiting for the model…", "dim"))
+            stats.update(safe_text(tr("waiting for the model…"), "dim"))
 
         try:
             response = await obtain_answer(controller.answers, pending, target_for=target_for,
@@ -124,13 +125,13 @@ class ArenaSide(Vertical):
             if not live:
                 pane.begin_answer()
             pane.end_answer(f"✗ {error}", "red")
-            stats.update(safe_text(f"✗ failed: {again}", "red"))
+            stats.update(safe_text(tr("✗ failed: {again}").format(again=again), "red"))
             return
         except asyncio.CancelledError:
             # Cancelled by a move to another item or turn, the panes are already the new one's: leave them be.
             if live and self.pending is pending:
-                pane.end_answer(f"(stopped: {again})", "yellow")
-                stats.update(safe_text("stopped", "yellow"))
+                pane.end_answer(tr("(stopped: {again})").format(again=again), "yellow")
+                stats.update(safe_text(tr("stopped"), "yellow"))
             raise
         if live:
             pane.end_answer()

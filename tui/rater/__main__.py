@@ -15,6 +15,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui.rater", description=__doc__)
     parser.add_argument("--workspace", required=True, metavar="DIR")
     parser.add_argument("--browser", action="store_true", help="a browser tab: ask for a token, record 'browser'")
+    parser.add_argument("--lang", choices=("zh", "en"), default=None,
+                        help="the rater mode's language (default: the rater's own choice, else zh)")
     args = parser.parse_args(argv)
     from core.base.errors import MhbenchError
     from core.base.workspace import resolve
@@ -26,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from tui.rater.app import RaterApp
 
-    RaterApp(workspace, source="browser" if args.browser else "terminal", token_required=True).run()
+    RaterApp(workspace, source="browser" if args.browser else "terminal", token_required=True,
+             language=args.lang).run()
     return 0
 
 

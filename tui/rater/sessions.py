@@ -16,6 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
 from core.base.errors import MhbenchError
+from core.base.i18n import N_, tr
+from tui.rater.language import speak_bindings
+from tui.widgets.chat_pane import safe_text
 
 if TYPE_CHECKING:
     from core.arena.door import RaterDoor, SessionEntry
@@ -39,7 +42,7 @@ class StartScreen(Screen[None]):
         rater = last_rater(self.app.workspace)  # type: ignore[attr-defined]
         self.app.call_from_thread(self.ask if rater is None else self.start, rater)
 
-    def ask(self, _: None = None) -> None:
+    def ask(self, _none: None = None) -> None:
         from tui.shell.dialogs import AskText
 
         def given(name: str | None) -> None:
@@ -48,7 +51,7 @@ class StartScreen(Screen[None]):
             else:
                 self.app.exit()
 
-        self.app.push_screen(AskText("Your rater id (remembered for this workspace):", "r1"), given)
+        self.app.push_screen(AskText(tr("Your rater id (remembered for this workspace):"), "r1"), given)
 
     @work(thread=True, group="rater-start")
     def remember(self, name: str) -> None:
@@ -63,7 +66,12 @@ class StartScreen(Screen[None]):
         self.app.call_from_thread(self.start, rater)
 
     def start(self, rater: str) -> None:
-        self.app.bind_rater(rater)  # type: ignore[attr-defined]
+        try:
+            self.app.bind_rater(rater)  # type: ignore[attr-defined]
+        except MhbenchError as error:  # revoked: this rater id is not let in here either
+            self.notify(str(error), severity="error", timeout=15)
+            self.ask()
+            return
         self.app.switch_screen(RaterSessions(getattr(self.app, "initial_session", None)))
 
 
@@ -71,11 +79,12 @@ class RaterSessions(Screen[None]):
     """The sessions open to this rater; Enter rates the highlighted one (at the first unrated item)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("g", "refresh", "Refresh", id="rater.refresh"),
+        Binding("g", "refresh", N_("Refresh"), id="rater.refresh"),
     ]
 
     def __init__(self, open_first: str | None = None) -> None:
         super().__init__()
+        speak_bindings(self)
         self.open_first = open_first
         self.entries: list[SessionEntry] = []
 
@@ -87,18 +96,19 @@ class RaterSessions(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Your sessions (Enter rates the highlighted one):", id="rater-title", markup=False)
+        yield Static(tr("Your sessions (click one, or Enter rates the highlighted one):"), id="rater-title",
+                     markup=False)
         yield OptionList(id="rater-sessions")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.sub_title = f"rater {self.door.rater} · your sessions"
+        self.sub_title = tr("rater {rater} · your sessions").format(rater=self.door.rater)
         if self.open_first:
             self.open_session(self.open_first)
             self.open_first = None
         self.action_refresh()
 
-    def on_screen_resume(self, _: events.ScreenResume) -> None:
+    def on_screen_resume(self, _event: events.ScreenResume) -> None:
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -115,11 +125,12 @@ class RaterSessions(Screen[None]):
         highlighted = options.highlighted
         options.clear_options()
         for entry in entries:
-            state = "done" if entry.done else f"{entry.rated}/{entry.items} rated"
-            options.add_option(f"{entry.name} · {entry.created_at[:16]} · {state}")
+            state = tr("done") if entry.done else tr("{rated}/{items} rated").format(rated=entry.rated,
+                                                                                    items=entry.items)
+            options.add_option(safe_text(f"{entry.name} · {entry.created_at[:16]} · {state}"))
         if not entries:
             self.query_one("#rater-title", Static).update(
-                "No session is open to you yet: ask your operator to assign you one.")
+                tr("No session is open to you yet: ask your operator to assign you one."))
             return
         # The first session with something left to rate, unless the rater had moved the cursor.
         first_open = next((i for i, entry in enumerate(entries) if not entry.done), 0)
