@@ -47,6 +47,7 @@ class ResultsScreen(Screen[None]):
         Binding("2", "cycle('session')", "Session", id="results.filter_session"),
         Binding("3", "cycle('tag')", "Tag", id="results.filter_tag"),
         Binding("4", "cycle('model')", "Model", id="results.filter_model"),
+        Binding("5", "cycle('kind')", "Kind", show=False, id="results.filter_kind"),
         Binding("0", "clear_filters", "Clear", show=False, id="results.clear"),
         Binding("t", "next_tab", "Tab", id="results.next_tab"),
         Binding("c", "next_metric", "Chart", show=False, id="results.chart_metric"),
@@ -123,7 +124,7 @@ class ResultsScreen(Screen[None]):
                 self.post_message(ResultsComputed(None, filters, key, None, unchanged=True))
                 return
             results = compute_results(self.workspace, rater=filters["rater"], session=filters["session"],
-                                      tag=filters["tag"], model=filters["model"],
+                                      tag=filters["tag"], model=filters["model"], kind=filters["kind"],
                                       include_judges=bool(filters.get("judges")))
         except MhbenchError as error:
             self.post_message(ResultsComputed(None, filters, key, str(error)))

@@ -145,7 +145,8 @@ async def run_judge(
                                               progress=lambda text: say(f"mhbench: {text}")))[0]
         for index, (case, order) in enumerate(todo, 1):
             shown = (case.left, case.right) if order == "shown" else (case.right, case.left)
-            prompt = build_prompt(rubric, case.item.prompt, shown[0].text, shown[1].text)
+            prompt = build_prompt(rubric, opening_messages(case.item), shown[0].text, shown[1].text,
+                                  kind=case.item.kind)
             started = time.monotonic()
             request = ChatRequest(list(prompt.messages), judge_params(max_tokens), target.model, extra=extra)
             reply, stats = await complete(target.base_url, request, api_key=target.api_key)
