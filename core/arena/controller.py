@@ -32,10 +32,11 @@ from core.arena.place import SessionPlace
 from core.arena.ratings import RatingInput, RatingStore, current_ratings, validate
 from core.arena.reports import AnswerReport, report_answer
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
-from core.arena.sessions import rated_positions
+from core.arena.sessions import opening_messages, rated_positions
 from core.base.errors import MhbenchError
 
 if TYPE_CHECKING:
+    from core.arena.prompts import Turn
     from core.arena.ratings import Rating
     from core.arena.sessions import Item, Response, Session
     from core.base.workspace import Workspace
@@ -79,6 +80,8 @@ class ItemView:
     turn: int
     submitted: bool
     sides: Mapping[Side, SideView]
+    earlier: tuple[Turn, ...] = ()
+    """A turn item's conversation before the client turn ``prompt``: the context the next turn answers."""
 
 
 class ArenaController:
@@ -244,7 +247,8 @@ class ArenaController:
         response = self.responses[side]
         return SideView(side=side, label=LABELS[side], title=self.title(side),
                         model_id=self.side_model(side) if self.revealed else None,
-                        turns=tuple(self.answers.histories[side][1:]), response=response,
+                        turns=tuple(self.answers.histories[side][len(opening_messages(self.item)):]),
+                        response=response,
                         flags=response.flags if response is not None else ())
 
     def view(self) -> ItemView:
@@ -252,7 +256,7 @@ class ArenaController:
         sides = {side: self.side_view(side) for side in SIDES}
         return ItemView(number=self.index + 1, count=self.count, prompt_id=item.prompt_id, prompt=item.prompt,
                         tags=item.tags, crisis=item.crisis, rater=self.rater, rubric=self.session.rubric,
-                        turn=self.turn, submitted=self.submitted, sides=sides)
+                        turn=self.turn, submitted=self.submitted, sides=sides, earlier=item.history[:-1])
 
     # --- what is asked -------------------------------------------------------------------------
 

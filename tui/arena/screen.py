@@ -29,6 +29,7 @@ from core.arena.answers import ModelServers
 from core.arena.reports import session_reports
 from core.base.errors import MhbenchError
 from tui.arena.choosing import SessionChoice, SessionChooser
+from tui.arena.history import HistoryPane
 from tui.arena.moving import SESSION_DONE, ItemMoves
 from tui.arena.rating_bar import RatingBar
 from tui.arena.side import ArenaSide
@@ -57,6 +58,8 @@ RATING_BINDINGS: list[BindingType] = [
     Binding("e", "edit", "Edit", show=False, id="arena.edit"),
     Binding("p", "previous", "Prev", show=False, id="arena.previous"),
     Binding("right", "next", "Next", show=False, id="arena.next"),
+    Binding("k", "scroll_history(-1)", "History up", show=False, id="arena.history_up"),
+    Binding("j", "scroll_history(1)", "History down", show=False, id="arena.history_down"),
 ]
 """The keys of rating one item: the operator's Arena and the rater mode both have exactly these.
 
@@ -130,6 +133,7 @@ class ArenaScreen(Screen[None]):
         yield Header()
         with Vertical(id="arena-body"):
             yield Static("press n for a new session, o to open one", id="arena-item", markup=False)
+            yield HistoryPane(id="arena-history")
             with Horizontal(id="arena-panes"):
                 yield ArenaSide("left", "A", show_speed=self.show_speed)
                 yield ArenaSide("right", "B", show_speed=self.show_speed)
@@ -205,6 +209,7 @@ class ArenaScreen(Screen[None]):
         self.refusal = ""
         self.header_text = header
         self.query_one("#arena-item", Static).update(header)
+        self.query_one(HistoryPane).show(view.earlier)
         self.show_titles()
         self.redraw_bar()
         self.fetch(controller.start_turn())
@@ -267,6 +272,11 @@ class ArenaScreen(Screen[None]):
 
     def action_stop(self) -> None:
         self.stop_streams()
+
+    def action_scroll_history(self, direction: int) -> None:
+        """Scroll a turn item's conversation by most of its height (k back, j forward)."""
+        pane = self.query_one(HistoryPane)
+        pane.scroll_relative(y=direction * max(1, pane.size.height - 1), animate=False)
 
     def answers_coming(self) -> bool:
         """Some side is still fetching or streaming its answer (not stopped, failed or done)."""
