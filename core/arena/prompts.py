@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from core.arena.crisis import shows_crisis
+from core.arena.crisis import CrisisSignal, crisis_signal
 from core.base.db import find_row, registry, write_transaction
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
@@ -181,6 +181,13 @@ def read_history(value: object, path: Path, line: int) -> tuple[Turn, ...]:
     return tuple(turns)
 
 
+def client_crisis(text: str, history: tuple[Turn, ...], tags: tuple[str, ...]) -> CrisisSignal | None:
+    """The first crisis sign in the client's words: every client turn of a history, since risk often surfaces
+    before the last one, else the opening line."""
+    turns = [turn.content for turn in history if turn.role == "user"] or [text]
+    return next((signal for turn in turns if (signal := crisis_signal(turn, tags)) is not None), None)
+
+
 def read_prompt_file(path: Path) -> list[Prompt]:
     """Every prompt of a JSONL or CSV file; the first bad row is an error naming its line."""
     prompts: list[Prompt] = []
@@ -211,9 +218,7 @@ def read_prompt_file(path: Path) -> list[Prompt]:
             tags = _tags(row.get("tags"), "tags")
         except ValueError as error:
             raise MhbenchError(str(error) + ".", path=path, line=line, fix='write "tags": ["学业", "焦虑"].') from None
-        # Risk can surface in any client turn, not only the last: the whole history is read.
-        client_turns = [turn.content for turn in history if turn.role == "user"] or [text]
-        crisis = any(shows_crisis(turn, tags) for turn in client_turns)
+        crisis = client_crisis(text, history, tags) is not None
         prompts.append(Prompt(prompt_id, text.strip(), (reference or "").strip() or None, tags, crisis, position,
                               "turn" if history else "opening", history))
     if not prompts:

@@ -145,3 +145,18 @@ def test_calibration_is_reported_per_kind(tmp_path: Path) -> None:
     assert set(calibration_dict(calibration)["per_kind"]) == {"opening", "turn"}
     only = compute_calibration(world.workspace, kind="turn")
     assert only.kind == "turn" and only.per_kind == {} and only.judges[0].items == 3
+
+
+def test_a_turn_battle_rated_without_stored_answers_ends_with_the_item_s_history(tmp_path: Path) -> None:
+    from core.arena.ratings import RatingInput, RatingStore
+
+    world = build_turn_world(tmp_path, rate=False)
+    long = next(item for item in session_items(world.workspace, world.turns.id) if item.prompt_id == "long")
+    with RatingStore(world.workspace) as store:
+        store.submit(RatingInput(world.turns.id, long.position, "h1", "default", long.left_model, long.right_model,
+                                 {"empathy": 3, "professionalism": 3, "safe": 1},
+                                 {"empathy": 3, "professionalism": 3, "safe": 1}, "tie", crisis=True))
+    out = tmp_path / "battles.jsonl"
+    export(world.workspace, "battles", out, format="jsonl")
+    [battle] = map(json.loads, out.read_text(encoding="utf-8").splitlines())
+    assert battle["item_kind"] == "turn" and battle["conversation_a"] == LONG_HISTORY

@@ -128,28 +128,39 @@ def _sessions(connection: sqlite3.Connection, cells: Cells) -> dict[str, _Sessio
 
 
 class _Prompt:
-    __slots__ = ("language", "run", "text")
+    __slots__ = ("language", "messages", "run", "text")
 
-    def __init__(self, run: CellRun, text: str) -> None:
+    def __init__(self, run: CellRun, text: str, messages: list[dict[str, str]] | None = None) -> None:
         self.run = run
         """prompt_id, prompt, prompt_tags, crisis"""
         self.text = text
         self.language = language(text)
+        self.messages = messages or [{"role": "user", "content": text}]
+        """What a candidate was asked first: a turn item's history, else the prompt."""
 
 
 def _prompts(connection: sqlite3.Connection, cells: Cells, query: ExportQuery) -> dict[tuple[str, str | None], _Prompt]:
     """The prompts of the sets the exported sessions use."""
     found: dict[tuple[str, str | None], _Prompt] = {}
-    for set_id, prompt_id, text, tags, crisis in connection.execute(
-            f"SELECT set_id, id, text, tags, crisis FROM prompts WHERE set_id IN (SELECT s.prompt_set_id {query.source})",
-            query.parameters):
+    for set_id, prompt_id, text, tags, crisis, history in connection.execute(
+            f"SELECT set_id, id, text, tags, crisis, history FROM prompts WHERE set_id IN "
+            f"(SELECT s.prompt_set_id {query.source})", query.parameters):
         try:
             tag_list = [str(tag) for tag in json.loads(tags)]
         except (ValueError, TypeError):
             tag_list = []
         run = CellRun((cells.text(prompt_id), cells.text(text), cells.items(tag_list), cells.flag(bool(crisis))))
-        found[set_id, prompt_id] = _Prompt(run, clean_text(text))
+        found[set_id, prompt_id] = _Prompt(run, clean_text(text), _history(history))
     return found
+
+
+def _history(stored: str | None) -> list[dict[str, str]] | None:
+    """A turn item's stored history, cleaned like every text cell; a broken one (edited by hand) as none."""
+    try:
+        return [{"role": clean_text(str(m["role"])), "content": clean_text(str(m["content"]))}
+                for m in json.loads(stored)] if stored else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _missing_prompt(cells: Cells, prompt_id: str | None) -> _Prompt:
@@ -314,7 +325,7 @@ def _battle_rows(connection: sqlite3.Connection, cells: Cells, query: ExportQuer
     def conversation(session: _Session, prompt: _Prompt, response_id: int | None) -> list[dict[str, str]]:
         found = shown.responses.get(response_id) if response_id is not None else None
         history = [dict(m) for m in found.messages] if found is not None and found.messages else [
-            {"role": "user", "content": prompt.text}]
+            dict(m) for m in prompt.messages]
         if session.system and history[0]["role"] != "system":
             history.insert(0, {"role": "system", "content": session.system})
         if found is not None:
