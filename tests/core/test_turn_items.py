@@ -3,6 +3,7 @@ and counted per item kind."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from pathlib import Path
@@ -17,6 +18,7 @@ from core.arena.sessions import opening_messages, session_items, stored_response
 from core.base.errors import MhbenchError
 from core.results import calibration_dict, calibration_text, compute_calibration, compute_results, results_text
 from core.results.export import export
+from tests.helpers.fake_openai import SSE_HEAD, FakeServer, chunk, fake_server
 from tests.helpers.turn_world import LONG_HISTORY, build_turn_world, write_turn_prompts
 
 
@@ -160,3 +162,39 @@ def test_a_turn_battle_rated_without_stored_answers_ends_with_the_item_s_history
     export(world.workspace, "battles", out, format="jsonl")
     [battle] = map(json.loads, out.read_text(encoding="utf-8").splitlines())
     assert battle["item_kind"] == "turn" and battle["conversation_a"] == LONG_HISTORY
+
+
+class TurnJudgeServer(FakeServer):
+    """A judge that reads the history: it answers in JSON, except on the item about the roommate, where it
+    rambles (a parse failure, to be counted)."""
+
+    async def scenario_turnjudge(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        user = self.requests[-1]["messages"][-1]["content"]
+        reply = ("我觉得两个都还行。" if "室友" in user else
+                 '{"A": {"empathy": 4, "professionalism": 3, "safe": 1}, '
+                 '"B": {"empathy": 2, "professionalism": 2, "safe": 1}, "preference": "A"}')
+        await self.send(writer, SSE_HEAD, chunk(reply), chunk(finish="stop"), b"data: [DONE]\n\n")
+
+
+def test_the_judge_rates_turn_items_on_their_history_and_counts_what_does_not_parse(tmp_path: Path) -> None:
+    from core.arena.judge.runner import run_judge
+    from core.arena.ratings import current_ratings
+    from core.models import register_endpoint
+
+    world = build_turn_world(tmp_path, rate=False)
+
+    async def judge() -> tuple[object, list[dict[str, object]]]:
+        async with fake_server(TurnJudgeServer) as server:
+            model = register_endpoint(world.workspace, "turn-judge", server.url + "/v1", served_name="turnjudge").id
+            summary = await run_judge(world.workspace, world.turns.id, model, say=lambda text: None)
+            return summary, server.requests
+
+    summary, requests = asyncio.run(judge())
+    asked = [r for r in requests if r.get("model") == "turnjudge" and "messages" in r]
+    assert len(asked) == 3
+    long = next(r["messages"][-1]["content"] for r in asked if "一了百了" in r["messages"][-1]["content"])
+    assert long.index("一了百了") < long.index("第8次回答") < long.index("回复A"), "the whole history, in order"
+    assert summary.asked == 3 and summary.parsed == 2 and summary.failed == 1  # type: ignore[attr-defined]
+    assert list(summary.failures.values()) == [1]  # type: ignore[attr-defined]
+    judged = current_ratings(world.workspace, session_id=world.turns.id)
+    assert len(judged) == 2 and all(r.rater.startswith("judge:") and r.preference in ("left", "right") for r in judged)
