@@ -45,8 +45,10 @@ async def pregenerate(workspace: Workspace, session_id: str) -> int:
                                       stop=target.stop)
         store_response(workspace, session, model, messages, text, stats, created_by="pregenerate")
 
-    for index, (prompt_id, (text, models)) in enumerate(wanted.items(), 1):
-        messages: list[Message] = [{"role": "user", "content": text}]
+    # A turn item is asked its whole history (i18a); i21b's generation job replaces this loop.
+    asked = {prompt.id: prompt.messages() for prompt in get_prompt_set(workspace, session.prompt_set_id).prompts}
+    for index, (prompt_id, (_text, models)) in enumerate(wanted.items(), 1):
+        messages: list[Message] = list(asked[prompt_id])
         todo = [model for model in models if stored_response(workspace, session, model, messages) is None]
         await asyncio.gather(*(one(model, messages) for model in todo))
         made += len(todo)
