@@ -245,7 +245,7 @@ class ResultsScreen(Screen[None]):
         self.draw_chart()
         self.query_one("#results-stats", Static).update(stats_text(self.results))
         self.query_one("#results-stopping", Static).update(stopping_view(self.results))
-        self.query_one(CalibrationPane).recompute(self.workspace, self.filters["session"])
+        self.query_one(CalibrationPane).recompute(self.workspace, self.filters["session"], self.filters["kind"])
         self.show_filters()
 
     def draw_chart(self) -> None:
