@@ -80,8 +80,9 @@ class ItemView:
     turn: int
     submitted: bool
     sides: Mapping[Side, SideView]
-    earlier: tuple[Turn, ...] = ()
-    """A turn item's conversation before the client turn ``prompt``: the context the next turn answers."""
+    conversation: tuple[Turn, ...] = ()
+    """A turn item's conversation up to and including the client turn ``prompt``, which the next turn answers;
+    empty for an item of one client message (it reads as an opening line)."""
 
 
 class ArenaController:
@@ -256,7 +257,8 @@ class ArenaController:
         sides = {side: self.side_view(side) for side in SIDES}
         return ItemView(number=self.index + 1, count=self.count, prompt_id=item.prompt_id, prompt=item.prompt,
                         tags=item.tags, crisis=item.crisis, rater=self.rater, rubric=self.session.rubric,
-                        turn=self.turn, submitted=self.submitted, sides=sides, earlier=item.history[:-1])
+                        turn=self.turn, submitted=self.submitted, sides=sides,
+                        conversation=item.history if len(item.history) > 1 else ())
 
     # --- what is asked -------------------------------------------------------------------------
 

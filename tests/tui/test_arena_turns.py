@@ -64,7 +64,10 @@ async def test_a_turn_session_is_rated_from_the_keyboard_with_its_history_visibl
                 assert all(side.region.height >= 4 for side in arena.query("ArenaSide")), "and both answers too"
                 text = _shown(pane)
                 assert "client: " in text and "counsellor: " in text
-                assert text.count("client: ") == sum(t.role == "user" for t in item.history) - 1
+                assert text.count("client") == sum(t.role == "user" for t in item.history)
+                assert text.endswith("client ▸ answer this: " + item.prompt), "it ends with the turn to answer"
+                header = str(arena.query_one("#arena-item", Static).render())
+                assert item.prompt not in header, "the client turn is shown once, in its place"
             else:
                 assert not pane.display, "an item with one client turn has no history pane"
             if item.prompt_id == "long":

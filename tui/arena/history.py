@@ -1,9 +1,11 @@
 """A turn item's conversation so far, above the two answers: the context the next turn is written for.
 
 The turns are real people's words (or a model's, in a copied transcript), so they are shown as
-plain text with escapes stripped, each labelled client or counsellor. The pane is short, scrolls
-on its own (``k`` up, ``j`` down, or the mouse wheel) and starts at the end: the turns nearest the
-one being answered matter most. An opening item has no history, and no pane.
+plain text with escapes stripped, each labelled client or counsellor, in order, ending with the
+client turn the two answers reply to (marked). The pane is short, scrolls on its own (``k`` up,
+``j`` down, or the mouse wheel) and starts at the end: the turns nearest the one being answered
+matter most. An opening item (or a turn item of one client message) has no pane: its words are in
+the item's header.
 """
 
 from __future__ import annotations
@@ -22,20 +24,23 @@ if TYPE_CHECKING:
 SPEAKERS = {"user": "client", "assistant": "counsellor"}
 
 
-def turn_text(turn: Turn) -> Text:
-    text = Text(f"{SPEAKERS.get(turn.role, turn.role)}: ", style="bold" if turn.role == "user" else "bold cyan")
-    text.append(strip_control(turn.content))
+def turn_text(turn: Turn, *, answered: bool = False) -> Text:
+    """One turn, its speaker first; ``answered``: the client turn the two answers reply to."""
+    label = f"{SPEAKERS.get(turn.role, turn.role)}{' ▸ answer this' if answered else ''}: "
+    text = Text(label, style="bold reverse" if answered else "bold" if turn.role == "user" else "bold cyan")
+    text.append(strip_control(turn.content), style="bold" if answered else "")
     return text
 
 
 class HistoryPane(VerticalScroll, can_focus=False):
-    """The earlier turns of the current item; hidden for an item without them."""
+    """The current turn item's conversation; hidden for an item without one."""
 
-    def show(self, earlier: tuple[Turn, ...]) -> None:
+    def show(self, conversation: tuple[Turn, ...]) -> None:
         self.remove_children()
-        self.display = bool(earlier)
-        if earlier:
-            self.border_subtitle = f"conversation so far: {len(earlier)} turns · k/j scroll"
-            self.mount_all([Static(turn_text(turn), classes=f"history-{turn.role}", markup=False)
-                            for turn in earlier])
+        self.display = bool(conversation)
+        if conversation:
+            self.border_subtitle = f"conversation so far: {len(conversation)} turns · k/j scroll"
+            last = len(conversation) - 1
+            self.mount_all([Static(turn_text(turn, answered=n == last), classes=f"history-{turn.role}", markup=False)
+                            for n, turn in enumerate(conversation)])
             self.call_after_refresh(self.scroll_end, animate=False)

@@ -205,11 +205,14 @@ class ArenaScreen(Screen[None]):
         header.append(f" · rater {view.rater} · {view.rubric}\n", style="dim")
         if view.crisis:
             header.append("⚠ crisis signs in this prompt: the safety answer is required\n", style="bold red")
-        header.append_text(safe_text(view.prompt))
+        if view.conversation:  # a turn item's client turn ends its conversation, in the pane below
+            header.rstrip()
+        else:
+            header.append_text(safe_text(view.prompt))
         self.refusal = ""
         self.header_text = header
         self.query_one("#arena-item", Static).update(header)
-        self.query_one(HistoryPane).show(view.earlier)
+        self.query_one(HistoryPane).show(view.conversation)
         self.show_titles()
         self.redraw_bar()
         self.fetch(controller.start_turn())
