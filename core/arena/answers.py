@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.arena.rubric import Side
-from core.arena.sessions import generate, next_generation, shown_response, store_response
+from core.arena.sessions import generate, next_generation, opening_messages, shown_response, store_response
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
 from core.models.targets import connect_models
@@ -63,8 +63,8 @@ class TurnAnswers:
 
     def __init__(self, workspace: Workspace, session: Session, item: Item, rater: str) -> None:
         self.workspace, self.session, self.item, self.rater = workspace, session, item, rater
-        self.histories: dict[Side, list[Message]] = {side: [{"role": "user", "content": item.prompt}]
-                                                     for side in SIDES}
+        # A follow-up goes on top of the item's history (a turn item's real conversation).
+        self.histories: dict[Side, list[Message]] = {side: opening_messages(item) for side in SIDES}
         self.responses: dict[Side, Response | None] = {side: None for side in SIDES}
         self.ticket = 0
         self.shown_at: str | None = None

@@ -7,7 +7,11 @@ adapter → the base) to every run that trained it, follows each run's resumes b
 first, reads the ``--dataset`` and ``--val_dataset`` files its recorded ``swift sft``
 command names (the way swift reads them: :mod:`core.train.datasets`), and looks for the
 session's prompts in every user turn: exact copies and near-duplicates
-(:mod:`core.arena.near_duplicates`). The result is plain data, recorded per session and
+(:mod:`core.arena.near_duplicates`). A turn item that a held-out split cut
+(:mod:`core.train.datasets.holdout`) is also found by its whole conversation: a training record
+of that same conversation (copies and re-spacings included) is an exact match, even where the
+item's last client turn is too short to tell ("嗯，是的。"), and only such a record: its turns
+are not compared one by one. A candidate trained on the split's train file holds none of them. The result is plain data, recorded per session and
 model in ``contamination_checks``; checking again replaces the session's record.
 
 A model with no run in its lineage (a base, an endpoint, a model fine-tuned elsewhere)
@@ -34,6 +38,7 @@ from core.base.workspace import Workspace
 from core.models import ancestry
 from core.train.datasets import to_swift_messages
 from core.train.datasets.check import local_dataset_file, looks_like_dataset_path
+from core.train.datasets.holdout import conversation_key, held_out_conversations
 from core.train.datasets.reading import scan_dataset
 from core.train.runs import RUN_FILE, RunRecord, lineage
 
@@ -164,16 +169,32 @@ def _snippet(text: str) -> str:
     return line if len(line) <= SNIPPET_CHARS else line[: SNIPPET_CHARS - 1] + "…"
 
 
-def find_prompts_in_file(path: Path, index: PromptIndex, prompt_ids: Sequence[str]) -> tuple[int, tuple[PromptMatch, ...]]:
-    """Records read and the prompts found in the user turns of one dataset file; MhbenchError when unreadable."""
+def find_prompts_in_file(path: Path, index: PromptIndex, prompt_ids: Sequence[str],
+                         conversations: Mapping[str, Sequence[int]] | None = None) -> tuple[int, tuple[PromptMatch, ...]]:
+    """Records read and the prompts found in the user turns of one dataset file; MhbenchError when unreadable.
+
+    ``conversations``: conversation key → the prompts (indices) cut from it; a record of that
+    conversation is an exact match of each, and only that: their client turns are not compared one by
+    one, since short ones ("嗯，是的。") recur in other conversations and would flag a clean train file.
+    """
     scan = scan_dataset(path)
     best: dict[int, PromptMatch] = {}
+    by_conversation = {prompt for prompts in (conversations or {}).values() for prompt in prompts}
     for line, record in scan.good:
-        for message in to_swift_messages(record, scan.format)["messages"]:
+        messages = to_swift_messages(record, scan.format)["messages"]
+        for prompt in (conversations or {}).get(conversation_key(messages), ()):
+            opening = next((str(m["content"]) for m in messages if m.get("role") == "user"), "")
+            found = best.get(prompt)
+            best[prompt] = (PromptMatch(prompt_ids[prompt], "exact", 1.0, line, _snippet(opening)) if found is None
+                            else PromptMatch(found.prompt_id, "exact", 1.0, found.line, found.snippet,
+                                             found.lines + (line != found.line)))
+        for message in messages:
             content = message.get("content")
             if message.get("role") != "user" or not isinstance(content, str):
                 continue
             for hit in index.matches(content):
+                if hit.prompt in by_conversation:
+                    continue
                 found = best.get(hit.prompt)
                 if found is None:
                     best[hit.prompt] = PromptMatch(prompt_ids[hit.prompt], hit.kind, hit.score, line, _snippet(content))
@@ -193,10 +214,16 @@ def find_prompts_in_file(path: Path, index: PromptIndex, prompt_ids: Sequence[st
 class _Checker:
     """One check's prompts, index and file cache: a file shared by several runs or models is read once."""
 
-    def __init__(self, workspace: Workspace, prompts: Sequence[Prompt]) -> None:
+    def __init__(self, workspace: Workspace, prompts: Sequence[Prompt],
+                 cut_from: Mapping[str, str] | None = None) -> None:
+        """``cut_from``: prompt id → the key of the conversation a held-out split cut it from."""
         self.workspace = workspace
         self.prompt_ids = [prompt.id for prompt in prompts]
         self.index = PromptIndex([prompt.text for prompt in prompts])
+        self.conversations: dict[str, list[int]] = {}
+        for position, prompt in enumerate(prompts):
+            if prompt.id in (cut_from or {}):
+                self.conversations.setdefault((cut_from or {})[prompt.id], []).append(position)
         self._files: dict[Path, tuple[int, tuple[PromptMatch, ...]] | MhbenchError] = {}
 
     def dataset(self, role: DatasetRole, entry: str, base_dir: Path) -> DatasetCheck:
@@ -212,7 +239,7 @@ class _Checker:
         path = path.resolve()
         if path not in self._files:
             try:
-                self._files[path] = find_prompts_in_file(path, self.index, self.prompt_ids)
+                self._files[path] = find_prompts_in_file(path, self.index, self.prompt_ids, self.conversations)
             except MhbenchError as error:
                 self._files[path] = error
         found = self._files[path]
@@ -278,7 +305,9 @@ def check_contamination(
 ) -> ContaminationReport:
     """Compare a prompt set with the training and validation data of each model's runs."""
     prompt_set = get_prompt_set(workspace, prompt_set_id)
-    checker = _Checker(workspace, prompt_set.prompts)
+    with registry(workspace) as connection:
+        digest = connection.execute("SELECT sha256 FROM prompt_sets WHERE id = ?", (prompt_set.id,)).fetchone()[0]
+    checker = _Checker(workspace, prompt_set.prompts, held_out_conversations(workspace, str(digest)))
     models = tuple(checker.model(model_id) for model_id in model_ids)
     return ContaminationReport(prompt_set.id, len(prompt_set.prompts), models, utc_now(), session_id)
 

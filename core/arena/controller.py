@@ -32,12 +32,13 @@ from core.arena.place import SessionPlace
 from core.arena.ratings import RatingInput, RatingStore, current_ratings, validate
 from core.arena.reports import AnswerReport, report_answer
 from core.arena.rubric import Field, RatingForm, Side, get_rubric
-from core.arena.sessions import rated_positions
+from core.arena.sessions import opening_messages, rated_positions
 from core.arena.transcripts import Transcript, item_transcripts
 from core.base.errors import MhbenchError
 from core.base.i18n import tr
 
 if TYPE_CHECKING:
+    from core.arena.prompts import Turn
     from core.arena.ratings import Rating
     from core.arena.sessions import Item, Response, Session
     from core.base.workspace import Workspace
@@ -81,6 +82,9 @@ class ItemView:
     turn: int
     submitted: bool
     sides: Mapping[Side, SideView]
+    conversation: tuple[Turn, ...] = ()
+    """A turn item's conversation up to and including the client turn ``prompt``, which the next turn answers;
+    empty for an item of one client message (it reads as an opening line)."""
 
 
 class ArenaController:
@@ -279,7 +283,8 @@ class ArenaController:
         response = self.responses[side]
         return SideView(side=side, label=LABELS[side], title=self.title(side),
                         model_id=self.side_model(side) if self.revealed else None,
-                        turns=tuple(self.answers.histories[side][1:]), response=response,
+                        turns=tuple(self.answers.histories[side][len(opening_messages(self.item)):]),
+                        response=response,
                         flags=response.flags if response is not None else ())
 
     def view(self) -> ItemView:
@@ -287,7 +292,8 @@ class ArenaController:
         sides = {side: self.side_view(side) for side in SIDES}
         return ItemView(number=self.index + 1, count=self.count, prompt_id=item.prompt_id, prompt=item.prompt,
                         tags=item.tags, crisis=item.crisis, rater=self.rater, rubric=self.session.rubric,
-                        turn=self.turn, submitted=self.submitted, sides=sides)
+                        turn=self.turn, submitted=self.submitted, sides=sides,
+                        conversation=item.history if len(item.history) > 1 else ())
 
     # --- what is asked -------------------------------------------------------------------------
 

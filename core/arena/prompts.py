@@ -1,6 +1,10 @@
 """Prompt sets for the arena: the demo set or a user's JSONL/CSV, validated line by line.
 
-A row has an ``id``, a ``prompt``, and optionally a ``reference`` answer and ``tags``.
+A row has an ``id``, a ``prompt``, and optionally a ``reference`` answer and ``tags``. A *turn* row
+carries a ``history`` instead (or as well): the messages of a real conversation up to the client's
+turn, which every candidate answers with the counsellor's next turn; its ``reference`` is the real
+counsellor's. Roles are ``user`` (the client) and ``assistant`` (the counsellor); ShareGPT's
+``from``/``value`` (``human``/``gpt``) reads the same.
 Every bad row is reported with its file and line and nothing is registered until the
 whole file is valid. A registered set is copied into the database, so a session keeps
 its prompts even if the file is edited later. Prompts with crisis signs are marked:
@@ -19,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from core.arena.crisis import shows_crisis
+from core.arena.crisis import CrisisSignal, crisis_signal
 from core.base.db import find_row, registry, write_transaction
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
@@ -40,6 +44,13 @@ class Turn:
 
     role: Literal["user", "assistant"]
     content: str
+
+
+def first_messages(text: str, history: tuple[Turn, ...]) -> list[dict[str, str]]:
+    """What a candidate is asked first (without the system prompt): a turn's history, else the opening line."""
+    if history:
+        return [{"role": turn.role, "content": turn.content} for turn in history]
+    return [{"role": "user", "content": text}]
 
 
 @dataclass(frozen=True)
@@ -63,9 +74,7 @@ class Prompt:
 
     def messages(self) -> list[dict[str, str]]:
         """What a candidate is sent (without the system prompt): the history, or the opening line."""
-        if self.history:
-            return [{"role": turn.role, "content": turn.content} for turn in self.history]
-        return [{"role": "user", "content": self.text}]
+        return first_messages(self.text, self.history)
 
 
 @dataclass(frozen=True)
@@ -132,11 +141,75 @@ def _rows(path: Path) -> list[tuple[int, dict[str, object]]]:
     return json_object_lines(path, text, '{"id": "...", "prompt": "..."}')
 
 
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "user": "user", "assistant": "assistant"}
+"""A history message's role, as written in a messages row (``role``) or a ShareGPT row (``from``)."""
+
+HISTORY_EXAMPLE = '"history": [{"role": "user", "content": "…"}, {"role": "assistant", "content": "…"}, ' \
+                  '{"role": "user", "content": "…"}]'
+
+
+def read_history(value: object, path: Path, line: int) -> tuple[Turn, ...]:
+    """A turn row's ``history``: alternating client and counsellor turns that end with the client's.
+
+    A system message is refused rather than dropped: the session's system prompt is the one every
+    candidate gets, and a row's own would silently differ from it.
+    """
+    if not isinstance(value, list) or not value:
+        raise MhbenchError("'history' must be a non-empty list of messages.", path=path, line=line,
+                           fix=f"write {HISTORY_EXAMPLE}.")
+    turns: list[Turn] = []
+    for number, message in enumerate(value, 1):
+        where = f"history message {number}"
+        if not isinstance(message, dict):
+            raise MhbenchError(f"{where} is not an object.", path=path, line=line, fix=f"write {HISTORY_EXAMPLE}.")
+        raw_role = message.get("role", message.get("from"))
+        content = message.get("content", message.get("value"))
+        if raw_role == "system":
+            raise MhbenchError(f"{where} is a system message.", path=path, line=line,
+                               fix="remove it: the session's system prompt is what every candidate gets "
+                                   "(set it with `mhbench session new --system`).")
+        role = SHAREGPT_ROLES.get(str(raw_role))
+        if role is None:
+            raise MhbenchError(f"{where} has role {raw_role!r}.", path=path, line=line,
+                               fix="use 'user' for the client and 'assistant' for the counsellor "
+                                   "(ShareGPT's 'human' and 'gpt' work too).")
+        if not isinstance(content, str) or not content.strip():
+            raise MhbenchError(f"{where} ({role}) is an empty turn.", path=path, line=line,
+                               fix="give every turn its text, or cut the conversation before it.")
+        if len(content) > MAX_PROMPT_CHARS:
+            raise MhbenchError(f"{where} is {len(content)} characters long.", path=path, line=line,
+                               fix=f"keep each turn under {MAX_PROMPT_CHARS} characters.")
+        if turns and turns[-1].role == role:
+            raise MhbenchError(f"{where} is a second {role} turn in a row; client and counsellor must alternate.",
+                               path=path, line=line, fix="merge the two turns into one.")
+        turns.append(Turn("user" if role == "user" else "assistant", content.strip()))
+    if turns[-1].role != "user":
+        raise MhbenchError("the history ends with the counsellor (assistant), so there is no client turn to answer.",
+                           path=path, line=line,
+                           fix="end the history with the client's turn; the counsellor's next turn goes in "
+                               "'reference'.")
+    return tuple(turns)
+
+
+def client_crisis(text: str, history: tuple[Turn, ...], tags: tuple[str, ...]) -> CrisisSignal | None:
+    """The first crisis sign in the client's words: every client turn of a history, since risk often surfaces
+    before the last one, else the opening line."""
+    turns = [turn.content for turn in history if turn.role == "user"] or [text]
+    return next((signal for turn in turns if (signal := crisis_signal(turn, tags)) is not None), None)
+
+
 def read_prompt_file(path: Path) -> list[Prompt]:
     """Every prompt of a JSONL or CSV file; the first bad row is an error naming its line."""
     prompts: list[Prompt] = []
     seen: dict[str, int] = {}
     for position, (line, row) in enumerate(_rows(path)):
+        history = read_history(row["history"], path, line) if row.get("history") not in (None, "") else ()
+        if history:
+            if row.get("prompt") not in (None, "", history[-1].content):
+                raise MhbenchError("the row has both a 'prompt' and a 'history' that ends with another client turn.",
+                                   path=path, line=line,
+                                   fix="leave 'prompt' out of a turn row: its client turn is the history's last.")
+            row = {**row, "prompt": history[-1].content}
         text = row.get("prompt")
         if not isinstance(text, str) or not text.strip():
             raise MhbenchError("the row has no 'prompt' text.", path=path, line=line, fix="add the prompt.")
@@ -155,8 +228,9 @@ def read_prompt_file(path: Path) -> list[Prompt]:
             tags = _tags(row.get("tags"), "tags")
         except ValueError as error:
             raise MhbenchError(str(error) + ".", path=path, line=line, fix='write "tags": ["学业", "焦虑"].') from None
-        prompts.append(Prompt(prompt_id, text.strip(), (reference or "").strip() or None, tags,
-                              shows_crisis(text, tags), position))
+        crisis = client_crisis(text, history, tags) is not None
+        prompts.append(Prompt(prompt_id, text.strip(), (reference or "").strip() or None, tags, crisis, position,
+                              "turn" if history else "opening", history))
     if not prompts:
         raise MhbenchError("the prompt file has no prompts.", path=path, fix="add at least one row.")
     return prompts
@@ -200,9 +274,14 @@ def store_prompts(connection: sqlite3.Connection, set_id: str, prompts: list[Pro
     )
 
 
+def history_from_json(stored: str | None) -> tuple[Turn, ...]:
+    """A stored ``history`` column back as turns (none for an opening or dialogue row)."""
+    return tuple(Turn(t["role"], t["content"]) for t in json.loads(stored)) if stored else ()
+
+
 def prompt_from_row(row: sqlite3.Row) -> Prompt:
     """A stored prompt row back as a :class:`Prompt`."""
-    history = tuple(Turn(t["role"], t["content"]) for t in json.loads(row["history"])) if row["history"] else ()
+    history = history_from_json(row["history"])
     return Prompt(row["id"], row["text"], row["reference"], tuple(json.loads(row["tags"])), bool(row["crisis"]),
                   row["position"], row["kind"], history, json.loads(row["case_json"]) if row["case_json"] else {})
 

@@ -25,7 +25,7 @@ from contextlib import aclosing
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
-from core.arena.prompts import get_prompt_set
+from core.arena.prompts import ItemKind, Turn, first_messages, get_prompt_set, history_from_json
 from core.arena.rubric import get_rubric
 from core.arena.schedule import capacity, check_models, check_schedule, round_robin
 from core.base.db import find_row, registry, write_transaction
@@ -163,6 +163,10 @@ class Item:
     """The seed the pair and sides were drawn with (a round-robin session's side seed)."""
     drawn_for: str | None = None
     """The rater an adaptive draw was made for; ``None`` for a round-robin item, shown to every rater."""
+    kind: ItemKind = "opening"
+    """The prompt row's kind: an opening line, a real conversation's next turn, or a simulated-client dialogue."""
+    history: tuple[Turn, ...] = ()
+    """A ``turn`` item's conversation so far, ending with the client's turn :attr:`prompt`."""
 
 
 @dataclass(frozen=True)
@@ -300,7 +304,7 @@ def list_sessions(workspace: Workspace) -> list[Session]:
     return [Session.from_row(row) for row in rows]
 
 
-ITEM_QUERY = """SELECT i.*, p.text, p.reference, p.tags, p.crisis FROM items i
+ITEM_QUERY = """SELECT i.*, p.text, p.reference, p.tags, p.crisis, p.kind, p.history FROM items i
     JOIN sessions s ON s.id = i.session_id
     JOIN prompts p ON p.set_id = s.prompt_set_id AND p.id = i.prompt_id"""
 
@@ -312,7 +316,7 @@ SET_ASIDE = "SELECT item_position FROM answer_reports WHERE session_id = ? AND r
 def item_from_row(r: sqlite3.Row) -> Item:
     return Item(r["session_id"], r["position"], r["prompt_id"], r["text"], r["reference"],
                 tuple(json.loads(r["tags"])), bool(r["crisis"]), r["left_model"], r["right_model"],
-                r["draw_seed"], r["drawn_for"])
+                r["draw_seed"], r["drawn_for"], r["kind"], history_from_json(r["history"]))
 
 
 def session_items(workspace: Workspace, session_id: str, rater: str | None = None) -> list[Item]:
@@ -353,7 +357,11 @@ def rated_positions(workspace: Workspace, session_id: str, rater: str) -> set[in
 
 
 def opening_messages(item: Item) -> list[Message]:
-    return [{"role": "user", "content": item.prompt}]
+    """What a candidate is asked first (without the system prompt): a turn item's history, else the opening line.
+
+    Every place that builds a candidate's messages starts here, so that an answer is stored once per history.
+    """
+    return list(first_messages(item.prompt, item.history))
 
 
 # --- responses -----------------------------------------------------------------------------------

@@ -421,6 +421,31 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX token_failures_at ON token_failures (at);
     """,
+    # Issue 18 (i18a), a held-out split of a training set: which file to train on, and the conversation
+    # each turn item of its eval prompts was cut from, so that the contamination check can tell whether a
+    # candidate trained on that conversation.
+    """
+    CREATE TABLE dataset_splits (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        source_sha256 TEXT NOT NULL,
+        format TEXT NOT NULL,
+        train_path TEXT NOT NULL,
+        eval_path TEXT NOT NULL,
+        eval_sha256 TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        conversations INTEGER NOT NULL,
+        held_out INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE dataset_split_items (
+        split_id TEXT NOT NULL REFERENCES dataset_splits(id) ON DELETE CASCADE,
+        prompt_id TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        PRIMARY KEY (split_id, prompt_id)
+    );
+    CREATE INDEX dataset_splits_eval ON dataset_splits (eval_sha256);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

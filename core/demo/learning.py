@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.arena.prompts import read_prompt_file
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.demo import read_jsonl
+from core.models.client import Message
 from core.profiles import find_profile, load_profiles
 from core.stats import rouge_l
 from core.train.launch import LaunchRequest, launch, plan_run
@@ -36,6 +38,11 @@ class HeldOutPrompt:
     id: str
     prompt: str
     reference: str
+    history: tuple[Message, ...] = ()
+    """A turn item's conversation up to the client's turn ``prompt`` (cut from a held-out dialogue)."""
+
+    def messages(self) -> list[Message]:
+        return list(self.history) or [{"role": "user", "content": self.prompt}]
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,12 @@ def held_out_prompts(path: Path) -> tuple[HeldOutPrompt, ...]:
     )
 
 
+def held_out_turns(path: Path) -> tuple[HeldOutPrompt, ...]:
+    """The turn items of a held-out split's ``eval-prompts.jsonl`` (:mod:`core.train.datasets.holdout`)."""
+    return tuple(HeldOutPrompt(prompt.id, prompt.text, prompt.reference, tuple(prompt.messages()))
+                 for prompt in read_prompt_file(path) if prompt.reference)
+
+
 def eval_losses(logging_jsonl: Path) -> tuple[float, ...]:
     """Every ``eval_loss`` of a run's ``logging.jsonl``, in order (the final summary line skipped)."""
     if not logging_jsonl.is_file():
@@ -127,7 +140,7 @@ def generate_answers(
         tokenizer.pad_token = tokenizer.eos_token
     rendered = [
         tokenizer.apply_chat_template(
-            [{"role": "system", "content": DEMO_SYSTEM}, {"role": "user", "content": item.prompt}],
+            [{"role": "system", "content": DEMO_SYSTEM}, *item.messages()],
             tokenize=False, add_generation_prompt=True)
         for item in prompts
     ]
@@ -148,12 +161,14 @@ def measure_run(model_dir: Path, adapter: Path, logging_jsonl: Path, prompts_fil
     return LearningReport(wall_seconds, eval_losses(logging_jsonl), base, tuned, prompts)
 
 
-def train_and_wait(workspace: Workspace, profile_name: str, *, timeout: float = 900.0, name: str | None = None) -> tuple[str, float]:
-    """Launch the demo profile's real ``swift sft`` run detached, wait for it; its run id and wall time."""
+def train_and_wait(workspace: Workspace, profile_name: str, *, timeout: float = 900.0, name: str | None = None,
+                   dataset: tuple[str, ...] = ()) -> tuple[str, float]:
+    """Launch the demo profile's real ``swift sft`` run detached (on ``dataset`` instead of the profile's, if
+    given), wait for it; its run id and wall time."""
 
     profile = find_profile(load_profiles(workspace.profiles_dir), profile_name)
     started = time.monotonic()
-    record = launch(workspace, plan_run(workspace, LaunchRequest(profile=profile, name=name)))
+    record = launch(workspace, plan_run(workspace, LaunchRequest(profile=profile, name=name, dataset=dataset)))
     while get_run(workspace, record.id).active:
         if time.monotonic() - started > timeout:
             raise MhbenchError(f"the demo run {record.id} is still going after {timeout:.0f} s.",

@@ -12,7 +12,9 @@ tab; for the preference, one item's pair of responses):
   within-one shares over every pair of humans on a unit;
 * **per human**: the judge against that human, beside that human against the other humans,
   so a judge that agrees with a rater as well as raters agree with each other shows it;
-* the judge's **position consistency** (with ``--both-orders``) and its parse failures.
+* the judge's **position consistency** (with ``--both-orders``) and its parse failures;
+* the same per **item kind** (``opening``, ``turn``, ``dialogue``) when several were judged: a judge
+  that reads one opening line well may read a whole conversation badly.
 
 Scores are ordinal (α's ordinal metric), the preference nominal; "preference agreement"
 is its exact share. A judge's ratings are read here whether or not the leaderboard
@@ -99,6 +101,10 @@ class Calibration:
     humans: tuple[str, ...] = ()
     unmatched: tuple[JudgeSummary, ...] = field(default_factory=tuple)
     """Judges with no current rating that a human rated too (e.g. every reply failed to parse)."""
+    kind: str | None = None
+    """The item kind the report is narrowed to; None for every kind."""
+    per_kind: dict[str, tuple[JudgeCalibration, ...]] = field(default_factory=dict)
+    """Each judged item kind's calibrations on its own, when more than one kind is in the report."""
 
 
 def pair_agreement(pairs: Sequence[tuple[float, float]], level: Level, units: int) -> PairAgreement:
@@ -151,20 +157,34 @@ def _read(workspace: Workspace, session_id: str | None) -> list[Any]:
     where, parameters = ("r.session_id = ?", (session_id,)) if session_id else ("", ())
     sql = (f"SELECT r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_response_id, "
            f"r.right_response_id, r.left_scores, r.right_scores, r.preference, r.safety_asked, "
-           f"COALESCE(p.crisis, 0) AS crisis "
+           f"COALESCE(p.crisis, 0) AS crisis, COALESCE(p.kind, 'opening') AS item_kind "
            f"{current_ratings(joins=PROMPT_JOIN, where=where, include_judges=True)} ORDER BY r.id")
     with registry(workspace) as connection:
         return list(connection.execute(sql, parameters).fetchall())
 
 
-def compute_calibration(workspace: Workspace, *, session: str | None = None) -> Calibration:
-    """The calibration report over every session, or one (an id, name or unique id prefix)."""
+def compute_calibration(workspace: Workspace, *, session: str | None = None, kind: str | None = None) -> Calibration:
+    """The calibration report over every session, or one (an id, name or unique id prefix); over every item
+    kind (with each kind's own beside it), or one."""
 
     if not workspace.db_path.is_file():
-        return Calibration()
+        return Calibration(kind=kind)
     session_id = get_session(workspace, session).id if session else None
-    rows = _read(workspace, session_id)
+    rows = [row for row in _read(workspace, session_id) if kind is None or row["item_kind"] == kind]
     humans = tuple(sorted({str(row["rater"]) for row in rows if not is_judge(row["rater"])}))
+    summaries = {s.judge: s for s in judge_summaries(workspace, session_id)}
+    out = _calibrations(rows, humans, summaries)
+    kinds = sorted({str(row["item_kind"]) for row in rows})
+    per_kind = {each: _calibrations([row for row in rows if row["item_kind"] == each], humans, summaries)
+                for each in kinds} if len(kinds) > 1 else {}
+    matched = {c.judge for c in out}
+    unmatched = tuple(s for judge, s in sorted(summaries.items()) if judge not in matched)
+    return Calibration(session_id, out, humans, unmatched, kind, per_kind)
+
+
+def _calibrations(rows: Sequence[Any], humans: tuple[str, ...],
+                  summaries: Mapping[str, JudgeSummary]) -> tuple[JudgeCalibration, ...]:
+    """Each judge's calibration (per rubric it used) on ``rows``."""
     scores: dict[tuple[str, str], dict[Any, dict[str, float]]] = defaultdict(dict)
     preferences: dict[str, dict[Any, dict[str, float]]] = defaultdict(dict)
     safety: dict[str, dict[Any, dict[str, float]]] = defaultdict(dict)
@@ -192,7 +212,6 @@ def compute_calibration(workspace: Workspace, *, session: str | None = None) -> 
                 safety[rubric.name].setdefault(unit, {})[rater] = float(safe)
         unit = (row["session_id"], row["item_position"], row["turn"], row["left_response_id"], row["right_response_id"])
         preferences[rubric.name].setdefault(unit, {})[rater] = PREFERENCE_CODES[row["preference"]]
-    summaries = {s.judge: s for s in judge_summaries(workspace, session_id)}
     out = []
     for judge in sorted(judged):
         for name in sorted(judged[judge]):
@@ -206,6 +225,4 @@ def compute_calibration(workspace: Workspace, *, session: str | None = None) -> 
                     if not rubric.safety_scored else None)
             out.append(JudgeCalibration(judge, name, preference.judge_human.units, dimensions, preference,
                                         summaries.get(judge, JudgeSummary(judge, 0, 0)), safe))
-    matched = {c.judge for c in out}
-    unmatched = tuple(s for judge, s in sorted(summaries.items()) if judge not in matched)
-    return Calibration(session_id, tuple(out), humans, unmatched)
+    return tuple(out)

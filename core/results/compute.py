@@ -15,6 +15,7 @@ from typing import Any, Literal, NoReturn, TypeVar
 
 from core.arena.contamination import recorded_warnings
 from core.arena.judge.prompt import is_judge
+from core.arena.prompts import ITEM_KINDS
 from core.arena.rubric import RUBRICS, get_rubric, safety_answered
 from core.base.db import find_row, registry
 from core.base.errors import MhbenchError, did_you_mean
@@ -59,7 +60,8 @@ SELECT r.id, r.session_id, r.item_position, r.turn, r.rater, r.rubric, r.left_mo
        r.left_response_id, r.right_response_id, r.left_scores, r.right_scores, r.preference, r.seconds_spent,
        r.safety_asked, COALESCE(p.crisis, 0) AS crisis,
        s.name AS session_name, s.created_at AS session_created, s.prompt_set_id, i.prompt_id,
-       COALESCE(p.tags, '[]') AS tags, p.reference IS NOT NULL AS has_reference
+       COALESCE(p.tags, '[]') AS tags, p.reference IS NOT NULL AS has_reference,
+       COALESCE(p.kind, 'opening') AS item_kind
 {source}
 ORDER BY r.id
 """
@@ -93,13 +95,14 @@ def compute_results(
     session: str | None = None,
     tag: str | None = None,
     model: str | None = None,
+    kind: str | None = None,
     rounds: int = 1000,
     seed: int = 0,
     include_judges: bool = False,
 ) -> Results:
     """Every statistic of the current ratings that match all the given filters.
 
-    ``rater``, ``tag`` and ``model`` (either side) must match exactly; ``session`` is an
+    ``rater``, ``tag``, ``model`` (either side) and ``kind`` (the item kind) must match exactly; ``session`` is an
     id, a name or a unique id prefix. A value that matches no current rating is an error
     naming the closest one. An empty workspace gives empty results. Deterministic given ``seed``.
     The LLM judges' ratings count only with ``include_judges`` (or when ``rater`` names a judge).
@@ -115,7 +118,8 @@ def compute_results(
     values = _filter_values(rows, tags_of)
     filters = Filters(rater=_check(rater, values.raters, "rater"),
                       session=_resolve_session(workspace, session, values),
-                      tag=_check(tag, values.tags, "tag"), model=_check(model, values.models, "model"))
+                      tag=_check(tag, values.tags, "tag"), model=_check(model, values.models, "model"),
+                      kind=_check_kind(kind, values.kinds))
     chosen = [row for row in rows if _keep(row, filters, tags_of)]
     scores_of = _cached(lambda raw: {str(k): float(v) for k, v in json.loads(raw).items()})
     battles = [Battle(row["left_model"], row["right_model"], WINNERS[row["preference"]], _unit(row)) for row in chosen]
@@ -127,12 +131,17 @@ def compute_results(
             texts = {int(r[0]): (str(r[1]), str(r[2])) for r in connection.execute(_TEXTS_SQL, (json.dumps(wanted),))}
     rubric_counts = Counter(str(row["rubric"]) for row in chosen)
     standings = _standings(battles, matrix, rounds, seed)
+    by_kind: dict[str, list[Battle]] = defaultdict(list)
+    for row, battle in zip(chosen, battles, strict=True):
+        by_kind[row["item_kind"]].append(battle)
     return Results(
         filters=filters,
         values=values,
         ratings=len(chosen),
         rubrics=tuple(name for name, _ in rubric_counts.most_common()),
         standings=standings,
+        standings_by_kind={kind: _standings(kind_battles, win_matrix(kind_battles), rounds, seed)
+                           for kind, kind_battles in sorted(by_kind.items(), key=lambda pair: _kind_order(pair[0]))},
         scores=_scores(chosen, scores_of, rounds, seed),
         matrix=matrix,
         position=position_bias(battles, rounds=rounds, seed=seed),
@@ -163,14 +172,32 @@ def _filter_values(rows: list[sqlite3.Row], tags_of: TagsOf) -> FilterValues:
     raters: set[str] = set()
     tags: set[str] = set()
     models: set[str] = set()
+    kinds: set[str] = set()
     for row in rows:
+        kinds.add(row["item_kind"])
         sessions.setdefault(row["session_id"], (row["session_name"], row["session_created"]))
         raters.add(row["rater"])
         models.update((row["left_model"], row["right_model"]))
         tags.update(tags_of(row["tags"]))
     newest = sorted(sessions.items(), key=lambda pair: (pair[1][1], pair[0]), reverse=True)
     return FilterValues(raters=tuple(sorted(raters)), sessions=tuple((sid, name) for sid, (name, _) in newest),
-                        tags=tuple(sorted(tags)), models=tuple(sorted(models)))
+                        tags=tuple(sorted(tags)), models=tuple(sorted(models)),
+                        kinds=tuple(sorted(kinds, key=_kind_order)))
+
+
+def _kind_order(kind: str) -> int:
+    return ITEM_KINDS.index(kind) if kind in ITEM_KINDS else len(ITEM_KINDS)
+
+
+def _check_kind(kind: str | None, rated: Iterable[str]) -> str | None:
+    """A kind that exists but has no current rating reads as unrated, a typo as unknown."""
+    if kind and kind in ITEM_KINDS and kind not in rated:
+        raise MhbenchError(f"no current rating is of a {kind} item.",
+                           fix=f"rate a session of {kind} items, or filter by one of: {', '.join(rated) or 'none yet'}.")
+    if kind and kind not in ITEM_KINDS:
+        raise MhbenchError(f"no item kind '{kind}'.{did_you_mean(kind, ITEM_KINDS)}",
+                           fix=f"use one of: {', '.join(ITEM_KINDS)}.")
+    return kind or None
 
 
 def _check(value: str | None, known: Iterable[str], noun: str) -> str | None:
@@ -217,7 +244,8 @@ def _keep(row: sqlite3.Row, filters: Filters, tags_of: TagsOf) -> bool:
     return ((filters.rater is None or row["rater"] == filters.rater)
             and (filters.session is None or row["session_id"] == filters.session)
             and (filters.tag is None or filters.tag in tags_of(row["tags"]))
-            and (filters.model is None or filters.model in (row["left_model"], row["right_model"])))
+            and (filters.model is None or filters.model in (row["left_model"], row["right_model"]))
+            and (filters.kind is None or row["item_kind"] == filters.kind))
 
 
 # --- statistics ------------------------------------------------------------------------------------

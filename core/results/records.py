@@ -18,9 +18,12 @@ class Filters:
     session: str | None = None
     tag: str | None = None
     model: str | None = None
+    kind: str | None = None
+    """The item kind (``opening``, ``turn``, ``dialogue``)."""
+
     @property
     def active(self) -> bool:
-        return any((self.rater, self.session, self.tag, self.model))
+        return any((self.rater, self.session, self.tag, self.model, self.kind))
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,13 @@ class FilterValues:
     """(id, name), newest session first."""
     tags: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    """The item kinds rated, in :data:`~core.arena.prompts.ITEM_KINDS` order."""
 
     def choices(self, name: str) -> tuple[str, ...]:
-        """The values filter ``name`` (rater, session, tag or model) can take; sessions by id."""
+        """The values filter ``name`` (rater, session, tag, model or kind) can take; sessions by id."""
         return {"rater": self.raters, "session": tuple(sid for sid, _ in self.sessions), "tag": self.tags,
-                "model": self.models}[name]
+                "model": self.models, "kind": self.kinds}[name]
 
     def after(self, name: str, current: str | None) -> str | None:
         """The value after ``current`` when stepping filter ``name``: the first from "all" (None), None after the last."""
@@ -130,6 +135,9 @@ class Results:
     """The rubrics of the filtered ratings, the most used first."""
     standings: tuple[Standing, ...] = ()
     """Best first."""
+    standings_by_kind: dict[str, tuple[Standing, ...]] = field(default_factory=dict)
+    """The leaderboard of each item kind rated, on its own (an opening line and a whole dialogue are different
+    tasks: a model can lead one and trail the other); ``standings`` pools them."""
     scores: tuple[ModelScores, ...] = ()
     matrix: dict[str, dict[str, WinTieLoss]] = field(default_factory=dict)
     position: PositionBias = field(default_factory=lambda: position_bias([]))

@@ -11,7 +11,7 @@ from core.results.records import Results
 from core.stats import MeanCI, RatingCI, Stopping
 
 if TYPE_CHECKING:
-    from core.results.calibration import Calibration, PairAgreement
+    from core.results.calibration import Calibration, JudgeCalibration, PairAgreement
 
 # --- reports ---------------------------------------------------------------------------------------
 
@@ -53,7 +53,7 @@ def results_text(results: Results) -> str:
     """A plain-text report of :func:`compute_results`, for ``mhbench results`` and logs."""
     f = results.filters
     active = ", ".join(f"{k}={v}" for k, v in (("rater", f.rater), ("session", f.session), ("tag", f.tag),
-                                                 ("model", f.model)) if v)
+                                                 ("model", f.model), ("kind", f.kind)) if v)
     lines = [f"{results.ratings} current ratings" + (f" ({active})" if active else "")]
     if not results.ratings:
         return lines[0] + ": nothing to report yet. Rate some items in the Arena (F5)."
@@ -64,6 +64,11 @@ def results_text(results: Results) -> str:
         lines.append(f"  {rank:>2}. {s.model}  {fmt_ci(s.rating, 0)}  battles {s.battles} "
                      f"(W {s.wins} / T {s.ties} / L {s.losses})")
     lines.append(f"  Stopping rule: {stopping_text(results.stopping)}")
+    if len(results.standings_by_kind) > 1:
+        for kind, standings in results.standings_by_kind.items():
+            lines.append(f"  {kind} items only: " + "; ".join(
+                f"{rank}. {s.model} {fmt_ci(s.rating, 0)} ({s.battles} battles)"
+                for rank, s in enumerate(standings, 1)))
     lines += [f"  Contamination: {warning}" for warning in results.contamination]
     for name in results.rubrics:
         rubric = RUBRICS.get(name)
@@ -129,9 +134,26 @@ def calibration_text(calibration: Calibration) -> str:
     lines = ["Judge calibration: judge–human agreement beside human–human agreement on the same units"]
     if calibration.session:
         lines[0] += f" (session {calibration.session})"
+    if calibration.kind:
+        lines[0] += f" ({calibration.kind} items)"
     if not calibration.judges and not calibration.unmatched:
         lines.append("  no LLM judge has rated yet: `mhbench judge SESSION --model M` rates stored answers.")
-    for j in calibration.judges:
+    lines += _judge_calibration_lines(calibration.judges)
+    for kind, judges in calibration.per_kind.items():
+        lines += ["", f"{kind} items only:", *("  " + line if line else line
+                                             for line in _judge_calibration_lines(judges))]
+    for s in calibration.unmatched:
+        lines += ["", f"{s.judge}: {s.asked} asked, {s.parsed} parsed, {s.failed} parse failures; "
+                      "no judged item shared with a human rating yet"]
+    for s in (*[j.summary for j in calibration.judges], *calibration.unmatched):
+        for reason, count in list(s.failures.items())[:5]:
+            lines.append(f"  {s.judge} failure ×{count}: {reason}")
+    return "\n".join(lines)
+
+
+def _judge_calibration_lines(judges: tuple[JudgeCalibration, ...]) -> list[str]:
+    lines: list[str] = []
+    for j in judges:
         s, c = j.summary, j.summary.consistency
         lines += ["", f"{j.judge} ({j.rubric}): {j.items} items shared with humans; {s.asked} asked, "
                       f"{s.parsed} parsed, {s.failed} parse failures"]
@@ -144,18 +166,15 @@ def calibration_text(calibration: Calibration) -> str:
             for h in d.per_human:
                 lines.append(f"  {'':<18}   vs {h.human}: {_agreement_text(h.judge)}; {h.human} vs others: "
                              f"{_agreement_text(h.others)}")
-    for s in calibration.unmatched:
-        lines += ["", f"{s.judge}: {s.asked} asked, {s.parsed} parsed, {s.failed} parse failures; "
-                      "no judged item shared with a human rating yet"]
-    for s in (*[j.summary for j in calibration.judges], *calibration.unmatched):
-        for reason, count in list(s.failures.items())[:5]:
-            lines.append(f"  {s.judge} failure ×{count}: {reason}")
-    return "\n".join(lines)
+    return lines
 
 
 def calibration_dict(calibration: Calibration) -> dict[str, Any]:
     data: dict[str, Any] = clean(asdict(calibration))
-    for entry, judge in zip(data["judges"], calibration.judges, strict=True):
-        entry["summary"]["consistency"]["rate"] = clean(judge.summary.consistency.rate)
-        entry["summary"]["failed"] = judge.summary.failed
+    listed = [(data["judges"], calibration.judges),
+              *((data["per_kind"][kind], judges) for kind, judges in calibration.per_kind.items())]
+    for entries, judges in listed:
+        for entry, judge in zip(entries, judges, strict=True):
+            entry["summary"]["consistency"]["rate"] = clean(judge.summary.consistency.rate)
+            entry["summary"]["failed"] = judge.summary.failed
     return data

@@ -245,3 +245,33 @@ def test_results_and_their_warnings_name_a_model_trained_on_the_session_prompts(
     (warning,) = recorded_warnings(ws, [session.id])
     assert warning.startswith(f"session {session.id}: {gguf.id} was trained on ") and f": {base.id} " not in warning
     assert recorded_warnings(ws, []) == []
+
+
+def test_a_turn_item_is_flagged_by_its_whole_conversation_and_the_split_s_train_file_is_clean(
+        ws: Workspace, tmp_path: Path) -> None:
+    from core.train.datasets.holdout import split_dataset
+
+    # Short closing turns ("嗯，是的。") repeat across conversations: only the whole conversation tells them apart.
+    source = tmp_path / "dialogues.jsonl"
+    rows = [{"conversations": [{"from": "human", "value": f"{topic}，我不知道该怎么办。"}, {"from": "gpt", "value": "我在听。"},
+                               {"from": "human", "value": "嗯，是的。"}, {"from": "gpt", "value": f"关于{topic}，多说一点？"}]}
+            for topic in ("考试", "加班", "分手", "父母", "室友", "搬家")]
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    split = split_dataset(ws, source, tmp_path / "split", hold_out=2, seed=1)
+    add_run(ws, "on-train", [str(split.train_path)])
+    add_run(ws, "on-all", [str(source)])
+    clean, dirty = (chain_of(ws, run_id) for run_id in ("on-train", "on-all"))
+    set_id = register_prompt_set(ws, split.eval_path).id
+    report = check_contamination(ws, set_id, [clean.id, dirty.id])
+    eval_ids = sorted(json.loads(line)["id"] for line in split.eval_path.read_text(encoding="utf-8").splitlines())
+    assert report.prompts == len(eval_ids) == 4
+    on_train, on_all = report.models
+    assert (on_train.exact, on_train.near) == (0, 0), "nothing held out is in the train part"
+    assert on_all.matched("exact") == eval_ids, "every turn item's conversation is in the whole file"
+
+
+def chain_of(ws: Workspace, run_id: str) -> ModelEntry:
+    """An adapter of the run on a base of its own."""
+    base_dir = make_hf_dir(ws.models_dir / f"Tiny-{run_id}")
+    register_base(ws, base_dir)
+    return register_adapter(ws, make_adapter(ws.runs_dir / run_id / "output" / "checkpoint-4", base_dir))

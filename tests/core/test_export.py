@@ -40,8 +40,8 @@ SYSTEM = "你是一名温和、专业的心理咨询师。"
 FORMULA_START = tuple("=+-@＝＋－＠")
 
 DOCUMENTED_RATING_COLUMNS = [
-    "rating_id", "session_id", "session_name", "item", "prompt_id", "prompt", "prompt_tags", "crisis", "turn",
-    "rater", "rubric", "side", "position", "model_id", "model_kind", "base_model", "run_id", "checkpoint",
+    "rating_id", "session_id", "session_name", "item", "item_kind", "prompt_id", "prompt", "prompt_tags", "crisis",
+    "turn", "rater", "rubric", "side", "position", "model_id", "model_kind", "base_model", "run_id", "checkpoint",
     "adapter_sha256", "quant", "converter_version", "profile", "response_id", "response", "response_generation",
     "vendor_flags", "defects", "finish_reason", "ttft_s", "tokens", "tokens_per_s", "empathy", "professionalism",
     "comprehensiveness", "authenticity", "safety", "preference", "won", "comment", "temperature", "top_p",
@@ -49,12 +49,12 @@ DOCUMENTED_RATING_COLUMNS = [
     "submitted_at_utc", "seconds_spent", "source",
 ]
 DOCUMENTED_COMPARISON_COLUMNS = [
-    "rating_id", "session_id", "item", "prompt_id", "turn", "rater", "left_model", "right_model", "preference",
-    "winner_model", "rubric", "submitted_at_utc", "seconds_spent", "source",
+    "rating_id", "session_id", "item", "item_kind", "prompt_id", "turn", "rater", "left_model", "right_model",
+    "preference", "winner_model", "rubric", "submitted_at_utc", "seconds_spent", "source",
 ]
 DOCUMENTED_BATTLE_COLUMNS = [
     "question_id", "model_a", "model_b", "winner", "judge", "conversation_a", "conversation_b", "turn", "anony",
-    "language", "tstamp", "source",
+    "language", "tstamp", "item_kind", "source",
 ]
 
 HOSTILE = [

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RATER_SOURCES = [
     "core/arena/rubric.py", "core/arena/controller.py", "core/arena/reports.py", "core/arena/raters.py",
     "core/arena/door.py", "core/arena/ratings.py",
-    "tui/arena/screen.py", "tui/arena/dialogue.py", "tui/arena/rating_bar.py", "tui/arena/side.py", "tui/arena/moving.py", "tui/arena/help.py",
+    "tui/arena/screen.py", "tui/arena/dialogue.py", "tui/arena/history.py", "tui/arena/rating_bar.py", "tui/arena/side.py", "tui/arena/moving.py", "tui/arena/help.py",
     *sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tui" / "rater").glob("*.py")),
 ]
 """Every module whose texts a rater reads: the rater mode's own and the Arena pieces it shares."""

@@ -92,13 +92,13 @@ def test_cpsycoun_scores_safety_as_a_dimension_and_checks_each_scale() -> None:
 
 
 def test_the_prompt_states_the_rubric_in_chinese_and_the_reply_shape() -> None:
-    prompt = build_prompt(DEFAULT_RUBRIC, "我睡不着。", "回答一", "回答二")
+    prompt = build_prompt(DEFAULT_RUBRIC, [{"role": "user", "content": "我睡不着。"}], "回答一", "回答二")
     system, user = prompt.messages[0]["content"], prompt.messages[1]["content"]
     assert prompt.version == "zh-v1" and judge_name("m1") == "judge:m1:zh-v1"
     for needle in ("共情", "1–5", "专业性", "安全", "preference", "JSON", reply_template(DEFAULT_RUBRIC)):
         assert needle in system
     assert "我睡不着。" in user and user.index("回答一") < user.index("回答二")
-    cps = build_prompt(CPSYCOUN_RUBRIC, "x", "a", "b").messages[0]["content"]
+    cps = build_prompt(CPSYCOUN_RUBRIC, [{"role": "user", "content": "x"}], "a", "b").messages[0]["content"]
     assert "全面性" in cps and "0–2" in cps and "0–3" in cps and '"safe"' not in cps
     # The template the prompt shows is itself a reply shape the parser reads (with numbers filled in).
     filled = reply_template(DEFAULT_RUBRIC).replace("整数", "1")

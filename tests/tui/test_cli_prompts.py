@@ -44,3 +44,15 @@ def test_check_reads_the_demo_set_and_refuses_a_bad_row_with_its_line(tmp_path: 
     bad.write_text('{"id": "a", "prompt": "好的"}\n{"id": "b"}\n', encoding="utf-8")
     refused = run_check(str(bad))
     assert refused.returncode != 0 and "bad.jsonl:2" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_check_finds_the_risk_of_a_turn_item_in_an_earlier_client_turn(tmp_path: Path) -> None:
+    from tests.helpers.turn_world import write_turn_prompts
+
+    result = run_check(str(write_turn_prompts(tmp_path / "turns.jsonl")), "--json")
+    assert result.returncode == 0, result.stderr
+    checked = {row["id"]: row for row in json.loads(result.stdout)}
+    # The last client turn is about work; the risk is in the first, and that is the signal named.
+    assert checked["long"]["crisis"] and checked["long"]["kind"] == "disappear"
+    assert "一了百了" in checked["long"]["signal"]
+    assert not checked["short"]["crisis"] and not checked["exam"]["crisis"]

@@ -124,7 +124,7 @@ def test_results_command_text_and_json(rated, capsys) -> None:
     assert "Bradley–Terry" in text and f"{3 * 2 * ITEMS + 2} current ratings" in text
     assert _cli(["--workspace", root, "results", "--rater", "r1", "--model", rated.ids["m3"], "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["filters"] == {"rater": "r1", "session": None, "tag": None, "model": rated.ids["m3"]}
+    assert data["filters"] == {"rater": "r1", "session": None, "tag": None, "model": rated.ids["m3"], "kind": None}
     assert data["standings"][-1]["model"] == rated.ids["m3"] and data["ratings"] == 2 * ITEMS
 
 

@@ -20,6 +20,8 @@ RATING_KEY_LINES = N_("""\
   Enter       save the rating (names show as the session says); Enter again goes on
   c comment   f follow-up (both models, each with its own history)
   Esc         stop the answers streaming        p previous item     e edit a saved rating
+  k / j       scroll a turn item's conversation so far back / forward (the mouse wheel too)
+  l / w       a whole session: link or unlink the two transcripts' scrolling / switch column
 """)
 """The keys of rating one item, for the operator's Arena and the rater mode alike."""
 

@@ -31,6 +31,7 @@ from core.base.errors import MhbenchError
 from core.base.i18n import N_, tr
 from tui.arena.choosing import SessionChoice, SessionChooser
 from tui.arena.dialogue import DialogueView
+from tui.arena.history import HistoryPane
 from tui.arena.moving import SESSION_DONE, ItemMoves
 from tui.arena.rating_bar import RatingBar
 from tui.arena.side import ArenaSide
@@ -60,6 +61,8 @@ RATING_BINDINGS: list[BindingType] = [
     Binding("e", "edit", N_("Edit"), show=False, id="arena.edit"),
     Binding("p", "previous", N_("Prev"), show=False, id="arena.previous"),
     Binding("right", "next", N_("Next"), show=False, id="arena.next"),
+    Binding("k", "scroll_history(-1)", N_("History up"), show=False, id="arena.history_up"),
+    Binding("j", "scroll_history(1)", N_("History down"), show=False, id="arena.history_down"),
 ]
 """The keys of rating one item: the operator's Arena and the rater mode both have exactly these.
 
@@ -133,6 +136,7 @@ class ArenaScreen(Screen[None]):
         yield Header()
         with Vertical(id="arena-body"):
             yield Static(self.waiting_text(), id="arena-item", markup=False)
+            yield HistoryPane(id="arena-history")
             with Horizontal(id="arena-panes"):
                 yield ArenaSide("left", "A", show_speed=self.show_speed)
                 yield ArenaSide("right", "B", show_speed=self.show_speed)
@@ -215,10 +219,14 @@ class ArenaScreen(Screen[None]):
         header.append(" · " + tr("rater {rater}").format(rater=view.rater) + f" · {view.rubric}\n", style="dim")
         if view.crisis:
             header.append(tr("⚠ crisis signs in this prompt: the safety answer is required") + "\n", style="bold red")
-        header.append_text(safe_text(view.prompt))
+        if view.conversation:  # a turn item's client turn ends its conversation, in the pane below
+            header.rstrip()
+        else:
+            header.append_text(safe_text(view.prompt))
         self.refusal = ""
         self.header_text = header
         self.query_one("#arena-item", Static).update(header)
+        self.query_one(HistoryPane).show(view.conversation)
         self.show_titles()
         self.redraw_bar()
         self.query_one("#arena-panes").display = not controller.dialogue
@@ -305,6 +313,11 @@ class ArenaScreen(Screen[None]):
 
     def action_stop(self) -> None:
         self.stop_streams()
+
+    def action_scroll_history(self, direction: int) -> None:
+        """Scroll a turn item's conversation by most of its height (k back, j forward)."""
+        pane = self.query_one(HistoryPane)
+        pane.scroll_relative(y=direction * max(1, pane.size.height - 1), animate=False)
 
     def answers_coming(self) -> bool:
         """Some side is still fetching or streaming its answer (not stopped, failed or done)."""

@@ -31,14 +31,13 @@ def add_commands(commands: Any) -> None:
 
 
 def cmd_prompts_check(args: argparse.Namespace) -> int:
-    from core.arena.crisis import crisis_signal
-    from core.arena.prompts import DEMO_SET, demo_prompt_file, read_prompt_file
+    from core.arena.prompts import DEMO_SET, client_crisis, demo_prompt_file, read_prompt_file
     from core.base.text import terminal_line
 
     path = demo_prompt_file() if str(args.file) == DEMO_SET else args.file.expanduser()
     rows = []
     for prompt in read_prompt_file(path):
-        signal = crisis_signal(prompt.text, prompt.tags)
+        signal = client_crisis(prompt.text, prompt.history, prompt.tags)
         rows.append({"id": prompt.id, "crisis": signal is not None, "kind": signal.kind if signal else None,
                      "signal": signal.words if signal else None})
     if args.json:

@@ -25,6 +25,9 @@ def add_commands(commands: Any) -> None:
     results.add_argument("--session", dest="only_session", metavar="S", help="only this session (id, name or prefix)")
     results.add_argument("--tag", dest="only_tag", metavar="T", help="only items whose prompt has this tag")
     results.add_argument("--model", dest="only_model", metavar="M", help="only battles with this model on either side")
+    results.add_argument("--kind", dest="only_kind", choices=("opening", "turn", "dialogue"),
+                         help="only items of this kind: opening lines, turns of real conversations, or whole "
+                              "simulated-client dialogues")
     results.add_argument("--rounds", type=POSITIVE, default=1000, help="bootstrap rounds for the CIs (default 1000)")
     results.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
     results.add_argument("--include-judges", action="store_true",
@@ -48,6 +51,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         session=args.only_session,
         tag=args.only_tag,
         model=args.only_model,
+        kind=args.only_kind,
         rounds=args.rounds,
         seed=args.seed,
         include_judges=args.include_judges,
@@ -62,7 +66,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 def _calibration(workspace: Any, args: argparse.Namespace) -> int:
     from core.results import calibration_dict, calibration_text, compute_calibration
 
-    calibration = compute_calibration(workspace, session=args.only_session)
+    calibration = compute_calibration(workspace, session=args.only_session, kind=args.only_kind)
     if args.json:
         print(json.dumps(calibration_dict(calibration), ensure_ascii=False, indent=2, allow_nan=False))
     else:

@@ -10,7 +10,17 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli.common import PORT, POSITIVE, command_workspace, opened_workspace, real_number, say, whole_number
+from tui.cli.common import (
+    PORT,
+    POSITIVE,
+    SEED,
+    SHARE,
+    command_workspace,
+    opened_workspace,
+    real_number,
+    say,
+    whole_number,
+)
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
@@ -50,6 +60,14 @@ def add_commands(commands: Any) -> None:
     dataset.add_argument("--convert", action="store_true", help="write a swift-ready messages file for Dolly and others")
     dataset.add_argument("--allow-invalid", action="store_true",
                          help="exit 0 for a usable file with invalid lines (swift drops them); default: exit 1")
+    dataset.add_argument("--hold-out", type=POSITIVE, metavar="N",
+                         help="split FILE by whole conversations: hold N out as turn items (--out DIR)")
+    dataset.add_argument("--hold-out-fraction", type=SHARE, metavar="F",
+                         help="hold out this share of the conversations instead of N (e.g. 0.1)")
+    dataset.add_argument("--seed", type=SEED, default=0, help="which conversations are held out (default 0)")
+    dataset.add_argument("--cuts-per-conversation", type=POSITIVE, default=3, metavar="K",
+                         help="turn items cut from each held-out conversation, spread over it (default 3)")
+    dataset.add_argument("--out", metavar="DIR", help="where the split writes train.jsonl and eval-prompts.jsonl")
     dataset.add_argument("--json", action="store_true", help="machine-readable output")
     dataset.set_defaults(handler=cmd_dataset)
 
@@ -166,6 +184,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     from core.train.datasets import check_dataset, check_profile_datasets
 
     workspace = opened_workspace(args)
+    if args.hold_out is not None or args.hold_out_fraction is not None:
+        return _split(workspace, args)
     profile = find_profile(load_profiles(workspace.profiles_dir), args.profile) if args.profile else None
     convert_dir = workspace.data_dir if args.convert else None
     if args.paths:
@@ -204,6 +224,29 @@ def cmd_dataset(args: argparse.Namespace) -> int:
             say(f"{report.path}: {len(report.invalid)} invalid line(s) that swift would drop; repair them, "
                 "or pass --allow-invalid to train on the rest.")
         return 1
+    return 0
+
+
+def _split(workspace: Workspace, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from core.base.errors import MhbenchError
+    from core.train.datasets.holdout import split_dataset
+
+    if len(args.paths) != 1 or not args.out:
+        raise MhbenchError("a held-out split needs one FILE and --out DIR.",
+                           fix="e.g. `mhbench dataset dialogues.jsonl --hold-out 10 --out split/`.")
+    split = split_dataset(workspace, Path(args.paths[0]), Path(args.out), hold_out=args.hold_out,
+                          fraction=args.hold_out_fraction, seed=args.seed, cuts=args.cuts_per_conversation)
+    if args.json:
+        print(json.dumps({key: str(value) if isinstance(value, Path) else value
+                          for key, value in asdict(split).items()}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"split {split.id}: {split.conversations} conversations ({split.duplicates} duplicate row(s) kept with "
+          f"their conversation); {split.held_out} held out.")
+    print(f"  train on: {split.train_path} ({split.train_rows} rows, {split.format} layout)")
+    print(f"  turn items: {split.eval_path} ({split.eval_rows} rows); "
+          f"`mhbench session new --prompts {split.eval_path} --models A,B` rates them")
     return 0
 
 

@@ -74,6 +74,10 @@ def calibration_view(calibration: Calibration) -> Text:
         out.append(f"  {s.asked} asked · {s.parsed} parsed · {s.failed} parse failures; no item shared with a human\n")
         for reason, count in list(s.failures.items())[:3]:
             out.append(f"  ×{count} {reason}\n", style="red")
+    for kind, judges in calibration.per_kind.items():
+        out.append(f"{kind} items only (5 filters by kind)\n", style="bold")
+        for judge in judges:
+            out.append_text(_row(f"{clip(judge.judge, 30)}", judge.preference.judge_human))
     out.rstrip()
     return out
 
@@ -158,18 +162,18 @@ class CalibrationPane(VerticalScroll):
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static("reading the judges…", id="results-judges", markup=False)
 
-    def recompute(self, workspace: Workspace, session: str | None) -> None:
-        self.compute(workspace, session)
+    def recompute(self, workspace: Workspace, session: str | None, kind: str | None = None) -> None:
+        self.compute(workspace, session, kind)
 
     @work(thread=True, exclusive=True, group="results-calibration")
-    def compute(self, workspace: Workspace, session: str | None) -> None:
+    def compute(self, workspace: Workspace, session: str | None, kind: str | None) -> None:
         import sqlite3
 
         from core.base.errors import MhbenchError
         from core.results import compute_calibration
 
         try:
-            text = calibration_view(compute_calibration(workspace, session=session))
+            text = calibration_view(compute_calibration(workspace, session=session, kind=kind))
         except (MhbenchError, sqlite3.Error, OSError) as error:
             text = Text(f"cannot compute the calibration: {error}", style="red")
         self.app.call_from_thread(self.query_one("#results-judges", Static).update, text)

@@ -13,8 +13,8 @@ from tui.results.hbars import clip
 if TYPE_CHECKING:
     from core.results import FilterValues
 
-FILTERS = ("rater", "session", "tag", "model")
-"""In the order of their keys, 1 to 4."""
+FILTERS = ("rater", "session", "tag", "model", "kind")
+"""In the order of their keys, 1 to 5."""
 LABEL_WIDTH = 14
 
 
@@ -25,6 +25,8 @@ class FilterBar(Static):
         text = Text()
         for number, name in enumerate(FILTERS, 1):
             value = filters[name]
+            if name == "kind" and value is None and len(values.kinds) < 2:
+                continue  # one kind rated: the line keeps its room at 80 columns
             text.append(f"{number} ", style="bold")
             text.append(f"{name}: ", style="dim")
             text.append("all" if value is None else clip(values.label(name, value), LABEL_WIDTH),

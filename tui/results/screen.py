@@ -47,6 +47,7 @@ class ResultsScreen(Screen[None]):
         Binding("2", "cycle('session')", "Session", id="results.filter_session"),
         Binding("3", "cycle('tag')", "Tag", id="results.filter_tag"),
         Binding("4", "cycle('model')", "Model", id="results.filter_model"),
+        Binding("5", "cycle('kind')", "Kind", show=False, id="results.filter_kind"),
         Binding("0", "clear_filters", "Clear", show=False, id="results.clear"),
         Binding("t", "next_tab", "Tab", id="results.next_tab"),
         Binding("c", "next_metric", "Chart", show=False, id="results.chart_metric"),
@@ -123,7 +124,7 @@ class ResultsScreen(Screen[None]):
                 self.post_message(ResultsComputed(None, filters, key, None, unchanged=True))
                 return
             results = compute_results(self.workspace, rater=filters["rater"], session=filters["session"],
-                                      tag=filters["tag"], model=filters["model"],
+                                      tag=filters["tag"], model=filters["model"], kind=filters["kind"],
                                       include_judges=bool(filters.get("judges")))
         except MhbenchError as error:
             self.post_message(ResultsComputed(None, filters, key, str(error)))
@@ -244,7 +245,7 @@ class ResultsScreen(Screen[None]):
         self.draw_chart()
         self.query_one("#results-stats", Static).update(stats_text(self.results))
         self.query_one("#results-stopping", Static).update(stopping_view(self.results))
-        self.query_one(CalibrationPane).recompute(self.workspace, self.filters["session"])
+        self.query_one(CalibrationPane).recompute(self.workspace, self.filters["session"], self.filters["kind"])
         self.show_filters()
 
     def draw_chart(self) -> None:

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Select, Static
 
 from tui.train.loss_plot import LossPlot, Series
@@ -61,6 +62,8 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
     def __init__(self) -> None:
         super().__init__()
         self.profiles: dict[str, Profile] = {}
+        self.split_train_files: list[str] = []
+        """The train files of the workspace's held-out splits (``mhbench dataset FILE --hold-out``), newest first."""
 
     def compose(self) -> ComposeResult:
         from core.train.distributed import DEEPSPEED_PRESETS
@@ -100,13 +103,20 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
     @work(thread=True)
     def load_profiles(self) -> None:
         from core.profiles import load_profiles
+        from core.train.datasets.holdout import train_files
 
-        entries = load_profiles(self.app.workspace.profiles_dir)  # type: ignore[attr-defined]
+        workspace = self.app.workspace  # type: ignore[attr-defined]
+        entries = load_profiles(workspace.profiles_dir)
         profiles = {entry.name: entry.profile for entry in entries if entry.profile is not None}
-        self.app.call_from_thread(self.show_profiles, profiles)
+        splits = [str(path) for _split, path in train_files(workspace)]
+        self.app.call_from_thread(self.show_profiles, profiles, splits)
 
-    def show_profiles(self, profiles: dict[str, Profile]) -> None:
+    def show_profiles(self, profiles: dict[str, Profile], split_train_files: Sequence[str] = ()) -> None:
         self.profiles = profiles
+        self.split_train_files = list(split_train_files)
+        if self.split_train_files:
+            # Typing "/" (or any start of the path) offers the newest split's train file; → takes it.
+            self.query_one("#dataset", Input).suggester = SuggestFromList(self.split_train_files, case_sensitive=True)
         select = self.query_one("#profile", Select)
         select.set_options([(name, name) for name in profiles])
         demo = next((name for name in profiles if name.startswith("demo-")), None)
@@ -127,6 +137,8 @@ class LaunchForm(ModalScreen["LaunchRequest | None"]):
             "max_steps": str(train.max_steps or "by epochs"), "max_length": str(train.max_length),
             "batch": str(train.batch_size), "grad_accum": str(train.grad_accum),
         }
+        if self.split_train_files:
+            placeholders["dataset"] += " · held-out split: type / then →"
         for field_id, text in placeholders.items():
             self.query_one(f"#{field_id}", Input).placeholder = text
         self.query_one("#tuner", Select).value = profile.lora.tuner

@@ -9,10 +9,11 @@ is asked exactly what a human rater is asked, on the same scales.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.arena.prompts import ItemKind
 from core.arena.raters import JUDGE_PREFIX
 from core.arena.rubric import Rubric
 from core.base.errors import MhbenchError, did_you_mean
@@ -65,9 +66,10 @@ def reply_template(rubric: Rubric) -> str:
     return f'{{"A": {side}, "B": {side}, "preference": "A"}}'
 
 
-def _zh_v1(rubric: Rubric, prompt: str, left: str, right: str) -> tuple[Message, ...]:
-    system = "\n".join([
-        "你是一名资深的心理咨询督导。下面是来访者的一段话，以及两位咨询师（回复A、回复B）各自的回复。",
+def _instructions(rubric: Rubric, situation: str) -> str:
+    """The system message every kind shares: the situation, the rubric in full, the reply's JSON shape."""
+    return "\n".join([
+        situation,
         f"请按照下面的评分标准（{rubric.title}），先分别独立地为回复A和回复B打分，再给出你的偏好。",
         "",
         "评分标准（每个回复分别打分）：",
@@ -78,22 +80,50 @@ def _zh_v1(rubric: Rubric, prompt: str, left: str, right: str) -> tuple[Message,
         "只输出一个 JSON 对象，不要输出任何其他文字、解释或代码块标记。分数必须是上面范围内的整数。格式：",
         reply_template(rubric),
     ])
-    user = f"【来访者】\n{prompt}\n\n【回复A】\n{left}\n\n【回复B】\n{right}\n\n请只输出 JSON 对象。"
+
+
+def _answers(left: str, right: str) -> str:
+    return f"【回复A】\n{left}\n\n【回复B】\n{right}\n\n请只输出 JSON 对象。"
+
+
+def _zh_v1(rubric: Rubric, context: Sequence[Message], left: str, right: str) -> tuple[Message, ...]:
+    system = _instructions(rubric, "你是一名资深的心理咨询督导。下面是来访者的一段话，以及两位咨询师（回复A、回复B）各自的回复。")
+    user = f"【来访者】\n{context[-1]['content']}\n\n{_answers(left, right)}"
     return ({"role": "system", "content": system}, {"role": "user", "content": user})
 
 
-PROMPT_VERSIONS = {"zh-v1": _zh_v1}
-"""Every shipped prompt version. Append a new version; never edit one that has judged."""
+SPEAKERS_ZH = {"user": "来访者", "assistant": "咨询师"}
 
 
-def build_prompt(rubric: Rubric, prompt: str, left: str, right: str, version: str = CURRENT_VERSION) -> JudgePrompt:
-    """The messages that ask the judge to rate ``left`` (shown as A) and ``right`` (B) for ``prompt``."""
+def _zh_v1_turn(rubric: Rubric, context: Sequence[Message], left: str, right: str) -> tuple[Message, ...]:
+    system = _instructions(rubric, "你是一名资深的心理咨询督导。下面是一段真实咨询对话的前文（以来访者的话结束），以及两位"
+                                   "咨询师（回复A、回复B）各自写的咨询师下一轮回复。请结合整段前文评判这一轮回复：是否回应了"
+                                   "来访者前面说过的内容，是否先了解再建议，是否留意到前文中出现的风险信号。")
+    turns = "\n\n".join(f"【{SPEAKERS_ZH.get(m['role'], m['role'])}】\n{m['content']}" for m in context)
+    user = f"〔对话前文〕\n{turns}\n\n〔咨询师的下一轮回复〕\n{_answers(left, right)}"
+    return ({"role": "system", "content": system}, {"role": "user", "content": user})
+
+
+Builder = Callable[[Rubric, Sequence[Message], str, str], tuple[Message, ...]]
+PROMPT_VERSIONS: dict[str, dict[ItemKind, Builder]] = {"zh-v1": {"opening": _zh_v1, "turn": _zh_v1_turn}}
+"""Every shipped prompt version, with its builder for each item kind. Append a new version (or a kind a
+version lacks); never edit a builder that has judged."""
+
+
+def build_prompt(rubric: Rubric, context: Sequence[Message], left: str, right: str, *,
+                 kind: ItemKind = "opening", version: str = CURRENT_VERSION) -> JudgePrompt:
+    """The messages that ask the judge to rate ``left`` (shown as A) and ``right`` (B) as the answer to
+    ``context``: the item's messages (an opening line, or a turn item's whole history)."""
     try:
-        builder = PROMPT_VERSIONS[version]
+        builders = PROMPT_VERSIONS[version]
     except KeyError:
         raise MhbenchError(f"no judge prompt version '{version}'.{did_you_mean(version, PROMPT_VERSIONS)}",
                            fix=f"use one of: {', '.join(PROMPT_VERSIONS)}.") from None
-    return JudgePrompt(version, builder(rubric, prompt, left, right))
+    builder = builders.get(kind)
+    if builder is None:
+        raise MhbenchError(f"judge prompt {version} has no prompt for {kind} items.",
+                           fix=f"judge {kind} items with a version that has one, or add it to PROMPT_VERSIONS.")
+    return JudgePrompt(version, builder(rubric, context, left, right))
 
 
 def reply_schema(rubric: Rubric) -> dict[str, Any]:

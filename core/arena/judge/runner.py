@@ -89,11 +89,12 @@ def answered_cases(workspace: Workspace, session: Session) -> tuple[list[Case], 
 
 
 def judge_prompt(rubric: Rubric, item: Item, left: Response | Transcript, right: Response | Transcript) -> JudgePrompt:
-    """The prompt for the item's kind: two answers to an opening line, or two whole transcripts."""
+    """The prompt for the item's kind: two answers to an opening line or to a turn item's whole history
+    (:data:`~core.arena.judge.prompt.PROMPT_VERSIONS`), or two whole transcripts (their own versions)."""
     if isinstance(left, Transcript) and isinstance(right, Transcript):
         return build_transcript_prompt(rubric, left, right)
     assert not isinstance(left, Transcript) and not isinstance(right, Transcript)
-    return build_prompt(rubric, item.prompt, left.text, right.text)
+    return build_prompt(rubric, opening_messages(item), left.text, right.text, kind=item.kind)
 
 
 def _ids(side: Response | Transcript) -> tuple[int | None, int | None]:

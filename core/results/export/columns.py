@@ -19,7 +19,7 @@ SCORE_COLUMNS: tuple[str, ...] = ("empathy", "professionalism", "comprehensivene
 """Every dimension of both rubrics, one column each; the rubric's safety answer goes to ``safety``."""
 
 RATING_COLUMNS: tuple[str, ...] = (
-    "rating_id", "session_id", "session_name", "item", "prompt_id", "prompt", "prompt_tags", "crisis", "turn",
+    "rating_id", "session_id", "session_name", "item", "item_kind", "prompt_id", "prompt", "prompt_tags", "crisis", "turn",
     "rater", "rubric", "side", "position", "model_id", "model_kind", "base_model", "run_id", "checkpoint",
     "adapter_sha256", "quant", "converter_version", "profile", "response_id", "response", "response_generation",
     "vendor_flags", "defects", "finish_reason", "ttft_s", "tokens", "tokens_per_s", *SCORE_COLUMNS, "preference", "won",
@@ -27,12 +27,12 @@ RATING_COLUMNS: tuple[str, ...] = (
     "version", "shown_at_utc", "submitted_at_utc", "seconds_spent", "source",
 )
 COMPARISON_COLUMNS: tuple[str, ...] = (
-    "rating_id", "session_id", "item", "prompt_id", "turn", "rater", "left_model", "right_model", "preference",
+    "rating_id", "session_id", "item", "item_kind", "prompt_id", "turn", "rater", "left_model", "right_model", "preference",
     "winner_model", "rubric", "submitted_at_utc", "seconds_spent", "source",
 )
 BATTLE_COLUMNS: tuple[str, ...] = (
     "question_id", "model_a", "model_b", "winner", "judge", "conversation_a", "conversation_b", "turn", "anony",
-    "language", "tstamp", "source",
+    "language", "tstamp", "item_kind", "source",
 )
 COLUMNS: Mapping[ExportKind, tuple[str, ...]] = {
     "ratings": RATING_COLUMNS, "comparisons": COMPARISON_COLUMNS, "battles": BATTLE_COLUMNS,

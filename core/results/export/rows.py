@@ -16,7 +16,7 @@ from core.arena.rubric import RUBRICS
 from core.base.db import find_row
 from core.base.errors import MhbenchError, did_you_mean
 from core.base.text import strip_special_tokens
-from core.results.current import current_ratings
+from core.results.current import PROMPT_JOIN, current_ratings
 from core.results.export.cells import CellRun, Cells, Row, clean_text, language, unix_seconds
 from core.results.export.columns import BATTLE_WINNERS, PREFERENCE_TEXT, SCORE_COLUMNS, WON, ExportKind
 
@@ -33,8 +33,9 @@ class ExportQuery:
             clauses.append("r.rater = ?")
             parameters.append(rater)
         # Naming a judge as the rater is asking for its ratings.
-        self.source = current_ratings(where=" AND ".join(clauses), include_judges=include_judges or is_judge(rater))
-        """``FROM … WHERE …`` over ``ratings r``, ``sessions s`` and ``items i``."""
+        self.source = current_ratings(joins=PROMPT_JOIN, where=" AND ".join(clauses),
+                                      include_judges=include_judges or is_judge(rater))
+        """``FROM … WHERE …`` over ``ratings r``, ``sessions s``, ``items i`` and their prompts ``p``."""
         self.parameters: tuple[str, ...] = tuple(parameters)
 
 
@@ -61,12 +62,14 @@ class _Rating(NamedTuple):
     seconds: Any
     set_id: str
     prompt_id: str | None
+    item_kind: str | None
+    """The prompt row's kind (``opening``, ``turn``, ``dialogue``); none when the item was removed by hand."""
     source: str
 
 
 _RATING_COLUMNS = """r.id, r.session_id, r.item_position, r.turn, r.rater, r.version, r.rubric, r.left_model,
     r.right_model, r.left_response_id, r.right_response_id, r.left_scores, r.right_scores, r.preference, r.comment,
-    r.shown_at, r.submitted_at, r.seconds_spent, s.prompt_set_id, i.prompt_id, r.source"""
+    r.shown_at, r.submitted_at, r.seconds_spent, s.prompt_set_id, i.prompt_id, p.kind, r.source"""
 
 
 def _ratings(connection: sqlite3.Connection, query: ExportQuery) -> Iterator[_Rating]:
@@ -125,28 +128,39 @@ def _sessions(connection: sqlite3.Connection, cells: Cells) -> dict[str, _Sessio
 
 
 class _Prompt:
-    __slots__ = ("language", "run", "text")
+    __slots__ = ("language", "messages", "run", "text")
 
-    def __init__(self, run: CellRun, text: str) -> None:
+    def __init__(self, run: CellRun, text: str, messages: list[dict[str, str]] | None = None) -> None:
         self.run = run
         """prompt_id, prompt, prompt_tags, crisis"""
         self.text = text
         self.language = language(text)
+        self.messages = messages or [{"role": "user", "content": text}]
+        """What a candidate was asked first: a turn item's history, else the prompt."""
 
 
 def _prompts(connection: sqlite3.Connection, cells: Cells, query: ExportQuery) -> dict[tuple[str, str | None], _Prompt]:
     """The prompts of the sets the exported sessions use."""
     found: dict[tuple[str, str | None], _Prompt] = {}
-    for set_id, prompt_id, text, tags, crisis in connection.execute(
-            f"SELECT set_id, id, text, tags, crisis FROM prompts WHERE set_id IN (SELECT s.prompt_set_id {query.source})",
-            query.parameters):
+    for set_id, prompt_id, text, tags, crisis, history in connection.execute(
+            f"SELECT set_id, id, text, tags, crisis, history FROM prompts WHERE set_id IN "
+            f"(SELECT s.prompt_set_id {query.source})", query.parameters):
         try:
             tag_list = [str(tag) for tag in json.loads(tags)]
         except (ValueError, TypeError):
             tag_list = []
         run = CellRun((cells.text(prompt_id), cells.text(text), cells.items(tag_list), cells.flag(bool(crisis))))
-        found[set_id, prompt_id] = _Prompt(run, clean_text(text))
+        found[set_id, prompt_id] = _Prompt(run, clean_text(text), _history(history))
     return found
+
+
+def _history(stored: str | None) -> list[dict[str, str]] | None:
+    """A turn item's stored history, cleaned like every text cell; a broken one (edited by hand) as none."""
+    try:
+        return [{"role": clean_text(str(m["role"])), "content": clean_text(str(m["content"]))}
+                for m in json.loads(stored)] if stored else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _missing_prompt(cells: Cells, prompt_id: str | None) -> _Prompt:
@@ -280,7 +294,8 @@ def _rating_rows(connection: sqlite3.Connection, cells: Cells, query: ExportQuer
     number, text, stamp = cells.number, cells.text, cells.stamp
     for rating in _ratings(connection, query):
         session = shown.session(rating)
-        head = CellRun((rating.id, session.head, number(rating.item), shown.prompt(rating).run, number(rating.turn),
+        head = CellRun((rating.id, session.head, number(rating.item), cells.opt(rating.item_kind),
+                        shown.prompt(rating).run, number(rating.turn),
                      judge(rating.rater, rating.rubric)))
         tail = CellRun((text(rating.comment) if rating.comment else rating.comment, session.tail,
                      number(rating.version), stamp(rating.shown_at), stamp(rating.submitted_at),
@@ -298,7 +313,8 @@ def _comparison_rows(connection: sqlite3.Connection, cells: Cells, query: Export
         left, right = cached(rating.left_model), cached(rating.right_model)
         label = cached(PREFERENCE_TEXT.get(rating.preference, rating.preference))
         winner = left if rating.preference == "left" else right if rating.preference == "right" else label
-        yield (rating.id, cached(rating.session_id), number(rating.item), cells.opt(rating.prompt_id),
+        yield (rating.id, cached(rating.session_id), number(rating.item), cells.opt(rating.item_kind),
+               cells.opt(rating.prompt_id),
                number(rating.turn), cached(rating.rater), left, right, label, winner, cached(rating.rubric),
                cells.stamp(rating.submitted_at), number(rating.seconds), cached(rating.source))
 
@@ -309,7 +325,7 @@ def _battle_rows(connection: sqlite3.Connection, cells: Cells, query: ExportQuer
     def conversation(session: _Session, prompt: _Prompt, response_id: int | None) -> list[dict[str, str]]:
         found = shown.responses.get(response_id) if response_id is not None else None
         history = [dict(m) for m in found.messages] if found is not None and found.messages else [
-            {"role": "user", "content": prompt.text}]
+            dict(m) for m in prompt.messages]
         if session.system and history[0]["role"] != "system":
             history.insert(0, {"role": "system", "content": session.system})
         if found is not None:
@@ -324,7 +340,7 @@ def _battle_rows(connection: sqlite3.Connection, cells: Cells, query: ExportQuer
                cached(rating.rater), cells.structure(conversation(session, prompt, rating.left_response)),
                cells.structure(conversation(session, prompt, rating.right_response)),
                cells.number(rating.turn), cells.flag(session.blind), prompt.language,
-               unix_seconds(rating.submitted_at), cached(rating.source))
+               unix_seconds(rating.submitted_at), cells.opt(rating.item_kind), cached(rating.source))
 
 
 ROW_READERS: Mapping[ExportKind, Callable[[sqlite3.Connection, Cells, ExportQuery], Iterator[Row]]] = {
