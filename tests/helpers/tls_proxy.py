@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from tests.helpers.browser import door_server, free_port
+
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
 
 # docs/serving.md shows operators this block: keep the two in step.
@@ -149,3 +151,12 @@ def tcp_forwarder(port: int, target: int) -> Iterator[str]:
         with suppress(OSError):
             listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         listener.close()
+
+
+@contextmanager
+def proxied_door(workspace: Path, folder: Path) -> Iterator[str]:
+    """``mhbench web --public-url https://127.0.0.1:P`` for ``workspace`` behind nginx on P; yields the https URL."""
+    door, proxy = free_port(), free_port()
+    with door_server(workspace, door, "--public-url", f"https://127.0.0.1:{proxy}"), \
+            tls_proxy(folder, proxy, door) as url:
+        yield url

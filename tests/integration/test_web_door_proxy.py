@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -23,22 +21,13 @@ from core.base.workspace import Workspace
 from tests.helpers.browser import Tab, browser_missing, chrome, door_server, free_port
 from tests.helpers.door_sockets import refused_status
 from tests.helpers.rater_world import make_session
-from tests.helpers.tls_proxy import proxy_missing, tcp_forwarder, tls_proxy
+from tests.helpers.tls_proxy import proxied_door, proxy_missing, tcp_forwarder
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or ""),
     pytest.mark.skipif(proxy_missing() is not None, reason=proxy_missing() or ""),
 ]
-
-
-@contextmanager
-def proxied_door(workspace: Workspace, folder: Path) -> Iterator[str]:
-    """``mhbench web --public-url https://127.0.0.1:P`` behind nginx on P; yields the https URL."""
-    door, proxy = free_port(), free_port()
-    with door_server(workspace.root, door, "--public-url", f"https://127.0.0.1:{proxy}"), \
-            tls_proxy(folder, proxy, door) as url:
-        yield url
 
 
 def socket_address(tab: Tab) -> str:
@@ -56,7 +45,7 @@ def log_in(tab: Tab, token: str, session_name: str) -> None:
 def test_a_rater_logs_in_through_the_tls_proxy(workspace: Workspace, tmp_path: Path) -> None:
     session = make_session(workspace, tmp_path)
     token = add_rater(workspace, "alice").token
-    with proxied_door(workspace, tmp_path / "nginx") as url, chrome(self_signed=True) as driver:
+    with proxied_door(workspace.root, tmp_path / "nginx") as url, chrome(self_signed=True) as driver:
         tab = Tab(driver, url).open()
         assert driver.current_url == url
         assert socket_address(tab) == url.replace("https://", "wss://") + "ws", "the page names the proxy, not the door"
@@ -79,7 +68,7 @@ def test_an_item_is_rated_by_keys_only_through_the_tls_proxy(workspace: Workspac
 
     session = make_session(workspace, tmp_path)
     token = add_rater(workspace, "alice").token
-    with proxied_door(workspace, tmp_path / "nginx") as url, chrome(self_signed=True) as driver:
+    with proxied_door(workspace.root, tmp_path / "nginx") as url, chrome(self_signed=True) as driver:
         tab = Tab(driver, url).open()
         log_in(tab, token, session.name)
         tab.keys(Keys.ENTER)  # the highlighted (only) session
