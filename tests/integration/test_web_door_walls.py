@@ -110,3 +110,19 @@ def test_tabs_end_when_their_server_is_killed(workspace: Workspace) -> None:
         wait_for(lambda: not any(alive(process) for process in processes), "the tabs to end after their server", 30)
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=5)
+
+
+def test_a_wildcard_bind_opens_tabs_for_this_machines_own_addresses_only(workspace: Workspace) -> None:
+    with door_server(workspace.root, None, "--host", "0.0.0.0", "--public") as (server, url):
+        port = url.rsplit(":", 1)[1].strip("/")
+
+        async def probe() -> None:
+            async with aiohttp.ClientSession() as session:
+                assert await refused_status(session, url, f"http://rebound.evil.example:{port}") == 403
+                async with session.get(url, headers={"Host": f"127.0.0.1:{port}"}) as page:
+                    assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in await page.text()
+                async with session.ws_connect(socket_url(url), origin=f"http://localhost:{port}") as tab:
+                    await received_text(tab)
+                    assert len(tab_processes(server.pid)) == 1
+
+        asyncio.run(probe())
