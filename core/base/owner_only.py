@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 
 OWNER_FILE = 0o600
@@ -19,8 +20,14 @@ OWNER_DIR = 0o700
 
 
 def create_owner_file(path: Path) -> None:
-    """Create ``path`` empty and owner-only if it does not exist; an existing file is left as it is."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, OWNER_FILE))
+    """Create ``path`` empty and owner-only if it does not exist; an existing file is never opened.
+
+    ``O_EXCL`` matters for SQLite: closing any descriptor of a database file drops every POSIX
+    lock this process holds on it, so opening an existing one here would pull the locks from
+    under the process's other connections.
+    """
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_FILE))
 
 
 def owner_dir(path: Path) -> Path:

@@ -6,10 +6,13 @@ File modes are read back from disk; the key probe reads the raw bytes of ``mhben
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ import pytest
 from core.base.db import open_workspace, registry
 from core.base.endpoint_keys import keys_path
 from core.base.errors import MhbenchError
+from core.base.owner_only import create_owner_file
 from core.base.workspace import Workspace
 from core.models import endpoint_api_key, register_endpoint, remove_model
 from tests.helpers.old_databases import database_before
@@ -121,3 +125,17 @@ def test_clear_keys_an_older_mhbench_stored_move_out_and_leave_no_trace(tmp_path
     finally:
         connection.close()
     assert "endpoint_secrets" not in tables and "endpoint_keys" in tables
+
+
+def test_making_the_database_private_never_drops_this_process_locks(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it (SQLite's own
+    connections included): an existing database must not be opened to be made owner-only."""
+    path = tmp_path / "mhbench.db"
+    path.write_bytes(b"")
+    probe = ("import fcntl, sys\nwith open(sys.argv[1], 'r+b') as f:\n"
+             "    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n")
+    with path.open("r+b") as held:
+        fcntl.lockf(held, fcntl.LOCK_EX)
+        create_owner_file(path)
+        other = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True)
+        assert other.returncode != 0, "the lock this process held was dropped"
