@@ -8,12 +8,15 @@ numbered migration applied once inside a transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.base.endpoint_keys import SECRETS_DIR, keys_path, store_key
 from core.base.errors import MhbenchError, did_you_mean
+from core.base.owner_only import create_owner_file, tighten
 
 if TYPE_CHECKING:
     from core.base.workspace import Workspace
@@ -446,16 +449,34 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX dataset_splits_eval ON dataset_splits (eval_sha256);
     """,
+    # Issue 19: endpoint API keys leave the database. ``endpoint_keys`` says only where each key is: ``env``
+    # names an environment variable, NULL means the workspace's owner-only secrets file
+    # (core.base.endpoint_keys). ``migrate`` moves the keys ``endpoint_secrets`` held in clear into that file
+    # just before this runs, and wipes their bytes from the file and its WAL after it.
+    """
+    CREATE TABLE endpoint_keys (
+        model_id TEXT PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+        env TEXT
+    );
+    INSERT INTO endpoint_keys (model_id) SELECT model_id FROM endpoint_secrets;
+    DROP TABLE endpoint_secrets;
+    """,
 )
+# The migration before which ``migrate`` moves the clear keys out (found by content: others append after it).
+KEYS_LEAVE_THE_DATABASE = "CREATE TABLE endpoint_keys"
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
-    """Open the database, switch to WAL, and bring the schema up to date."""
+    """Open the database, switch to WAL, and bring the schema up to date.
+
+    A new database file is created owner-only, so its ``-wal`` and ``-shm`` files are too.
+    """
     try:
+        create_owner_file(path)
         connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=check_same_thread)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, OSError) as error:
         raise MhbenchError(f"cannot open the database: {error}.", path=path, fix="check the folder is writable.") from None
     try:
         connection.execute("PRAGMA journal_mode=WAL")
@@ -476,11 +497,24 @@ def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection
     return connection
 
 
-def open_workspace(workspace: Workspace) -> Workspace:
-    """Create the workspace's folders and its database, migrated; safe to call again."""
+def open_workspace(workspace: Workspace, note: Callable[[str], None] | None = None) -> Workspace:
+    """Create the workspace's folders and its database, migrated; safe to call again.
+
+    The database (with its ``-wal`` and ``-shm``) and the secrets are owner-only: ones an older
+    mhbench left readable by others are tightened, and ``note`` (else stderr) says which.
+    """
     workspace.make_folders()
     connect(workspace.db_path).close()
+    db = workspace.db_path
+    private = (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"), workspace.root / SECRETS_DIR,
+               keys_path(workspace.root))
+    for line in tighten(private):
+        (note or note_on_stderr)(line)
     return workspace
+
+
+def note_on_stderr(line: str) -> None:
+    print(f"mhbench: note: {line}", file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -555,11 +589,14 @@ def migrate(connection: sqlite3.Connection, path: Path) -> None:
             path=path,
             fix="upgrade mhbench to open this workspace.",
         )
+    moved = 0
     for version in range(current, SCHEMA_VERSION):
         # BEGIN IMMEDIATE takes the write lock first, so two processes never migrate at once.
         connection.execute("BEGIN IMMEDIATE")
         try:
             if schema_version(connection) == version:
+                if KEYS_LEAVE_THE_DATABASE in MIGRATIONS[version]:
+                    moved = move_keys_out(connection, path)
                 for statement in statements_of(MIGRATIONS[version]):
                     connection.execute(statement)
                 connection.execute(f"PRAGMA user_version={version + 1}")
@@ -567,6 +604,21 @@ def migrate(connection: sqlite3.Connection, path: Path) -> None:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+    if moved:
+        # The dropped rows' pages were zeroed (secure_delete); the WAL still has the keys in older
+        # frames until it is checkpointed and cut to nothing.
+        connection.execute("PRAGMA secure_delete=OFF")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def move_keys_out(connection: sqlite3.Connection, path: Path) -> int:
+    """Copy the clear keys of ``endpoint_secrets`` to the secrets file beside the database; how many."""
+    rows = connection.execute("SELECT model_id, api_key FROM endpoint_secrets").fetchall()
+    for model_id, key in rows:
+        store_key(path.parent, str(model_id), str(key))
+    if rows:
+        connection.execute("PRAGMA secure_delete=ON")
+    return len(rows)
 
 
 def statements_of(script: str) -> list[str]:

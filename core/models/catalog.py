@@ -6,8 +6,9 @@ remote OpenAI-compatible endpoint each get one row with a readable id (``tiny-qw
 result can always be traced back to the base model, the run and the checkpoint it
 came from. Sizes are read from disk when an entry is read, never trusted from the
 row, because files are moved, deleted and rewritten behind our back. An endpoint's
-API key lives only in ``endpoint_secrets``: nothing that lists, prints or exports
-models can leak it.
+API key is never in the database: ``endpoint_keys`` names where it is (an environment
+variable, or the workspace's owner-only secrets file), so nothing that lists, prints
+or exports models, nor a copy of ``mhbench.db``, can leak it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from core.base.db import find_row, registry
+from core.base.endpoint_keys import forget_key, read_keys
 from core.base.errors import MhbenchError
 from core.base.lineage import walk_lineage
 from core.base.workspace import Workspace
@@ -191,11 +193,28 @@ def find_by_path(workspace: Workspace, path: Path) -> ModelEntry | None:
 
 
 def endpoint_api_key(workspace: Workspace, model_id: str) -> str | None:
-    """The endpoint's API key, for the client that calls it; ``None`` when it needs none."""
+    """The endpoint's API key, for the client that calls it; ``None`` when it needs none.
+
+    Read where ``endpoint_keys`` says it is: the environment variable it names (read now, in
+    this process), else the workspace's secrets file.
+    """
     entry = get_model(workspace, model_id)
     with registry(workspace) as connection:
-        row = connection.execute("SELECT api_key FROM endpoint_secrets WHERE model_id = ?", (entry.id,)).fetchone()
-    return str(row["api_key"]) if row is not None else None
+        row = connection.execute("SELECT env FROM endpoint_keys WHERE model_id = ?", (entry.id,)).fetchone()
+    if row is None:
+        return None
+    if row["env"] is not None:
+        key = os.environ.get(row["env"])
+        if not key:
+            raise MhbenchError(f"endpoint {entry.id} reads its API key from ${row['env']}, which is not set here.",
+                               fix=f"export {row['env']}=… in the shell that starts mhbench (or `mhbench web`).")
+        return key
+    key = read_keys(workspace.root).get(entry.id)
+    if key is None:
+        raise MhbenchError(f"endpoint {entry.id}'s API key is missing from the workspace's secrets file.",
+                           fix=f"register it again: `mhbench models --endpoint {entry.name} {entry.url} "
+                               "--api-key-stdin` (or --api-key-env VAR).")
+    return key
 
 
 def list_models(workspace: Workspace, kind: ModelKind | None = None) -> list[ModelEntry]:
@@ -247,6 +266,7 @@ def remove_model(workspace: Workspace, ref: str, *, delete_files: bool = False) 
         if busy is not None:
             raise MhbenchError(f"job {busy['id']} is still working on {entry.id}.", fix="wait for it or stop it first.")
         connection.execute("DELETE FROM models WHERE id = ?", (entry.id,))
+    forget_key(workspace.root, entry.id)
     if delete_files and entry.path is not None and entry.path.exists():
         models_dir = workspace.models_dir.resolve()
         if models_dir not in entry.path.parents:

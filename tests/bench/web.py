@@ -3,13 +3,15 @@
     .venv/bin/python tests/bench/web.py [--keys 200]
 
 A workspace with one session whose answers are stored (no model server), and a rater.
-Browser: headless Chromium against a real ``mhbench web`` on 127.0.0.1. *Load-to-usable*
+Browser: headless Chromium against a real ``mhbench web`` on 127.0.0.1, then again through a
+real nginx doing TLS in front of it (``--public-url https://…``, as raters reach it). *Load-to-usable*
 runs from ``driver.get`` to both answers of the first item on screen, typing the token
 and Enter on the session as soon as each screen is there. *Keystroke latency* is from
 the page sending a key down the websocket to the first screen update coming back.
 Terminal: the same rater app (``mhbench rate``) in a pseudo-terminal of the same size,
 from writing the key to the first output. Keys alternate a score digit and Backspace,
-which redraw the rating bar and save nothing. The last line is the summary.
+which redraw the rating bar and save nothing. The last line is the summary of the direct door;
+the line above it, the proxy's (target: keystroke p99 through the proxy <= 1.5x the terminal's).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers.browser import Tab, browser_missing, chrome, web_door  # noqa: E402
+from tests.helpers.tls_proxy import proxied_door, proxy_missing  # noqa: E402
 
 COLUMNS, ROWS = 140, 40
 
@@ -38,6 +41,10 @@ COLUMNS, ROWS = 140, 40
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
 
 
 def make_workspace(root: Path) -> tuple[Path, str, str]:
@@ -61,10 +68,10 @@ def quiet(tab: Tab, seconds: float = 0.25) -> None:
             last, since = now, time.monotonic()
 
 
-def browser_figures(url: str, token: str, keys: int) -> tuple[float, list[float]]:
+def browser_figures(url: str, token: str, keys: int, self_signed: bool = False) -> tuple[float, list[float]]:
     from selenium.webdriver.common.keys import Keys
 
-    with chrome() as driver:
+    with chrome(self_signed=self_signed) as driver:
         tab = Tab(driver, url)
         started = time.monotonic()
         tab.open()
@@ -151,11 +158,22 @@ def main() -> int:
         terminal = terminal_figures(workspace, session_id, args.keys)
         with web_door(workspace) as url:
             load, browser = browser_figures(url, token, args.keys)
+        no_proxy = proxy_missing()
+        if no_proxy is None:
+            with proxied_door(workspace, Path(temp) / "nginx") as url:
+                proxy_load, proxied = browser_figures(url, token, args.keys, self_signed=True)
     ratio = p99(browser) / p99(terminal)
-    print(f"terminal keystroke: median {sorted(terminal)[len(terminal) // 2] * 1000:.1f} ms, "
+    print(f"terminal keystroke: median {median(terminal) * 1000:.1f} ms, "
           f"p99 {p99(terminal) * 1000:.1f} ms ({len(terminal)} keys)")
-    print(f"browser keystroke:  median {sorted(browser)[len(browser) // 2] * 1000:.1f} ms, "
+    print(f"browser keystroke:  median {median(browser) * 1000:.1f} ms, "
           f"p99 {p99(browser) * 1000:.1f} ms ({len(browser)} keys; target ratio <= 1.5)")
+    if no_proxy is None:
+        print(f"proxied keystroke:  median {median(proxied) * 1000:.1f} ms, "
+              f"p99 {p99(proxied) * 1000:.1f} ms ({len(proxied)} keys, nginx TLS; target ratio <= 1.5)")
+        print(f"web through the TLS proxy: load-to-usable s {proxy_load:.2f}, "
+              f"keystroke p99 ratio {p99(proxied) / p99(terminal):.2f}")
+    else:
+        print(f"web through the TLS proxy: skipped: {no_proxy}")
     print(f"web: load-to-usable s {load:.2f}, keystroke p99 ratio {ratio:.2f}")
     return 0
 

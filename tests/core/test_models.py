@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.base.db import open_workspace
+from core.base.endpoint_keys import keys_path
 from core.base.errors import MhbenchError
 from core.base.workspace import Workspace
 from core.demo import _profile_text
@@ -160,9 +161,10 @@ def test_endpoint_key_never_leaves_the_secrets_table(ws: Workspace) -> None:
     remove_model(ws, entry.id)
     connection = sqlite3.connect(ws.db_path)
     try:
-        assert connection.execute("SELECT COUNT(*) FROM endpoint_secrets").fetchone()[0] == 0, "the key goes with it"
+        assert connection.execute("SELECT COUNT(*) FROM endpoint_keys").fetchone()[0] == 0, "the key goes with it"
     finally:
         connection.close()
+    assert "sk-new" not in keys_path(ws.root).read_text(encoding="utf-8"), "and out of the secrets file"
 
 
 def test_register_base_from_profiles(ws: Workspace, tmp_path: Path) -> None:

@@ -73,14 +73,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def web_door(workspace: Path, port: int | None = None) -> Iterator[str]:
-    """``mhbench web`` on 127.0.0.1 as a real process; yields its URL, stops it (its group) at the end."""
+def door_server(workspace: Path, port: int | None = None, *options: str, cwd: Path = ROOT,
+                python: tuple[str, ...] = (sys.executable,)) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``mhbench web`` on 127.0.0.1 as a real process, with ``options`` (``--public-url``, ``--max-tabs``);
+    yields it and its direct URL, and stops it (its group: the server and its tabs) at the end."""
     port = port or free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     log = (workspace / f"web-{port}.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "--workspace", str(workspace), "web",
-                                "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen([*python, "-m", "tui.cli", "--workspace", str(workspace), "web",
+                                "--port", str(port), *options], cwd=cwd, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -91,11 +93,13 @@ def web_door(workspace: Path, port: int | None = None) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((workspace / f"web-{port}.log").read_text(errors="replace")) from None
                 time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/"
+        yield process, f"http://127.0.0.1:{port}/"
     finally:
-        os.killpg(process.pid, 15)
         try:
+            os.killpg(process.pid, 15)
             process.wait(20)
+        except ProcessLookupError:
+            process.wait()
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait()
@@ -103,8 +107,17 @@ def web_door(workspace: Path, port: int | None = None) -> Iterator[str]:
 
 
 @contextmanager
-def chrome() -> Iterator[Any]:
-    """Headless Chromium with a 1280×800 viewport and only 127.0.0.1 reachable."""
+def web_door(workspace: Path, port: int | None = None, *options: str) -> Iterator[str]:
+    """:func:`door_server`, for a test that needs only its URL."""
+    with door_server(workspace, port, *options) as (_, url):
+        yield url
+
+
+@contextmanager
+def chrome(*, self_signed: bool = False) -> Iterator[Any]:
+    """Headless Chromium with a 1280×800 viewport and only 127.0.0.1 reachable.
+
+    ``self_signed``: accept a certificate no authority signed (the test's TLS proxy makes its own)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -117,6 +130,8 @@ def chrome() -> Iterator[Any]:
                      "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
                      "--disable-renderer-backgrounding"):
         options.add_argument(argument)
+    if self_signed:
+        options.add_argument("--ignore-certificate-errors")
     driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
     try:
         yield driver

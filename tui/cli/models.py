@@ -34,8 +34,13 @@ def add_commands(commands: Any) -> None:
     models.add_argument("--endpoint", nargs=2, metavar=("NAME", "URL"),
                         help="register an OpenAI-compatible endpoint (URL like http://host:8000/v1)")
     models.add_argument("--served-name", help="with --endpoint: the model name the endpoint expects")
-    models.add_argument("--api-key-env", metavar="VAR",
-                        help="with --endpoint: read the API key from this environment variable (never from argv)")
+    keys = models.add_mutually_exclusive_group()
+    keys.add_argument("--api-key-env", metavar="VAR",
+                      help="with --endpoint: the API key is read from this environment variable at each call; "
+                           "only its name is stored")
+    keys.add_argument("--api-key-stdin", action="store_true",
+                      help="with --endpoint: read the API key from stdin into the workspace's owner-only "
+                           "secrets file (never argv, never the database)")
     models.add_argument("--remove", metavar="MODEL", help="remove an entry from the catalog (files stay)")
     models.set_defaults(handler=cmd_models)
 
@@ -128,10 +133,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     if args.endpoint:
         name, url = args.endpoint
-        key = os.environ.get(args.api_key_env) if args.api_key_env else None
-        if args.api_key_env and not key:
+        if args.api_key_env and not os.environ.get(args.api_key_env):
             raise MhbenchError(f"${args.api_key_env} is empty.", fix=f"export {args.api_key_env}=… first.")
-        print(register_endpoint(workspace, name, url, api_key=key, served_name=args.served_name).id)
+        key = sys.stdin.readline().strip() if args.api_key_stdin else None
+        if args.api_key_stdin and not key:
+            raise MhbenchError("no API key on stdin.", fix="pipe it in: `printf %s \"$KEY\" | mhbench models "
+                                                         "--endpoint NAME URL --api-key-stdin`.")
+        entry = register_endpoint(workspace, name, url, api_key=key, served_name=args.served_name,
+                                  api_key_env=args.api_key_env)
+        print(entry.id)
         return 0
     if args.add:
         for entry in discover(workspace, args.add):

@@ -50,7 +50,7 @@ white space and once cleaned, is ``= + - @``, a tab or a carriage return, or a f
 numbers. JSONL keeps the cleaned text as it is, without apostrophes.
 
 Every file is written to a temporary file beside the target and renamed over it, so a
-reader never sees half an export. Endpoint API keys (``endpoint_secrets``) and endpoint
+reader never sees half an export. Where endpoint API keys are (``endpoint_keys``) and endpoint
 URLs are never read.
 
 Speed: one query joins each current rating to its session and item; sessions, prompts,

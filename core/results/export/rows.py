@@ -216,7 +216,7 @@ def _string_list(stored: str | None) -> list[str]:
 
 
 def _models(connection: sqlite3.Connection, cells: Cells) -> dict[str, CellRun]:
-    """Every catalog model's cells (model_id … profile). Never reads ``endpoint_secrets`` nor URLs."""
+    """Every catalog model's cells (model_id … profile). Never reads ``endpoint_keys`` nor URLs."""
     return {row[0]: CellRun(tuple(cells.opt(value) for value in row)) for row in connection.execute(
         "SELECT id, kind, base_id, run_id, checkpoint, adapter_sha256, quant, converter_version, profile FROM models")}
 
