@@ -75,10 +75,10 @@ def browser_figures(url: str, token: str, keys: int, self_signed: bool = False) 
         tab = Tab(driver, url)
         started = time.monotonic()
         tab.open()
-        tab.wait_text("Paste the token")
+        tab.wait_text("个人令牌")  # the login, in the rater mode's default language
         tab.keys(token + "\n", pause=0)
-        tab.wait_text("Your sessions")
-        tab.wait_text("0/3 rated")
+        tab.wait_text("您的评分组")
+        tab.wait_text("已评 0/3")
         tab.keys(Keys.ENTER, pause=0)
         tab.wait(lambda: "alpha-answer-q1" in tab.text() and "bravo-answer-q1" in tab.text(), "both answers")
         load_to_usable = time.monotonic() - started
