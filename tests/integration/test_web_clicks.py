@@ -4,13 +4,15 @@ The page's terminal is a canvas, so a click lands on a cell. Where each button i
 the same rater screen laid out with Pilot at the tab's own size in cells (Textual's layout
 depends only on the size and the item), then Chromium clicks the middle of that cell. At
 1280×800 the answers are side by side; at 480 pixels wide they stack. Screenshots are
-written under the test's tmp dir. ``DOOR_URL`` lets the same test run through a proxy.
+written under the test's tmp dir. The wide case also runs through the TLS proxy (real nginx,
+https and wss), the way a rater outside the box reaches the door.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from core.arena.ratings import current_ratings
 from core.base.workspace import Workspace
 from tests.helpers.browser import Tab, browser_missing, chrome, web_door
 from tests.helpers.rater_world import make_session
+from tests.helpers.tls_proxy import proxied_door, proxy_missing
 
 pytestmark = [
     pytest.mark.integration,
@@ -62,15 +65,29 @@ def _button_cells(workspace: Workspace, session_id: str, size: tuple[int, int]) 
     return cells
 
 
-@pytest.mark.parametrize("viewport", [(1280, 800), (480, 800)], ids=["wide", "narrow"])
+@contextmanager
+def door(workspace: Workspace, folder: Path, through_proxy: bool) -> Iterator[str]:
+    """The door's URL: direct, or through nginx doing TLS in front of it."""
+    if through_proxy:
+        with proxied_door(workspace.root, folder) as url:
+            yield url
+    else:
+        with web_door(workspace.root) as url:
+            yield url
+
+
+@pytest.mark.parametrize(("viewport", "through_proxy"), [((1280, 800), False), ((480, 800), False),
+                                                         ((1280, 800), True)], ids=["wide", "narrow", "wide-tls-proxy"])
 def test_a_rater_logs_in_and_rates_an_item_by_clicks_only(workspace: Workspace, tmp_path: Path,
-                                                          viewport: tuple[int, int]) -> None:
+                                                          viewport: tuple[int, int], through_proxy: bool) -> None:
     from PIL import Image
 
+    if through_proxy and proxy_missing() is not None:
+        pytest.skip(proxy_missing() or "")
     session = make_session(workspace, tmp_path)
     token = add_rater(workspace, "alice").token
-    with web_door(workspace.root) as direct, chrome() as driver:
-        tab = Tab(driver, os.environ.get("DOOR_URL", direct), size=viewport).open()
+    with door(workspace, tmp_path / "nginx", through_proxy) as url, chrome(self_signed=through_proxy) as driver:
+        tab = Tab(driver, url, size=viewport).open()
         tab.wait_text("个人令牌")
         mark = tab.mark()
         tab.keys(token + "\n", pause=0)  # a paste, as the token is: no button can type it

@@ -45,6 +45,7 @@ from core.models import ModelEntry, get_model
 from core.models.client import ChatRequest, GenerationParams, complete
 from core.models.jobs import new_job_dir, start_job
 from core.models.targets import connect_models
+from core.models.waves import memory_budget, plan_for
 
 if TYPE_CHECKING:
     from core.arena.sessions import Item, Response, Session
@@ -168,6 +169,9 @@ async def run_judge(
         say(f"mhbench: judge {judge}, rubric {rubric.name}: {len(todo)} to ask, "
             f"{len(cases) * len(orders) - len(todo)} already asked")
         if todo:
+            # The judge's one server is a one-wave plan: a judge model that cannot fit the GPUs' free
+            # memory is refused here, before a load that would fail or push a rater's server out.
+            plan_for(workspace, [[model_id]], memory_budget())
             target = (await asyncio.to_thread(connect_models, workspace, [model_id],
                                               progress=lambda text: say(f"mhbench: {text}")))[0]
         for index, (case, order) in enumerate(todo, 1):
