@@ -31,7 +31,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 
-echo "mhbench: setting up .venv for $accel (first time: about 10 minutes, most of it building llama.cpp)"
+echo "mhbench: setting up .venv for $accel (first time: about 15 to 20 minutes on 2 cores, most of it building llama.cpp twice: llama-cpp-python and llama-server)"
 "$VPY" -m pip install --quiet --upgrade pip
 
 step() { echo "mhbench: $*"; }
