@@ -191,17 +191,18 @@ def plan_for(workspace: Workspace, needs: Sequence[Sequence[str]], budget: Budge
 def concurrency_of(spec: ServerSpec) -> int:
     """How many requests to keep in flight on one server: as many as its engine serves well at once.
 
-    vLLM, lmdeploy and SGLang batch continuously (:data:`BATCH_ENGINES_CONCURRENCY`); swift's
-    transformers engine runs ``--max_batch_size`` requests per forward pass (swift's default 1);
-    llama.cpp's ``llama-server`` runs its ``--parallel`` slots at once, while the fallback
-    ``python -m llama_cpp.server`` serves one request at a time (a second queues behind the first).
+    vLLM, lmdeploy and SGLang batch continuously (:data:`BATCH_ENGINES_CONCURRENCY`); llama.cpp's
+    ``llama-server`` runs its ``--parallel`` slots at once, while the fallback ``python -m
+    llama_cpp.server`` serves one request at a time (a second queues behind the first). swift's
+    transformers engine gets one: it pads a batch to its longest prompt and ignores a request's
+    seed, so an answer made in a batch depends on its neighbours, and a stored answer must be the
+    one the seed makes. Its ``--max_batch_size`` is for raters asking live, not for the record.
     """
     if isinstance(spec, LlamaCppSpec):
         return spec.parallel if llama_server_binary() is not None else 1
     if spec.infer_backend in BATCH_ENGINES:
         return BATCH_ENGINES_CONCURRENCY
-    batch = spec.extra.get("max_batch_size", 1)
-    return max(int(batch), 1) if isinstance(batch, int | str) else 1
+    return 1
 
 
 def unit_spec(workspace: Workspace, unit: ServerUnit) -> ServerSpec:

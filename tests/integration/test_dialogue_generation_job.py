@@ -42,7 +42,7 @@ def test_the_generation_job_makes_transcripts_and_resumes_them_after_a_kill(tmp_
         deadline = time.monotonic() + scaled(180)
         while not any(t.counsellor_turns >= 1 for t in session_transcripts(workspace, session)):
             assert time.monotonic() < deadline, killed.stdout_path.read_text(errors="replace")[-2000:]
-            time.sleep(0.2)
+            time.sleep(0.02)
         assert killed.pgid is not None
         os.killpg(killed.pgid, signal.SIGKILL)
         assert wait_for_job(workspace, killed.id, 30, "the killed job").status != "finished"

@@ -152,7 +152,11 @@ def test_a_stopped_wave_job_stops_the_servers_it_started(tmp_path: Path) -> None
     try:
         job = start_pregeneration(workspace, session.id, 1.5)
         _wait_for_line(job.stdout_path, "wave 1/3: 1/4 done", 120)
-        assert len(list_servers(workspace, active_only=True)) == 1
+        # Between waves no server runs for a moment: stop the job while one does.
+        deadline = time.monotonic() + scaled(120)
+        while len(list_servers(workspace, active_only=True)) != 1:
+            assert time.monotonic() < deadline, job.stdout_path.read_text(errors="replace")[-2000:]
+            time.sleep(0.05)
         stopped = stop_job(workspace, job.id, timeout=60)
         assert stopped.status == "stopped", stopped.stdout_path.read_text(errors="replace")[-2000:]
         assert "stopped: the servers this job started are stopped" in stopped.stdout_path.read_text()
