@@ -120,7 +120,7 @@ class Smoke:
             status, detail = "FAIL", str(error)
         except Exception as error:  # a smoke test reports every failure as a line, never a traceback
             status, detail = "FAIL", f"{type(error).__name__}: {error}"
-        if name not in ("serve-gpu", "serve-cpu"):  # the stream step after it uses that server
+        if name not in ("serve-gpu", "serve-cpu", "stream"):  # the stream and cancel steps after them use that server
             stop_everything(self)
         self.results[name] = status
         line = f"{status:<4}  {name:<19} {time.monotonic() - start:7.1f} s  {detail}"
