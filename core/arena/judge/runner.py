@@ -171,7 +171,7 @@ async def run_judge(
         if todo:
             # The judge's one server is a one-wave plan: a judge model that cannot fit the GPUs' free
             # memory is refused here, before a load that would fail or push a rater's server out.
-            plan_for(workspace, [[model_id]], memory_budget())
+            await asyncio.to_thread(lambda: plan_for(workspace, [[model_id]], memory_budget()))
             target = (await asyncio.to_thread(connect_models, workspace, [model_id],
                                               progress=lambda text: say(f"mhbench: {text}")))[0]
         for index, (case, order) in enumerate(todo, 1):
